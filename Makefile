@@ -1,0 +1,52 @@
+# popreg: two commands from a fresh machine.
+#   make demo   environment, synthetic county, demo accounts, server on 127.0.0.1:8000
+#   make test   environment, the whole suite against SQLite and against PostgreSQL
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+DEMO   ?= var/demo-county
+SEED   ?= 20251101
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-sqlite test-postgres lint bench clean system-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Debian packages the suite needs (CJK fonts for PDFs); installed only when missing.
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	mkdir -p var
+	test -f $(DEMO)/manifest.json || $(BIN)/popreg synth --seed $(SEED) --out $(DEMO)
+	$(BIN)/popreg migrate --noinput -v 0
+	$(BIN)/popreg load $(DEMO) --if-empty
+	$(BIN)/popreg demo_accounts
+	$(BIN)/popreg runserver 127.0.0.1:8000 --noreload
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the Debian packages popreg's PDFs and browser tests need, when they are missing.
+# Runs as root on the project's machines; elsewhere it only reports what is missing.
+set -euo pipefail
+need=()
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing ${need[*]} ..."
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "missing Debian packages (install them with apt-get): ${need[*]}" >&2
+fi

@@ -1,0 +1,3 @@
+from popreg.cli import main
+
+main()
