@@ -1,0 +1,65 @@
+"""Chapman dual-system estimator."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH, chapman, chapman_variance
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "m"), [(10, 15, 5), (1200, 1100, 1050), (50, 40, 0), (7, 7, 7), (0, 0, 0)]
+)
+def test_chapman_formula(n1, n2, m):
+    e = chapman(n1, n2, m)
+    assert e.estimate == pytest.approx((n1 + 1) * (n2 + 1) / (m + 1) - 1)
+    var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
+    assert e.variance == pytest.approx(var) == chapman_variance(n1, n2, m)
+    assert e.low <= e.estimate <= e.high
+    assert e.low >= n1 + n2 - m
+
+
+def test_chapman_textbook_example():
+    # classic mark–recapture example: 10 marked, 15 caught, 5 recaptured -> 28.3
+    e = chapman(10, 15, 5)
+    assert round(e.estimate, 1) == 28.3
+    assert e.high - e.estimate == pytest.approx(1.959963984540054 * math.sqrt(e.variance))
+
+
+def test_invalid_counts():
+    with pytest.raises(ValueError):
+        chapman(10, 5, 6)
+    with pytest.raises(ValueError):
+        chapman(-1, 5, 0)
+    with pytest.raises(ValueError):
+        chapman(10, 5, 2, method="bogus")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ["normal", "lognormal"])
+def test_coverage_under_assumptions(method):
+    rng = random.Random(11)
+    true_n, p1, p2 = 1500, 0.9, 0.8
+    hits = 0
+    trials = 400
+    for _ in range(trials):
+        a = [rng.random() < p1 for _ in range(true_n)]
+        b = [rng.random() < p2 for _ in range(true_n)]
+        n1, n2 = sum(a), sum(b)
+        m = sum(x and y for x, y in zip(a, b, strict=True))
+        hits += chapman(n1, n2, m, method=method).covers(true_n)
+    assert 0.91 <= hits / trials <= 0.99
+
+
+def test_lognormal_interval_is_asymmetric_upwards():
+    e = chapman(300, 250, 200, method="lognormal")
+    assert e.high - e.estimate > e.estimate - e.low
+    assert e.low >= e.observed
+    assert e.completeness_1 == pytest.approx(300 / e.estimate)
+
+
+def test_assumptions_are_stated_in_both_languages():
+    assert len(ASSUMPTIONS) == len(ASSUMPTIONS_ZH) == 4
+    assert any("independ" in a for a in ASSUMPTIONS)
