@@ -1,0 +1,62 @@
+"""Django admin: superusers only, and read-only for registry records.
+
+Registry tables change only through ``popreg.registry.actions`` (jurisdiction + audit), so
+the admin shows them but cannot add, change or delete them.  Jurisdiction assignments of
+users are editable here.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+
+from popreg.registry import models
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(models.AdminUnit)
+class AdminUnitAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "level", "valid_from", "valid_to")
+    list_filter = ("level",)
+    search_fields = ("code", "name")
+
+
+@admin.register(models.Person)
+class PersonAdmin(ReadOnlyAdmin):
+    list_display = ("id", "name", "sex", "birth_date", "registered_unit", "status")
+    list_filter = ("status", "residence_type")
+    search_fields = ("=id_number", "name_key")
+    raw_id_fields = ("household", "mother", "father", "merged_into")
+
+
+@admin.register(models.Household)
+class HouseholdAdmin(ReadOnlyAdmin):
+    list_display = ("household_no", "unit", "kind", "address")
+    search_fields = ("=household_no",)
+
+
+@admin.register(models.Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "person_id", "event_type", "event_date", "recorded_date")
+    list_filter = ("event_type",)
+
+
+@admin.register(models.AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor_name", "action", "target_type", "target_id", "unit_code")
+    list_filter = ("action",)
+
+
+@admin.register(models.Assignment)
+class AssignmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("user", "role", "unit")
+    raw_id_fields = ("unit",)

@@ -1,0 +1,320 @@
+"""Registry data model: units, households, persons, their event history, and the audit log.
+
+Current state lives on ``Person`` for fast reads, but it is *derived*: every change is an
+``Event`` whose ``changes`` hold the before/after value of each field, and
+``popreg.registry.history.rebuild_person`` replays a person's baseline plus events to the
+same state (a test proves it).  Nothing here is written directly: use
+``popreg.registry.actions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class UnitLevel(models.TextChoices):
+    COUNTY = "county", _("县")
+    TOWNSHIP = "township", _("乡镇(街道)")
+    VILLAGE = "village", _("村(居)委会")
+    GROUP = "group", _("村民小组")
+
+
+#: Length of the code prefix that identifies a unit and everything below it.
+PREFIX_LENGTH = {"county": 6, "township": 9, "village": 12, "group": 15}
+
+
+class AdminUnit(models.Model):
+    """An administrative unit (行政区划) identified by its statistical division code."""
+
+    code = models.CharField(_("区划代码"), max_length=15, primary_key=True)
+    name = models.CharField(_("名称"), max_length=100)
+    level = models.CharField(_("层级"), max_length=10, choices=UnitLevel.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    valid_from = models.DateField(_("启用日期"))
+    valid_to = models.DateField(_("停用日期"), null=True, blank=True)
+    urban_rural = models.CharField(_("城乡属性"), max_length=10, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("行政区划")
+        verbose_name_plural = _("行政区划")
+        indexes = [models.Index(fields=["level", "parent"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def prefix(self) -> str:
+        """Code prefix shared by this unit and every unit below it."""
+        return self.code[: PREFIX_LENGTH[self.level]]
+
+    def contains(self, code: str | None) -> bool:
+        return bool(code) and str(code).startswith(self.prefix)
+
+
+class UnitSuccession(models.Model):
+    """A recorded split, merge or rename: history is never rewritten, units are succeeded."""
+
+    class Kind(models.TextChoices):
+        SPLIT = "split", _("拆分")
+        MERGE = "merge", _("合并")
+        RENAME = "rename", _("更名")
+
+    predecessor = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="successions")
+    successor = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="predecessions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    effective_date = models.DateField()
+
+    class Meta:
+        unique_together = [("predecessor", "successor")]
+
+
+class Household(models.Model):
+    """A household (户): family (家庭户) or collective (集体户)."""
+
+    class Kind(models.TextChoices):
+        FAMILY = "family", _("家庭户")
+        COLLECTIVE = "collective", _("集体户")
+
+    household_no = models.CharField(_("户号"), max_length=20, unique=True)
+    unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="households")
+    kind = models.CharField(_("户别"), max_length=12, choices=Kind.choices, default=Kind.FAMILY)
+    address = models.CharField(_("住址"), max_length=200, blank=True)
+    head = models.ForeignKey(
+        "Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["household_no"]
+        verbose_name = _("户")
+        verbose_name_plural = _("户")
+
+    def __str__(self) -> str:
+        return self.household_no
+
+
+class Sex(models.TextChoices):
+    MALE = "M", _("男")
+    FEMALE = "F", _("女")
+
+
+class ResidenceType(models.TextChoices):
+    REGISTERED = "registered", _("常住户籍")
+    FLOATING_IN = "floating_in", _("暂住(流入)")
+    FLOATING_OUT = "floating_out", _("外出(流出)")
+    FOREIGN = "foreign", _("境外人员")
+    PENDING = "pending", _("户口待定")
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", _("正常")
+    DECEASED = "deceased", _("死亡")
+    EMIGRATED = "emigrated", _("迁出")
+    DEREGISTERED = "deregistered", _("注销")
+
+
+#: Fields of Person whose value is derived from history (baseline + events).
+STATE_FIELDS: tuple[str, ...] = (
+    "name",
+    "former_names",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "id_number",
+    "household_id",
+    "registered_unit_id",
+    "residence_unit_id",
+    "residence_type",
+    "status",
+    "hukou_kind",
+    "marital_status",
+    "mother_id",
+    "father_id",
+    "death_date",
+    "merged_into_id",
+)
+
+
+class Person(models.Model):
+    """A registry record of a person.  Two records may be one human (duplicates)."""
+
+    household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    name = models.CharField(_("姓名"), max_length=60)
+    former_names = models.CharField(_("曾用名"), max_length=120, blank=True)
+    # Search keys, recomputed from ``name`` whenever it changes (popreg.core.names).
+    name_key = models.CharField(max_length=60, blank=True, db_index=True)
+    name_pinyin = models.CharField(max_length=120, blank=True, db_index=True)
+    sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("出生日期"), null=True, blank=True)
+    ethnicity = models.CharField(_("民族"), max_length=20, blank=True, default="汉族")
+    id_number = models.CharField(
+        _("公民身份号码"), max_length=18, null=True, blank=True, db_index=True
+    )
+    registered_unit = models.ForeignKey(
+        AdminUnit, on_delete=models.PROTECT, related_name="registered_persons"
+    )
+    residence_unit = models.ForeignKey(
+        AdminUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="resident_persons"
+    )
+    residence_type = models.CharField(
+        _("居住类型"), max_length=14, choices=ResidenceType.choices, default=ResidenceType.REGISTERED
+    )
+    status = models.CharField(_("状态"), max_length=14, choices=Status.choices, default=Status.ACTIVE)
+    hukou_kind = models.CharField(_("户口性质"), max_length=20, blank=True)
+    marital_status = models.CharField(_("婚姻状况"), max_length=12, blank=True)
+    mother = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children_as_mother"
+    )
+    father = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children_as_father"
+    )
+    death_date = models.DateField(_("死亡日期"), null=True, blank=True)
+    registered_date = models.DateField(_("登记日期"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_records"
+    )
+    # History: the state when the record entered the registry, and the last event already
+    # contained in it (events of a bulk load precede the baseline).
+    baseline = models.JSONField(default=dict)
+    baseline_event_id = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("人员")
+        verbose_name_plural = _("人员")
+        indexes = [
+            models.Index(fields=["registered_unit", "status"]),
+            models.Index(fields=["residence_unit", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pk})"
+
+    def state(self) -> dict[str, Any]:
+        """The derived state as JSON-able values (dates as ISO strings)."""
+        out: dict[str, Any] = {}
+        for f in STATE_FIELDS:
+            v = getattr(self, f)
+            out[f] = v.isoformat() if hasattr(v, "isoformat") else v
+        return out
+
+
+class EventType(models.TextChoices):
+    BIRTH = "birth", _("出生")
+    DEATH = "death", _("死亡")
+    MOVE_IN = "move_in", _("迁入")
+    MOVE_OUT = "move_out", _("迁出")
+    TRANSFER = "transfer", _("县内迁移")
+    MARRIAGE = "marriage", _("结婚")
+    DIVORCE = "divorce", _("离婚")
+    ENLISTMENT = "enlistment", _("入伍")
+    DISCHARGE = "discharge", _("退伍")
+    CORRECTION = "correction", _("更正")
+    # Registry housekeeping events, never exported as vital events.
+    REGISTRATION = "registration", _("登记")
+    MERGE = "merge", _("合并重复")
+    UNMERGE = "unmerge", _("撤销合并")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class Event(models.Model):
+    """One entry in a person's append-only history."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="events")
+    event_type = models.CharField(_("事件"), max_length=14, choices=EventType.choices)
+    event_date = models.DateField(_("发生日期"))
+    recorded_date = models.DateField(_("登记日期"))
+    unit_code = models.CharField(max_length=15, blank=True)
+    from_unit = models.CharField(max_length=15, blank=True)
+    to_unit = models.CharField(max_length=15, blank=True)
+    # {field: [before, after]} for every derived field this event changed.
+    changes = models.JSONField(default=dict)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["person", "id"]), models.Index(fields=["event_type", "event_date"])]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("events are append-only; record a correction instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("events are append-only; record a correction instead")
+
+
+class SourceRecord(models.Model):
+    """A record from an outside source (hospital births, death notices, field lists)."""
+
+    source = models.CharField(max_length=40)
+    record_id = models.CharField(max_length=60)
+    data = models.JSONField(default=dict)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("source", "record_id")]
+
+
+class Role(models.TextChoices):
+    VILLAGE_CLERK = "village_clerk", _("村(居)户籍员")
+    TOWNSHIP_OFFICER = "township_officer", _("乡镇户籍干部")
+    COUNTY_ADMIN = "county_admin", _("县级管理员")
+    COUNTY_STATISTICIAN = "county_statistician", _("县统计员(只读)")
+    AUDITOR = "auditor", _("审计员")
+
+
+class Assignment(models.Model):
+    """A user's role and jurisdiction: the unit whose people they may see (and change)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignment"
+    )
+    role = models.CharField(max_length=24, choices=Role.choices)
+    unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} {self.unit_id}"
+
+
+class AuditRecord(models.Model):
+    """Who did what, when, to which record, with the state before and after."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=60, db_index=True)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=40, blank=True, db_index=True)
+    unit_code = models.CharField(max_length=15, blank=True, db_index=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit records are append-only")
+        super().save(*args, **kwargs)
