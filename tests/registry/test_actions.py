@@ -120,3 +120,15 @@ def test_events_are_append_only(people):
         ev.save()
     with pytest.raises(AppendOnlyError):
         ev.delete()
+
+
+def test_verify_history_command(people, actors):
+    from django.core.management import CommandError, call_command
+
+    actions.do_register_death(actors["admin"], people["other"], death_date=date(2025, 1, 1))
+    call_command("verify_history")
+    Person.objects.filter(pk=people["other"].pk).update(status="active")
+    with pytest.raises(CommandError):
+        call_command("verify_history")
+    call_command("verify_history", "--repair")
+    assert Person.objects.get(pk=people["other"].pk).status == "deceased"
