@@ -29,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from operator import mul
 from typing import Literal
 
 __all__ = [
@@ -58,8 +59,9 @@ Sex = Literal["M", "F"]
 
 def check_character(first17: str) -> str:
     """The MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK[total % 11]
+    if len(first17) != 17:
+        raise ValueError(f"check_character needs 17 digits, got {len(first17)}")
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def compose(region: str, birth_date: date, sequence: int) -> str:
@@ -320,7 +322,11 @@ def _character_problem(number: str) -> IdProblem | None:
     where_en = ", ".join(f"character {i} '{ch}'" for i, ch in bad[:5])
     more = len(bad) > 5
     rule_zh = "只能是数字，仅第 18 位可以是 X" if last_x_ok else "15 位旧号码只能是数字"
-    rule_en = "must be a digit; only the 18th may be X" if last_x_ok else "a 15-digit number has digits only"
+    rule_en = (
+        "must be a digit; only the 18th may be X"
+        if last_x_ok
+        else "a 15-digit number has digits only"
+    )
     return IdProblem(
         "characters",
         f"{where_zh}{'等' if more else ''}不合规：{rule_zh}；请对照证件更正。",
