@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Install the Debian packages popreg's PDFs and browser tests need, when they are missing.
+# Install the Debian packages popreg's PDFs (CJK fonts) and browser tests (Chromium) need,
+# when they are missing.
 # Runs as root on the project's machines; elsewhere it only reports what is missing.
 set -euo pipefail
 need=()
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} ..."
