@@ -1,0 +1,516 @@
+"""The anomaly rules behind :func:`popreg.campaigns.anomalies.detect_anomalies`.
+
+One function per rule, in the order of docs/anomalies.md.  Each takes the DuckDB context
+(views ``units``, ``households``, ``persons``, ``events`` and, when present,
+``hospital_births`` and ``death_notices``) and returns findings.  Registry findings carry
+the person's registered and residence unit as ``scope_units`` so ``--unit`` can filter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+
+import duckdb
+
+from popreg.campaigns.anomalies import (
+    Finding,
+    _Context,
+    _id_problems,
+    normalize_id_number,
+    normalize_name,
+)
+
+Clusters = Iterable[Iterable[int]] | None
+Links = Mapping[tuple[str, str], int] | None
+Rule = Callable[[_Context, Clusters, Links], list[Finding]]
+
+RULES: list[Rule] = []
+
+_ACTIVE = "status = 'active'"
+
+
+def rule(fn: Rule) -> Rule:
+    RULES.append(fn)
+    return fn
+
+
+def _d(value: date | None) -> str:
+    return "不详" if value is None else f"{value:%Y-%m-%d}"
+
+
+def _registry(
+    person_id: int, anomaly_type: str, detail: str, registered: str | None, residence: str | None
+) -> Finding:
+    return Finding(
+        record_id=str(person_id),
+        source="registry",
+        anomaly_type=anomaly_type,
+        detail=detail,
+        person_id=int(person_id),
+        unit_code=registered,
+        scope_units=tuple(u for u in (registered, residence) if u),
+    )
+
+
+def _udfs(con: duckdb.DuckDBPyConnection) -> None:
+    """Normalisation functions for the fallback matching, registered once per connection."""
+    try:
+        for name, fn in (("norm_id", normalize_id_number), ("norm_name", normalize_name)):
+            con.create_function(
+                name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+            )
+    except duckdb.CatalogException:  # already registered
+        pass
+
+
+def _person_keys(ctx: _Context) -> None:
+    """Table ``pk``: every person with normalised ID number and name (computed once)."""
+    if ctx.cache.get("pk"):
+        return
+    _udfs(ctx.con)
+    ctx.con.execute(
+        """CREATE TEMP TABLE pk AS
+           SELECT person_id, status, sex, birth_date, household_id, mother_id,
+                  registered_unit, residence_unit, name,
+                  norm_id(id_number) AS nid, norm_name(name) AS nname
+           FROM persons"""
+    )
+    ctx.cache["pk"] = True
+
+
+# ---------------------------------------------------------------------------------------
+# source linking (fallback when the linkage engine's links are not given)
+
+
+def _link_death_notices(ctx: _Context, links: Links) -> dict[str, set[int]]:
+    """record_id -> person_ids for death notices dated on or before the reference moment."""
+    if "death_links" in ctx.cache:
+        return dict(ctx.cache["death_links"])
+    result: dict[str, set[int]] = defaultdict(set)
+    if ctx.has_death_notices:
+        _person_keys(ctx)
+        con = ctx.con
+        con.execute(
+            f"""CREATE TEMP TABLE dn AS
+               SELECT CAST(record_id AS VARCHAR) AS record_id, name, sex, birth_date, death_date,
+                      address_unit, norm_id(id_number) AS nid, norm_name(name) AS nname
+               FROM death_notices WHERE death_date IS NULL OR death_date <= DATE '{ctx.ref_date}'"""
+        )
+        by_id = con.execute(
+            "SELECT dn.record_id, pk.person_id FROM dn JOIN pk ON dn.nid = pk.nid"
+        ).fetchall()
+        for rid, pid in by_id:
+            result[rid].add(int(pid))
+        # name + birth date for the rest; ties broken by sex, then by the stated village
+        rows = con.execute(
+            """SELECT dn.record_id, pk.person_id, pk.sex = dn.sex, pk.registered_unit = dn.address_unit
+               FROM dn JOIN pk ON dn.birth_date = pk.birth_date AND dn.nname = pk.nname
+               WHERE dn.nname IS NOT NULL"""
+        ).fetchall()
+        candidates: dict[str, list[tuple[int, bool, bool]]] = defaultdict(list)
+        for rid, pid, same_sex, same_unit in rows:
+            if rid not in result:
+                candidates[rid].append((int(pid), bool(same_sex), bool(same_unit)))
+        for rid, cands in candidates.items():
+            for narrowed in (cands, [c for c in cands if c[1]], [c for c in cands if c[1] and c[2]]):
+                if len(narrowed) == 1:
+                    result[rid].add(narrowed[0][0])
+                    break
+    for (source, rid), pid in (links or {}).items():
+        if source == "death_notices":
+            result[str(rid)].add(int(pid))
+    ctx.cache["death_links"] = dict(result)
+    return dict(result)
+
+
+@rule
+def death_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """应销未销(死亡): a death notice links to a person who is still active."""
+    linked = _link_death_notices(ctx, links)
+    if not linked:
+        return []
+    pairs = [(rid, pid) for rid, pids in linked.items() for pid in pids]
+    ctx.con.execute("CREATE OR REPLACE TEMP TABLE dl (record_id VARCHAR, person_id BIGINT)")
+    ctx.con.executemany("INSERT INTO dl VALUES (?, ?)", pairs)
+    notifier = "n.notifier" if _has_column(ctx, "death_notices", "notifier") else "NULL"
+    rows = ctx.rows(
+        f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit,
+                  string_agg(dl.record_id, ',' ORDER BY dl.record_id), min(n.death_date),
+                  any_value({notifier})
+           FROM dl JOIN persons p USING (person_id)
+           JOIN death_notices n ON CAST(n.record_id AS VARCHAR) = dl.record_id
+           WHERE p.{_ACTIVE}
+           GROUP BY ALL"""
+    )
+    out = []
+    for pid, name, reg, res, rids, death_date, notifier_value in rows:
+        who = {"hospital": "医院", "civil_affairs": "民政", "crematorium": "殡葬"}.get(
+            notifier_value or "", "外部来源"
+        )
+        out.append(
+            _registry(
+                pid, "death_not_deregistered",
+                f"{name}：{who}死亡通报{rids}载明于{_d(death_date)}死亡，户籍状态仍为正常，应注销",
+                reg, res,
+            )
+        )
+    return out
+
+
+@rule
+def death_notice_unmatched(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """A death notice with an address in the county that links to no registry record."""
+    if not ctx.has_death_notices or not _has_column(ctx, "death_notices", "address_unit"):
+        return []
+    linked = _link_death_notices(ctx, links)
+    counties = [r[0][:6] for r in ctx.rows("SELECT unit_code FROM units WHERE level = 'county'")]
+    out = []
+    for rid, name, birth, death, unit in ctx.rows(
+        "SELECT record_id, name, birth_date, death_date, address_unit FROM dn ORDER BY record_id"
+    ):
+        if rid in linked or not unit or not any(unit.startswith(c) for c in counties):
+            continue
+        out.append(
+            Finding(
+                record_id=rid, source="death_notices", anomaly_type="death_notice_unmatched",
+                detail=f"死亡通报{rid}（{name or '姓名不详'}，出生{_d(birth)}，死亡{_d(death)}）"
+                f"在户籍中找不到对应人员，请核实是否漏登或通报有误",
+                unit_code=unit, scope_units=(unit,),
+            )
+        )
+    return out
+
+
+@rule
+def enlisted_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """应销未销(入伍): an enlistment event with no later discharge, person still active."""
+    rows = ctx.rows(
+        f"""WITH e AS (
+               SELECT person_id, max(event_date) AS enlisted FROM events
+               WHERE event_type = 'enlistment' AND event_date <= ? GROUP BY person_id)
+           SELECT p.person_id, p.name, p.registered_unit, p.residence_unit, e.enlisted
+           FROM persons p JOIN e USING (person_id)
+           WHERE p.{_ACTIVE} AND NOT EXISTS (
+               SELECT 1 FROM events d WHERE d.person_id = p.person_id
+               AND d.event_type = 'discharge' AND d.event_date >= e.enlisted AND d.event_date <= ?)""",
+        [ctx.ref_date, ctx.ref_date],
+    )
+    return [
+        _registry(pid, "enlisted_not_deregistered",
+                  f"{name}：{_d(d)}入伍，无退伍记录，户籍状态仍为正常，应注销", reg, res)
+        for pid, name, reg, res, d in rows
+    ]
+
+
+@rule
+def living_away(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """人户分离: active, residence type 'registered', residence village differs."""
+    rows = ctx.rows(
+        f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit,
+                  ru.name, su.name
+           FROM persons p
+           LEFT JOIN (SELECT unit_code, any_value(name) AS name FROM units GROUP BY 1) ru
+                  ON ru.unit_code = p.registered_unit
+           LEFT JOIN (SELECT unit_code, any_value(name) AS name FROM units GROUP BY 1) su
+                  ON su.unit_code = p.residence_unit
+           WHERE p.{_ACTIVE} AND p.residence_type = 'registered' AND p.residence_unit IS NOT NULL
+             AND substr(p.residence_unit, 1, 12) <> substr(p.registered_unit, 1, 12)"""
+    )
+    return [
+        _registry(pid, "living_away",
+                  f"{name}：户籍地{rn or reg}（{reg}），实际居住地{sn or res}({res}），"
+                  f"居住类型登记为常住户籍", reg, res)
+        for pid, name, reg, res, rn, sn in rows
+    ]
+
+
+@rule
+def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """户口待定: residence type 'pending' for more than ``pending_days`` days."""
+    since = (
+        "coalesce(p.registered_date, ev.first_recorded)"
+        if "registered_date" in ctx.person_columns else "ev.first_recorded"
+    )
+    limit = ctx.ref_date - timedelta(days=ctx.pending_days)
+    rows = ctx.rows(
+        f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit, {since} AS since
+           FROM persons p LEFT JOIN (
+               SELECT person_id, min(recorded_date) AS first_recorded FROM events GROUP BY 1) ev
+             USING (person_id)
+           WHERE p.{_ACTIVE} AND p.residence_type = 'pending'
+             AND ({since} IS NULL OR {since} < ?)""",
+        [limit],
+    )
+    out = []
+    for pid, name, reg, res, start in rows:
+        if start is None:
+            detail = f"{name}：户口待定，立案日期不详"
+        else:
+            days = (ctx.ref_date - start).days
+            detail = f"{name}：自{_d(start)}起户口待定，已{days}天（超过{ctx.pending_days}天）"
+        out.append(_registry(pid, "pending_registration", detail, reg, res))
+    return out
+
+
+@rule
+def id_problems(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """ID number checksum, birth date, sex and region code (active persons)."""
+    rows = ctx.rows(
+        f"""SELECT person_id, name, id_number, birth_date, sex, registered_unit, residence_unit
+           FROM persons WHERE {_ACTIVE} AND id_number IS NOT NULL AND trim(id_number) <> ''"""
+    )
+    out = []
+    for pid, name, idn, birth, sex, reg, res in rows:
+        for anomaly_type, detail in _id_problems(idn, birth, sex, today=ctx.ref_date):
+            out.append(_registry(pid, anomaly_type, f"{name}：{detail}", reg, res))
+    return out
+
+
+@rule
+def duplicates(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """重户重口: two or more active records of one human."""
+    groups: list[list[int]]
+    method: str
+    if clusters is not None:
+        groups = [sorted({int(p) for p in c}) for c in clusters]
+        method = "记录关联引擎判定"
+    else:
+        _person_keys(ctx)
+        groups = [
+            list(g) for (g,) in ctx.rows(
+                f"""SELECT list(person_id ORDER BY person_id) FROM pk
+                   WHERE {_ACTIVE} AND nid IS NOT NULL GROUP BY nid HAVING count(*) > 1"""
+            )
+        ]
+        method = "身份证号相同"
+    member = {pid: i for i, g in enumerate(groups) for pid in g}
+    if not member:
+        return []
+    active = {
+        pid: (name, reg, res)
+        for pid, name, reg, res in ctx.rows(
+            f"SELECT person_id, name, registered_unit, residence_unit FROM persons WHERE {_ACTIVE}"
+        )
+        if pid in member
+    }
+    out = []
+    for g in groups:
+        live = [p for p in g if p in active]
+        if len(live) < 2:
+            continue
+        for pid in live:
+            name, reg, res = active[pid]
+            others = "、".join(str(o) for o in live if o != pid)
+            out.append(_registry(pid, "duplicate", f"{name}：与记录{others}重复登记（{method}）",
+                                 reg, res))
+    return out
+
+
+@rule
+def unregistered_births(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """出生未登记: a hospital birth with no registry child (mother-based, else child-based)."""
+    if not ctx.has_hospital_births:
+        return []
+    _person_keys(ctx)
+    con = ctx.con
+    cols = _columns(ctx, "hospital_births")
+    opt = {c: (f"h.{c}" if c in cols else "NULL") for c in (
+        "child_sex", "child_name", "mother_name", "mother_id_number", "mother_birth_date",
+        "address_unit", "hospital")}
+    con.execute(
+        f"""CREATE TEMP TABLE hb AS
+           SELECT CAST(h.record_id AS VARCHAR) AS record_id, h.birth_date,
+                  {opt['child_sex']} AS sex, norm_name({opt['child_name']}) AS cname,
+                  {opt['mother_name']} AS mother_name, norm_name({opt['mother_name']}) AS mname,
+                  norm_id({opt['mother_id_number']}) AS mnid,
+                  {opt['mother_birth_date']} AS mbirth, {opt['address_unit']} AS address_unit,
+                  {opt['hospital']} AS hospital
+           FROM hospital_births h WHERE h.birth_date <= DATE '{ctx.ref_date}'"""
+    )
+    # mothers: exact normalised ID, else normalised name + birth date (women only)
+    con.execute(
+        """CREATE TEMP TABLE hm AS
+           SELECT hb.record_id, pk.person_id AS mother_id FROM hb JOIN pk ON hb.mnid = pk.nid
+           WHERE pk.sex IS DISTINCT FROM 'M'"""
+    )
+    con.execute(
+        """INSERT INTO hm SELECT hb.record_id, pk.person_id FROM hb
+           JOIN pk ON hb.mname = pk.nname AND hb.mbirth = pk.birth_date
+           WHERE pk.sex IS DISTINCT FROM 'M'
+             AND hb.record_id NOT IN (SELECT record_id FROM hm)"""
+    )
+    registered = {
+        r for (r,) in ctx.rows(
+            """SELECT DISTINCT hm.record_id FROM hm JOIN hb USING (record_id)
+               JOIN pk m ON m.person_id = hm.mother_id
+               JOIN pk c ON (c.mother_id = hm.mother_id
+                             OR (c.household_id = m.household_id AND c.person_id <> m.person_id
+                                 AND c.sex IS NOT DISTINCT FROM coalesce(hb.sex, c.sex)))
+               WHERE abs(date_diff('day', c.birth_date, hb.birth_date)) <= 3"""
+        )
+    }
+    # no mother link: look for the child itself
+    registered |= {
+        r for (r,) in ctx.rows(
+            """SELECT DISTINCT hb.record_id FROM hb JOIN pk c
+                 ON abs(date_diff('day', c.birth_date, hb.birth_date)) <= 3
+                AND (hb.sex IS NULL OR c.sex = hb.sex)
+                AND (hb.address_unit IS NULL OR substr(c.registered_unit, 1, 12) = hb.address_unit)
+                AND (hb.cname IS NULL OR c.nname = hb.cname)
+               LEFT JOIN pk m ON m.person_id = c.mother_id
+               WHERE hb.record_id NOT IN (SELECT record_id FROM hm)
+                 AND (hb.cname IS NOT NULL OR m.nname = hb.mname OR c.mother_id IS NULL)"""
+        )
+    }
+    registered |= {str(rid) for (source, rid) in (links or {}) if source == "hospital_births"}
+    mothers = {
+        rid: (pid, reg, res)
+        for rid, pid, reg, res in ctx.rows(
+            """SELECT hm.record_id, any_value(pk.person_id), any_value(pk.registered_unit),
+                      any_value(pk.residence_unit)
+               FROM hm JOIN pk ON pk.person_id = hm.mother_id GROUP BY 1"""
+        )
+    }
+    out = []
+    for rid, birth, sex, mname, unit, hospital in ctx.rows(
+        "SELECT record_id, birth_date, sex, mother_name, address_unit, hospital FROM hb"
+    ):
+        if rid in registered:
+            continue
+        mother = mothers.get(rid)
+        where = f"{hospital}" if hospital else "医院"
+        if mother is not None:
+            detail = (f"{where}出生记录{rid}：{_d(birth)}出生的{_SEX.get(sex, '')}婴，"
+                      f"母亲{mname}（户籍记录{mother[0]}）名下无此子女的户籍登记")
+            scope = tuple(u for u in (unit, mother[1], mother[2]) if u)
+        else:
+            detail = (f"{where}出生记录{rid}：{_d(birth)}出生的{_SEX.get(sex, '')}婴，"
+                      f"母亲{mname or '姓名不详'}，户籍中找不到母亲和婴儿")
+            scope = (unit,) if unit else ()
+        out.append(
+            Finding(
+                record_id=rid, source="hospital_births", anomaly_type="unregistered_birth",
+                detail=detail, person_id=mother[0] if mother else None,
+                unit_code=unit or (mother[1] if mother else None), scope_units=scope,
+            )
+        )
+    return out
+
+
+_SEX = {"M": "男", "F": "女"}
+
+
+@rule
+def missing_fields(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """Required fields: name, sex, birth date, and the ID number from age 16."""
+    rows = ctx.rows(
+        f"""SELECT person_id, name, registered_unit, residence_unit,
+                  name IS NULL OR trim(name) = '',
+                  sex IS NULL OR sex NOT IN ('M', 'F'),
+                  birth_date IS NULL,
+                  (id_number IS NULL OR trim(id_number) = '')
+                    AND (birth_date IS NULL OR date_sub('year', birth_date, ?) >= 16)
+           FROM persons WHERE {_ACTIVE}""",
+        [ctx.ref_date],
+    )
+    out = []
+    for pid, name, reg, res, no_name, no_sex, no_birth, no_id in rows:
+        missing = [label for flag, label in (
+            (no_name, "姓名"), (no_sex, "性别"), (no_birth, "出生日期"), (no_id, "身份证号")) if flag]
+        if missing:
+            out.append(_registry(pid, "missing_field",
+                                 f"{name or '（无姓名）'}：缺少{'、'.join(missing)}", reg, res))
+    return out
+
+
+@rule
+def implausible_values(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """Age over 110; mother under 14 or over 60 at a birth (registry and hospital records)."""
+    out = []
+    for pid, name, reg, res, birth, age in ctx.rows(
+        f"""SELECT person_id, name, registered_unit, residence_unit, birth_date,
+                  date_sub('year', birth_date, ?) AS age
+           FROM persons WHERE {_ACTIVE} AND birth_date IS NOT NULL
+             AND date_sub('year', birth_date, ?) > 110""",
+        [ctx.ref_date, ctx.ref_date],
+    ):
+        out.append(_registry(pid, "implausible_age",
+                             f"{name}：出生日期{_d(birth)}，年龄{age}岁，超过110岁", reg, res))
+    for pid, name, reg, res, birth, mid, mname, mbirth, age in ctx.rows(
+        f"""SELECT c.person_id, c.name, c.registered_unit, c.residence_unit, c.birth_date,
+                  m.person_id, m.name, m.birth_date, date_sub('year', m.birth_date, c.birth_date)
+           FROM persons c JOIN persons m ON m.person_id = c.mother_id
+           WHERE c.{_ACTIVE} AND c.birth_date IS NOT NULL AND m.birth_date IS NOT NULL
+             AND (m.birth_date > c.birth_date
+                  OR date_sub('year', m.birth_date, c.birth_date) NOT BETWEEN 14 AND 60)"""
+    ):
+        out.append(_registry(pid, "implausible_mother_age",
+                             f"{name}：出生于{_d(birth)}，母亲{mname}（记录{mid}）出生于{_d(mbirth)},"
+                             f"生育时{age}岁（合理范围14至60岁）", reg, res))
+    if ctx.has_hospital_births and "mother_birth_date" in _columns(ctx, "hospital_births"):
+        unit = "address_unit" if "address_unit" in _columns(ctx, "hospital_births") else "NULL"
+        for rid, birth, mbirth, age, u in ctx.rows(
+            f"""SELECT CAST(record_id AS VARCHAR), birth_date, mother_birth_date,
+                      date_sub('year', mother_birth_date, birth_date), {unit}
+               FROM hospital_births
+               WHERE birth_date IS NOT NULL AND mother_birth_date IS NOT NULL AND birth_date <= ?
+                 AND (mother_birth_date > birth_date
+                      OR date_sub('year', mother_birth_date, birth_date) NOT BETWEEN 14 AND 60)""",
+            [ctx.ref_date],
+        ):
+            out.append(Finding(
+                record_id=rid, source="hospital_births", anomaly_type="implausible_mother_age",
+                detail=f"出生记录{rid}：婴儿出生于{_d(birth)}，母亲出生于{_d(mbirth)},"
+                f"生育时{age}岁（合理范围14至60岁）",
+                unit_code=u, scope_units=(u,) if u else (),
+            ))
+    return out
+
+
+@rule
+def future_events(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+    """Birth, death or event dates after the reference moment (registry records)."""
+    death = ", death_date" if "death_date" in ctx.person_columns else ", NULL"
+    out = []
+    for pid, name, reg, res, birth, died in ctx.rows(
+        f"""SELECT person_id, name, registered_unit, residence_unit, birth_date {death}
+           FROM persons WHERE birth_date > ? {'OR death_date > ?' if death != ', NULL' else ''}""",
+        [ctx.ref_date, ctx.ref_date] if death != ", NULL" else [ctx.ref_date],
+    ):
+        what = (f"出生日期{_d(birth)}" if birth and birth > ctx.ref_date else f"死亡日期{_d(died)}")
+        out.append(_registry(pid, "future_event",
+                             f"{name}：{what}晚于标准时点{ctx.ref:%Y-%m-%d %H:%M}", reg, res))
+    seen = {f.record_id for f in out}
+    rows = ctx.rows(
+        """SELECT e.person_id, any_value(p.name), any_value(p.registered_unit),
+                  any_value(p.residence_unit),
+                  string_agg(e.event_type || ' ' || strftime(e.event_date, '%Y-%m-%d'), '; '
+                             ORDER BY e.event_date)
+           FROM events e JOIN persons p USING (person_id)
+           WHERE e.event_date > ? GROUP BY e.person_id""",
+        [ctx.ref_date],
+    )
+    for pid, name, reg, res, events in rows:
+        if str(pid) in seen:
+            continue
+        out.append(_registry(pid, "future_event",
+                             f"{name}：事件日期晚于标准时点{ctx.ref:%Y-%m-%d %H:%M}（{events}）",
+                             reg, res))
+    return out
+
+
+def _columns(ctx: _Context, view: str) -> set[str]:
+    key = f"columns:{view}"
+    if key not in ctx.cache:
+        ctx.cache[key] = {r[0] for r in ctx.rows(f"DESCRIBE {view}")}
+    cols: set[str] = ctx.cache[key]
+    return cols
+
+
+def _has_column(ctx: _Context, view: str, column: str) -> bool:
+    return column in _columns(ctx, view)
+
+
+__all__ = ["RULES"]

@@ -1,0 +1,322 @@
+"""Automatic anomaly detection (自动发现问题) for verification campaigns.
+
+Every rule is a documented query (docs/anomalies.md) over a snapshot directory (format v1,
+docs/snapshot-format.md), run with DuckDB.  The result is a list of :class:`Finding`; the
+campaign workflow turns each into a rectification item, and ``popreg audit`` writes them as
+CSV::
+
+    findings = detect_anomalies("var/demo-county", unit="411122103000")
+    write_findings_csv(findings, "findings.csv")
+
+Outside sources (death notices, hospital births) are linked to registry persons by the
+linkage engine when its links are passed in (``source_links``); otherwise by a simple,
+deterministic fallback: exact normalised ID number first, then normalised name + birth date.
+Duplicates come from the linkage engine's clusters when given (``duplicate_clusters``);
+otherwise two active records with the same normalised ID number are duplicates.
+
+No Django import here: the module is plain Python over files.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from popreg.core import idnumber, names
+from popreg.snapshot import SnapshotError, read_manifest, table_path
+
+#: Columns of ``popreg audit`` output, in order (a contract other tools rely on).
+CSV_COLUMNS = ("record_id", "source", "anomaly_type", "detail")
+
+SOURCES = ("registry", "hospital_births", "death_notices")
+
+#: Every anomaly type with its Chinese label.  The first ten are the defect vocabulary of
+#: the snapshot format (truth/defects.csv); the rest have no defect type there.
+ANOMALY_TYPES: dict[str, str] = {
+    "duplicate": "重复登记（重户重口）",
+    "living_away": "人户分离",
+    "death_not_deregistered": "死亡应销未销",
+    "enlisted_not_deregistered": "入伍应销未销",
+    "pending_registration": "户口待定超期",
+    "id_checksum_error": "身份证号校验位错误",
+    "id_birthdate_mismatch": "身份证号与出生日期不符",
+    "id_sex_mismatch": "身份证号与性别不符",
+    "missing_field": "必填项缺失",
+    "unregistered_birth": "出生未登记",
+    "id_region_invalid": "身份证号地址码在出生时无效",
+    "implausible_age": "年龄超过110岁",
+    "implausible_mother_age": "生育时母亲年龄异常",
+    "future_event": "日期晚于标准时点",
+    "death_notice_unmatched": "死亡通报无法对应户籍人员",
+}
+
+#: Anomaly types that are also defect types of the snapshot format.
+DEFECT_TYPES = tuple(list(ANOMALY_TYPES)[:10])
+
+_SEX_ZH = {"M": "男", "F": "女"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One anomaly on one record.
+
+    ``record_id`` is a person_id for source ``registry`` and the source's record_id
+    otherwise.  ``person_id`` is the registry person concerned (for a source record: the
+    person it was linked to, if any); ``unit_code`` the unit the finding belongs to
+    (registered unit, or the stated address of a source record).
+    """
+
+    record_id: str
+    source: str
+    anomaly_type: str
+    detail: str
+    person_id: int | None = None
+    unit_code: str | None = None
+    scope_units: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def as_row(self) -> dict[str, str]:
+        return {
+            "record_id": self.record_id,
+            "source": self.source,
+            "anomaly_type": self.anomaly_type,
+            "detail": self.detail,
+        }
+
+
+class AuditError(Exception):
+    """Bad input to the audit (unknown unit, unreadable snapshot).  Chinese, then English."""
+
+
+# ---------------------------------------------------------------------------------------
+# normalisation used by the fallback matching
+
+
+def normalize_id_number(value: str | None) -> str | None:
+    """Compact form for exact matching (``popreg.core.idnumber.normalize``); a legacy
+    15-digit number becomes 18 characters.  None for an empty value."""
+    if value is None:
+        return None
+    s = idnumber.normalize(value)
+    if len(s) == 15 and s.isascii() and s.isdigit():
+        s = idnumber.upgrade_15_to_18(s)
+    return s or None
+
+
+def normalize_name(value: str | None) -> str | None:
+    """``popreg.core.names.normalize_name``, with None for an empty name."""
+    return names.normalize_name(value) or None
+
+
+# ---------------------------------------------------------------------------------------
+# ID number checks
+
+#: core.idnumber problem codes -> anomaly type.  A number whose format or check character
+#: is wrong gets only ``id_checksum_error``: its other parts cannot be trusted.
+_ID_FORMAT_CODES = {"length", "characters", "checksum"}
+_ID_CODE_TYPES = {
+    "birth_date_invalid": "id_birthdate_mismatch",
+    "birth_date_mismatch": "id_birthdate_mismatch",
+    "sex_mismatch": "id_sex_mismatch",
+    "region_unknown": "id_region_invalid",
+    "region_not_valid_at_birth": "id_region_invalid",
+}
+
+
+def _id_problems(
+    id_number: str, birth_date: date | None, sex: str | None, today: date | None = None
+) -> list[tuple[str, str]]:
+    """(anomaly_type, Chinese detail) for one recorded ID number; empty when consistent."""
+    check = idnumber.validate(
+        id_number, birth_date=birth_date, sex=sex if sex in _SEX_ZH else None, today=today
+    )
+    if check.ok:
+        return []
+    formal = [p for p in check.problems if p.code in _ID_FORMAT_CODES]
+    if formal:
+        return [("id_checksum_error", f"身份证号“{id_number}”：{formal[0].message_zh}")]
+    out: list[tuple[str, str]] = []
+    for problem in check.problems:
+        anomaly_type = _ID_CODE_TYPES.get(problem.code)
+        if anomaly_type is None:
+            continue  # birth_date_future: the future_event rule reports dates
+        if (
+            problem.code == "region_not_valid_at_birth"
+            and check.birth_date is not None
+            and not _region_retired_before(check.number[:6], check.birth_date)
+        ):
+            continue
+        out.append((anomaly_type, problem.message_zh))
+    return out
+
+
+def _region_retired_before(code: str, birth: date) -> bool:
+    """True when every period of use of the region code ended before the birth year.
+
+    A code that came into use only after the birth year is accepted: numbers were first
+    issued in 1984 and are often issued years after birth with the code of that time, so
+    the strict core check would flag most people born before their county's current code.
+    """
+    periods = idnumber.region_periods(code)
+    if periods is None:
+        return True
+    return all(p.end_year is not None and p.end_year < birth.year for p in periods)
+
+
+# ---------------------------------------------------------------------------------------
+# the engine
+
+
+@dataclass
+class _Context:
+    con: duckdb.DuckDBPyConnection
+    ref: datetime
+    pending_days: int
+    person_columns: set[str]
+    has_hospital_births: bool
+    has_death_notices: bool
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref_date(self) -> date:
+        # the reference moment is 00:00 of a day: events of that day are after it
+        return self.ref.date() if self.ref.time() != datetime.min.time() else self.ref.date() - timedelta(days=1)
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise AuditError(
+            f"标准时点“{value}”不是有效的日期时间（例：2025-11-01T00:00:00）/ "
+            f"reference moment {value!r} is not an ISO date-time"
+        ) from exc
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _open(snapshot_dir: Path) -> tuple[duckdb.DuckDBPyConnection, dict[str, bool]]:
+    con = duckdb.connect()
+    present = {}
+    for name in ("units", "households", "persons", "events"):
+        path = table_path(snapshot_dir, name)
+        if not path.is_file():
+            raise AuditError(
+                f"快照缺少数据表 {name}（{path.name}）/ snapshot {snapshot_dir} has no table {name}"
+            )
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+    for name in ("hospital_births", "death_notices"):
+        path = table_path(snapshot_dir, f"sources/{name}")
+        present[name] = path.is_file()
+        if present[name]:
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+    return con, present
+
+
+def unit_prefix(con: duckdb.DuckDBPyConnection | None, unit: str) -> str:
+    """Code prefix of a unit: county 6 digits, township 9, village 12, group 15.
+
+    The level comes from the units table when the unit is listed there, else from the
+    shape of the code (trailing zeros).
+    """
+    code = unit.strip()
+    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+        raise AuditError(
+            f"单位代码“{unit}”无效：应为12位统计用区划代码（村民小组15位）/ "
+            f"unit code {unit!r} is not a 12-digit division code (15 for a group)"
+        )
+    if len(code) in (6, 9):
+        return code
+    level = None
+    if con is not None:
+        found = con.execute("SELECT level FROM units WHERE unit_code = ? LIMIT 1", [code]).fetchall()
+        if not found:
+            raise AuditError(
+                f"快照中没有单位代码“{code}”，请核对代码 / unit {code} is not in the snapshot"
+            )
+        level = found[0][0]
+    lengths = {"county": 6, "township": 9, "village": 12, "group": 15}
+    if level in lengths:
+        return code[: lengths[level]]
+    if len(code) == 15:
+        return code
+    if code.endswith("000000"):
+        return code[:6]
+    if code.endswith("000"):
+        return code[:9]
+    return code
+
+
+def detect_anomalies(
+    snapshot_dir: str | Path,
+    *,
+    unit: str | None = None,
+    reference_moment: Any = None,
+    pending_days: int = 180,
+    duplicate_clusters: Iterable[Iterable[int]] | None = None,
+    source_links: Mapping[tuple[str, str], int] | None = None,
+) -> list[Finding]:
+    """Run every rule on a snapshot; return the findings sorted by type, source and record.
+
+    ``unit`` restricts the findings to persons whose registered or residence unit code
+    starts with the unit's prefix (and to source records whose stated address or linked
+    person is in it).  ``reference_moment`` defaults to the snapshot's.
+    ``duplicate_clusters``: groups of person_ids that are one human (linkage engine).
+    ``source_links``: ``(source, record_id) -> person_id`` links (linkage engine).
+    """
+    root = Path(snapshot_dir)
+    try:
+        manifest = read_manifest(root)
+    except SnapshotError as exc:
+        raise AuditError(f"无法读取快照目录：{exc} / cannot read snapshot: {exc}") from exc
+    ref = _as_datetime(reference_moment if reference_moment is not None else manifest["reference_moment"])
+    con, present = _open(root)
+    try:
+        person_columns = {r[0] for r in con.execute("DESCRIBE persons").fetchall()}
+        ctx = _Context(
+            con, ref, pending_days, person_columns,
+            present["hospital_births"], present["death_notices"],
+        )
+        prefix = unit_prefix(con, unit) if unit else None
+        from popreg.campaigns import _anomaly_rules as _rules
+
+        findings: list[Finding] = []
+        for rule in _rules.RULES:
+            findings.extend(rule(ctx, duplicate_clusters, source_links))
+    finally:
+        con.close()
+    if prefix is not None:
+        findings = [f for f in findings if any(u.startswith(prefix) for u in f.scope_units if u)]
+    return sorted(findings, key=_sort_key)
+
+
+def _sort_key(f: Finding) -> tuple[int, str, int, str, str]:
+    order = list(ANOMALY_TYPES)
+    rid = int(f.record_id) if f.record_id.isdigit() else 0
+    return (order.index(f.anomaly_type), f.source, rid, f.record_id, f.detail)
+
+
+def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
+    """Write findings with the ``popreg audit`` columns (UTF-8).  Returns the row count."""
+    n = 0
+    with Path(path).open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for finding in findings:
+            writer.writerow(finding.as_row())
+            n += 1
+    return n
