@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from stdnum.cn import ric
 
 from popreg.core import idnumber
 from popreg.core.idnumber import (
+    PROBLEM_CODES,
     IdCheck,
     check_character,
     compose,
@@ -468,3 +471,20 @@ def test_public_names() -> None:
     for name in idnumber.__all__:
         assert hasattr(idnumber, name)
     assert isinstance(validate(EXAMPLE), IdCheck)
+
+
+def test_every_problem_code_is_documented_and_emitted() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "domain" / "identity.md"
+    text = doc.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.MULTILINE))
+    assert documented == set(PROBLEM_CODES)
+    emitted = {
+        *validate("123", today=TODAY).codes,
+        *validate("1101A519491231002X", today=TODAY).codes,
+        *validate("110105199902300024", today=TODAY).codes,
+        *validate(compose("110105", date(2030, 1, 1), 1), today=TODAY).codes,
+        *validate(compose("999999", date(1990, 1, 1), 1), today=TODAY).codes,
+        *validate(compose("110112", date(1990, 1, 1), 1), today=TODAY).codes,
+        *validate(EXAMPLE, birth_date=date(1950, 1, 1), sex="M", today=TODAY).codes,
+    }
+    assert emitted == set(PROBLEM_CODES)

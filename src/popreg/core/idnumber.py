@@ -35,6 +35,7 @@ from typing import Literal
 __all__ = [
     "IdCheck",
     "IdProblem",
+    "PROBLEM_CODES",
     "RegionPeriod",
     "check_character",
     "compose",
@@ -55,6 +56,20 @@ _CHECK = "10X98765432"
 _NOISE = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc\ufe58\ufe63]+")
 
 Sex = Literal["M", "F"]
+
+# Every IdProblem.code validate() can return, in the order checks run (documented in
+# docs/domain/identity.md).
+PROBLEM_CODES = (
+    "length",
+    "characters",
+    "checksum",
+    "birth_date_invalid",
+    "birth_date_future",
+    "region_unknown",
+    "region_not_valid_at_birth",
+    "birth_date_mismatch",
+    "sex_mismatch",
+)
 
 
 def check_character(first17: str) -> str:
