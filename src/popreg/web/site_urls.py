@@ -1,3 +1,29 @@
-from django.urls import URLPattern, URLResolver
+"""The site itself: login, home, and the registry pages (namespace ``registry``)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, include, path
+
+from popreg.registry import views
+
+registry_patterns = [
+    path("search/", views.search, name="search"),
+    path("units/<str:code>/", views.unit_detail, name="unit"),
+    path("units/<str:code>/persons/", views.unit_persons, name="unit_persons"),
+    path("units/<str:code>/persons.csv", views.unit_export, name="unit_export"),
+    path("households/<str:number>/", views.household_detail, name="household"),
+    path("persons/<int:pk>/", views.person_detail, name="person"),
+    path("persons/<int:pk>/death/", views.register_death, name="death"),
+    path("persons/<int:pk>/move-out/", views.move_out, name="move_out"),
+    path("persons/<int:pk>/transfer/", views.transfer, name="transfer"),
+    path("persons/<int:pk>/marriage/", views.register_marriage, name="marriage"),
+    path("persons/<int:pk>/correct/", views.correct_person, name="correct"),
+    path("register/birth/", views.register_birth, name="birth"),
+    path("register/move-in/", views.register_move_in, name="move_in"),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("", include((registry_patterns, "registry"))),
+]

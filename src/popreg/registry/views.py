@@ -1,0 +1,525 @@
+"""Registry web pages.  Views are thin: parse input, run a scoped query or one action, render.
+
+Every read goes through ``popreg.registry.access`` (a record outside the user's
+jurisdiction is a 404, exactly like a record that does not exist), every write through
+``popreg.registry.actions`` (read-only roles get 403 before a form is even shown).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from popreg.core.privacy import mask_id
+from popreg.registry import actions
+from popreg.registry.access import (
+    Actor,
+    actor_for,
+    scope_households,
+    scope_persons,
+    scope_units,
+)
+from popreg.registry.errors import JurisdictionError, RegistryError
+from popreg.registry.forms import (
+    BirthForm,
+    CorrectionForm,
+    DeathForm,
+    MarriageForm,
+    MoveInForm,
+    MoveOutForm,
+    SearchForm,
+    TransferForm,
+    add_registry_error,
+)
+from popreg.registry.models import (
+    AdminUnit,
+    Event,
+    Household,
+    Person,
+    ResidenceType,
+    Status,
+)
+from popreg.registry.search import search_persons
+
+PAGE_SIZE = 50
+
+View = Callable[..., HttpResponse]
+
+
+def with_actor(view: View) -> View:
+    """Login required; passes the user's Actor; a user without jurisdiction gets 403."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            actor = actor_for(request.user)
+        except JurisdictionError as err:
+            raise PermissionDenied(err.message) from None
+        return view(request, actor, *args, **kwargs)
+
+    return wrapper
+
+
+def writer(view: View) -> View:
+    """Forms that change the registry: read-only roles get 403 on GET and POST."""
+
+    @with_actor
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, actor: Actor, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not actor.can_write:
+            raise PermissionDenied(_("Your role is read-only."))
+        return view(request, actor, *args, **kwargs)
+
+    return wrapper
+
+
+# ---------------------------------------------------------------- scoped lookups
+
+
+def _unit(actor: Actor, code: str) -> AdminUnit:
+    return get_object_or_404(scope_units(AdminUnit.objects.select_related("parent"), actor), code=code)
+
+
+def _person(actor: Actor, pk: int) -> Person:
+    qs = Person.objects.select_related("registered_unit", "residence_unit", "household")
+    return get_object_or_404(scope_persons(qs, actor), pk=pk)
+
+
+def _household_by_no(actor: Actor, number: str) -> Household | None:
+    number = (number or "").strip()
+    if not number:
+        return None
+    hh = scope_households(Household.objects.all(), actor).filter(household_no=number).first()
+    if hh is None:
+        raise RegistryError(
+            f"户号 {number} 不存在或不在您的辖区内，请核对户号",
+            f"household {number} does not exist or is outside your jurisdiction; check the number",
+            "household_no",
+        )
+    return hh
+
+
+def _person_ref(actor: Actor, raw: str, field: str, label: str) -> Person | None:
+    """A parent given by record number (编号) or ID number, inside the jurisdiction."""
+    raw = (raw or "").strip().upper()
+    if not raw:
+        return None
+    qs = scope_persons(Person.objects.all(), actor)
+    found = qs.filter(id_number=raw).first() if len(raw) in (15, 18) else None
+    if found is None and raw.isdigit() and len(raw) <= 12:
+        found = qs.filter(pk=int(raw)).first()
+    if found is None:
+        raise RegistryError(
+            f"{label}“{raw}”未找到（应填写编号或公民身份号码，且在您的辖区内）",
+            f"{field} {raw!r} not found (give a record number or ID number within your jurisdiction)",
+            field,
+        )
+    return found
+
+
+def _ancestors(unit: AdminUnit) -> list[AdminUnit]:
+    chain = []
+    u = unit.parent
+    while u is not None:
+        chain.append(u)
+        u = u.parent
+    return list(reversed(chain))
+
+
+def _breadcrumbs(actor: Actor, unit: AdminUnit) -> list[AdminUnit]:
+    """Ancestors the user may open (a village clerk's trail starts at the village)."""
+    return [u for u in _ancestors(unit) if actor.covers(u.code)]
+
+
+def _base_context(actor: Actor, **extra: Any) -> dict[str, Any]:
+    return {"actor": actor, "can_write": actor.can_write, **extra}
+
+
+# ---------------------------------------------------------------- pages
+
+
+@with_actor
+def home(request: HttpRequest, actor: Actor) -> HttpResponse:
+    unit = AdminUnit.objects.filter(code=actor.unit_code).first() if actor.unit_code else None
+    if unit is None and actor.prefix == "":
+        unit = AdminUnit.objects.filter(level="county").order_by("code").first()
+    return render(request, "registry/home.html", _base_context(
+        actor, unit=unit, role_label=_role_label(actor), form=SearchForm(),
+    ))
+
+
+def _role_label(actor: Actor) -> str:
+    from popreg.registry.models import Role
+
+    return str(dict(Role.choices).get(actor.role, actor.role))
+
+
+@with_actor
+def search(request: HttpRequest, actor: Actor) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    results: list[Person] = []
+    query = ""
+    if form.is_valid():
+        query = form.cleaned_data["q"].strip()
+        if query:
+            results = list(search_persons(actor, query, limit=PAGE_SIZE))
+    for p in results:
+        p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
+    return render(request, "registry/search.html", _base_context(
+        actor, form=form, query=query, results=results, limit=PAGE_SIZE,
+    ))
+
+
+def _child_counts(unit: AdminUnit, children: list[AdminUnit]) -> dict[str, int]:
+    """Active registered persons per child unit, in one grouped query."""
+    rows = (
+        Person.objects.filter(registered_unit_id__startswith=unit.prefix, status=Status.ACTIVE)
+        .values("registered_unit_id").annotate(n=Count("id"))
+    )
+    counts = {c.code: 0 for c in children}
+    prefixes = [(c.prefix, c.code) for c in children]
+    for row in rows:
+        for prefix, code in prefixes:
+            if row["registered_unit_id"].startswith(prefix):
+                counts[code] += row["n"]
+                break
+    return counts
+
+
+@with_actor
+def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    unit = _unit(actor, code)
+    children = list(scope_units(unit.children.all(), actor).order_by("code"))
+    counts = _child_counts(unit, children)
+    for c in children:
+        c.active_count = counts.get(c.code, 0)  # type: ignore[attr-defined]
+    in_unit = Q(registered_unit_id__startswith=unit.prefix)
+    persons = scope_persons(Person.objects.filter(in_unit), actor)
+    summary = {
+        "active": persons.filter(status=Status.ACTIVE).count(),
+        "households": scope_households(Household.objects.filter(unit_id__startswith=unit.prefix), actor).count(),
+        "living_here_registered_elsewhere": scope_persons(
+            Person.objects.filter(residence_unit_id__startswith=unit.prefix, status=Status.ACTIVE)
+            .exclude(in_unit), actor).count(),
+    }
+    households = []
+    if unit.level in ("village", "group"):
+        households = list(scope_households(Household.objects.filter(unit=unit), actor)
+                          .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
+                          .order_by("household_no")[:500])
+    return render(request, "registry/unit_detail.html", _base_context(
+        actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
+        households=households,
+    ))
+
+
+def _list_filters(request: HttpRequest) -> dict[str, str]:
+    status = request.GET.get("status", Status.ACTIVE)
+    rtype = request.GET.get("residence_type", "")
+    where = request.GET.get("where", "registered")
+    return {
+        "status": status if status in Status.values or status == "all" else Status.ACTIVE,
+        "residence_type": rtype if rtype in ResidenceType.values else "",
+        "where": where if where in ("registered", "living") else "registered",
+    }
+
+
+def _unit_persons(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> QuerySet[Person]:
+    field = "registered_unit_id" if filters["where"] == "registered" else "residence_unit_id"
+    qs = Person.objects.filter(**{f"{field}__startswith": unit.prefix})
+    if filters["status"] != "all":
+        qs = qs.filter(status=filters["status"])
+    if filters["residence_type"]:
+        qs = qs.filter(residence_type=filters["residence_type"])
+    return scope_persons(qs, actor).select_related("registered_unit", "residence_unit", "household")
+
+
+@with_actor
+def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    unit = _unit(actor, code)
+    filters = _list_filters(request)
+    qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for p in page.object_list:
+        p.masked_id = mask_id(p.id_number)
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    return render(request, "registry/unit_persons.html", _base_context(
+        actor, unit=unit, crumbs=_breadcrumbs(actor, unit), page=page, filters=filters,
+        query=query, statuses=Status.choices, residence_types=ResidenceType.choices,
+    ))
+
+
+EXPORT_COLUMNS = [
+    ("id", "编号 record"), ("name", "姓名 name"), ("sex", "性别 sex"),
+    ("birth_date", "出生日期 birth_date"), ("id_number", "公民身份号码 id_number"),
+    ("ethnicity", "民族 ethnicity"), ("household_no", "户号 household_no"),
+    ("registered_unit_id", "户籍地代码 registered_unit"), ("registered_unit_name", "户籍地 registered_unit_name"),
+    ("residence_unit_id", "居住地代码 residence_unit"), ("residence_type", "居住类型 residence_type"),
+    ("status", "状态 status"), ("death_date", "死亡日期 death_date"),
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@with_actor
+def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpResponse:
+    """CSV (UTF-8 with BOM for Excel) of the filtered person list; audited, signed."""
+    unit = _unit(actor, code)
+    filters = _list_filters(request)
+    qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
+    now = timezone.localtime()
+    rows = qs.count()
+    actions.audit(actor, "export_persons", None, unit_code=unit.code,
+                  detail={"rows": rows, "filters": filters, "format": "csv"})
+    status_label = dict(Status.choices)
+    rtype_label = dict(ResidenceType.choices)
+
+    def lines() -> Iterator[str]:
+        out = csv.writer(_Echo())
+        yield "\ufeff" + out.writerow([
+            f"# 导出人 exported by: {actor.name}",
+            f"导出时间 exported at: {now:%Y-%m-%d %H:%M:%S %z}",
+            f"单位 unit: {unit.name} ({unit.code})",
+            f"行数 rows: {rows}",
+        ])
+        yield out.writerow([label for _, label in EXPORT_COLUMNS])
+        for p in qs.iterator(chunk_size=2000):
+            yield out.writerow([
+                p.pk, p.name, p.get_sex_display(), p.birth_date or "", p.id_number or "",
+                p.ethnicity, p.household.household_no if p.household else "",
+                p.registered_unit_id, p.registered_unit.name, p.residence_unit_id or "",
+                rtype_label.get(p.residence_type, p.residence_type),
+                status_label.get(p.status, p.status), p.death_date or "",
+            ])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    filename = f"persons-{unit.code}-{now:%Y%m%d-%H%M}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@with_actor
+def household_detail(request: HttpRequest, actor: Actor, number: str) -> HttpResponse:
+    hh = get_object_or_404(
+        scope_households(Household.objects.select_related("unit", "head"), actor), household_no=number
+    )
+    members = list(scope_persons(hh.members.all(), actor).order_by("birth_date", "id"))
+    for p in members:
+        p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
+    return render(request, "registry/household_detail.html", _base_context(
+        actor, household=hh, members=members, crumbs=_breadcrumbs(actor, hh.unit) + [hh.unit],
+    ))
+
+
+def _unit_names(codes: set[str]) -> dict[str, str]:
+    return dict(AdminUnit.objects.filter(code__in=codes).values_list("code", "name"))
+
+
+def _timeline(person: Person) -> list[dict[str, Any]]:
+    """Events with readable before → after values."""
+    events = list(Event.objects.filter(person=person).select_related("actor").order_by("event_date", "id"))
+    codes: set[str] = set()
+    for e in events:
+        codes.update(c for c in (e.from_unit, e.to_unit, e.unit_code) if c)
+        for f in ("registered_unit_id", "residence_unit_id"):
+            if f in e.changes:
+                codes.update(v for v in e.changes[f] if v)
+    names = _unit_names(codes)
+    household_ids = {v for e in events for v in e.changes.get("household_id", []) if v}
+    households = dict(Household.objects.filter(pk__in=household_ids).values_list("pk", "household_no"))
+    labels = _field_labels()
+    displays = {"status": dict(Status.choices), "residence_type": dict(ResidenceType.choices),
+                "sex": {"M": _("male"), "F": _("female")}}
+
+    def show(field: str, value: Any) -> str:
+        if value in (None, ""):
+            return "—"
+        if field in displays:
+            return str(displays[field].get(value, value))
+        if field in ("registered_unit_id", "residence_unit_id"):
+            return f"{names.get(value, '')} ({value})"
+        if field == "id_number":
+            return mask_id(value)
+        if field == "household_id":
+            return str(households.get(value, value))
+        if field in ("mother_id", "father_id", "merged_into_id"):
+            return _("record %(number)s") % {"number": value}
+        return str(value)
+
+    out = []
+    for e in events:
+        changes = [
+            {"field": labels.get(f, f), "before": show(f, v[0]), "after": show(f, v[1])}
+            for f, v in e.changes.items() if show(f, v[0]) != show(f, v[1])
+        ]
+        out.append({
+            "event": e, "changes": changes,
+            "from_name": names.get(e.from_unit, ""), "to_name": names.get(e.to_unit, ""),
+            "who": e.actor.get_username() if e.actor else _("bulk load"),
+            "late": (e.recorded_date - e.event_date).days > 30,
+        })
+    return out
+
+
+def _field_labels() -> dict[str, str]:
+    return {
+        "name": _("Name"), "former_names": _("Former names"), "sex": _("Sex"),
+        "birth_date": _("Birth date"), "ethnicity": _("Ethnicity"), "id_number": _("ID number"),
+        "household_id": _("Household"), "registered_unit_id": _("Registered unit"),
+        "residence_unit_id": _("Residence unit"), "residence_type": _("Residence type"),
+        "status": _("Status"), "hukou_kind": _("Hukou kind"), "marital_status": _("Marital status"),
+        "mother_id": _("Mother"), "father_id": _("Father"), "death_date": _("Date of death"),
+        "merged_into_id": _("Merged into"),
+    }
+
+
+@with_actor
+def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    person = _person(actor, pk)
+    if person.id_number:
+        # Privacy: every read of a full ID number is audited.
+        actions.audit(actor, "view_id_number", person, unit_code=person.registered_unit_id,
+                      detail={"page": "person_detail"})
+    scoped = scope_persons(Person.objects.all(), actor)
+    relatives = {
+        "mother": scoped.filter(pk=person.mother_id).first() if person.mother_id else None,
+        "father": scoped.filter(pk=person.father_id).first() if person.father_id else None,
+        "children": list(scoped.filter(Q(mother=person) | Q(father=person)).order_by("birth_date")),
+    }
+    return render(request, "registry/person_detail.html", _base_context(
+        actor, person=person, relatives=relatives, timeline=_timeline(person),
+        crumbs=_breadcrumbs(actor, person.registered_unit) + [person.registered_unit],
+        active=person.status == Status.ACTIVE,
+    ))
+
+
+# ---------------------------------------------------------------- forms
+
+
+def _form_page(request: HttpRequest, actor: Actor, form: Any, title: str,
+               person: Person | None = None, **extra: Any) -> HttpResponse:
+    if person is not None:
+        person.masked_id = mask_id(person.id_number)  # type: ignore[attr-defined]
+    return render(request, "registry/form.html", _base_context(
+        actor, form=form, title=title, person=person, **extra,
+    ), status=400 if form.is_bound and form.errors else 200)
+
+
+@writer
+def register_birth(request: HttpRequest, actor: Actor) -> HttpResponse:
+    initial = {k: request.GET[k] for k in ("registered_unit", "household_no", "mother") if k in request.GET}
+    form = BirthForm(request.POST or None, actor=actor, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            person = actions.do_register_birth(
+                actor, name=d["name"], sex=d["sex"], birth_date=d["birth_date"],
+                registered_unit_code=d["registered_unit"],
+                household=_household_by_no(actor, d["household_no"]),
+                mother=_person_ref(actor, d["mother"], "mother", "母亲"),
+                father=_person_ref(actor, d["father"], "father", "父亲"),
+                id_number=d["id_number"].strip() or None, ethnicity=d["ethnicity"].strip() or "汉族",
+            )
+        except RegistryError as err:
+            add_registry_error(form, err)
+        else:
+            return redirect("registry:person", pk=person.pk)
+    return _form_page(request, actor, form, _("Register a birth"))
+
+
+@writer
+def register_move_in(request: HttpRequest, actor: Actor) -> HttpResponse:
+    initial = {k: request.GET[k] for k in ("registered_unit", "household_no") if k in request.GET}
+    form = MoveInForm(request.POST or None, actor=actor, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            person = actions.do_move_in(
+                actor, name=d["name"], sex=d["sex"], birth_date=d["birth_date"],
+                id_number=d["id_number"].strip() or None, registered_unit_code=d["registered_unit"],
+                from_unit_code=d["from_unit_code"], move_date=d["move_date"],
+                household=_household_by_no(actor, d["household_no"]),
+                ethnicity=d["ethnicity"].strip() or "汉族",
+            )
+        except RegistryError as err:
+            add_registry_error(form, err)
+        else:
+            return redirect("registry:person", pk=person.pk)
+    return _form_page(request, actor, form, _("Register a move into the county"))
+
+
+def _person_action(
+    request: HttpRequest, actor: Actor, pk: int, form_class: type, title: str,
+    call: Callable[[Person, dict[str, Any]], Any], **form_kwargs: Any,
+) -> HttpResponse:
+    person = _person(actor, pk)
+    form = form_class(request.POST or None, **form_kwargs)
+    if request.method == "POST" and form.is_valid():
+        try:
+            call(person, form.cleaned_data)
+        except RegistryError as err:
+            add_registry_error(form, err)
+        else:
+            return redirect("registry:person", pk=person.pk)
+    return _form_page(request, actor, form, title, person=person)
+
+
+@writer
+def register_death(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _person_action(request, actor, pk, DeathForm, _("Register a death"), lambda p, d:
+                          actions.do_register_death(actor, p, death_date=d["death_date"], cause=d["cause"]))
+
+
+@writer
+def move_out(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _person_action(request, actor, pk, MoveOutForm, _("Register a move out of the county"), lambda p, d:
+                          actions.do_move_out(actor, p, move_date=d["move_date"],
+                                              destination_code=d["destination_code"],
+                                              destination_name=d["destination_name"]))
+
+
+@writer
+def transfer(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    def call(p: Person, d: dict[str, Any]) -> Any:
+        hh = None
+        if d["household_no"].strip():
+            # The destination household may be outside the clerk's own village.
+            hh = Household.objects.filter(household_no=d["household_no"].strip()).first()
+            if hh is None:
+                raise RegistryError(f"户号 {d['household_no']} 不存在", f"household {d['household_no']} does not exist",
+                                    "household_no")
+        return actions.do_transfer(actor, p, to_unit_code=d["to_unit"], move_date=d["move_date"], household=hh)
+
+    return _person_action(request, actor, pk, TransferForm, _("Transfer within the county"), call)
+
+
+@writer
+def register_marriage(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _person_action(request, actor, pk, MarriageForm, _("Register a marriage"), lambda p, d:
+                          actions.do_register_marriage(actor, p, marriage_date=d["marriage_date"]))
+
+
+@writer
+def correct_person(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    def call(p: Person, d: dict[str, Any]) -> Any:
+        changes = {k: v for k, v in d.items() if k != "reason" and v not in (None, "")}
+        if "id_number" in changes:
+            changes["id_number"] = str(changes["id_number"]).strip()
+        return actions.do_correct_person(actor, p, changes=changes, reason=d["reason"])
+
+    return _person_action(request, actor, pk, CorrectionForm, _("Correct a record"), call)
