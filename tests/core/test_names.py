@@ -26,8 +26,14 @@ from popreg.core.names import (
         ("歐陽鋒", "欧阳锋"),
         ("單田芳", "单田芳"),
         ("劉德華", "刘德华"),
-        # simplified stays as it is
+        # simplified stays as it is, including characters t2s would misread as traditional
         ("张伟", "张伟"),
+        ("张乾", "张乾"),
+        ("何乾坤", "何乾坤"),
+        ("於梨华", "於梨华"),
+        ("於梨華", "於梨华"),
+        ("王昇", "王昇"),
+        ("李後主", "李后主"),
         # whitespace of every kind, including the ideographic space U+3000
         (" 张 伟 ", "张伟"),
         ("张\u3000伟", "张伟"),

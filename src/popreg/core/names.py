@@ -6,7 +6,8 @@ county generator.  Plain Python, no Django.
 Rules (see ``docs/domain/identity.md``):
 
 * :func:`normalize_name` makes two spellings of the same written name compare equal:
-  traditional → simplified (OpenCC ``t2s``), Unicode NFKC (full-width → half-width), all
+  traditional → simplified (OpenCC ``t2s``, except a few characters that are also standard
+  simplified characters, such as 乾 and 於), Unicode NFKC (full-width → half-width), all
   whitespace removed, every middle-dot variant of minority names (``买买提·艾力``) turned into
   U+00B7 ``·``, Latin letters upper-cased.
 * :func:`pinyin_readings` lists the toneless readings of a name, most likely first.  The
@@ -206,6 +207,23 @@ def _t2s() -> _Converter:
     return cast(_Converter, opencc.OpenCC("t2s"))
 
 
+# Standard simplified characters (通用规范汉字表) that OpenCC t2s would still rewrite, as it
+# reads them as traditional forms of other characters: 乾 qián (not 干), the surname 於
+# (not 于), and 昇, 陞, 徵, 夥, kept in personal names.  Converting them would change a
+# correctly written simplified name; the pinyin keys still link 昇/升 and 於/于.
+_KEEP_AS_WRITTEN = frozenset("乾於昇陞徵夥")
+_KEEP_SPLIT = re.compile("([" + "".join(sorted(_KEEP_AS_WRITTEN)) + "])")
+
+
+def _to_simplified(text: str) -> str:
+    converter = _t2s()
+    return "".join(
+        part if part in _KEEP_AS_WRITTEN else converter.convert(part)
+        for part in _KEEP_SPLIT.split(text)
+        if part
+    )
+
+
 def _is_han(ch: str) -> bool:
     code = ord(ch)
     return (
@@ -232,7 +250,7 @@ def normalize_name(s: str | None) -> str:
     text = unicodedata.normalize("NFKC", s)
     text = _WHITESPACE.sub("", text)
     if any(_is_han(ch) for ch in text):
-        text = _t2s().convert(text)
+        text = _to_simplified(text)
     text = _DOT_RUN.sub(MIDDLE_DOT, text).strip(MIDDLE_DOT)
     return text.upper()
 
