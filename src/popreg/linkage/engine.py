@@ -1,0 +1,258 @@
+"""The linkage engine: deduplication and matching of outside sources on Splink.
+
+No Django here: the management commands ``popreg dedupe`` and ``popreg match`` and (later)
+the web app call these functions.
+
+>>> result = dedupe("persons.csv")                       # doctest: +SKIP
+>>> result.clusters.head()                              # record_id, cluster_id
+>>> result.pairs.head()                                 # scored pairs, level per comparison
+
+Engines: ``duckdb`` (default, in-process) and ``spark`` (pyspark in local mode, or an
+existing ``SparkSession``); both run the same model and the same SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from splink import Linker
+
+from popreg.linkage import comparisons
+from popreg.linkage.cluster import cluster_pairs
+from popreg.linkage.model import (
+    LinkageModel,
+    load_model,
+    snapshot_model,
+    train_unsupervised,
+)
+from popreg.linkage.prepare import (
+    REQUIRED_COLUMNS,
+    LinkageInputError,
+    check_columns,
+    check_record_ids,
+    prepare_records,
+    read_input_csv,
+)
+
+ENGINES = ("duckdb", "spark")
+PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DedupeResult:
+    """``clusters``: record_id, cluster_id (every input row); ``pairs``: scored pairs."""
+
+    clusters: pd.DataFrame
+    pairs: pd.DataFrame
+    model: LinkageModel
+
+
+# --- backends --------------------------------------------------------------------------
+
+
+class _Backend:
+    def __init__(self, engine: str, spark: Any = None) -> None:
+        if engine not in ENGINES:
+            raise LinkageInputError(
+                f"不支持的引擎 {engine!r}：可选 duckdb 或 spark。\n"
+                f"Unknown engine {engine!r}: use duckdb or spark."
+            )
+        self.engine = engine
+        if engine == "duckdb":
+            from splink import DuckDBAPI
+
+            self.db_api: Any = DuckDBAPI()
+            self.dialect = "duckdb"
+        else:
+            self.spark = spark or _local_spark()
+            from splink import SparkAPI
+
+            self.db_api = SparkAPI(spark_session=self.spark)
+            self.dialect = "spark"
+
+    def register(self, df: pd.DataFrame, name: str) -> Any:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self.engine == "duckdb":
+            return self.db_api.register(table, dataset_display_name=name)
+        return self.db_api.register(self.spark.createDataFrame(table.to_pandas()), table_name=name)
+
+
+def _local_spark() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise LinkageInputError(
+            "未安装 pyspark，无法使用 spark 引擎：请安装 pyspark 和 Java 17，或使用 --engine duckdb。\n"
+            "pyspark is not installed: install pyspark and Java 17, or use --engine duckdb."
+        ) from exc
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("popreg-linkage")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setCheckpointDir(str(Path("/tmp") / "popreg-spark-checkpoints"))
+    return spark
+
+
+# --- input -----------------------------------------------------------------------------
+
+
+def load_records(data: pd.DataFrame | str | Path, source: str | None = None) -> pd.DataFrame:
+    """Input rows as a DataFrame of strings, checked (columns, record_id, non-empty)."""
+    if isinstance(data, pd.DataFrame):
+        name = source or "input"
+        check_columns(data, REQUIRED_COLUMNS, name)
+        if data.empty:
+            raise LinkageInputError(f"{name} 没有数据行。\n{name} has no records.")
+        df = data
+    else:
+        name = source or str(data)
+        df = read_input_csv(data)
+    check_record_ids(df, name)
+    return df
+
+
+def _read_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
+    df = labels if isinstance(labels, pd.DataFrame) else pd.read_csv(labels, dtype=str)
+    check_columns(df, ("record_id_l", "record_id_r", "is_match"), "labels")
+    out = df[["record_id_l", "record_id_r"]].astype(str).copy()
+    out["is_match"] = (
+        df["is_match"]
+        .astype(str)
+        .str.strip()
+        .str.lower()
+        .isin(("1", "true", "yes", "y", "是", "same"))
+    )
+    return out
+
+
+# --- dedupe ----------------------------------------------------------------------------
+
+
+def dedupe(
+    data: pd.DataFrame | str | Path,
+    *,
+    engine: str = "duckdb",
+    model: LinkageModel | str | Path | None = None,
+    threshold: float | None = None,
+    train: bool = False,
+    labels: pd.DataFrame | str | Path | None = None,
+    spark: Any = None,
+) -> DedupeResult:
+    """Find duplicate persons in ``data`` (DataFrame or CSV path with the input columns).
+
+    ``model``: a :class:`LinkageModel` or a model JSON path; default the shipped model.
+    ``train``: re-estimate the model on this data without labels first (Splink's recipe).
+    ``labels``: review decisions (record_id_l, record_id_r, is_match): matches improve
+    the m probabilities; all decisions bind the clustering (approved pairs are merged,
+    rejected pairs are kept apart).
+    """
+    records = load_records(data)
+    mdl = model if isinstance(model, LinkageModel) else load_model(model)
+    if mdl.splink is None and not train:
+        raise LinkageInputError(
+            "模型未训练：请使用 --train 或提供已训练的模型。\n"
+            "The model is untrained: use --train or give a trained model."
+        )
+    cut = mdl.threshold if threshold is None else threshold
+    prepared = prepare_records(records)
+    backend = _Backend(engine, spark)
+    table = prepared if mdl.name != "generic" else records[list(REQUIRED_COLUMNS)]
+    sdf = backend.register(table, "records")
+    linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+    label_df = _read_labels(labels) if labels is not None else None
+    if train:
+        train_unsupervised(linker, mdl)
+        mdl = snapshot_model(linker, mdl, "unsupervised", f"{len(records)} records")
+    if label_df is not None and label_df["is_match"].any():
+        apply_labels(linker, backend, label_df)
+        mdl = snapshot_model(linker, mdl, "labels", f"{int(label_df['is_match'].sum())} pairs")
+    if train or label_df is not None:
+        # Rebuild from the snapshot so that levels training could not observe get their
+        # priors back (Splink leaves them without m).
+        linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+
+    predictions = linker.inference.predict(
+        threshold_match_probability=min(PAIRS_FLOOR, cut), warning_mode="never"
+    )
+    pairs = _pairs_frame(predictions.as_pandas_dataframe(), mdl)
+
+    valid = (
+        dict(
+            zip(
+                prepared["record_id"],
+                prepared["id18"].where(prepared["id_valid"].astype(bool), None),
+                strict=True,
+            )
+        )
+        if "id_valid" in prepared
+        else {}
+    )
+    approved: list[tuple[str, str]] = []
+    rejected: list[tuple[str, str]] = []
+    if label_df is not None:
+        for a, b, is_match in label_df.itertuples(index=False):
+            (approved if is_match else rejected).append((a, b))
+    mapping = cluster_pairs(
+        list(prepared["record_id"]),
+        valid if mdl.name != "generic" else {},
+        pairs[["record_id_l", "record_id_r", "match_probability"]].itertuples(
+            index=False, name=None
+        ),
+        cut,
+        approved=approved,
+        rejected=rejected,
+    )
+    clusters = pd.DataFrame(
+        {"record_id": prepared["record_id"], "cluster_id": prepared["record_id"].map(mapping)}
+    )
+    return DedupeResult(clusters=clusters, pairs=pairs, model=mdl)
+
+
+def apply_labels(linker: Linker, backend: _Backend, labels: pd.DataFrame) -> None:
+    """m probabilities from reviewer-confirmed matches (Splink's estimate_m_from_pairwise_labels)."""
+    matches = labels[labels["is_match"]][["record_id_l", "record_id_r"]].rename(
+        columns={"record_id_l": "record_id_l", "record_id_r": "record_id_r"}
+    )
+    matches = matches.assign(source_dataset_l="records", source_dataset_r="records")
+    sdf = backend.register(matches, f"labels_{id(matches)}")
+    linker.training.estimate_m_from_pairwise_labels(sdf)
+
+
+def _pairs_frame(raw: pd.DataFrame, model: LinkageModel) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "record_id_l": raw["record_id_l"].astype(str),
+            "record_id_r": raw["record_id_r"].astype(str),
+            "match_weight": raw["match_weight"].astype(float).round(4),
+            "match_probability": raw["match_probability"].astype(float).round(6),
+        }
+    )
+    for col in raw.columns:
+        if col.startswith("gamma_"):
+            name = col[len("gamma_") :]
+            gammas = raw[col].astype(int)
+            out[f"{name}_gamma"] = gammas
+            if model.name != "generic" and name in comparisons.LEVEL_LABELS:
+                out[f"{name}_level"] = gammas.map(lambda g, n=name: comparisons.level_label(n, g))
+    return out.sort_values(
+        ["match_probability", "record_id_l", "record_id_r"], ascending=[False, True, True]
+    ).reset_index(drop=True)
+
+
+def pairs_as_tuples(pairs: pd.DataFrame) -> Iterable[tuple[str, str, float]]:
+    return pairs[["record_id_l", "record_id_r", "match_probability"]].itertuples(
+        index=False, name=None
+    )

@@ -1,0 +1,272 @@
+"""Reading linkage input and pre-computing the columns the comparisons use.
+
+Splink compares columns with SQL; everything that needs Chinese-language or ID-number
+knowledge is computed here once per record (per distinct value, in fact), so that the
+pairwise SQL stays cheap and portable between DuckDB and Spark:
+
+==================  ==============================================================
+column              meaning
+==================  ==============================================================
+``name_norm``       :func:`popreg.core.names.normalize_name` (traditional → simplified,
+                    full-width, spaces, middle dots)
+``surname``         surname from :func:`popreg.core.names.split_surname`
+``name_py``         :func:`popreg.core.names.pinyin_key`, most likely toneless reading
+``name_readings``   :func:`popreg.core.names.pinyin_readings`, all readings incl.
+                    heteronyms (list)
+``name_len``        number of characters of ``name_norm``
+``id_norm``         ID number as written, normalised (NFKC, no spaces, upper-case X)
+``id18``            18-character form (15-digit numbers upgraded)
+``id_valid``        ``id18`` has a correct MOD 11-2 check character
+``id_body``         first 17 characters of ``id18``
+``id_prefix14``     region code + birth date of ``id18`` (all but sequence and check)
+``birth_day``       birth date as days since 1970-01-01 (integer)
+``birth_year``      birth year (string)
+``birth_md``        month and day, ``MM-DD``
+``birth_swapped``   the date with day and month exchanged, ``YYYY-MM-DD`` (or null)
+``township``        ``village_code[:9]`` (the 9-digit township prefix)
+==================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from io import StringIO
+from pathlib import Path
+
+import pandas as pd
+
+from popreg.core import idnumber, names
+
+REQUIRED_COLUMNS = (
+    "record_id",
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "village_code",
+    "household_no",
+)
+
+_EPOCH = date(1970, 1, 1)
+_SEX = {
+    "M": "M", "MALE": "M", "男": "M", "1": "M",
+    "F": "F", "FEMALE": "F", "女": "F", "2": "F",
+}  # fmt: skip
+_DATE_RE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
+
+
+class LinkageInputError(ValueError):
+    """Input a linkage run cannot use; the message is Chinese first, then English."""
+
+
+def _decode(raw: bytes, source: str) -> tuple[str, str]:
+    """Decode CSV bytes: UTF-8 (with or without BOM), else GBK/GB18030 when it reads as Chinese."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            text = ""
+        if text and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+            return text, "gb18030"
+        raise LinkageInputError(
+            f"文件 {source} 的编码无法识别（第 {utf8_error.start} 字节处不是 UTF-8）："
+            "请另存为 UTF-8 编码的 CSV 后重试。\n"
+            f"File {source} is not UTF-8 (invalid byte at offset {utf8_error.start}) and not "
+            "recognisable GBK: save it as UTF-8 CSV and try again."
+        ) from utf8_error
+
+
+def read_input_csv(path: str | Path, required: Iterable[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read a linkage input CSV as strings, checking encoding, columns and emptiness.
+
+    Raises :class:`LinkageInputError` with a bilingual message; reads nothing else.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LinkageInputError(
+            f"无法读取输入文件 {path}：{exc.strerror}。请检查路径。\n"
+            f"Cannot read input file {path}: {exc.strerror}. Check the path."
+        ) from exc
+    text, _encoding = _decode(raw, str(path))
+    if not text.strip():
+        raise LinkageInputError(
+            f"输入文件 {path} 是空的：至少需要表头和一行数据。\n"
+            f"Input file {path} is empty: it needs a header row and at least one record."
+        )
+    try:
+        df = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LinkageInputError(
+            f"输入文件 {path} 不是有效的 CSV：{exc}\nInput file {path} is not valid CSV: {exc}"
+        ) from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    check_columns(df, required, str(path))
+    if df.empty:
+        raise LinkageInputError(
+            f"输入文件 {path} 只有表头，没有数据行。\n"
+            f"Input file {path} has a header but no records."
+        )
+    return df
+
+
+def read_table_bytes(raw: bytes, name: str) -> pd.DataFrame:
+    """Read CSV bytes (same rules as :func:`read_input_csv`, no column check)."""
+    text, _ = _decode(raw, name)
+    return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+
+
+def check_columns(df: pd.DataFrame, required: Iterable[str], source: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        cols = ", ".join(missing)
+        raise LinkageInputError(
+            f"{source} 缺少必需的列：{cols}。需要的列为 {', '.join(required)}（表头须为英文列名）。\n"
+            f"{source} is missing required column(s): {cols}. Required: {', '.join(required)}."
+        )
+
+
+def check_record_ids(df: pd.DataFrame, source: str) -> None:
+    ids = df["record_id"].astype(str).str.strip()
+    blank = ids == ""
+    if blank.any():
+        row = int(blank.to_numpy().nonzero()[0][0]) + 2
+        raise LinkageInputError(
+            f"{source} 第 {row} 行的 record_id 为空：每行都需要唯一的 record_id。\n"
+            f"{source} row {row}: record_id is empty; every row needs a unique record_id."
+        )
+    dup = ids.duplicated()
+    if dup.any():
+        row = int(dup.to_numpy().nonzero()[0][0]) + 2
+        raise LinkageInputError(
+            f"{source} 第 {row} 行的 record_id «{ids.iloc[row - 2]}» 重复：record_id 必须唯一。\n"
+            f"{source} row {row}: record_id {ids.iloc[row - 2]!r} is duplicated; record_id "
+            "must be unique."
+        )
+
+
+# --- per-value derivations ------------------------------------------------------------
+
+
+def parse_birth_date(value: object) -> date | None:
+    """``YYYY-MM-DD`` (also ``YYYY/MM/DD``, ``YYYYMMDD``, ``YYYY年M月D日``); else ``None``."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, date):
+        return value
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if " " in text or "T" in text:
+        text = text.split("T")[0].split(" ")[0]
+    m = _DATE_RE.match(text)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _id_fields(raw: str) -> tuple[str | None, str | None, bool, bool]:
+    """(normalised form, 18-character form, checksum valid, was 15-digit) of an ID number."""
+    norm = idnumber.normalize(raw)
+    if not norm:
+        return None, None, False, False
+    if len(norm) == 15 and norm.isdigit():
+        try:
+            # A legacy number has no check character: it cannot be verified.
+            return norm, idnumber.upgrade_15_to_18(norm), False, True
+        except ValueError:
+            return norm, None, False, True
+    if len(norm) == 18 and norm[:17].isdigit():
+        return norm, norm, idnumber.check_character(norm[:17]) == norm[17], False
+    return norm, None, False, False
+
+
+def _name_fields(raw: str) -> tuple[str | None, str | None, str | None, list[str] | None]:
+    norm = names.normalize_name(raw)
+    if not norm:
+        return None, None, None, None
+    surname, _given = names.split_surname(norm)
+    readings = names.pinyin_readings(norm)
+    return norm, surname or None, (readings[0] if readings else norm), readings or [norm]
+
+
+def _col(df: pd.DataFrame, name: str) -> list[str]:
+    if name not in df.columns:
+        return [""] * len(df)
+    return ["" if v is None or v != v else str(v).strip() for v in df[name].tolist()]
+
+
+def prepare_records(df: pd.DataFrame) -> pd.DataFrame:
+    """The input columns plus the derived columns listed in the module docstring.
+
+    Works on distinct values (names and ID numbers repeat a lot), so a million records
+    take seconds, not minutes.
+    """
+    record_id = _col(df, "record_id")
+    name = _col(df, "name")
+    birth_raw = _col(df, "birth_date")
+    id_raw = _col(df, "id_number")
+    village = [
+        unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in _col(df, "village_code")
+    ]
+    household = [
+        unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in _col(df, "household_no")
+    ]
+    sex = [_SEX.get(v.upper()) for v in _col(df, "sex")]
+
+    name_map = {v: _name_fields(v) for v in set(name)}
+    id_map = {v: _id_fields(v) for v in set(id_raw)}
+    date_map = {v: parse_birth_date(v) for v in set(birth_raw)}
+
+    nf = [name_map[v] for v in name]
+    idf = [id_map[v] for v in id_raw]
+    dob = [date_map[v] for v in birth_raw]
+    id18 = [t[1] for t in idf]
+    data: dict[str, list[object]] = {
+        "record_id": list(record_id),
+        "name": list(name),
+        "sex": list(sex),
+        "birth_date": list(birth_raw),
+        "id_number": list(id_raw),
+        "village_code": [v[:12] if v else None for v in village],
+        "township": [v[:9] if v and len(v) >= 9 else None for v in village],
+        "household_no": list(household),
+        "name_norm": [t[0] for t in nf],
+        "surname": [t[1] for t in nf],
+        "name_py": [t[2] for t in nf],
+        "name_readings": [t[3] for t in nf],
+        "name_len": [len(t[0]) if t[0] else None for t in nf],
+        "id_norm": [t[0] for t in idf],
+        "id18": list(id18),
+        "id_valid": [t[2] for t in idf],
+        "id_body": [v[:17] if v else None for v in id18],
+        "id_prefix14": [v[:14] if v else None for v in id18],
+        "dob": [d.isoformat() if d else None for d in dob],
+        "birth_day": [(d - _EPOCH).days if d else None for d in dob],
+        "birth_year": [f"{d.year:04d}" if d else None for d in dob],
+        "birth_md": [f"{d.month:02d}-{d.day:02d}" if d else None for d in dob],
+        "birth_swapped": [_swapped(d) for d in dob],
+    }
+    out = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+    out["name_len"] = out["name_len"].astype("Int64")
+    out["birth_day"] = out["birth_day"].astype("Int64")
+    out["id_valid"] = out["id_valid"].astype(bool)
+    return out
+
+
+def _swapped(d: date | None) -> str | None:
+    if d is None or d.day > 12 or d.day == d.month:
+        return None
+    try:
+        return date(d.year, d.day, d.month).isoformat()
+    except ValueError:
+        return None
