@@ -35,7 +35,7 @@ def search_persons(actor: Actor, query: str, limit: int = 50) -> QuerySet[Any]:
         return base.none()
     compact = idnumber.normalize(q)
     if _IDLIKE.match(compact):
-        if len(compact) == 15:
+        if len(compact) == 15 and compact.isdigit():
             compact = idnumber.upgrade_15_to_18(compact)
         if len(compact) == 18:
             cond = Q(id_number=compact)
