@@ -2,4 +2,7 @@
 
 from ninja import NinjaAPI
 
+from popreg.registry.api import router as registry_router
+
 api = NinjaAPI(title="popreg API", version="1", docs_url="/docs")
+api.add_router("/", registry_router)
