@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -29,7 +30,7 @@ def search_persons(actor: Actor, query: str, limit: int = 50) -> QuerySet[Any]:
     - anything else → normalised name (traditional input finds simplified records), exact
       or prefix.
     """
-    q = query.strip()
+    q = unicodedata.normalize("NFKC", query).strip()
     base = scope_persons(Person.objects.select_related("registered_unit", "household"), actor)
     if not q:
         return base.none()
