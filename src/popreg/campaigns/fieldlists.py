@@ -1,0 +1,366 @@
+"""Field lists for the door-to-door phase of a campaign (入户核对名单): PDF and Excel.
+
+The campaign workflow calls these with plain dicts, so they work from the web app, a
+management command or a test alike::
+
+    pdf = render_field_list_pdf(village, persons, campaign)          # printable A4, Chinese
+    parts = render_field_list_parts(village, persons, campaign, split_by="group")
+    xlsx = build_field_workbook(village, persons, campaign)          # offline Excel round trip
+    parsed = read_field_workbook(uploaded_bytes)                     # see _fieldworkbook.py
+
+Inputs (extra keys are ignored):
+
+``village``
+    ``code`` (12 digits), ``name``; optional ``township_name``, ``county_name``.
+``persons``
+    one dict per registered person: ``person_id``, ``household_no``, ``name``, ``sex``
+    (``M``/``F``), ``birth_date`` (date or ISO text), ``id_number``, ``relation`` (与户主关系,
+    e.g. ``户主``), ``residence_type`` (snapshot code or Chinese); optional ``address``
+    (door plate) and ``group_code`` (15-digit 村民小组 code).
+``campaign``
+    ``id``, ``name``; optional ``reference_moment``, ``show_full_id`` (default False: IDs are
+    printed masked, ``4111**********0134``; the campaign decides).
+
+CJK text needs a font with Chinese glyphs: the stylesheet names ``Noto Sans CJK SC`` (Debian
+package fonts-noto-cjk, installed by ``make system-deps``) by family; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+#: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down).
+OUTCOMES: dict[str, str] = {
+    "confirmed": "核实无误",
+    "moved_away": "已迁出",
+    "died": "已死亡",
+    "duplicate": "重复登记",
+    "not_found": "查无此人",
+    "field_wrong": "信息有误",
+}
+
+RESIDENCE_TYPES_ZH = {
+    "registered": "常住户籍",
+    "floating_in": "暂住(流入)",
+    "floating_out": "流出",
+    "foreign": "境外",
+    "pending": "户口待定",
+}
+SEX_ZH = {"M": "男", "F": "女"}
+
+_CSS = Path(__file__).parent / "templates" / "campaigns" / "print" / "field_list.css"
+
+
+class FieldListError(ValueError):
+    """Bad input to a field list (missing key, unknown split).  Chinese, then English."""
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers
+
+
+def mask_id_number(value: str | None) -> str:
+    """Public form of an ID number: first 4 and last 4 characters (1101**********002X)."""
+    if not value:
+        return ""
+    s = value.strip()
+    if len(s) <= 8:
+        return "*" * len(s)
+    return s[:4] + "*" * (len(s) - 8) + s[-4:]
+
+
+def as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def format_date(value: Any) -> str:
+    d = as_date(value)
+    return f"{d:%Y-%m-%d}" if d else (str(value) if value else "")
+
+
+def _require(mapping: Mapping[str, Any], keys: Iterable[str], what: str) -> None:
+    missing = [k for k in keys if mapping.get(k) in (None, "")]
+    if missing:
+        raise FieldListError(
+            f"{what}缺少{'、'.join(missing)} / {what} lacks {', '.join(missing)}"
+        )
+
+
+_RELATION_ORDER = ("户主", "配偶", "妻", "夫", "子", "女", "儿子", "女儿", "父", "母")
+
+
+def _relation_rank(relation: str | None) -> int:
+    if not relation:
+        return len(_RELATION_ORDER) + 1
+    for i, prefix in enumerate(_RELATION_ORDER):
+        if relation.startswith(prefix):
+            return i
+    return len(_RELATION_ORDER)
+
+
+def sort_persons(persons: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """By household number, the head first, then by birth date and person_id."""
+    return sorted(
+        persons,
+        key=lambda p: (
+            str(p.get("household_no") or ""),
+            _relation_rank(p.get("relation")),
+            as_date(p.get("birth_date")) or date.max,
+            int(p.get("person_id") or 0),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# splitting by group or door-plate range
+
+_PLATE = re.compile(r"(\d+)\s*号")
+
+
+def door_plate_number(address: str | None) -> int | None:
+    """The door-plate number of an address (the last ``N号``), e.g. 东关村3组12号 → 12."""
+    if not address:
+        return None
+    found = _PLATE.findall(address)
+    if found:
+        return int(found[-1])
+    digits = re.findall(r"\d+", address)
+    return int(digits[-1]) if digits else None
+
+
+@dataclass(frozen=True)
+class FieldListPart:
+    """One printable part of a village list: a group or a door-plate range."""
+
+    key: str
+    label: str
+    persons: tuple[Mapping[str, Any], ...]
+
+
+def split_persons(
+    persons: Sequence[Mapping[str, Any]],
+    by: str,
+    *,
+    plate_ranges: Sequence[tuple[int, int]] | None = None,
+    plate_range_size: int = 50,
+    group_names: Mapping[str, str] | None = None,
+) -> list[FieldListPart]:
+    """Split a village's persons by ``group`` (村民小组 code) or ``door_plate`` ranges.
+
+    A household stays whole: it goes where its head (first member) goes.  With
+    ``door_plate`` and no ``plate_ranges``, ranges of ``plate_range_size`` plates are used.
+    Persons without a group or plate number end up in a last part "未分组" / "无门牌号".
+    """
+    if by not in ("group", "door_plate"):
+        raise FieldListError(
+            f"不支持的拆分方式“{by}”：应为 group(按村民小组)或 door_plate(按门牌号段)/ "
+            f"unknown split {by!r}: use 'group' or 'door_plate'"
+        )
+    households: dict[str, list[Mapping[str, Any]]] = {}
+    for p in sort_persons(persons):
+        households.setdefault(str(p.get("household_no") or ""), []).append(p)
+    buckets: dict[str, list[Mapping[str, Any]]] = {}
+    labels: dict[str, str] = {}
+    order: dict[str, tuple[int, str]] = {}
+    for members in households.values():
+        head = members[0]
+        if by == "group":
+            code = str(head.get("group_code") or "")
+            key = code or "~none"
+            labels[key] = (
+                (group_names or {}).get(code) or (f"第{int(code[-3:])}组" if code[-3:].isdigit() else code)
+                if code else "未分组"
+            )
+            order[key] = (0 if code else 1, code)
+        else:
+            plate = door_plate_number(head.get("address"))
+            if plate is None:
+                key, labels[key] = "~none", "无门牌号"
+                order[key] = (1, "")
+            else:
+                lo, hi = _plate_range(plate, plate_ranges, plate_range_size)
+                key = f"{lo:06d}-{hi:06d}" if lo >= 0 else "~other"
+                labels[key] = f"{lo}–{hi}号" if lo >= 0 else "其他门牌号"
+                order[key] = (0 if lo >= 0 else 1, key)
+        buckets.setdefault(key, []).extend(members)
+    return [
+        FieldListPart(key=k, label=labels[k], persons=tuple(buckets[k]))
+        for k in sorted(buckets, key=lambda k: order[k])
+    ]
+
+
+def _plate_range(
+    plate: int, ranges: Sequence[tuple[int, int]] | None, size: int
+) -> tuple[int, int]:
+    if ranges:
+        for lo, hi in ranges:
+            if lo <= plate <= hi:
+                return lo, hi
+        return -1, -1
+    if size < 1:
+        raise FieldListError("门牌号段大小至少为1 / plate_range_size must be at least 1")
+    lo = (plate - 1) // size * size + 1 if plate > 0 else 0
+    return lo, lo + size - 1 if plate > 0 else size - 1
+
+
+# ---------------------------------------------------------------------------------------
+# PDF
+
+
+def _person_rows(persons: Sequence[Mapping[str, Any]], show_full_id: bool) -> list[dict[str, Any]]:
+    """Rows for the template: a household header row before the members of each household."""
+    rows: list[dict[str, Any]] = []
+    current = None
+    for n, p in enumerate(persons, start=1):
+        household = str(p.get("household_no") or "")
+        if household != current:
+            current = household
+            rows.append({"household": True, "household_no": household,
+                         "address": p.get("address") or ""})
+        rows.append({
+            "household": False,
+            "n": n,
+            "household_no": household,
+            "name": p.get("name") or "",
+            "sex": SEX_ZH.get(str(p.get("sex") or ""), p.get("sex") or ""),
+            "birth_date": format_date(p.get("birth_date")),
+            "id_number": (p.get("id_number") or "") if show_full_id else mask_id_number(p.get("id_number")),
+            "relation": p.get("relation") or "",
+            "residence_type": RESIDENCE_TYPES_ZH.get(str(p.get("residence_type") or ""),
+                                                     p.get("residence_type") or ""),
+        })
+    return rows
+
+
+def _context(
+    village: Mapping[str, Any], campaign: Mapping[str, Any], parts: Sequence[FieldListPart]
+) -> dict[str, Any]:
+    show_full = bool(campaign.get("show_full_id", False))
+    place = "".join(str(village.get(k) or "") for k in ("county_name", "township_name"))
+    return {
+        "css": _CSS.read_text(encoding="utf-8"),
+        "village": village,
+        "campaign": campaign,
+        "place": place,
+        "reference_moment": format_date(campaign.get("reference_moment")),
+        "show_full_id": show_full,
+        "outcome_labels": ["核实无误", "已迁出", "已死亡", "重复", "查无此人", "信息有误"],
+        "parts": [
+            {"label": part.label, "rows": _person_rows(part.persons, show_full),
+             "count": len(part.persons),
+             "households": len({p.get("household_no") for p in part.persons})}
+            for part in parts
+        ],
+    }
+
+
+class _GlyphWatch:
+    """Collects WeasyPrint's ".notdef glyph rendered" warnings: characters no font has."""
+
+    def __enter__(self) -> list[str]:
+        import logging
+
+        self.missing: list[str] = []
+        missing = self.missing
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                message = record.getMessage()
+                if ".notdef" in message:
+                    missing.append(message)
+
+        self.handler = _Handler(logging.WARNING)
+        self.logger = logging.getLogger("weasyprint")
+        self.logger.addHandler(self.handler)
+        return missing
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+
+
+def _render(village: Mapping[str, Any], campaign: Mapping[str, Any],
+            parts: Sequence[FieldListPart], strict: bool) -> bytes:
+    from django.template.loader import render_to_string
+    from weasyprint import HTML
+
+    _require(village, ("code", "name"), "村(居)信息 / village")
+    _require(campaign, ("id", "name"), "清查活动 / campaign")
+    html = render_to_string("campaigns/print/field_list.html", _context(village, campaign, parts))
+    with _GlyphWatch() as missing:
+        pdf: bytes = HTML(string=html).write_pdf()
+    if missing and strict:
+        chars = "；".join(dict.fromkeys(m.split(":", 1)[-1].strip() for m in missing))
+        raise FieldListError(
+            f"名单中有字体无法显示的字符：{chars}；请安装 fonts-noto-cjk 或更正该姓名 / "
+            f"characters no installed font can draw: {chars}"
+        )
+    return pdf
+
+
+def render_field_list_pdf(
+    village: Mapping[str, Any],
+    persons: Sequence[Mapping[str, Any]],
+    campaign: Mapping[str, Any],
+    *,
+    split_by: str | None = None,
+    plate_ranges: Sequence[tuple[int, int]] | None = None,
+    plate_range_size: int = 50,
+    strict: bool = False,
+) -> bytes:
+    """One A4 landscape PDF for the village; with ``split_by`` each part starts a new page.
+
+    ``strict``: raise :class:`FieldListError` when a character has no glyph in any installed
+    font (it would print as an empty box) instead of writing the PDF.
+    """
+    if split_by:
+        parts = split_persons(persons, split_by, plate_ranges=plate_ranges,
+                              plate_range_size=plate_range_size)
+    else:
+        parts = [FieldListPart("all", "", tuple(sort_persons(persons)))]
+    return _render(village, campaign, parts, strict)
+
+
+def render_field_list_parts(
+    village: Mapping[str, Any],
+    persons: Sequence[Mapping[str, Any]],
+    campaign: Mapping[str, Any],
+    *,
+    split_by: str,
+    plate_ranges: Sequence[tuple[int, int]] | None = None,
+    plate_range_size: int = 50,
+    strict: bool = False,
+) -> list[tuple[FieldListPart, bytes]]:
+    """One PDF per group or door-plate range (each with its own page numbers)."""
+    parts = split_persons(persons, split_by, plate_ranges=plate_ranges,
+                          plate_range_size=plate_range_size)
+    return [(part, _render(village, campaign, [part], strict)) for part in parts]
+
+
+def build_field_workbook(
+    village: Mapping[str, Any], persons: Sequence[Mapping[str, Any]], campaign: Mapping[str, Any]
+) -> bytes:
+    """The offline Excel workbook (see :mod:`popreg.campaigns._fieldworkbook`)."""
+    from popreg.campaigns._fieldworkbook import build_workbook
+
+    return build_workbook(village, persons, campaign)
+
+
+def read_field_workbook(data: bytes) -> Any:
+    """Parse and validate a filled workbook (see :mod:`popreg.campaigns._fieldworkbook`)."""
+    from popreg.campaigns._fieldworkbook import read_workbook
+
+    return read_workbook(data)
