@@ -603,7 +603,9 @@ def _attr(obj: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
-def do_upload_workbook(actor: Actor, campaign: Campaign, data: bytes, *, filename: str = "") -> UploadReport:
+def do_upload_workbook(
+    actor: Actor, campaign: Campaign, data: bytes, *, filename: str = "", village_code: str | None = None
+) -> UploadReport:
     """Apply a filled field workbook: all rows or none.
 
     The file is read and checked row by row (``read_field_workbook``); it is refused whole
@@ -632,13 +634,23 @@ def do_upload_workbook(actor: Actor, campaign: Campaign, data: bytes, *, filenam
             str(_attr(p, "sheet", default="")), int(_attr(p, "row", default=0) or 0), str(_attr(p, "column", default="")),
             str(_attr(p, "message_zh", default=str(p))), str(_attr(p, "message_en", default="")),
         ))
+    expected = village_code
     file_campaign = _attr(parsed, "campaign_id", "campaign")
     village_code = str(_attr(parsed, "village_code", "unit_code", "village", default="") or "")
+    if file_campaign in (None, "") or not village_code:
+        if not report.problems:
+            report.problems.append(RowProblem("", 0, "", "文件中没有活动和村的标识，请上传本系统下载的核对表",
+                                              "the file does not name its campaign and village"))
+        return report
     if str(file_campaign) != str(campaign.pk):
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "",
             f"该文件属于另一次整顿活动（编号 {file_campaign}），请下载本次活动“{campaign.name}”的核对表",
             f"this file belongs to campaign {file_campaign}, not {campaign.pk}; download this campaign's workbook")])
-    if not ListedPerson.objects.filter(campaign=campaign, unit_id=village_code).exists() and not in_scope(campaign, village_code):
+    if village_code and expected and village_code != expected:
+        return UploadReport(accepted=False, problems=[RowProblem("", 0, "",
+            f"该文件是 {parsed.village_name or village_code}（{village_code}）的核对表，不是本村（{expected}）的；请上传本村的核对表",
+            f"this file is the workbook of village {village_code}, not of {expected}; upload this village's file")])
+    if not in_scope(campaign, village_code):
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "",
             f"该文件的村 {village_code} 不在本次整顿范围内", f"village {village_code} is outside this campaign")])
     try:

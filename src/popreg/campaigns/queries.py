@@ -250,3 +250,35 @@ def outcome_labels() -> dict[str, str]:
 
 def sort_units(codes: Iterable[str]) -> list[str]:
     return sorted(set(codes))
+
+
+# ---------------------------------------------------------------- field lists (PDF / workbook input)
+
+
+def village_info(village: AdminUnit) -> dict[str, Any]:
+    """The ``village`` mapping of ``popreg.campaigns.fieldlists``."""
+    township = village.parent
+    county = township.parent if township is not None else None
+    return {"code": village.code, "name": village.name,
+            "township_name": township.name if township else "", "county_name": county.name if county else ""}
+
+
+def campaign_info(campaign: Campaign) -> dict[str, Any]:
+    """The ``campaign`` mapping of ``popreg.campaigns.fieldlists`` (IDs printed masked)."""
+    return {"id": campaign.pk, "name": campaign.name, "reference_moment": campaign.reference_moment,
+            "show_full_id": False}
+
+
+def field_list_persons(campaign: Campaign, village_code: str) -> list[dict[str, Any]]:
+    """The ``persons`` of a village's field list: everyone listed when the campaign began."""
+    out = []
+    for p in listed_persons(campaign, village_code).select_related("household__head"):
+        hh = p.household
+        out.append({
+            "person_id": p.pk, "household_no": hh.household_no if hh else "", "name": p.name,
+            "sex": p.sex, "birth_date": p.birth_date, "id_number": p.id_number or "",
+            "relation": "户主" if hh is not None and hh.head_id == p.pk else "",
+            "residence_type": p.residence_type, "address": hh.address if hh else "",
+            "group_code": p.registered_unit_id if len(p.registered_unit_id) == 15 else "",
+        })
+    return out
