@@ -159,17 +159,24 @@ def _level_expr(col: str, level: Level) -> str:
     return f"substr({col}, 1, 12)"
 
 
-def _age_group_sql(age: str, groups: Sequence[int]) -> str:
-    # open last group; ages below the first group are not expected (groups start at 0)
-    parts = " ".join(
-        f"WHEN {age} < {groups[i + 1]} THEN '{groups[i]}-{groups[i + 1] - 1}'"
-        for i in range(len(groups) - 1)
-    )
-    return f"CASE WHEN {age} IS NULL THEN 'unknown' {parts} ELSE '{groups[-1]}+' END"
+_STEP = {"year": 12, "quarter": 3, "month": 1}
+
+
+def _age_label(start: int | None) -> str:
+    if start is None:
+        return "unknown"
+    return f"{start}+" if start >= PYRAMID_GROUPS[-1] else f"{start}-{start + 4}"
 
 
 class SnapshotIndicators:
-    """Indicator computations over one snapshot directory (DuckDB engine)."""
+    """Indicator computations over one snapshot directory (DuckDB engine).
+
+    One pass over persons and events builds, at village granularity, the population at
+    every period boundary (by sex, residence type and five-year age group), the event
+    counts per period and origin/destination village, and the births by mother's age.
+    Every level is a roll-up of these small tables, so the whole cube (all levels, all
+    periods) costs one scan of the snapshot.
+    """
 
     def __init__(
         self,
@@ -202,88 +209,11 @@ class SnapshotIndicators:
         self.population = population
         self.reference_moment = datetime.fromisoformat(self.manifest["reference_moment"])
         self.con = con or duckdb.connect()
-        self._prepared = False
-
-    # -- set-up ---------------------------------------------------------------------------
+        self._grid_key: tuple[Period, int, int] | None = None
+        self._grid: list[PeriodSpec] = []
 
     def _parquet(self, name: str) -> str:
         return "read_parquet('" + str(snapfmt.table_path(self.root, name)).replace("'", "''") + "')"
-
-    def _prepare(self) -> None:
-        if self._prepared:
-            return
-        con = self.con
-        types = ", ".join(f"'{t}'" for t in RESIDENCE_TYPES[self.population])
-        unit_now = (
-            "registered_unit"
-            if self.population == "registered"
-            else "coalesce(residence_unit, registered_unit)"
-        )
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE scope AS
-            SELECT person_id, sex, birth_date, residence_type,
-                   CASE WHEN status = 'active' THEN substr({unit_now}, 1, 12) END AS unit_now
-            FROM {self._parquet("persons")}
-            WHERE residence_type IN ({types})
-            """
-        )
-        evtypes = ", ".join(f"'{t}'" for t in POPULATION_EVENTS)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE ev AS
-            SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
-                   substr(CASE e.event_type
-                       WHEN 'death' THEN e.unit_code
-                       WHEN 'enlistment' THEN e.unit_code
-                       WHEN 'move_out' THEN coalesce(e.from_unit, e.unit_code)
-                       WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
-                   END, 1, 12) AS before_unit,
-                   substr(CASE e.event_type
-                       WHEN 'birth' THEN e.unit_code
-                       WHEN 'discharge' THEN e.unit_code
-                       WHEN 'move_in' THEN coalesce(e.to_unit, e.unit_code)
-                       WHEN 'transfer' THEN coalesce(e.to_unit, e.unit_code)
-                   END, 1, 12) AS after_unit,
-                   s.sex, s.residence_type
-            FROM {self._parquet("events")} e JOIN scope s USING (person_id)
-            WHERE e.event_type IN ({evtypes})
-            """
-        )
-        # Segments lo < t <= hi with the unit where the person was (NULL lo/hi: open end).
-        # Persons without events share one open segment; pre-aggregating by birth year and
-        # a birthday key keeps ages exact at every first-of-month boundary:
-        #   age at Y-M-01 = Y - birth_year - (bkey > M*100 + 1)
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE seg AS
-            WITH ordered AS (
-                SELECT person_id, event_date, before_unit,
-                       lag(event_date) OVER (PARTITION BY person_id
-                                             ORDER BY event_date, event_id) AS lo,
-                       row_number() OVER (PARTITION BY person_id
-                                          ORDER BY event_date DESC, event_id DESC) AS rn_desc
-                FROM ev
-            ),
-            raw AS (
-                SELECT person_id, lo, event_date AS hi, before_unit AS unit
-                FROM ordered WHERE before_unit IS NOT NULL
-                UNION ALL
-                SELECT s.person_id, o.event_date AS lo, NULL::DATE AS hi, s.unit_now AS unit
-                FROM scope s LEFT JOIN (SELECT person_id, event_date FROM ordered
-                                        WHERE rn_desc = 1) o USING (person_id)
-                WHERE s.unit_now IS NOT NULL
-            )
-            SELECT r.unit, s.sex, s.residence_type, r.lo, r.hi,
-                   year(s.birth_date) AS birth_year,
-                   month(s.birth_date) * 100 + CASE WHEN day(s.birth_date) = 1 THEN 1 ELSE 2 END
-                       AS bkey,
-                   count(*) AS n
-            FROM raw r JOIN scope s USING (person_id)
-            GROUP BY ALL
-            """
-        )
-        self._prepared = True
 
     # -- data range ---------------------------------------------------------------------
 
@@ -304,110 +234,267 @@ class SnapshotIndicators:
                 "快照中没有任何事件，无法计算期间指标 / the snapshot has no events: "
                 "period indicators cannot be computed"
             )
-        last_year = ref.year - 1
+        first_year = start.year if start.month == 1 else start.year + 1
         for p in periods:
             if p.end > ref or p.start < start:
                 raise IndicatorError(
                     f"期间 {p.label} 超出快照数据范围：事件历史从 {start} 开始，"
                     f"快照时点为 {self.reference_moment:%Y-%m-%d %H:%M}，"
-                    f"可用完整年份为 {start.year if start.month == 1 else start.year + 1}"
-                    f"–{last_year} / period {p.label} is outside the data: the event history "
-                    f"starts {start} and the snapshot was taken at "
+                    f"可用完整年份为 {first_year}–{ref.year - 1} / period {p.label} is outside "
+                    f"the data: the event history starts {start} and the snapshot was taken at "
                     f"{self.reference_moment:%Y-%m-%d %H:%M}; choose a period inside it"
                 )
 
-    # -- computation --------------------------------------------------------------------
+    # -- the one pass ---------------------------------------------------------------------
 
-    def _boundaries(self, periods: Sequence[PeriodSpec]) -> None:
-        moments = sorted({p.start for p in periods} | {p.end for p in periods})
-        self.con.execute("CREATE OR REPLACE TEMP TABLE moments (t DATE)")
-        self.con.executemany("INSERT INTO moments VALUES (?)", [(m,) for m in moments])
-        self.con.execute("CREATE OR REPLACE TEMP TABLE periods (label VARCHAR, ps DATE, pe DATE)")
-        self.con.executemany(
-            "INSERT INTO periods VALUES (?, ?, ?)", [(p.label, p.start, p.end) for p in periods]
+    def _prepare(self, period: Period, first_year: int, last_year: int) -> None:
+        """Build pop12 / flow12 / mb12 for the contiguous periods of first..last year."""
+        key = (period, first_year, last_year)
+        if self._grid_key == key:
+            return
+        grid = periods_for(range(first_year, last_year + 1), period)
+        moments = [p.start for p in grid] + [grid[-1].end]
+        k = len(moments)
+        step = _STEP[period]
+        mn0 = moments[0].year * 12 + moments[0].month - 1
+        months = sorted({m.month for m in moments})
+        con = self.con
+
+        def mn(col: str) -> str:
+            return f"(year({col}) * 12 + month({col}) - 1)"
+
+        def n_moments_le(col: str, if_null: int) -> str:
+            # how many boundary moments are <= the date in col (moments are first-of-month)
+            return (
+                f"CASE WHEN {col} IS NULL THEN {if_null} WHEN {mn(col)} < {mn0} THEN 0 "
+                f"ELSE least({k}, ({mn(col)} - {mn0}) // {step} + 1) END"
+            )
+
+        # bclass = number of boundary months m with (birth month, day) > (m, 1): then
+        # age at a boundary of month m_i (1-based position i) = year - birth_year - [bclass >= i]
+        bkey = "(month(birth_date) * 100 + CASE WHEN day(birth_date) = 1 THEN 1 ELSE 2 END)"
+        bclass = " + ".join(f"({bkey} > {m * 100 + 1})::INTEGER" for m in months)
+        types = ", ".join(f"'{t}'" for t in RESIDENCE_TYPES[self.population])
+        unit_now = (
+            "registered_unit"
+            if self.population == "registered"
+            else "coalesce(residence_unit, registered_unit)"
         )
+        persons = f"""
+            SELECT person_id, sex, residence_type, mother_id, year(birth_date) AS birth_year,
+                   {bclass} AS bclass,
+                   CASE WHEN status = 'active' THEN substr({unit_now}, 1, 12) END AS unit_now
+            FROM {self._parquet("persons")}
+            WHERE residence_type IN ({types})
+        """
+        evtypes = ", ".join(f"'{t}'" for t in POPULATION_EVENTS)
+        # events of the counted persons, with the person's attributes carried along
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE ev AS
+            SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
+                   substr(CASE e.event_type
+                       WHEN 'death' THEN e.unit_code
+                       WHEN 'enlistment' THEN e.unit_code
+                       WHEN 'move_out' THEN coalesce(e.from_unit, e.unit_code)
+                       WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
+                   END, 1, 12) AS before_unit,
+                   substr(CASE e.event_type
+                       WHEN 'birth' THEN e.unit_code
+                       WHEN 'discharge' THEN e.unit_code
+                       WHEN 'move_in' THEN coalesce(e.to_unit, e.unit_code)
+                       WHEN 'transfer' THEN coalesce(e.to_unit, e.unit_code)
+                   END, 1, 12) AS after_unit,
+                   p.sex, p.residence_type, p.birth_year, p.bclass, p.unit_now, p.mother_id
+            FROM {self._parquet("events")} e JOIN ({persons}) p USING (person_id)
+            WHERE e.event_type IN ({evtypes})
+            """
+        )
+        # Segments lo < t <= hi of each person as ranges [i0, i1] of boundary indexes, with
+        # weights, aggregated.  Every active person first counts in its current unit at all
+        # boundaries (one grouped scan, no join); a person with events then gets -1 on that
+        # and +1 on each true segment.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE seg AS
+            WITH o AS (
+                SELECT *,
+                       lag(event_date) OVER w AS lo,
+                       lead(event_id) OVER w IS NULL AS is_last
+                FROM ev
+                WINDOW w AS (PARTITION BY person_id ORDER BY event_date, event_id)
+            ),
+            parts AS (
+                SELECT before_unit AS unit, sex, residence_type, birth_year, bclass,
+                       {n_moments_le("lo", 0)} AS i0, {n_moments_le("event_date", k)} - 1 AS i1,
+                       1 AS w
+                FROM o WHERE before_unit IS NOT NULL
+                UNION ALL
+                SELECT unit_now, sex, residence_type, birth_year, bclass,
+                       {n_moments_le("event_date", 0)}, {k - 1}, 1
+                FROM o WHERE is_last AND unit_now IS NOT NULL
+                UNION ALL
+                SELECT unit_now, sex, residence_type, birth_year, bclass, 0, {k - 1}, -1
+                FROM o WHERE is_last AND unit_now IS NOT NULL
+                UNION ALL
+                SELECT unit_now, sex, residence_type, birth_year, bclass, 0, {k - 1}, 1
+                FROM ({persons}) WHERE unit_now IS NOT NULL
+            )
+            SELECT unit, sex, residence_type, birth_year, bclass, i0, i1, sum(w) AS n
+            FROM parts WHERE i0 <= i1
+            GROUP BY ALL HAVING sum(w) <> 0
+            """
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE moments (j INTEGER, y INTEGER, pos INTEGER)")
+        con.executemany(
+            "INSERT INTO moments VALUES (?, ?, ?)",
+            [(j, m.year, months.index(m.month) + 1) for j, m in enumerate(moments)],
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE pop12 AS
+            SELECT m.j, g.unit, g.sex, g.residence_type,
+                   CASE WHEN a.age IS NULL THEN NULL
+                        ELSE least(85, greatest(0, a.age) // 5 * 5) END AS ag,
+                   sum(g.n)::BIGINT AS population
+            FROM seg g JOIN moments m ON m.j BETWEEN g.i0 AND g.i1,
+                 LATERAL (SELECT m.y - g.birth_year
+                                 - CASE WHEN g.bclass >= m.pos THEN 1 ELSE 0 END AS age) a
+            GROUP BY ALL
+            """
+        )
+        pidx = f"(({mn('e.event_date')} - {mn0}) // {step})"
+        in_range = f"e.event_date >= DATE '{moments[0]}' AND e.event_date < DATE '{moments[-1]}'"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE flow12 AS
+            SELECT {pidx} AS pidx, e.before_unit AS b, e.after_unit AS a, e.event_type,
+                   e.sex, count(*)::BIGINT AS n
+            FROM ev e
+            WHERE {in_range}
+            GROUP BY ALL
+            """
+        )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE mb12 AS
+            WITH b AS (
+                SELECT {pidx} AS pidx, e.after_unit AS a, e.event_date, e.mother_id
+                FROM ev e
+                WHERE e.event_type = 'birth' AND {in_range}
+            )
+            SELECT b.pidx, b.a,
+                   CASE WHEN age IS NULL THEN NULL
+                        ELSE 15 + 5 * least(6, greatest(0, (age - 15) // 5)) END AS mgroup,
+                   count(*)::BIGINT AS births
+            FROM b LEFT JOIN (SELECT person_id, birth_date
+                              FROM {self._parquet("persons")}) mo ON mo.person_id = b.mother_id,
+            LATERAL (SELECT year(b.event_date) - year(mo.birth_date)
+                     - CASE WHEN month(mo.birth_date) * 100 + day(mo.birth_date)
+                                 > month(b.event_date) * 100 + day(b.event_date)
+                            THEN 1 ELSE 0 END AS age)
+            GROUP BY ALL
+            """
+        )
+        self._grid_key = key
+        self._grid = grid
+
+    # -- roll-ups per level ---------------------------------------------------------------
 
     def population_at_moments(self, level: Level) -> pd.DataFrame:
-        """Population at every period boundary by unit, sex, residence type and 5-year age."""
-        age = (
-            "(year(m.t) - g.birth_year - CASE WHEN g.bkey > month(m.t) * 100 + 1 "
-            "THEN 1 ELSE 0 END)"
-        )
+        """Population at every boundary j per unit: total, by sex, residence type, broad age
+        group and (women) five-year fertile age group."""
         return self.con.execute(
             f"""
-            SELECT m.t, {_level_expr("g.unit", level)} AS unit_code, g.sex, g.residence_type,
-                   {_age_group_sql("age", PYRAMID_GROUPS)} AS age_group,
-                   CASE WHEN age IS NULL THEN NULL
-                        WHEN age < 15 THEN '0_14' WHEN age < 65 THEN '15_64'
-                        ELSE '65_plus' END AS broad_age,
-                   CASE WHEN g.sex = 'F' AND age BETWEEN 15 AND 49
-                        THEN 15 + 5 * ((age - 15) // 5) END AS fertile_group,
-                   sum(g.n) AS population
-            FROM seg g JOIN moments m
-              ON (g.lo IS NULL OR g.lo < m.t) AND (g.hi IS NULL OR m.t <= g.hi),
-                 LATERAL (SELECT {age} AS age)
-            GROUP BY ALL
+            SELECT j, {_level_expr("unit", level)} AS unit_code,
+                   sum(population) AS total,
+                   sum(population) FILTER (sex = 'M') AS male,
+                   sum(population) FILTER (sex = 'F') AS female,
+                   sum(population) FILTER (residence_type = 'registered') AS rt_registered,
+                   sum(population) FILTER (residence_type = 'floating_out') AS rt_floating_out,
+                   sum(population) FILTER (residence_type = 'floating_in') AS rt_floating_in,
+                   sum(population) FILTER (residence_type = 'foreign') AS rt_foreign,
+                   sum(population) FILTER (ag < 15) AS a0_14,
+                   sum(population) FILTER (ag >= 15 AND ag < 65) AS a15_64,
+                   sum(population) FILTER (ag >= 65) AS a65_plus,
+                   sum(population) FILTER (sex = 'F' AND ag = 15) AS f15,
+                   sum(population) FILTER (sex = 'F' AND ag = 20) AS f20,
+                   sum(population) FILTER (sex = 'F' AND ag = 25) AS f25,
+                   sum(population) FILTER (sex = 'F' AND ag = 30) AS f30,
+                   sum(population) FILTER (sex = 'F' AND ag = 35) AS f35,
+                   sum(population) FILTER (sex = 'F' AND ag = 40) AS f40,
+                   sum(population) FILTER (sex = 'F' AND ag = 45) AS f45
+            FROM pop12 GROUP BY ALL
+            """
+        ).df()
+
+    def pyramid(self, level: Level, periods: Sequence[tuple[int, PeriodSpec]]) -> pd.DataFrame:
+        """Population by sex and five-year age group at the start and end of each period."""
+        labels = [(i, p.label, "start") for i, p in periods] + [
+            (i + 1, p.label, "end") for i, p in periods
+        ]
+        self.con.execute("CREATE OR REPLACE TEMP TABLE plabels (j INTEGER, period VARCHAR, moment VARCHAR)")
+        self.con.executemany("INSERT INTO plabels VALUES (?, ?, ?)", labels)
+        return self.con.execute(
+            f"""
+            SELECT '{level}' AS level, {_level_expr("unit", level)} AS unit_code, l.period,
+                   l.moment, sex,
+                   CASE WHEN ag IS NULL THEN 'unknown' WHEN ag >= 85 THEN '85+'
+                        ELSE ag::VARCHAR || '-' || (ag + 4)::VARCHAR END AS age_group,
+                   sum(population)::BIGINT AS population
+            FROM pop12 JOIN plabels l USING (j)
+            WHERE {_level_expr("unit", level)} IN (SELECT unit_code FROM lvl_units)
+            GROUP BY 1, 2, 3, 4, 5, 6, ag
+            ORDER BY l.period, l.moment DESC, unit_code, sex NULLS LAST, ag NULLS LAST
             """
         ).df()
 
     def flows(self, level: Level) -> pd.DataFrame:
-        """Event counts per unit and period at ``level``."""
-        before = _level_expr("e.before_unit", level)
-        after = _level_expr("e.after_unit", level)
+        """Event counts per unit and period index at ``level``."""
+        before = _level_expr("b", level)
+        after = _level_expr("a", level)
         return self.con.execute(
             f"""
             WITH x AS (
-                SELECT p.label, e.event_type, e.sex, {before} AS b, {after} AS a,
-                       e.person_id, e.event_date
-                FROM ev e JOIN periods p ON e.event_date >= p.ps AND e.event_date < p.pe
+                SELECT pidx, event_type, sex, {before} AS b, {after} AS a, sum(n) AS n
+                FROM flow12 GROUP BY ALL
             ),
             outs AS (
-                SELECT label, b AS unit_code,
-                    count(*) FILTER (event_type = 'death') AS deaths,
-                    count(*) FILTER (event_type = 'move_out') AS move_out,
-                    count(*) FILTER (event_type = 'transfer') AS transfer_out,
-                    count(*) FILTER (event_type = 'enlistment') AS enlistments
+                SELECT pidx, b AS unit_code,
+                    sum(n) FILTER (event_type = 'death') AS deaths,
+                    sum(n) FILTER (event_type = 'move_out') AS move_out,
+                    sum(n) FILTER (event_type = 'transfer') AS transfer_out,
+                    sum(n) FILTER (event_type = 'enlistment') AS enlistments
                 FROM x WHERE b IS NOT NULL AND (a IS NULL OR a <> b) GROUP BY ALL
             ),
             ins AS (
-                SELECT label, a AS unit_code,
-                    count(*) FILTER (event_type = 'birth') AS births,
-                    count(*) FILTER (event_type = 'birth' AND sex = 'M') AS male_births,
-                    count(*) FILTER (event_type = 'birth' AND sex = 'F') AS female_births,
-                    count(*) FILTER (event_type = 'move_in') AS move_in,
-                    count(*) FILTER (event_type = 'transfer') AS transfer_in,
-                    count(*) FILTER (event_type = 'discharge') AS discharges
+                SELECT pidx, a AS unit_code,
+                    sum(n) FILTER (event_type = 'birth') AS births,
+                    sum(n) FILTER (event_type = 'birth' AND sex = 'M') AS male_births,
+                    sum(n) FILTER (event_type = 'birth' AND sex = 'F') AS female_births,
+                    sum(n) FILTER (event_type = 'move_in') AS move_in,
+                    sum(n) FILTER (event_type = 'transfer') AS transfer_in,
+                    sum(n) FILTER (event_type = 'discharge') AS discharges
                 FROM x WHERE a IS NOT NULL AND (b IS NULL OR a <> b) GROUP BY ALL
             )
-            SELECT * FROM ins FULL OUTER JOIN outs USING (label, unit_code)
+            SELECT * FROM ins FULL OUTER JOIN outs USING (pidx, unit_code)
             """
         ).df()
 
     def births_by_mother_age(self, level: Level) -> pd.DataFrame:
-        """Births per unit, period and five-year age group of the mother at the birth."""
+        """Births per unit, period index and five-year age group of the mother."""
         return self.con.execute(
             f"""
-            SELECT p.label, {_level_expr("e.after_unit", level)} AS unit_code,
-                   CASE WHEN age IS NULL THEN NULL
-                        ELSE 15 + 5 * least(6, greatest(0, (age - 15) // 5)) END AS mgroup,
-                   count(*) AS births
-            FROM ev e
-            JOIN periods p ON e.event_date >= p.ps AND e.event_date < p.pe
-            JOIN {self._parquet("persons")} c ON c.person_id = e.person_id
-            LEFT JOIN {self._parquet("persons")} mo ON mo.person_id = c.mother_id,
-            LATERAL (SELECT year(e.event_date) - year(mo.birth_date)
-                     - CASE WHEN month(mo.birth_date) * 100 + day(mo.birth_date)
-                                 > month(e.event_date) * 100 + day(e.event_date)
-                            THEN 1 ELSE 0 END AS age)
-            WHERE e.event_type = 'birth'
-            GROUP BY ALL
+            SELECT pidx, {_level_expr("a", level)} AS unit_code, mgroup,
+                   sum(births)::BIGINT AS births
+            FROM mb12 GROUP BY ALL
             """
         ).df()
 
     def units(self, level: Level, periods: Sequence[PeriodSpec]) -> pd.DataFrame:
         lo = min(p.start for p in periods)
         hi = max(p.end for p in periods)
-        return self.con.execute(
+        units = self.con.execute(
             f"""
             SELECT unit_code, name AS unit_name, parent_code
             FROM {self._parquet("units")}
@@ -417,10 +504,19 @@ class SnapshotIndicators:
             """,
             [level, hi, lo],
         ).df()
+        self.con.register("lvl_units_df", units)
+        self.con.execute("CREATE OR REPLACE TEMP TABLE lvl_units AS SELECT * FROM lvl_units_df")
+        self.con.unregister("lvl_units_df")
+        return units
 
     def compute(
-        self, years: Iterable[int], level: Level, period: Period = "year"
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        self,
+        years: Iterable[int],
+        level: Level,
+        period: Period = "year",
+        *,
+        with_pyramid: bool = True,
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The indicator table and the pyramid table (long format) for ``level``."""
         if level not in LEVELS:
             raise IndicatorError(
@@ -428,80 +524,85 @@ class SnapshotIndicators:
                 f"level must be county, township or village, got {level!r}"
             )
         periods = periods_for(years, period)
+        if not periods:
+            raise IndicatorError("没有指定年份 / no year given")
         self.check_periods(periods)
-        self._prepare()
-        self._boundaries(periods)
-        pop = self.population_at_moments(level)
-        flows = self.flows(level)
-        mbirths = self.births_by_mother_age(level)
-        units = self.units(level, periods)
-        return _assemble(level, periods, units, pop, flows, mbirths)
+        self._prepare(period, periods[0].start.year, periods[-1].start.year)
+        index = {p.label: i for i, p in enumerate(self._grid)}
+        indexed = [(index[p.label], p) for p in periods]
+        table = _assemble(
+            level,
+            indexed,
+            self.units(level, periods),
+            self.population_at_moments(level),
+            self.flows(level),
+            self.births_by_mother_age(level),
+        )
+        pyramid = self.pyramid(level, indexed)[list(PYRAMID_COLUMNS)] if with_pyramid else None
+        return table, pyramid
+
+    def compute_cube(
+        self, years: Iterable[int], period: Period = "year", levels: Sequence[Level] = LEVELS
+    ) -> pd.DataFrame:
+        """Indicator tables of several levels, concatenated (one pass over the snapshot)."""
+        return pd.concat(
+            [self.compute(years, level, period, with_pyramid=False)[0] for level in levels],
+            ignore_index=True,
+        )
 
 
 def _assemble(
     level: Level,
-    periods: Sequence[PeriodSpec],
+    periods: Sequence[tuple[int, PeriodSpec]],
     units: pd.DataFrame,
     pop: pd.DataFrame,
     flows: pd.DataFrame,
     mbirths: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    codes = set(units["unit_code"])
-    pop = pop[pop["unit_code"].isin(codes)]
-    tot: dict[tuple[Any, str], float] = pop.groupby(["t", "unit_code"])["population"].sum().to_dict()
-    by_sex = pop.groupby(["t", "unit_code", "sex"])["population"].sum().to_dict()
-    by_rt = pop.groupby(["t", "unit_code", "residence_type"])["population"].sum().to_dict()
-    by_broad = pop.groupby(["t", "unit_code", "broad_age"])["population"].sum().to_dict()
-    fert = pop.dropna(subset=["fertile_group"])
-    by_fert = fert.groupby(["t", "unit_code", "fertile_group"])["population"].sum().to_dict()
-    fl = {
-        (r["label"], r["unit_code"]): r
-        for r in flows.fillna(0).to_dict("records")
-        if r["unit_code"] in codes
+) -> pd.DataFrame:
+    popw: dict[tuple[int, str], dict[str, Any]] = {
+        (int(r["j"]), r["unit_code"]): r for r in pop.fillna(0).to_dict("records")
     }
-    mb: dict[tuple[str, str], dict[Any, float]] = {}
+    fl: dict[tuple[int, str], dict[str, Any]] = {
+        (int(r["pidx"]), r["unit_code"]): r for r in flows.fillna(0).to_dict("records")
+    }
+    mb: dict[tuple[int, str], dict[int | None, float]] = {}
     for r in mbirths.to_dict("records"):
         g = None if pd.isna(r["mgroup"]) else int(r["mgroup"])
-        mb.setdefault((r["label"], r["unit_code"]), {})[g] = float(r["births"])
-
-    def ts(d: date) -> Any:
-        return pd.Timestamp(d)
+        mb.setdefault((int(r["pidx"]), r["unit_code"]), {})[g] = float(r["births"])
+    empty: dict[str, Any] = {}
 
     rows: list[dict[str, Any]] = []
     unit_rows = units.to_dict("records")
-    for p in periods:
-        s, e = ts(p.start), ts(p.end)
+    for i, p in periods:
         for u in unit_rows:
             code = u["unit_code"]
-            f = fl.get((p.label, code), {})
+            f = fl.get((i, code), empty)
+            st = popw.get((i, code), empty)  # boundary i = start, i + 1 = end
+            en = popw.get((i + 1, code), empty)
 
-            def c(name: str, f: Any = f) -> int:
-                return int(f.get(name, 0) or 0)
+            def c(name: str, d: dict[str, Any] = f) -> int:
+                return int(d.get(name, 0) or 0)
 
-            ps, pe = int(tot.get((s, code), 0)), int(tot.get((e, code), 0))
+            ps, pe = c("total", st), c("total", en)
             avg = demo.average_population(ps, pe)
             births, deaths = c("births"), c("deaths")
             male, female = c("male_births"), c("female_births")
             srb = demo.sex_ratio_at_birth(male, female)
             # ASFR: women-years = mean of start and end female population × period length;
             # births with unknown mother's age are spread in proportion to the known ones.
-            mbu = mb.get((p.label, code), {})
+            mbu = mb.get((i, code), {})
             known = sum(v for k, v in mbu.items() if k is not None)
             unknown = mbu.get(None, 0.0)
             scale = (known + unknown) / known if known > 0 else 0.0
             asfr: list[float | None] = []
             for g in FERTILE_GROUPS:
-                wy = (by_fert.get((s, code, g), 0) + by_fert.get((e, code, g), 0)) / 2 * p.years
+                wy = (c(f"f{g}", st) + c(f"f{g}", en)) / 2 * p.years
                 (a,) = demo.age_specific_fertility([mbu.get(g, 0.0) * scale], [wy])
                 asfr.append(a)
             tfr: float | None = None
             if known > 0 or (births == 0 and any(a is not None for a in asfr)):
                 tfr = demo.total_fertility_rate(asfr, 5)
-            dep = demo.dependency_ratios(
-                by_broad.get((e, code, "0_14"), 0),
-                by_broad.get((e, code, "15_64"), 0),
-                by_broad.get((e, code, "65_plus"), 0),
-            )
+            dep = demo.dependency_ratios(c("a0_14", en), c("a15_64", en), c("a65_plus", en))
             row: dict[str, Any] = {
                 "level": level,
                 "unit_code": code,
@@ -513,10 +614,10 @@ def _assemble(
                 "population_start": ps,
                 "population_end": pe,
                 "average_population": avg,
-                "population_start_male": int(by_sex.get((s, code, "M"), 0)),
-                "population_start_female": int(by_sex.get((s, code, "F"), 0)),
-                "population_end_male": int(by_sex.get((e, code, "M"), 0)),
-                "population_end_female": int(by_sex.get((e, code, "F"), 0)),
+                "population_start_male": c("male", st),
+                "population_start_female": c("female", st),
+                "population_end_male": c("male", en),
+                "population_end_female": c("female", en),
                 "births": births,
                 "male_births": male,
                 "female_births": female,
@@ -539,39 +640,20 @@ def _assemble(
                 "srb_insufficient": srb.insufficient,
                 "births_mother_age_unknown": int(unknown),
                 "tfr": tfr,
-                "population_end_0_14": int(by_broad.get((e, code, "0_14"), 0)),
-                "population_end_15_64": int(by_broad.get((e, code, "15_64"), 0)),
-                "population_end_65_plus": int(by_broad.get((e, code, "65_plus"), 0)),
+                "population_end_0_14": c("a0_14", en),
+                "population_end_15_64": c("a15_64", en),
+                "population_end_65_plus": c("a65_plus", en),
                 "youth_dependency_ratio": dep.youth,
                 "old_age_dependency_ratio": dep.old_age,
                 "total_dependency_ratio": dep.total,
             }
             for rt in ("registered", "floating_out", "floating_in", "foreign"):
-                row[f"population_start_{rt}"] = int(by_rt.get((s, code, rt), 0))
-                row[f"population_end_{rt}"] = int(by_rt.get((e, code, rt), 0))
+                row[f"population_start_{rt}"] = c(f"rt_{rt}", st)
+                row[f"population_end_{rt}"] = c(f"rt_{rt}", en)
             for g, a in zip(FERTILE_GROUPS, asfr, strict=True):
                 row[f"asfr_{g}_{g + 4}"] = a
             rows.append(row)
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
-
-    # pyramid: start and end of each period by sex and five-year group
-    pyr_parts = []
-    for p in periods:
-        for t, moment in ((ts(p.start), "start"), (ts(p.end), "end")):
-            part = pop[pop["t"] == t].groupby(["unit_code", "sex", "age_group"], dropna=False)[
-                "population"
-            ].sum().reset_index()
-            part.insert(0, "moment", moment)
-            part.insert(0, "period", p.label)
-            pyr_parts.append(part)
-    pyramid = (
-        pd.concat(pyr_parts, ignore_index=True)
-        if pyr_parts
-        else pd.DataFrame(columns=["period", "moment", "unit_code", "sex", "age_group", "population"])
-    )
-    pyramid.insert(0, "level", level)
-    pyramid["population"] = pyramid["population"].astype("int64")
-    return table, pyramid[list(PYRAMID_COLUMNS)]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def compute_indicators(
