@@ -1,0 +1,414 @@
+"""Campaign web pages.  Thin: find the campaign and unit inside the user's jurisdiction
+(anything outside is a 404), parse a form, call one action from
+``popreg.campaigns.actions``, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from popreg.campaigns import actions, fieldlists, forms
+from popreg.campaigns.models import (
+    Campaign,
+    FieldOutcome,
+    ItemStatus,
+    ListedPerson,
+    Phase,
+    RectificationItem,
+    SignOff,
+    SpotCheck,
+)
+from popreg.campaigns.queries import (
+    campaign_info,
+    campaigns_for,
+    field_list_persons,
+    is_locked,
+    item_type_labels,
+    items_for,
+    listed_persons,
+    progress,
+    scope_villages,
+    village_info,
+)
+from popreg.campaigns.summary import summary_pdf, summary_table, summary_xlsx
+from popreg.core.privacy import mask_id
+from popreg.registry.access import Actor
+from popreg.registry.actions import audit
+from popreg.registry.errors import RegistryError
+from popreg.registry.models import AdminUnit, Household, Role
+from popreg.registry.views import with_actor, writer
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def _campaign(actor: Actor, pk: int) -> Campaign:
+    c = get_object_or_404(Campaign.objects.prefetch_related("scope_units"), pk=pk)
+    if c not in campaigns_for(actor):
+        raise Http404("campaign outside the jurisdiction")
+    return c
+
+
+def _village(actor: Actor, campaign: Campaign, code: str) -> AdminUnit:
+    unit = scope_villages(campaign).select_related("parent__parent").filter(code=code).first()
+    if unit is None or not actor.covers(unit.code):
+        raise Http404("village outside the campaign or the jurisdiction")
+    return unit
+
+
+def _ctx(actor: Actor, campaign: Campaign, **extra: Any) -> dict[str, Any]:
+    return {"actor": actor, "campaign": campaign, "can_write": actor.can_write,
+            "is_county": actor.role in (Role.COUNTY_ADMIN,) or actor.prefix == "",
+            "is_township": actor.role in (Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN), **extra}
+
+
+def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
+    from urllib.parse import quote
+
+    resp = HttpResponse(data, content_type=content_type)
+    resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return resp
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+@with_actor
+def index(request: HttpRequest, actor: Actor) -> HttpResponse:
+    return render(request, "campaigns/index.html", {
+        "actor": actor, "campaigns": campaigns_for(actor),
+        "can_create": actor.role in (Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER),
+    })
+
+
+@writer
+def create(request: HttpRequest, actor: Actor) -> HttpResponse:
+    form = forms.CampaignForm(request.POST or None, actor=actor)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            c = actions.do_create_campaign(
+                actor, name=d["name"], scope_codes=d["scope_codes"], reference_moment=d["reference_moment"],
+                dates={k: d[k] for k in actions.PHASE_FIELDS}, spot_check_households=d["spot_check_households"],
+                error_threshold=d["error_threshold"], seed=d["seed"],
+            )
+        except RegistryError as err:
+            forms.add_error(form, err)
+        else:
+            messages.success(request, f"已创建整顿活动“{c.name}”，核对名单已生成")
+            return redirect("campaigns:detail", c.pk)
+    return render(request, "campaigns/form.html", {"actor": actor, "form": form, "title": "发起整顿活动",
+                                                   "cancel": reverse("campaigns:index")})
+
+
+@with_actor
+def detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    rows = progress(c, actor)
+    return render(request, "campaigns/detail.html", _ctx(
+        actor, c, rows=rows, phases=c.phase_dates(), phase_index=[p.value for p in Phase].index(c.phase),
+        next_phase=_next_phase(c), n_open=items_for(c, actor).filter(
+            status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)).count(),
+    ))
+
+
+def _next_phase(c: Campaign) -> str:
+    order = [p.value for p in Phase]
+    i = order.index(c.phase)
+    return str(Phase(order[i + 1]).label) if i + 1 < len(order) else ""
+
+
+@require_POST
+@writer
+def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    try:
+        c = actions.do_advance_phase(actor, c)
+        messages.success(request, f"已进入“{c.get_phase_display()}”阶段")
+    except RegistryError as err:
+        messages.error(request, err.message)
+    return redirect("campaigns:detail", c.pk)
+
+
+@require_POST
+@writer
+def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    try:
+        r = actions.do_generate_items(actor, c)
+        messages.success(request, f"自动发现问题：新增整改事项 {r.created} 个，已有 {r.existing} 个")
+    except RegistryError as err:
+        messages.error(request, err.message)
+    return redirect("campaigns:items", c.pk)
+
+
+# ---------------------------------------------------------------- field lists and capture
+
+
+@with_actor
+def village_workbook(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    data = fieldlists.build_field_workbook(village_info(v), field_list_persons(c, v.code), campaign_info(c))
+    audit(actor, "campaign_export_workbook", c, unit_code=v.code, detail={"village": v.code})
+    return _download(data, XLSX, f"{c.name}-{v.name}-入户核对表.xlsx")
+
+
+@with_actor
+def village_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    split = request.GET.get("split") or None
+    try:
+        data = fieldlists.render_field_list_pdf(village_info(v), field_list_persons(c, v.code), campaign_info(c),
+                                                split_by=split)
+    except fieldlists.FieldListError as err:
+        raise Http404(str(err)) from None
+    audit(actor, "campaign_export_field_list", c, unit_code=v.code, detail={"village": v.code, "split": split})
+    return _download(data, "application/pdf", f"{c.name}-{v.name}-入户核对名单.pdf")
+
+
+@writer
+def upload(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    form = forms.UploadForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        f = form.cleaned_data["file"]
+        report = actions.do_upload_workbook(actor, c, f.read(), filename=f.name, village_code=v.code)
+        if report.accepted and not report.duplicate:
+            messages.success(request, f"上传成功：{report.changed} 行已录入，{report.unchanged} 行与已录入的相同")
+            return redirect(f"{reverse('campaigns:items', args=[c.pk])}?unit={v.code}")
+    return render(request, "campaigns/upload.html", _ctx(actor, c, village=v, form=form, report=report))
+
+
+@with_actor
+def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: dict[int, str] | None = None,
+            found_form: forms.FoundPersonForm | None = None) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    outcomes = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=c, unit=v)}
+    persons = []
+    for p in listed_persons(c, v.code):
+        p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
+        p.outcome = outcomes.get(p.pk)  # type: ignore[attr-defined]
+        p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
+        persons.append(p)
+    return render(request, "campaigns/capture.html", _ctx(
+        actor, c, village=v, persons=persons, outcome_choices=forms.Outcome.choices,
+        field_choices=forms.OutcomeForm.base_fields["field_name"].choices,  # type: ignore[attr-defined]
+        found_form=found_form or forms.FoundPersonForm(), checked=len(outcomes), locked=is_locked(c, v.code),
+        editable=c.phase in (Phase.VERIFICATION, Phase.RECTIFICATION) and actor.can_write,
+    ))
+
+
+@require_POST
+@writer
+def capture_person(request: HttpRequest, actor: Actor, pk: int, code: str, person_pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    get_object_or_404(ListedPerson, campaign=c, unit=v, person_id=person_pk)
+    form = forms.OutcomeForm(request.POST)
+    if not form.is_valid():
+        msg = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        return capture(request, pk=pk, code=code, errors={person_pk: msg})
+    d = form.cleaned_data
+    try:
+        actions.do_record_outcome(actor, c, person_pk, outcome=d["outcome"], field_name=d["field_name"] or "",
+                                  corrected_value=d["value"], event_date=d["date"], note=d["note"])
+    except RegistryError as err:
+        return capture(request, pk=pk, code=code, errors={person_pk: err.message})
+    return redirect(f"{reverse('campaigns:capture', args=[c.pk, v.code])}#p{person_pk}")
+
+
+@require_POST
+@writer
+def capture_found(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    form = forms.FoundPersonForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            fp, created = actions.do_record_found_person(
+                actor, c, v.code, name=d["name"], sex=d["sex"], birth_date=d["birth_date"], kind=d["kind"],
+                id_number=d["id_number"], household_no=d["household_no"], address=d["address"],
+                from_unit_code=d["from_unit_code"], event_date=d["date"], note=d["note"])
+        except RegistryError as err:
+            forms.add_error(form, err)
+        else:
+            messages.success(request, f"已登记新发现人员 {fp.name}" if created else f"{fp.name} 已登记过")
+            return redirect(f"{reverse('campaigns:capture', args=[c.pk, v.code])}#found")
+    return capture(request, pk=pk, code=code, found_form=form)
+
+
+# ---------------------------------------------------------------- rectification
+
+
+@with_actor
+def items(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    qs = items_for(c, actor)
+    unit, status, item_type = (request.GET.get(k, "") for k in ("unit", "status", "type"))
+    if unit:
+        qs = qs.filter(unit__code__startswith=unit)
+    if status:
+        qs = qs.filter(status=status)
+    if item_type:
+        qs = qs.filter(item_type=item_type)
+    labels = item_type_labels()
+    rows = list(qs.order_by("unit_id", "status", "id")[:500])
+    for it in rows:
+        it.type_label = labels.get(it.item_type, it.item_type)  # type: ignore[attr-defined]
+    return render(request, "campaigns/items.html", _ctx(
+        actor, c, items=rows, total=qs.count(), unit=unit, status=status, item_type=item_type,
+        statuses=ItemStatus.choices, types=sorted(labels.items()),
+        villages=[v for v in scope_villages(c) if actor.covers(v.code)],
+    ))
+
+
+def _owner_choices(item: RectificationItem) -> list[tuple[str, str]]:
+    out = []
+    for u in get_user_model().objects.filter(assignment__isnull=False).select_related("assignment__unit"):
+        a = u.assignment
+        if a.role in (Role.VILLAGE_CLERK, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN) and item.unit_id.startswith(
+                a.unit.prefix):
+            out.append((str(u.pk), f"{u.get_username()}（{a.get_role_display()}·{a.unit.name}）"))
+    return out
+
+
+@with_actor
+def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    it = get_object_or_404(items_for(c, actor), pk=item_pk)
+    allowed = actions.ALLOWED_ACTIONS.get(it.item_type, ())
+    defaults = actions.default_params(it)
+    resolve_form = forms.ResolveForm(initial=defaults, actions=allowed)
+    reject_form = forms.RejectForm()
+    assign_form = forms.AssignForm(initial={"owner": it.owner_id, "deadline": it.deadline},
+                                   owners=_owner_choices(it))
+    op = request.POST.get("op")
+    if request.method == "POST" and actor.can_write:
+        try:
+            if op == "resolve":
+                resolve_form = forms.ResolveForm(request.POST, actions=allowed)
+                if resolve_form.is_valid():
+                    d = resolve_form.cleaned_data
+                    actions.do_resolve_item(actor, it, action=d.pop("action"), params=d)
+                    messages.success(request, "已整改，登记已按规定程序更新")
+                    return redirect("campaigns:item", c.pk, it.pk)
+            elif op == "reject":
+                reject_form = forms.RejectForm(request.POST)
+                if reject_form.is_valid():
+                    actions.do_reject_item(actor, it, reason=reject_form.cleaned_data["reason"])
+                    messages.success(request, "已驳回")
+                    return redirect("campaigns:item", c.pk, it.pk)
+            elif op == "assign":
+                assign_form = forms.AssignForm(request.POST, owners=_owner_choices(it))
+                if assign_form.is_valid():
+                    d = assign_form.cleaned_data
+                    actions.do_update_item(actor, it, owner=d["owner"] or None, deadline=d["deadline"],
+                                           start=d["start"])
+                    messages.success(request, "已更新")
+                    return redirect("campaigns:item", c.pk, it.pk)
+        except RegistryError as err:
+            target = {"resolve": resolve_form, "reject": reject_form, "assign": assign_form}.get(op or "")
+            if target is not None:
+                forms.add_error(target, err)
+    person = it.person
+    if person is not None:
+        person.masked_id = mask_id(person.id_number)  # type: ignore[attr-defined]
+    return render(request, "campaigns/item.html", _ctx(
+        actor, c, item=it, person=person, type_label=item_type_labels().get(it.item_type, it.item_type),
+        resolve_form=resolve_form, reject_form=reject_form, assign_form=assign_form, allowed=allowed,
+        action_label=actions.ACTION_LABELS.get(it.action_taken, ""), locked=is_locked(c, it.unit_id),
+        merge_missing=it.item_type == "duplicate" and actions.merge_action() is None,
+    ))
+
+
+# ---------------------------------------------------------------- summary and acceptance
+
+
+@with_actor
+def summary(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    table = summary_table(c, actor)
+    return render(request, "campaigns/summary.html", _ctx(
+        actor, c, table=table, header=table.header(), rows=[(r, table.values(r)) for r in table.rows],
+        sign_form=forms.SignOffForm(),
+    ))
+
+
+@with_actor
+def summary_export(request: HttpRequest, actor: Actor, pk: int, fmt: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    table = summary_table(c, actor)
+    audit(actor, "campaign_export_summary", c, detail={"format": fmt})
+    if fmt == "xlsx":
+        return _download(summary_xlsx(table), XLSX, f"{c.name}-汇总表.xlsx")
+    if fmt == "pdf":
+        return _download(summary_pdf(table), "application/pdf", f"{c.name}-汇总表.pdf")
+    raise Http404("unknown format")
+
+
+@with_actor
+def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    form = forms.SpotCheckForm()
+    error_for = None
+    if request.method == "POST" and actor.can_write:
+        try:
+            if request.POST.get("op") == "draw":
+                checks = actions.do_draw_spot_check(actor, c, v.code)
+                messages.success(request, f"已抽取 {len(checks)} 户")
+                return redirect("campaigns:spot_check", c.pk, v.code)
+            sc = get_object_or_404(SpotCheck, campaign=c, unit=v, pk=request.POST.get("spot_check"))
+            form = forms.SpotCheckForm(request.POST)
+            if form.is_valid():
+                actions.do_record_spot_check(actor, sc, agrees=form.cleaned_data["agrees"] == "1",
+                                             note=form.cleaned_data["note"])
+                return redirect("campaigns:spot_check", c.pk, v.code)
+            error_for = sc.pk
+        except RegistryError as err:
+            messages.error(request, err.message)
+    checks = list(SpotCheck.objects.filter(campaign=c, unit=v).select_related("household"))
+    members: dict[int, list[Any]] = {}
+    outcomes = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=c, unit=v)}
+    for lp in ListedPerson.objects.filter(campaign=c, unit=v, household_id__in=[s.household_id for s in checks]
+                                          ).select_related("person"):
+        lp.person.outcome = outcomes.get(lp.person_id)  # type: ignore[attr-defined]
+        members.setdefault(lp.household_id or 0, []).append(lp.person)
+    for s in checks:
+        s.members = members.get(s.household_id, [])  # type: ignore[attr-defined]
+    return render(request, "campaigns/spot_check.html", _ctx(
+        actor, c, village=v, checks=checks, result=actions.spot_check_result(c, v.code), form=form,
+        error_for=error_for, signed=SignOff.objects.filter(campaign=c, unit=v).exists(),
+        households=Household.objects.filter(unit_id__startswith=v.code).count(),
+    ))
+
+
+@require_POST
+@writer
+def sign_off(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    c = _campaign(actor, pk)
+    form = forms.SignOffForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            s = actions.do_sign_off(actor, c, d["unit"], level=d["level"], note=d["note"])
+            messages.success(request, f"{s.unit.name} {s.get_level_display()}签字完成")
+        except RegistryError as err:
+            messages.error(request, err.message)
+    else:
+        messages.error(request, "签字请求不完整 / incomplete sign-off request")
+    return redirect("campaigns:summary", c.pk)

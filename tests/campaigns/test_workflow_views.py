@@ -1,0 +1,127 @@
+"""The campaign pages through Django's test client: thin views over the actions."""
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from popreg.campaigns.models import Campaign, FieldOutcome, RectificationItem
+from popreg.registry.models import AuditRecord, Person
+
+from ..conftest import COUNTY, PASSWORD, VILLAGE_A1, VILLAGE_B1
+from . import pdfcheck
+from .conftest import advance_to
+from .test_upload import fill
+
+
+@pytest.fixture
+def client_for(client, users):
+    def login(name):
+        client.force_login(users[name])
+        return client
+    return login
+
+
+def test_create_campaign_form(client_for, people):
+    c = client_for("admin")
+    assert c.get("/campaigns/").status_code == 200
+    page = c.get("/campaigns/new/")
+    assert "发起整顿活动" in page.content.decode()
+    data = {"name": "2025年户口整顿", "scope_codes": [COUNTY], "reference_moment": "2025-11-01T00:00",
+            "preparation_start": "2025-09-01", "preparation_end": "2025-09-30",
+            "verification_start": "2025-10-01", "verification_end": "2025-10-31",
+            "rectification_start": "2025-11-01", "rectification_end": "2025-11-30",
+            "summary_start": "2025-12-01", "summary_end": "2025-11-15",  # before its start
+            "spot_check_households": 5, "error_threshold": 0.05, "seed": 1}
+    bad = c.post("/campaigns/new/", data)
+    assert bad.status_code == 200 and "阶段日期顺序不正确" in bad.content.decode()
+    assert not Campaign.objects.exists()
+    data["summary_end"] = "2025-12-15"
+    resp = c.post("/campaigns/new/", data)
+    campaign = Campaign.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/campaigns/{campaign.pk}/"
+    page = c.get(resp["Location"]).content.decode()
+    assert "东关村民委员会" in page and "核对表Excel" in page
+
+
+def test_clerk_sees_own_village_only(client_for, campaign):
+    c = client_for("clerk_b1")
+    page = c.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert "柳树村民委员会" in page and "东关村民委员会" not in page
+    assert c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/workbook.xlsx").status_code == 404
+    assert c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_B1}/workbook.xlsx").status_code == 200
+    assert c.get("/campaigns/new/").status_code == 200  # the form shows, the action refuses
+    assert client_for("statistician").post(f"/campaigns/{campaign.pk}/advance/").status_code == 403
+
+
+def test_download_upload_resolve_through_pages(client_for, campaign, people, actors):
+    c = client_for("clerk_a1")
+    resp = c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/workbook.xlsx")
+    assert resp["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert AuditRecord.objects.filter(action="campaign_export_workbook").exists()
+    assert load_workbook(io.BytesIO(resp.content))["核对名单"].max_row == 3
+    advance_to(campaign, "verification", actors["admin"])
+    data = fill(resp.content, {people["mother"].pk: ("已死亡", None, None, "2025-10-03"),
+                               people["child"].pk: ("核实无误", None, None, None)})
+    up = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/upload/",
+                {"file": io.BytesIO(data)}, format="multipart")
+    assert up.status_code == 302, up.content.decode()[:2000]
+    items = c.get(up["Location"]).content.decode()
+    item = RectificationItem.objects.get(campaign=campaign)
+    assert f'data-item="{item.pk}"' in items and "已死亡" in items
+    # the same file again: the page says nothing changed
+    again = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/upload/", {"file": io.BytesIO(data)})
+    assert "未做任何修改" in again.content.decode()
+    page = c.get(f"/campaigns/{campaign.pk}/items/{item.pk}/").content.decode()
+    assert 'value="register_death"' in page and 'value="2025-10-03"' in page
+    resp = c.post(f"/campaigns/{campaign.pk}/items/{item.pk}/", {"op": "resolve", "action": "register_death",
+                                                                  "date": "2025-10-03"})
+    assert resp.status_code == 302
+    assert Person.objects.get(pk=people["mother"].pk).status == "deceased"
+    summary = c.get(f"/campaigns/{campaign.pk}/summary/").content.decode()
+    row = re.search(rf'data-unit="{VILLAGE_A1}">(.*?)</tr>', summary, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[3:6] == ["2", "2", "100.0"]
+
+
+def test_capture_form_records_an_outcome(client_for, campaign, people, actors):
+    advance_to(campaign, "verification", actors["admin"])
+    c = client_for("clerk_a1")
+    url = f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/capture/"
+    page = c.get(url).content.decode()
+    assert page.count('class="person-card') == 2 and "min-height: 48px" in page
+    resp = c.post(f"{url}{people['child'].pk}/", {"outcome": "died"})
+    assert resp.status_code == 200 and "请填写日期" in resp.content.decode()
+    resp = c.post(f"{url}{people['child'].pk}/", {"outcome": "field_wrong", "field_name": "name", "value": "张伟"})
+    assert resp.status_code == 302
+    assert FieldOutcome.objects.get(person=people["child"]).corrected_value == "张伟"
+    resp = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/found/",
+                  {"name": "张小花", "sex": "F", "birth_date": "2024-02-02", "kind": "birth"})
+    assert resp.status_code == 302
+    assert RectificationItem.objects.filter(item_type="found_person").count() == 1
+
+
+def test_summary_exports(client_for, campaign, people, actors):
+    c = client_for("admin")
+    xlsx = c.get(f"/campaigns/{campaign.pk}/summary.xlsx")
+    ws = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [[cell.value for cell in r] for r in ws.iter_rows()]
+    header = rows[4]
+    assert header[:5] == ["单位代码", "单位名称", "层级", "名单人数", "已核对"]
+    assert rows[5][1] == "2025年户口整顿" and rows[5][3] == 3
+    assert "制表人 admin" in rows[2][0]
+    pdf = c.get(f"/campaigns/{campaign.pk}/summary.pdf")
+    assert pdf.content.startswith(b"%PDF")
+    text = pdfcheck.text(pdf.content)
+    assert "2025年户口整顿整顿情况汇总表" in text and "东关村民委员会" in text and "制表人admin" in text
+    fonts = pdfcheck.fonts(pdf.content)
+    assert any("Noto-Sans-CJK-SC" in name for name in fonts) and all(fonts.values())
+    assert pdfcheck.notdef_count(pdf.content) == 0
+    assert c.get(f"/campaigns/{campaign.pk}/summary.doc").status_code == 404
+
+
+def test_login_page_then_campaigns(client, users):
+    resp = client.post("/login/", {"username": "admin", "password": PASSWORD})
+    assert resp.status_code == 302
+    assert client.get("/campaigns/").status_code == 200
