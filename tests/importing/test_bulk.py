@@ -38,6 +38,16 @@ def test_import_creates_households_persons_events_and_one_audit(county, actors):
     assert rec.after["persons"] == 6 and rec.after["households_created"] == 2
     assert rec.detail["file_sha256"] == parse_file(data).sha256
     assert rec.actor_name == "officer_a"
+    # Ordinary actions still work after the bulk insert (ids/sequences are in order).
+    from datetime import date
+
+    from popreg.registry import actions
+
+    later = actions.do_register_birth(actors["officer_a"], name="新生", sex="M", birth_date=date(2024, 1, 1),
+                                      registered_unit_code=VILLAGE_A1, household=hh)
+    assert later.pk > max(p.pk for p in Person.objects.exclude(pk=later.pk))
+    hh2 = actions.do_create_household(actors["officer_a"], unit_code=VILLAGE_A1)
+    assert hh2.pk > hh.pk
 
 
 def test_same_file_twice_is_refused_and_changes_nothing(county, actors):
