@@ -309,6 +309,14 @@ class Township:
                       region=self.plan.region, hh=c["hh"][twin_of], mother=c["mother"][twin_of],
                       father=c["father"][twin_of], sur=c["sur"][twin_of])
         self.twins.extend(zip(twin_of.tolist(), tw.tolist(), strict=True))
+        # children of one mother who happen to share a birthday are twins as well
+        seen: dict[tuple[int, int], int] = {}
+        paired = {x for pair in self.twins for x in pair}
+        for p in np.flatnonzero(c["mother"] >= 0).tolist():
+            key = (int(c["mother"][p]), int(c["bd"][p]))
+            if key in seen and p not in paired and seen[key] not in paired:
+                self.twins.append((seen[key], p))
+            seen.setdefault(key, p)
 
         # households to villages: family households cut by cumulative size, collectives to big ones
         hh_all = c["hh"]
@@ -611,10 +619,12 @@ class Township:
         new.append(sp)
         mother = np.where(head_sex[two] == 1, head[two], sp)
         father = np.where(head_sex[two] == 0, head[two], sp)
+        kid_age_all = np.minimum(rng.uniform(0.1, 12, k), head_age - 21)
         for extra in (3, 4):
             fam = np.flatnonzero(size[two] >= extra)
             j = two[fam]
-            kid_age = np.minimum(rng.uniform(0, 15, len(j)), head_age[j] - 20)
+            # a second child is one to five years older than the first
+            kid_age = kid_age_all[j] + (rng.uniform(1.2, 5, len(j)) if extra == 4 else 0.0)
             kid = self.add(len(j), sex=rng.integers(0, 2, len(j)).astype(np.int8), bd=(day[j] - np.maximum(kid_age, 0.1) * YEAR).astype(np.int32),
                            hh=hh[j], vil=vil[j], sur=c["sur"][father[fam]], eth=eth[j], agri=agri[j], regdate=rec[j],
                            mother=mother[fam], father=father[fam])

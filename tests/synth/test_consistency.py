@@ -1,0 +1,227 @@
+"""Data and truth of the default county agree with each other and with docs/snapshot-format.md."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+from stdnum.cn import ric
+
+from popreg.core.idnumber import check_character
+
+from .conftest import read_truth
+
+REF = date(2025, 11, 1)
+START = date(2015, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def data(county):
+    persons = pq.read_table(county / "persons.parquet").to_pylist()
+    events = pq.read_table(county / "events.parquet").to_pylist()
+    return {
+        "persons": {p["person_id"]: p for p in persons},
+        "events": events,
+        "defects": read_truth(county, "defects"),
+        "entities": {int(r["person_id"]): int(r["entity_id"]) for r in read_truth(county, "entities")},
+        "links": read_truth(county, "source_links"),
+        "births": pq.read_table(county / "sources/hospital_births.parquet").to_pylist(),
+        "notices": pq.read_table(county / "sources/death_notices.parquet").to_pylist(),
+        "units": pq.read_table(county / "units.parquet").to_pylist(),
+    }
+
+
+def _age(birth: date, at: date) -> int:
+    return at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
+
+
+def _id_form(number: str | None, birth: date | None, sex: str | None) -> set[str]:
+    """The documented ID defect forms, written independently of the generator."""
+    if not number:
+        return set()
+    if len(number) == 18 and number[:17].isdigit():
+        if check_character(number[:17]) != number[17]:
+            return {"id_checksum_error"}
+        ymd, seq = number[6:14], int(number[14:17])
+    elif len(number) == 15 and number.isdigit():
+        ymd, seq = "19" + number[6:12], int(number[12:15])
+    else:
+        return {"id_checksum_error"}
+    out = set()
+    try:
+        encoded = date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:8]))
+    except ValueError:
+        encoded = None
+    if birth is not None and encoded != birth:
+        out.add("id_birthdate_mismatch")
+    if sex is not None and ("M" if seq % 2 else "F") != sex:
+        out.add("id_sex_mismatch")
+    return out
+
+
+def test_truth_covers_every_person_once(data):
+    assert set(data["entities"]) == set(data["persons"])
+
+
+def test_ids_valid_except_documented_defects(data):
+    flagged = {(r["record_id"], r["defect_type"]) for r in data["defects"] if r["source"] == "registry"}
+    checked = 0
+    for pid, p in data["persons"].items():
+        number = p["id_number"]
+        if not number or len(number) != 18:
+            continue
+        if (str(pid), "id_checksum_error") in flagged:
+            assert check_character(number[:17]) != number[17]
+            continue
+        assert check_character(number[:17]) == number[17], (pid, number)
+        # stdnum also checks that the region code existed at the birth date (slow: sample)
+        if pid % 10 == 0:
+            assert ric.is_valid(number), (pid, number)
+        checked += 1
+    assert checked > 150_000
+
+
+def test_id_numbers_unique_among_distinct_people(data):
+    by_number: dict[str, set[int]] = defaultdict(set)
+    for pid, p in data["persons"].items():
+        number = p["id_number"]
+        if number and len(number) == 18 and check_character(number[:17]) == number[17]:
+                by_number[number].add(data["entities"][pid])
+    assert all(len(entities) == 1 for entities in by_number.values())
+
+
+def test_registry_defects_have_exactly_the_documented_form(data):
+    persons, events = data["persons"], data["events"]
+    truth: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in data["defects"]:
+        truth[(r["source"], r["record_id"])].add(r["defect_type"])
+    enlist_last: dict[int, date] = {}
+    discharge_last: dict[int, date] = {}
+    for e in events:
+        if e["event_type"] == "enlistment":
+            enlist_last[e["person_id"]] = max(e["event_date"], enlist_last.get(e["person_id"], e["event_date"]))
+        elif e["event_type"] == "discharge":
+            discharge_last[e["person_id"]] = max(e["event_date"], discharge_last.get(e["person_id"], e["event_date"]))
+    notice_ids = {r["record_id"] for r in data["notices"]}
+    noticed = {int(r["person_id"]) for r in data["links"] if r["source"] == "death_notices"}
+    assert all(r["record_id"] in notice_ids for r in data["links"] if r["source"] == "death_notices")
+    active_by_entity: dict[int, list[int]] = defaultdict(list)
+    for pid, p in persons.items():
+        if p["status"] == "active":
+            active_by_entity[data["entities"][pid]].append(pid)
+    for pid, p in persons.items():
+        expected: set[str] = set()
+        if p["status"] == "active":
+            if len(active_by_entity[data["entities"][pid]]) >= 2:
+                expected.add("duplicate")
+            if p["residence_type"] == "registered" and p["residence_unit"] and p["residence_unit"] != p["registered_unit"]:
+                expected.add("living_away")
+            if pid in noticed:
+                expected.add("death_not_deregistered")
+            if pid in enlist_last and discharge_last.get(pid, date.min) < enlist_last[pid]:
+                expected.add("enlisted_not_deregistered")
+            if p["residence_type"] == "pending" and (REF - p["registered_date"]).days > 180:
+                expected.add("pending_registration")
+            if p["residence_type"] != "foreign":
+                expected |= _id_form(p["id_number"], p["birth_date"], p["sex"])
+                if (p["name"] is None or p["sex"] is None or p["birth_date"] is None
+                        or (not p["id_number"] and _age(p["birth_date"], REF) >= 16)):
+                    expected.add("missing_field")
+        assert truth.get(("registry", str(pid)), set()) == expected, (pid, p)
+
+
+def test_hospital_births_truth(data):
+    births = {r["record_id"] for r in data["births"]}
+    linked = {r["record_id"]: int(r["person_id"]) for r in data["links"] if r["source"] == "hospital_births"}
+    unregistered = {r["record_id"] for r in data["defects"] if r["defect_type"] == "unregistered_birth"}
+    assert all(r["source"] == "hospital_births" for r in data["defects"] if r["defect_type"] == "unregistered_birth")
+    # every hospital birth is either linked to its child or an unregistered birth, never both
+    assert linked.keys() | unregistered == births
+    assert not linked.keys() & unregistered
+    for rid, pid in linked.items():
+        child = data["persons"][pid]
+        row = next(r for r in data["births"] if r["record_id"] == rid) if len(linked) < 50 else None
+        # (a year earlier at most: injected birth-date errors shift some recorded dates)
+        assert child["birth_date"] is None or child["birth_date"] >= date(2020, 11, 1)
+        if row:
+            assert row["child_sex"] == child["sex"]
+    # noise exists: some mother IDs are mistyped or missing, some names are traditional
+    mother_ids = [r["mother_id_number"] for r in data["births"]]
+    assert sum(m is None for m in mother_ids) > 20
+    assert sum(bool(m) and not ric.is_valid(m) for m in mother_ids) > 10
+
+
+def test_events_agree_with_current_state(data):
+    persons = data["persons"]
+    by_person: dict[int, list[dict]] = defaultdict(list)
+    for e in data["events"]:
+        assert START <= e["event_date"] < REF
+        assert e["event_date"] <= e["recorded_date"] <= REF
+        by_person[e["person_id"]].append(e)
+    for pid, p in persons.items():
+        evs = sorted(by_person.get(pid, []), key=lambda e: (e["event_date"], e["event_id"]))
+        kinds = [e["event_type"] for e in evs]
+        if p["status"] == "deceased":
+            deaths = [e for e in evs if e["event_type"] == "death"]
+            assert len(deaths) == 1 and p["death_date"] == deaths[0]["event_date"], pid
+            assert all(e["event_date"] <= p["death_date"] for e in evs)
+        else:
+            assert "death" not in kinds and p["death_date"] is None
+        if p["status"] == "emigrated":
+            assert kinds and kinds[-1] == "move_out" or "move_out" in kinds, pid
+        else:
+            assert "move_out" not in kinds, pid
+        if p["status"] == "deregistered":
+            assert "enlistment" in kinds and kinds.index("enlistment") >= max(
+                (i for i, k in enumerate(kinds) if k == "discharge"), default=-1), pid
+        if "birth" in kinds:
+            birth = evs[kinds.index("birth")]
+            assert p["registered_date"] == birth["recorded_date"]
+        if "move_in" in kinds:
+            assert p["registered_date"] == evs[kinds.index("move_in")]["recorded_date"]
+        moves = [e for e in evs if e["event_type"] in ("move_in", "transfer")]
+        if moves and p["status"] == "active":
+            assert moves[-1]["to_unit"] == p["registered_unit"], pid
+        if p["status"] == "active" and p["residence_type"] in ("registered", "floating_out"):
+            assert p["registered_date"] <= REF
+
+
+def test_hard_non_matches_exist(data):
+    persons = data["persons"]
+    # twins: same mother, same birth date, different names and different valid IDs
+    defective = {int(r["record_id"]) for r in data["defects"] if r["source"] == "registry"}
+    by_birth: dict[tuple[int, date], list[dict]] = defaultdict(list)
+    for p in persons.values():
+        if p["mother_id"] is not None and p["birth_date"] is not None and p["person_id"] not in defective:
+            by_birth[(p["mother_id"], p["birth_date"])].append(p)
+    twins = [g for g in by_birth.values() if len(g) == 2]
+    assert len(twins) > 30
+    for a, b in twins:
+        assert data["entities"][a["person_id"]] != data["entities"][b["person_id"]]
+        assert a["name"] != b["name"]
+        if a["id_number"] and b["id_number"] and ric.is_valid(a["id_number"]) and ric.is_valid(b["id_number"]):
+            assert a["id_number"][:14] == b["id_number"][:14] and a["id_number"] != b["id_number"]
+    # namesakes: a common name carried by different people born the same year
+    by_name: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for pid, p in persons.items():
+        if p["name"] in ("张伟", "王伟", "李伟", "王芳", "李娜", "张敏", "李静", "王静") and p["birth_date"]:
+            by_name[(p["name"], p["birth_date"].year)].add(data["entities"][pid])
+    assert sum(len(e) >= 2 for e in by_name.values()) > 20
+
+
+def test_duplicates_carry_realistic_noise(data):
+    persons = data["persons"]
+    groups: dict[int, list[dict]] = defaultdict(list)
+    for pid, p in persons.items():
+        groups[data["entities"][pid]].append(p)
+    pairs = [g for g in groups.values() if len(g) == 2]
+    assert len(pairs) > 100
+    other_village = sum(a["registered_unit"] != b["registered_unit"] for a, b in pairs)
+    other_name = sum(a["name"] != b["name"] for a, b in pairs)
+    legacy = sum(len(b["id_number"] or "") == 15 or len(a["id_number"] or "") == 15 for a, b in pairs)
+    missing = sum(a["id_number"] is None or b["id_number"] is None for a, b in pairs)
+    assert other_village > 0.4 * len(pairs)
+    assert other_name > 0.2 * len(pairs)
+    assert legacy > 5 and missing > 5
