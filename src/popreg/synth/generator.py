@@ -146,7 +146,7 @@ def generate(out_dir: str | Path, seed: int, persons: int | None = None,
     if n_persons < 1000:
         raise ValueError(f"--persons {n_persons}: 至少 1000 人 / at least 1000 persons")
     ref_day = reference.date()
-    start = ref_day.replace(year=ref_day.year - 10)
+    start = date(ref_day.year - 10, ref_day.month, min(ref_day.day, 28 if ref_day.month == 2 else 31))
     plan = build_plan(n_persons, np.random.default_rng(np.random.SeedSequence([seed, 0])))
     root.mkdir(parents=True, exist_ok=True)
     (root / "truth").mkdir(exist_ok=True)
