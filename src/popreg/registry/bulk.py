@@ -229,14 +229,23 @@ def _fast_insert(model: type[models.Model], fields: list[str], rows: list[tuple[
                     copy.write_row([pk, *(Jsonb(v) if isinstance(v, dict) else v for v in row)])
             return ids
         ops = connection.ops
+        memo: dict[Any, Any] = {}
 
         def adapt(v: Any) -> Any:
-            if isinstance(v, dict):
-                return json.dumps(v, ensure_ascii=False)
-            if isinstance(v, datetime):
-                return ops.adapt_datetimefield_value(v)
-            if isinstance(v, date):
-                return ops.adapt_datefield_value(v)
+            t = type(v)
+            if v is None or t is str or t is int:
+                return v
+            if t is dict:  # the shared empty baseline is encoded once
+                key = id(v)
+                if key not in memo:
+                    memo[key] = json.dumps(v, ensure_ascii=False)
+                return memo[key]
+            if t is datetime:
+                if v not in memo:
+                    memo[v] = ops.adapt_datetimefield_value(v)
+                return memo[v]
+            if t is date:
+                return v.isoformat()
             return v
 
         cols = ", ".join(ops.quote_name(c) for c in columns)
