@@ -27,7 +27,10 @@ def date_field(label: Any, required: bool = True, **kwargs: Any) -> forms.DateFi
         label=label,
         required=required,
         input_formats=["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"],
-        widget=forms.DateInput(attrs={"type": "date", "placeholder": "YYYY-MM-DD"}, format="%Y-%m-%d"),
+        # A plain text box, not type=date: it behaves the same on every browser, takes
+        # 2024-03-15, 2024/03/15 or 20240315 as typed, and shows the date as 年-月-日.
+        widget=forms.DateInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric",
+                                      "autocomplete": "off", "size": 12}, format="%Y-%m-%d"),
         error_messages=_DATE_ERRORS,
         **kwargs,
     )
@@ -40,6 +43,14 @@ def unit_choices(units: Any) -> list[tuple[str, str]]:
         parent = f"{u.parent.name} / " if u.parent_id and u.parent.level != "county" else ""
         out.append((u.code, f"{parent}{u.name} ({u.code})"))
     return out
+
+
+def _unit_field(form: forms.Form, name: str, units: Any) -> None:
+    """Fill a unit select; a clerk with a single village gets it preselected."""
+    choices = unit_choices(units)
+    form.fields[name].choices = choices
+    if len(choices) == 2 and name not in form.initial:
+        form.initial[name] = choices[1][0]
 
 
 def village_units(actor: Actor | None = None) -> Any:
@@ -92,7 +103,7 @@ class BirthForm(_Base, _HouseholdMixin):
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["registered_unit"].choices = unit_choices(village_units(actor))
+        _unit_field(self, "registered_unit", village_units(actor))
 
 
 class MoveInForm(_Base, _HouseholdMixin):
@@ -113,7 +124,7 @@ class MoveInForm(_Base, _HouseholdMixin):
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["registered_unit"].choices = unit_choices(village_units(actor))
+        _unit_field(self, "registered_unit", village_units(actor))
 
     def clean_from_unit_code(self) -> str:
         code = str(self.cleaned_data.get("from_unit_code") or "").strip()

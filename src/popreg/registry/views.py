@@ -53,6 +53,7 @@ from popreg.registry.models import (
 from popreg.registry.search import search_persons
 
 PAGE_SIZE = 50
+HOUSEHOLD_PAGE_SIZE = 100
 
 View = Callable[..., HttpResponse]
 
@@ -214,14 +215,15 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
             Person.objects.filter(residence_unit_id__startswith=unit.prefix, status=Status.ACTIVE)
             .exclude(in_unit), actor).count(),
     }
-    households = []
+    households = None
     if unit.level in ("village", "group"):
-        households = list(scope_households(Household.objects.filter(unit=unit), actor)
-                          .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
-                          .order_by("household_no")[:500])
+        hh = (scope_households(Household.objects.filter(unit=unit), actor)
+              .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
+              .order_by("household_no"))
+        households = Paginator(hh, HOUSEHOLD_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "registry/unit_detail.html", _base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
-        households=households,
+        page=households, query="",
     ))
 
 
@@ -344,7 +346,7 @@ def _timeline(person: Person) -> list[dict[str, Any]]:
     households = dict(Household.objects.filter(pk__in=household_ids).values_list("pk", "household_no"))
     labels = _field_labels()
     displays = {"status": dict(Status.choices), "residence_type": dict(ResidenceType.choices),
-                "sex": {"M": _("male"), "F": _("female")}}
+                "sex": {"M": _("male"), "F": _("female")}, **_value_labels()}
 
     def show(field: str, value: Any) -> str:
         if value in (None, ""):
@@ -376,6 +378,16 @@ def _timeline(person: Person) -> list[dict[str, Any]]:
     return out
 
 
+def _value_labels() -> dict[str, dict[str, str]]:
+    """Readable values of the free-text coded fields (unknown codes are shown as stored)."""
+    return {
+        "hukou_kind": {"agricultural": _("agricultural"), "non_agricultural": _("non-agricultural"),
+                       "resident": _("resident (unified)")},
+        "marital_status": {"single": _("never married"), "married": _("married"),
+                           "divorced": _("divorced"), "widowed": _("widowed")},
+    }
+
+
 def _field_labels() -> dict[str, str]:
     return {
         "name": _("Name"), "former_names": _("Former names"), "sex": _("Sex"),
@@ -401,8 +413,11 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         "father": scoped.filter(pk=person.father_id).first() if person.father_id else None,
         "children": list(scoped.filter(Q(mother=person) | Q(father=person)).order_by("birth_date")),
     }
+    labels = _value_labels()
     return render(request, "registry/person_detail.html", _base_context(
-        actor, person=person, relatives=relatives, timeline=_timeline(person),
+        actor, person=person,
+        hukou_kind=labels["hukou_kind"].get(person.hukou_kind, person.hukou_kind),
+        marital_status=labels["marital_status"].get(person.marital_status, person.marital_status), relatives=relatives, timeline=_timeline(person),
         crumbs=_breadcrumbs(actor, person.registered_unit) + [person.registered_unit],
         active=person.status == Status.ACTIVE,
     ))

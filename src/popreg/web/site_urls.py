@@ -1,7 +1,9 @@
 """The site itself: login, home, and the registry pages (namespace ``registry``)."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, include, path
+from django.contrib.staticfiles import views as static_views
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from popreg.registry import views
 
@@ -26,4 +28,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("", include((registry_patterns, "registry"))),
+    # The stylesheet and vendored files are served by Django itself, also without DEBUG, so
+    # `popreg runserver` (make demo) and a small single-machine install look right without
+    # a web server in front.  A front web server that serves STATIC_ROOT (after
+    # `popreg collectstatic`) takes these requests first.
+    re_path(rf"^{settings.STATIC_URL.lstrip('/')}(?P<path>.*)$", static_views.serve, {"insecure": True}),
 ]
