@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
+from functools import lru_cache
 
 import duckdb
+import pyarrow as pa
 
 from popreg.campaigns.anomalies import (
     Finding,
@@ -54,6 +56,43 @@ def _registry(
     )
 
 
+@lru_cache(maxsize=200_000)
+def _pinyin(name: str) -> str:
+    from popreg.core.names import pinyin_key
+
+    return pinyin_key(name)
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Two normalised names are the same written name or read the same (homophones)."""
+    if not a or not b:
+        return False
+    return a == b or _pinyin(a) == _pinyin(b)
+
+
+def ids_compatible(a: str | None, b: str | None) -> bool:
+    """Could two recorded numbers be one person's?  Missing, equal, or one typing slip apart
+    (one wrong character, or two adjacent characters exchanged)."""
+    if not a or not b or a == b:
+        return True
+    if len(a) != len(b):
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    i, j = (diff + [0, 0])[:2]
+    return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+#: SQL for "{x} is 18 characters, 17 digits and the right MOD 11-2 check character".
+_ID_OK_SQL = (
+    "coalesce(regexp_full_match({x}, '[0-9]{{17}}[0-9X]') AND substr('10X98765432', 1 + ("
+    + " + ".join(f"TRY_CAST(substr({{x}}, {i + 1}, 1) AS INTEGER) * {w}" for i, w in enumerate(_WEIGHTS))
+    + ") % 11, 1) = substr({x}, 18, 1), false)"
+)
+
+
 def _udfs(con: duckdb.DuckDBPyConnection) -> None:
     """Normalisation functions for the fallback matching, registered once per connection."""
     try:
@@ -61,6 +100,13 @@ def _udfs(con: duckdb.DuckDBPyConnection) -> None:
             con.create_function(
                 name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
             )
+        con.create_function("same_name", same_name, ["VARCHAR", "VARCHAR"], "BOOLEAN",
+                            null_handling="special", side_effects=False)
+        # a birth date within 3 days, or with day and month exchanged (a common typing slip)
+        con.execute(
+            """CREATE MACRO near_birth(a, b) AS abs(date_diff('day', a, b)) <= 3
+                 OR (year(a) = year(b) AND month(a) = day(b) AND day(a) = month(b))"""
+        )
     except duckdb.CatalogException:  # already registered
         pass
 
@@ -70,12 +116,17 @@ def _person_keys(ctx: _Context) -> None:
     if ctx.cache.get("pk"):
         return
     _udfs(ctx.con)
+    # normalise each distinct name once; numbers already in compact form skip Python
     ctx.con.execute(
-        """CREATE TEMP TABLE pk AS
-           SELECT person_id, status, sex, birth_date, household_id, mother_id,
-                  registered_unit, residence_unit, name,
-                  norm_id(id_number) AS nid, norm_name(name) AS nname
-           FROM persons"""
+        f"""CREATE TEMP TABLE pk AS
+           WITH nn AS (SELECT name, norm_name(name) AS nname
+                       FROM (SELECT DISTINCT name FROM persons WHERE name IS NOT NULL))
+           SELECT *, {_ID_OK_SQL.format(x="nid")} AS id_ok FROM (
+             SELECT p.person_id, p.status, p.sex, p.birth_date, p.household_id, p.mother_id,
+                    p.registered_unit, p.residence_unit, p.name, nn.nname,
+                    CASE WHEN regexp_full_match(p.id_number, '[0-9]{{17}}[0-9X]') THEN p.id_number
+                         ELSE norm_id(p.id_number) END AS nid
+             FROM persons p LEFT JOIN nn ON nn.name = p.name)"""
     )
     ctx.cache["pk"] = True
 
@@ -106,8 +157,8 @@ def _link_death_notices(ctx: _Context, links: Links) -> dict[str, set[int]]:
         # name + birth date for the rest; ties broken by sex, then by the stated village
         rows = con.execute(
             """SELECT dn.record_id, pk.person_id, pk.sex = dn.sex, pk.registered_unit = dn.address_unit
-               FROM dn JOIN pk ON dn.birth_date = pk.birth_date AND dn.nname = pk.nname
-               WHERE dn.nname IS NOT NULL"""
+               FROM dn JOIN pk ON dn.birth_date = pk.birth_date
+               WHERE dn.nname IS NOT NULL AND same_name(dn.nname, pk.nname)"""
         ).fetchall()
         candidates: dict[str, list[tuple[int, bool, bool]]] = defaultdict(list)
         for rid, pid, same_sex, same_unit in rows:
@@ -132,8 +183,11 @@ def death_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> l
     if not linked:
         return []
     pairs = [(rid, pid) for rid, pids in linked.items() for pid in pids]
-    ctx.con.execute("CREATE OR REPLACE TEMP TABLE dl (record_id VARCHAR, person_id BIGINT)")
-    ctx.con.executemany("INSERT INTO dl VALUES (?, ?)", pairs)
+    dl_arrow = pa.table({"record_id": pa.array([p[0] for p in pairs], pa.string()),
+                         "person_id": pa.array([p[1] for p in pairs], pa.int64())})
+    ctx.con.register("dl_arrow", dl_arrow)
+    ctx.con.execute("CREATE OR REPLACE TEMP TABLE dl AS SELECT * FROM dl_arrow")
+    ctx.con.unregister("dl_arrow")
     notifier = "n.notifier" if _has_column(ctx, "death_notices", "notifier") else "NULL"
     rows = ctx.rows(
         f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit,
@@ -233,7 +287,7 @@ def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> lis
         "coalesce(p.registered_date, ev.first_recorded)"
         if "registered_date" in ctx.person_columns else "ev.first_recorded"
     )
-    limit = ctx.ref_date - timedelta(days=ctx.pending_days)
+    limit = ctx.ref_day - timedelta(days=ctx.pending_days)
     rows = ctx.rows(
         f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit, {since} AS since
            FROM persons p LEFT JOIN (
@@ -248,7 +302,7 @@ def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> lis
         if start is None:
             detail = f"{name}：户口待定，立案日期不详"
         else:
-            days = (ctx.ref_date - start).days
+            days = (ctx.ref_day - start).days
             detail = f"{name}：自{_d(start)}起户口待定，已{days}天（超过{ctx.pending_days}天）"
         out.append(_registry(pid, "pending_registration", detail, reg, res))
     return out
@@ -257,15 +311,90 @@ def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> lis
 @rule
 def id_problems(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
     """ID number checksum, birth date, sex and region code (active persons)."""
+    # only numbers SQL cannot show to be consistent go through core.idnumber.validate: a
+    # compact number with a right check character, the recorded birth date and sex, and a
+    # region code that is known and not retired before the birth year is fine
+    codes = [c for (c,) in ctx.rows(
+        "SELECT DISTINCT substr(id_number, 1, 6) FROM persons WHERE id_number IS NOT NULL")]
+    ctx.con.register("regions_arrow", pa.table({
+        "code": pa.array(codes, pa.string()),
+        "last_year": pa.array([_region_last_year(c) for c in codes], pa.int32()),
+    }))
+    x = "id_number"
     rows = ctx.rows(
-        f"""SELECT person_id, name, id_number, birth_date, sex, registered_unit, residence_unit
-           FROM persons WHERE {_ACTIVE} AND id_number IS NOT NULL AND trim(id_number) <> ''"""
+        f"""SELECT p.person_id, p.name, p.id_number, p.birth_date, p.sex, p.registered_unit,
+                  p.residence_unit
+           FROM persons p LEFT JOIN regions_arrow r ON r.code = substr(p.id_number, 1, 6)
+           WHERE p.{_ACTIVE} AND p.id_number IS NOT NULL AND trim(p.id_number) <> ''
+             AND p.residence_type <> 'foreign'
+             AND NOT coalesce(
+                   {_ID_OK_SQL.format(x=x)}
+                   AND (p.birth_date IS NULL OR substr({x}, 7, 8) = strftime(p.birth_date, '%Y%m%d'))
+                   AND (p.sex IS NULL OR p.sex NOT IN ('M', 'F')
+                        OR (TRY_CAST(substr({x}, 17, 1) AS INTEGER) % 2 = 1) = (p.sex = 'M'))
+                   AND r.last_year IS NOT NULL
+                   AND (r.last_year = 9999 OR r.last_year >= TRY_CAST(substr({x}, 7, 4) AS INTEGER))
+                   AND try_strptime(substr({x}, 7, 8), '%Y%m%d') IS NOT NULL,
+                 false)"""
     )
+    ctx.con.unregister("regions_arrow")
     out = []
     for pid, name, idn, birth, sex, reg, res in rows:
         for anomaly_type, detail in _id_problems(idn, birth, sex, today=ctx.ref_date):
             out.append(_registry(pid, anomaly_type, f"{name}：{detail}", reg, res))
     return out
+
+
+def _region_last_year(code: str) -> int | None:
+    """Last year a region code was in use (9999: still in use); None when unknown."""
+    from popreg.core.idnumber import region_periods
+
+    periods = region_periods(code) if code.isdigit() else None
+    if not periods:
+        return None
+    return max(9999 if p.end_year is None else p.end_year for p in periods)
+
+
+def _fallback_duplicate_groups(ctx: _Context) -> list[list[int]]:
+    """Active records that are one person, without the linkage engine.
+
+    Pairs: (a) the same normalised ID number (a legacy 15-digit number counts as its
+    18-digit form); (b) the same sex and birth date and the same name or name reading,
+    where one record's number is missing or fails the check and the two numbers could be
+    one person's (see :func:`ids_compatible`).  Two valid, different numbers are two people.
+    Pairs are joined into groups (union-find).
+    """
+    _person_keys(ctx)
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        parent[find(a)] = find(b)
+
+    for (ids,) in ctx.rows(
+        f"""SELECT list(person_id ORDER BY person_id) FROM pk
+           WHERE {_ACTIVE} AND nid IS NOT NULL GROUP BY nid HAVING count(*) > 1"""
+    ):
+        for other in ids[1:]:
+            union(int(ids[0]), int(other))
+    for a, b, na, nb, ia, ib in ctx.rows(
+        """SELECT a.person_id, b.person_id, a.nname, b.nname, a.nid, b.nid
+           FROM pk a JOIN pk b
+             ON a.birth_date = b.birth_date AND a.sex = b.sex AND a.person_id < b.person_id
+           WHERE a.status = 'active' AND b.status = 'active'
+             AND (NOT coalesce(a.id_ok, false) OR NOT coalesce(b.id_ok, false))"""
+    ):
+        if same_name(na, nb) and ids_compatible(ia, ib):
+            union(int(a), int(b))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for x in list(parent):
+        groups[find(x)].append(x)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
 @rule
@@ -277,14 +406,8 @@ def duplicates(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]
         groups = [sorted({int(p) for p in c}) for c in clusters]
         method = "记录关联引擎判定"
     else:
-        _person_keys(ctx)
-        groups = [
-            list(g) for (g,) in ctx.rows(
-                f"""SELECT list(person_id ORDER BY person_id) FROM pk
-                   WHERE {_ACTIVE} AND nid IS NOT NULL GROUP BY nid HAVING count(*) > 1"""
-            )
-        ]
-        method = "身份证号相同"
+        groups = _fallback_duplicate_groups(ctx)
+        method = "身份证号相同，或姓名读音、出生日期、性别相同且身份证号缺失或仅差一处录入错误"
     member = {pid: i for i, g in enumerate(groups) for pid in g}
     if not member:
         return []
@@ -326,10 +449,13 @@ def unregistered_births(ctx: _Context, clusters: Clusters, links: Links) -> list
                   {opt['mother_name']} AS mother_name, norm_name({opt['mother_name']}) AS mname,
                   norm_id({opt['mother_id_number']}) AS mnid,
                   {opt['mother_birth_date']} AS mbirth, {opt['address_unit']} AS address_unit,
-                  {opt['hospital']} AS hospital
+                  {opt['hospital']} AS hospital,
+                  CASE WHEN day(h.birth_date) <= 12 AND day(h.birth_date) <> month(h.birth_date)
+                       THEN make_date(year(h.birth_date), day(h.birth_date), month(h.birth_date))
+                  END AS swapped
            FROM hospital_births h WHERE h.birth_date <= DATE '{ctx.ref_date}'"""
     )
-    # mothers: exact normalised ID, else normalised name + birth date (women only)
+    # mothers: exact normalised ID, else same name (or reading) + birth date (women only)
     con.execute(
         """CREATE TEMP TABLE hm AS
            SELECT hb.record_id, pk.person_id AS mother_id FROM hb JOIN pk ON hb.mnid = pk.nid
@@ -337,31 +463,46 @@ def unregistered_births(ctx: _Context, clusters: Clusters, links: Links) -> list
     )
     con.execute(
         """INSERT INTO hm SELECT hb.record_id, pk.person_id FROM hb
-           JOIN pk ON hb.mname = pk.nname AND hb.mbirth = pk.birth_date
-           WHERE pk.sex IS DISTINCT FROM 'M'
+           JOIN pk ON hb.mbirth = pk.birth_date
+           WHERE pk.sex IS DISTINCT FROM 'M' AND same_name(hb.mname, pk.nname)
              AND hb.record_id NOT IN (SELECT record_id FROM hm)"""
     )
+    # the mother's child (or a child of her household) born within 3 days, or with day and
+    # month exchanged
     registered = {
         r for (r,) in ctx.rows(
             """SELECT DISTINCT hm.record_id FROM hm JOIN hb USING (record_id)
                JOIN pk m ON m.person_id = hm.mother_id
-               JOIN pk c ON (c.mother_id = hm.mother_id
-                             OR (c.household_id = m.household_id AND c.person_id <> m.person_id
-                                 AND c.sex IS NOT DISTINCT FROM coalesce(hb.sex, c.sex)))
-               WHERE abs(date_diff('day', c.birth_date, hb.birth_date)) <= 3"""
+               JOIN pk c ON c.mother_id = hm.mother_id
+               WHERE near_birth(c.birth_date, hb.birth_date)
+               UNION
+               SELECT hm.record_id FROM hm JOIN hb USING (record_id)
+               JOIN pk m ON m.person_id = hm.mother_id
+               JOIN pk c ON c.household_id = m.household_id AND c.person_id <> m.person_id
+               WHERE near_birth(c.birth_date, hb.birth_date)
+                 AND c.sex IS NOT DISTINCT FROM coalesce(hb.sex, c.sex)"""
         )
     }
-    # no mother link: look for the child itself
+    # no mother link: the child itself, born near that day in the stated village, with the
+    # child's or the mother's name (or reading) agreeing
     registered |= {
         r for (r,) in ctx.rows(
-            """SELECT DISTINCT hb.record_id FROM hb JOIN pk c
-                 ON abs(date_diff('day', c.birth_date, hb.birth_date)) <= 3
-                AND (hb.sex IS NULL OR c.sex = hb.sex)
-                AND (hb.address_unit IS NULL OR substr(c.registered_unit, 1, 12) = hb.address_unit)
-                AND (hb.cname IS NULL OR c.nname = hb.cname)
-               LEFT JOIN pk m ON m.person_id = c.mother_id
-               WHERE hb.record_id NOT IN (SELECT record_id FROM hm)
-                 AND (hb.cname IS NOT NULL OR m.nname = hb.mname OR c.mother_id IS NULL)"""
+            """WITH lone AS (
+                 SELECT * FROM hb WHERE record_id NOT IN (SELECT record_id FROM hm)),
+               cand AS (
+                 SELECT lone.*, c.person_id, c.nname AS child_nname, c.mother_id AS cmother,
+                        c.registered_unit AS creg, c.sex AS csex
+                 FROM lone JOIN pk c
+                   ON c.birth_date BETWEEN lone.birth_date - INTERVAL 3 DAY
+                                       AND lone.birth_date + INTERVAL 3 DAY
+                 UNION ALL
+                 SELECT lone.*, c.person_id, c.nname, c.mother_id, c.registered_unit, c.sex
+                 FROM lone JOIN pk c ON c.birth_date = lone.swapped)
+               SELECT DISTINCT cand.record_id FROM cand LEFT JOIN pk m ON m.person_id = cand.cmother
+               WHERE (cand.sex IS NULL OR cand.csex = cand.sex)
+                 AND (cand.address_unit IS NULL OR substr(cand.creg, 1, 12) = cand.address_unit)
+                 AND (same_name(cand.child_nname, cand.cname) OR same_name(m.nname, cand.mname)
+                      OR (cand.cmother IS NULL AND cand.cname IS NULL))"""
         )
     }
     registered |= {str(rid) for (source, rid) in (links or {}) if source == "hospital_births"}
@@ -410,10 +551,10 @@ def missing_fields(ctx: _Context, clusters: Clusters, links: Links) -> list[Find
                   name IS NULL OR trim(name) = '',
                   sex IS NULL OR sex NOT IN ('M', 'F'),
                   birth_date IS NULL,
-                  (id_number IS NULL OR trim(id_number) = '')
+                  (id_number IS NULL OR trim(id_number) = '') AND residence_type <> 'foreign'
                     AND (birth_date IS NULL OR date_sub('year', birth_date, ?) >= 16)
            FROM persons WHERE {_ACTIVE}""",
-        [ctx.ref_date],
+        [ctx.ref_day],
     )
     out = []
     for pid, name, reg, res, no_name, no_sex, no_birth, no_id in rows:
@@ -434,7 +575,7 @@ def implausible_values(ctx: _Context, clusters: Clusters, links: Links) -> list[
                   date_sub('year', birth_date, ?) AS age
            FROM persons WHERE {_ACTIVE} AND birth_date IS NOT NULL
              AND date_sub('year', birth_date, ?) > 110""",
-        [ctx.ref_date, ctx.ref_date],
+        [ctx.ref_day, ctx.ref_day],
     ):
         out.append(_registry(pid, "implausible_age",
                              f"{name}：出生日期{_d(birth)}，年龄{age}岁，超过110岁", reg, res))

@@ -187,6 +187,11 @@ class _Context:
         # the reference moment is 00:00 of a day: events of that day are after it
         return self.ref.date() if self.ref.time() != datetime.min.time() else self.ref.date() - timedelta(days=1)
 
+    @property
+    def ref_day(self) -> date:
+        """The day of the reference moment: ages and durations are counted up to it."""
+        return self.ref.date()
+
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
 
