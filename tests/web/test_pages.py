@@ -168,3 +168,25 @@ def test_admin_is_for_superusers_only(client, users):
 def test_nav_renders_with_or_without_other_areas(login, people):
     page = text(login("clerk_a1").get("/"))
     assert 'href="/"' in page and "/search/" in page
+
+
+def test_stylesheet_is_served_without_debug(client, settings):
+    settings.DEBUG = False
+    r = client.get("/static/popreg/popreg.css")
+    assert r.status_code == 200
+    css = b"".join(r.streaming_content).decode()
+    assert "Noto Sans CJK SC" in css and "@media print" in css
+    assert client.get("/static/popreg/missing.css").status_code == 404
+
+
+def test_templates_load_nothing_from_other_hosts():
+    from pathlib import Path
+
+    import popreg.registry
+    import popreg.web
+
+    roots = [Path(popreg.web.__file__).parent / "templates",
+             Path(popreg.registry.__file__).parent / "templates"]
+    for path in (p for root in roots for p in root.rglob("*.html")):
+        text = path.read_text()
+        assert "//" not in text.replace("http://127.0.0.1", ""), path
