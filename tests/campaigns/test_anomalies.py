@@ -178,3 +178,40 @@ def test_audit_command_reads_the_live_registry(snapshot, tmp_path):
     with out.open(encoding="utf-8") as f:
         live = {(r["record_id"], r["source"], r["anomaly_type"]) for r in csv.DictReader(f)}
     assert live == EXPECTED
+
+
+def test_audit_command_takes_linkage_output(snapshot, tmp_path):
+    from django.core.management import call_command
+
+    (tmp_path / "clusters.csv").write_text("record_id,cluster_id\n1,a\n2,a\n14,b\n15,c\n",
+                                           encoding="utf-8")
+    (tmp_path / "links.csv").write_text(
+        "record_id,person_id,match_probability,status\nDN000003,1,0.99,matched\n"
+        "DN000001,2,0.55,review\n", encoding="utf-8")
+    out = tmp_path / "f.csv"
+    call_command("audit", "--snapshot", str(snapshot), "--out", str(out),
+                 "--clusters", str(tmp_path / "clusters.csv"),
+                 "--links", f"death_notices={tmp_path / 'links.csv'}")
+    with out.open(encoding="utf-8") as f:
+        keys = {(r["record_id"], r["anomaly_type"]) for r in csv.DictReader(f)}
+    assert {k[0] for k in keys if k[1] == "duplicate"} == {"1", "2"}
+    assert ("1", "death_not_deregistered") in keys          # the engine's link
+    assert ("2", "death_not_deregistered") not in keys      # a review pair is not a link
+    assert ("DN000003", "death_notice_unmatched") not in keys
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--links", "births.csv"], "SOURCE=FILE"),
+        (["--links", "parish=x.csv"], "hospital_births"),
+        (["--clusters", "/nonexistent/clusters.csv"], "无法读取"),
+    ],
+)
+def test_audit_command_bad_linkage_files(snapshot, tmp_path, args, message):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=message):
+        call_command("audit", "--snapshot", str(snapshot), "--out", str(tmp_path / "f.csv"), *args)
+    assert not (tmp_path / "f.csv").exists()

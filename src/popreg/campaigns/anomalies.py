@@ -315,6 +315,60 @@ def _sort_key(f: Finding) -> tuple[int, str, int, str, str]:
     return (order.index(f.anomaly_type), f.source, rid, f.record_id, f.detail)
 
 
+def read_clusters_csv(path: str | Path) -> list[list[int]]:
+    """Groups of person_ids from ``popreg dedupe``'s clusters.csv (record_id, cluster_id).
+
+    The record ids must be registry person_ids (dedupe run on the registry's persons).
+    """
+    groups: dict[str, list[int]] = {}
+    for n, row in enumerate(_read_csv(path, ("record_id", "cluster_id")), start=2):
+        rid = (row.get("record_id") or "").strip()
+        if not rid.isdigit():
+            raise AuditError(
+                f"{path} 第{n}行：record_id“{rid}”不是户籍人员编号 / "
+                f"{path} row {n}: record_id {rid!r} is not a registry person_id"
+            )
+        groups.setdefault((row.get("cluster_id") or "").strip(), []).append(int(rid))
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def read_links_csv(path: str | Path, source: str) -> dict[tuple[str, str], int]:
+    """``(source, record_id) -> person_id`` from ``popreg match``'s links.csv.
+
+    Only rows with ``status`` ``matched`` (or without a status column) are links.
+    """
+    if source not in SOURCES[1:]:
+        raise AuditError(
+            f"来源“{source}”无效，应为 hospital_births 或 death_notices / "
+            f"unknown source {source!r}: use hospital_births or death_notices"
+        )
+    links: dict[tuple[str, str], int] = {}
+    for n, row in enumerate(_read_csv(path, ("record_id", "person_id")), start=2):
+        if (row.get("status") or "matched").strip() != "matched":
+            continue
+        pid = (row.get("person_id") or "").strip()
+        if not pid.isdigit():
+            raise AuditError(
+                f"{path} 第{n}行：person_id“{pid}”不是数字 / {path} row {n}: person_id {pid!r} is not a number"
+            )
+        links[(source, (row.get("record_id") or "").strip())] = int(pid)
+    return links
+
+
+def _read_csv(path: str | Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise AuditError(
+                    f"{path} 缺少列：{'、'.join(missing)} / {path} lacks columns: {', '.join(missing)}"
+                )
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AuditError(f"无法读取 {path}：{exc} / cannot read {path}: {exc}") from exc
+
+
 def write_findings_csv(findings: Iterable[Finding], path: str | Path) -> int:
     """Write findings with the ``popreg audit`` columns (UTF-8).  Returns the row count."""
     n = 0

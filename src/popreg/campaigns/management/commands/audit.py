@@ -1,7 +1,8 @@
 """``popreg audit``: automatic anomaly detection over the registry or a snapshot.
 
     popreg audit [--unit CODE] --out findings.csv [--snapshot DIR] [--at MOMENT]
-                 [--pending-days 180]
+                 [--pending-days 180] [--clusters clusters.csv]
+                 [--links death_notices=links.csv] [--links hospital_births=links.csv]
 
 Writes a UTF-8 CSV with the columns record_id, source, anomaly_type, detail (a contract the
 verification tools rely on).  Without ``--snapshot`` the live registry is first written as
@@ -21,6 +22,8 @@ from popreg.campaigns.anomalies import (
     ANOMALY_TYPES,
     AuditError,
     detect_anomalies,
+    read_clusters_csv,
+    read_links_csv,
     write_findings_csv,
 )
 
@@ -35,6 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--at", dest="moment", help="reference moment (default: the snapshot's)")
         parser.add_argument("--pending-days", type=int, default=180,
                             help="pending registrations older than this are findings (default 180)")
+        parser.add_argument("--clusters",
+                            help="duplicate clusters from popreg dedupe (record_id = person_id)")
+        parser.add_argument("--links", action="append", default=[], metavar="SOURCE=FILE",
+                            help="links from popreg match for death_notices or hospital_births")
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
@@ -64,11 +71,23 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{snapshot} 不是快照目录(缺少 manifest.json)/ {snapshot} is not a snapshot directory"
             )
+        clusters = read_clusters_csv(options["clusters"]) if options["clusters"] else None
+        links: dict[tuple[str, str], int] = {}
+        for spec in options["links"]:
+            source, sep, path = spec.partition("=")
+            if not sep:
+                raise AuditError(
+                    f"--links 应写作 来源=文件，例如 death_notices=links.csv，实为“{spec}” / "
+                    f"--links takes SOURCE=FILE, e.g. death_notices=links.csv, not {spec!r}"
+                )
+            links.update(read_links_csv(path, source))
         return detect_anomalies(
             snapshot,
             unit=options["unit"],
             reference_moment=options["moment"],
             pending_days=options["pending_days"],
+            duplicate_clusters=clusters,
+            source_links=links or None,
         )
 
     def _detect_live(self, options: dict[str, Any]) -> list[Any]:
