@@ -799,6 +799,8 @@ def default_params(item: RectificationItem) -> dict[str, Any]:
     fp = item.found_person
     if fp is not None:
         out["action"] = "move_in" if fp.kind == FoundPerson.Kind.MOVE_IN else "register_birth"
+        out.update(name=fp.name, sex=fp.sex, birth_date=fp.birth_date, id_number=fp.id_number,
+                   household_no=fp.household_no, from_unit_code=fp.from_unit_code)
         if fp.event_date:
             out["date"] = fp.event_date
     if item.item_type == "pending_registration":

@@ -96,6 +96,19 @@ class UploadForm(_Base):
     file = forms.FileField(label="填好的核对表（.xlsx）")
 
 
+#: The inputs each resolving action reads (the form shows only those of the item's actions).
+ACTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "register_death": ("date",),
+    "register_enlistment": ("date",),
+    "correct_person": ("field_name", "value"),
+    "transfer": ("date", "destination_code"),
+    "move_out": ("date", "destination_code"),
+    "merge_persons": ("other_person_id",),
+    "register_birth": ("name", "sex", "birth_date", "id_number", "household_no"),
+    "move_in": ("name", "sex", "birth_date", "id_number", "household_no", "from_unit_code", "date"),
+}
+
+
 class ResolveForm(_Base):
     action = forms.ChoiceField(label="整改措施")
     date = date_field("日期（死亡、迁移、入伍、迁入）", required=False)
@@ -114,6 +127,10 @@ class ResolveForm(_Base):
     def __init__(self, *args: Any, actions: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [(a, ACTION_LABELS[a]) for a in actions]
+        wanted = {"action"}.union(*(ACTION_FIELDS.get(a, ()) for a in actions))
+        for name in list(self.fields):
+            if name not in wanted:
+                del self.fields[name]
 
 
 class RejectForm(_Base):
