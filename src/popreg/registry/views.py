@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,6 +49,7 @@ from popreg.registry.models import (
     Household,
     Person,
     ResidenceType,
+    Sex,
     Status,
 )
 from popreg.registry.search import search_persons
@@ -273,11 +275,6 @@ EXPORT_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @with_actor
 def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpResponse:
     """CSV (UTF-8 with BOM for Excel) of the filtered person list; audited, signed."""
@@ -291,23 +288,35 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpR
     status_label = dict(Status.choices)
     rtype_label = dict(ResidenceType.choices)
 
+    sex_label = dict(Sex.choices)
+    columns = ("id", "name", "sex", "birth_date", "id_number", "ethnicity", "household__household_no",
+               "registered_unit_id", "registered_unit__name", "residence_unit_id", "residence_type",
+               "status", "death_date")
+
     def lines() -> Iterator[str]:
-        out = csv.writer(_Echo())
-        yield "\ufeff" + out.writerow([
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        buf.write("\ufeff")
+        out.writerow([
             f"# 导出人 exported by: {actor.name}",
             f"导出时间 exported at: {now:%Y-%m-%d %H:%M:%S %z}",
             f"单位 unit: {unit.name} ({unit.code})",
             f"行数 rows: {rows}",
         ])
-        yield out.writerow([label for _, label in EXPORT_COLUMNS])
-        for p in qs.iterator(chunk_size=2000):
-            yield out.writerow([
-                p.pk, p.name, p.get_sex_display(), p.birth_date or "", p.id_number or "",
-                p.ethnicity, p.household.household_no if p.household else "",
-                p.registered_unit_id, p.registered_unit.name, p.residence_unit_id or "",
-                rtype_label.get(p.residence_type, p.residence_type),
-                status_label.get(p.status, p.status), p.death_date or "",
-            ])
+        out.writerow([label for _, label in EXPORT_COLUMNS])
+        # Plain tuples and one chunk of text per 2,000 rows: a county list streams at
+        # tens of thousands of rows a second.
+        for n, (pk, name, sex, born, idn, eth, hh_no, reg, reg_name, res, rtype, status, died) in enumerate(
+            qs.values_list(*columns).iterator(chunk_size=2000), start=1
+        ):
+            out.writerow([pk, name, sex_label.get(sex, sex), born or "", idn or "", eth, hh_no or "",
+                          reg, reg_name, res or "", rtype_label.get(rtype, rtype),
+                          status_label.get(status, status), died or ""])
+            if n % 2000 == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     filename = f"persons-{unit.code}-{now:%Y%m%d-%H%M}.csv"
