@@ -7,6 +7,7 @@ import io
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from popreg.core.privacy import mask_id
 from popreg.registry import actions
@@ -88,6 +89,7 @@ def test_person_page_shows_history_and_audits_the_id_read(login, people, actors)
     assert "1990-03-04" in page and "出生" in page and "更正" in page
     assert "王秀英" in page and "王秀瑛" in page and "户口本笔误" in page
     assert "clerk_a1" in page and "admin" in page
+    assert f"登记于 {timezone.localdate():%Y-%m-%d}" in page  # recorded date
     # Family: the child links back.
     assert f"/persons/{people['child'].pk}/" in page
 
@@ -144,7 +146,9 @@ def test_export_is_scoped_signed_excel_friendly_and_audited(login, people):
     assert "officer_a" in rows[0][0] and "导出时间" in rows[0][1]
     names = {row[1] for row in rows[2:]}
     assert names == {"王秀英", "張偉"}
-    assert people["mother"].id_number in {row[4] for row in rows[2:]}
+    # Excel keeps ID and household numbers as text (no 1.10105E+17, no lost leading zeros).
+    assert f'="{people["mother"].id_number}"' in {row[4] for row in rows[2:]}
+    assert f'="{people["hh_a"].household_no}"' in {row[6] for row in rows[2:]}
     recs = AuditRecord.objects.filter(action="export_persons")
     assert recs.count() == before + 1
     assert recs.first().actor_name == "officer_a" and recs.first().unit_code == TOWN_A
@@ -190,3 +194,11 @@ def test_templates_load_nothing_from_other_hosts():
     for path in (p for root in roots for p in root.rglob("*.html")):
         text = path.read_text()
         assert "//" not in text.replace("http://127.0.0.1", ""), path
+
+
+def test_export_does_not_let_excel_run_a_name_as_a_formula(login, people, actors):
+    actions.do_register_birth(actors["admin"], name="=HYPERLINK(1)", sex="M", birth_date=date(2001, 1, 1),
+                              registered_unit_code=VILLAGE_A1)
+    r = login("clerk_a1").get(f"/units/{VILLAGE_A1}/persons.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode("utf-8-sig"))))
+    assert "'=HYPERLINK(1)" in {row[1] for row in rows[2:]}

@@ -275,6 +275,18 @@ EXPORT_COLUMNS = [
 ]
 
 
+def _as_text(value: str | None) -> str:
+    """Digits Excel must keep as text: 18-digit ID numbers lose their last digits and
+    household numbers their leading zeros when Excel reads them as numbers."""
+    return f'="{value}"' if value else ""
+
+
+def _cell(value: str | None) -> str:
+    """Free text that Excel must not run as a formula (CSV injection)."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 @with_actor
 def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpResponse:
     """CSV (UTF-8 with BOM for Excel) of the filtered person list; audited, signed."""
@@ -309,8 +321,8 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpR
         for n, (pk, name, sex, born, idn, eth, hh_no, reg, reg_name, res, rtype, status, died) in enumerate(
             qs.values_list(*columns).iterator(chunk_size=2000), start=1
         ):
-            out.writerow([pk, name, sex_label.get(sex, sex), born or "", idn or "", eth, hh_no or "",
-                          reg, reg_name, res or "", rtype_label.get(rtype, rtype),
+            out.writerow([pk, _cell(name), sex_label.get(sex, sex), born or "", _as_text(idn), _cell(eth),
+                          _as_text(hh_no), reg, _cell(reg_name), res or "", rtype_label.get(rtype, rtype),
                           status_label.get(status, status), died or ""])
             if n % 2000 == 0:
                 yield buf.getvalue()
