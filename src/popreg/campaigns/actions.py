@@ -876,7 +876,7 @@ def _run_action(actor: Actor, item: RectificationItem, action: str, params: Mapp
 def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem:
     pk = item if isinstance(item, int) else item.pk
     try:
-        it = RectificationItem.objects.select_for_update().select_related("campaign", "person", "found_person",
+        it = RectificationItem.objects.select_for_update(of=("self",)).select_related("campaign", "person", "found_person",
                                                                             "outcome", "unit").get(pk=pk)
     except RectificationItem.DoesNotExist:
         raise _err(f"整改事项 {pk} 不存在", f"item {pk} does not exist", "item") from None
@@ -994,7 +994,7 @@ def do_draw_spot_check(actor: Actor, campaign: Campaign, village_code: str) -> l
 def do_record_spot_check(actor: Actor, spot_check: SpotCheck | int, *, agrees: bool, note: str = "") -> SpotCheck:
     """Record the re-verification of one sampled household: does it agree with the field outcomes?"""
     pk = spot_check if isinstance(spot_check, int) else spot_check.pk
-    sc = SpotCheck.objects.select_for_update().select_related("campaign").get(pk=pk)
+    sc = SpotCheck.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=pk)
     _check_writer(actor, sc.unit_id)
     _check_phase(sc.campaign, (Phase.SUMMARY,), "录入抽查结果", "record a spot check")
     _check_unlocked(sc.campaign, sc.unit_id)
