@@ -27,13 +27,8 @@ def _before(e: dict[str, Any]) -> str | None:
     return None
 
 
-def _after(e: dict[str, Any]) -> str | None:
-    t = e["event_type"]
-    if t in ("birth", "discharge"):
-        return e["unit_code"]
-    if t in ("move_in", "transfer"):
-        return e["to_unit"] or e["unit_code"]
-    return None
+ENTRY = {"birth": "births", "move_in": "move_in", "discharge": "discharges"}
+EXIT = {"death": "deaths", "move_out": "move_out", "enlistment": "enlistments"}
 
 
 def level_code(code: str | None, level: str) -> str | None:
@@ -66,15 +61,27 @@ class Reference:
             evs.sort(key=lambda e: (e["event_date"], e["event_id"]))
         self.resident = population == "resident"
 
-    def unit_at(self, pid: int, t: date) -> str | None:
-        for e in self.events.get(pid, []):
-            if e["event_date"] >= t:
-                return _before(e)
+    def current_unit(self, pid: int) -> str | None:
         p = self.persons[pid]
         if p["status"] != "active":
             return None
         unit = (p["residence_unit"] or p["registered_unit"]) if self.resident else p["registered_unit"]
         return unit[:12]
+
+    def unit_at(self, pid: int, t: date) -> str | None:
+        for e in self.events.get(pid, []):
+            if e["event_date"] >= t:
+                b = _before(e)
+                return None if b is None else b[:12]
+        return self.current_unit(pid)
+
+    def after(self, pid: int, i: int) -> str | None:
+        """State just after the i-th event: before the next one, or the current state."""
+        evs = self.events[pid]
+        if i + 1 < len(evs):
+            b = _before(evs[i + 1])
+            return None if b is None else b[:12]
+        return self.current_unit(pid)
 
     def indicators(self, start: date, end: date, level: str) -> dict[str, dict[str, Any]]:
         pop_s: Counter[str] = Counter()
@@ -95,15 +102,20 @@ class Reference:
         flows: dict[str, Counter[str]] = defaultdict(Counter)
         mother_births: dict[str, Counter[int | None]] = defaultdict(Counter)
         for pid, evs in self.events.items():
-            for e in evs:
+            for i, e in enumerate(evs):
                 if not start <= e["event_date"] < end:
                     continue
-                b, a = level_code(_before(e), level), level_code(_after(e), level)
+                b, a = level_code(_before(e), level), level_code(self.after(pid, i), level)
                 if a == b:
                     continue
                 kind = e["event_type"]
                 if a is not None:
-                    flows[a][kind + "+"] += 1
+                    if kind in ENTRY:
+                        flows[a][ENTRY[kind]] += 1
+                    elif kind == "transfer" and b is not None:
+                        flows[a]["transfer_in"] += 1
+                    else:
+                        flows[a]["other_in"] += 1
                     if kind == "birth":
                         flows[a]["sex_" + str(self.persons[pid]["sex"])] += 1
                         mother = self.all_persons.get(self.persons[pid]["mother_id"])
@@ -111,13 +123,18 @@ class Reference:
                         group = None if age is None else 15 + 5 * min(6, max(0, (age - 15) // 5))
                         mother_births[a][group] += 1
                 if b is not None:
-                    flows[b][kind + "-"] += 1
+                    if kind in EXIT:
+                        flows[b][EXIT[kind]] += 1
+                    elif kind == "transfer" and a is not None:
+                        flows[b]["transfer_out"] += 1
+                    else:
+                        flows[b]["other_out"] += 1
         years = (end - start).days / (366 if start.year % 4 == 0 else 365)
         out: dict[str, dict[str, Any]] = {}
         for u in set(pop_s) | set(pop_e) | set(flows):
             f = flows[u]
             avg = (pop_s[u] + pop_e[u]) / 2
-            births, deaths = f["birth+"], f["death-"]
+            births, deaths = f["births"], f["deaths"]
             mb = mother_births[u]
             known = sum(v for k, v in mb.items() if k is not None)
             tfr = None
@@ -138,10 +155,12 @@ class Reference:
                 "male_births": f["sex_M"],
                 "female_births": f["sex_F"],
                 "deaths": deaths,
-                "in_migration": f["move_in+"] + f["transfer+"],
-                "out_migration": f["move_out-"] + f["transfer-"],
-                "enlistments": f["enlistment-"],
-                "discharges": f["discharge+"],
+                "in_migration": f["move_in"] + f["transfer_in"],
+                "out_migration": f["move_out"] + f["transfer_out"],
+                "enlistments": f["enlistments"],
+                "discharges": f["discharges"],
+                "other_in": f["other_in"],
+                "other_out": f["other_out"],
                 "cbr": births / avg * 1000 if avg else None,
                 "cdr": deaths / avg * 1000 if avg else None,
                 "rni": (births - deaths) / avg * 1000 if avg else None,

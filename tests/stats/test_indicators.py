@@ -138,7 +138,7 @@ def test_balance_identity_on_random_snapshot(randomsnap):
         lhs = t["population_end"]
         rhs = (
             t["population_start"] + t["births"] - t["deaths"] + t["in_migration"]
-            - t["out_migration"] + t["discharges"] - t["enlistments"]
+            - t["out_migration"] + t["discharges"] - t["enlistments"] + t["other_in"] - t["other_out"]
         )
         assert (lhs == rhs).all(), level
         assert t["births"].sum() > 0

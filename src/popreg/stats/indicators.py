@@ -92,6 +92,7 @@ COLUMNS: tuple[str, ...] = (
     "births", "male_births", "female_births", "births_sex_unknown",
     "deaths", "in_migration", "out_migration",
     "move_in", "move_out", "transfer_in", "transfer_out", "enlistments", "discharges",
+    "other_in", "other_out",
     "cbr", "cdr", "rni",
     "srb", "srb_low", "srb_high", "srb_insufficient",
     *(f"asfr_{a}_{a + 4}" for a in FERTILE_GROUPS),
@@ -291,7 +292,7 @@ class SnapshotIndicators:
         # events of the counted persons, with the person's attributes carried along
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE ev AS
+            CREATE OR REPLACE TEMP TABLE ev0 AS
             SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
                    substr(CASE e.event_type
                        WHEN 'death' THEN e.unit_code
@@ -299,17 +300,27 @@ class SnapshotIndicators:
                        WHEN 'move_out' THEN coalesce(e.from_unit, e.unit_code)
                        WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
                    END, 1, 12) AS before_unit,
-                   substr(CASE e.event_type
-                       WHEN 'birth' THEN e.unit_code
-                       WHEN 'discharge' THEN e.unit_code
-                       WHEN 'move_in' THEN coalesce(e.to_unit, e.unit_code)
-                       WHEN 'transfer' THEN coalesce(e.to_unit, e.unit_code)
-                   END, 1, 12) AS after_unit,
                    p.sex, p.residence_type, p.birth_year, p.bclass, p.unit_now, p.mother_id
             FROM {self._parquet("events")} e JOIN ({persons}) p USING (person_id)
             WHERE e.event_type IN ({evtypes})
             """
         )
+        # The state just after an event is the state just before the next one, or the
+        # current state after the last: flows are these changes of state, so stocks and
+        # flows always balance, even where an event contradicts the current record.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE ev AS
+            SELECT *,
+                   lag(event_date) OVER w AS lo,
+                   lead(event_id) OVER w IS NULL AS is_last,
+                   CASE WHEN lead(event_id) OVER w IS NULL THEN unit_now
+                        ELSE lead(before_unit) OVER w END AS after_unit
+            FROM ev0
+            WINDOW w AS (PARTITION BY person_id ORDER BY event_date, event_id)
+            """
+        )
+        con.execute("DROP TABLE ev0")
         # Segments lo < t <= hi of each person as ranges [i0, i1] of boundary indexes, with
         # weights, aggregated.  Every active person first counts in its current unit at all
         # boundaries (one grouped scan, no join); a person with events then gets -1 on that
@@ -317,13 +328,7 @@ class SnapshotIndicators:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE seg AS
-            WITH o AS (
-                SELECT *,
-                       lag(event_date) OVER w AS lo,
-                       lead(event_id) OVER w IS NULL AS is_last
-                FROM ev
-                WINDOW w AS (PARTITION BY person_id ORDER BY event_date, event_id)
-            ),
+            WITH o AS (SELECT * FROM ev),
             parts AS (
                 SELECT before_unit AS unit, sex, residence_type, birth_year, bclass,
                        {n_moments_le("lo", 0)} AS i0, {n_moments_le("event_date", k)} - 1 AS i1,
@@ -381,7 +386,7 @@ class SnapshotIndicators:
             WITH b AS (
                 SELECT {pidx} AS pidx, e.after_unit AS a, e.event_date, e.mother_id
                 FROM ev e
-                WHERE e.event_type = 'birth' AND {in_range}
+                WHERE e.event_type = 'birth' AND e.after_unit IS NOT NULL AND {in_range}
             )
             SELECT b.pidx, b.a,
                    CASE WHEN age IS NULL THEN NULL
@@ -463,8 +468,11 @@ class SnapshotIndicators:
                 SELECT pidx, b AS unit_code,
                     sum(n) FILTER (event_type = 'death') AS deaths,
                     sum(n) FILTER (event_type = 'move_out') AS move_out,
-                    sum(n) FILTER (event_type = 'transfer') AS transfer_out,
-                    sum(n) FILTER (event_type = 'enlistment') AS enlistments
+                    sum(n) FILTER (event_type = 'transfer' AND a IS NOT NULL) AS transfer_out,
+                    sum(n) FILTER (event_type = 'enlistment') AS enlistments,
+                    sum(n) FILTER (NOT (event_type IN ('death', 'move_out', 'enlistment')
+                                        OR (event_type = 'transfer' AND a IS NOT NULL)))
+                        AS other_out
                 FROM x WHERE b IS NOT NULL AND (a IS NULL OR a <> b) GROUP BY ALL
             ),
             ins AS (
@@ -473,8 +481,11 @@ class SnapshotIndicators:
                     sum(n) FILTER (event_type = 'birth' AND sex = 'M') AS male_births,
                     sum(n) FILTER (event_type = 'birth' AND sex = 'F') AS female_births,
                     sum(n) FILTER (event_type = 'move_in') AS move_in,
-                    sum(n) FILTER (event_type = 'transfer') AS transfer_in,
-                    sum(n) FILTER (event_type = 'discharge') AS discharges
+                    sum(n) FILTER (event_type = 'transfer' AND b IS NOT NULL) AS transfer_in,
+                    sum(n) FILTER (event_type = 'discharge') AS discharges,
+                    sum(n) FILTER (NOT (event_type IN ('birth', 'move_in', 'discharge')
+                                        OR (event_type = 'transfer' AND b IS NOT NULL)))
+                        AS other_in
                 FROM x WHERE a IS NOT NULL AND (b IS NULL OR a <> b) GROUP BY ALL
             )
             SELECT * FROM ins FULL OUTER JOIN outs USING (pidx, unit_code)
@@ -631,6 +642,8 @@ def _assemble(
                 "transfer_out": c("transfer_out"),
                 "enlistments": c("enlistments"),
                 "discharges": c("discharges"),
+                "other_in": c("other_in"),
+                "other_out": c("other_out"),
                 "cbr": demo.crude_birth_rate(births, avg),
                 "cdr": demo.crude_death_rate(deaths, avg),
                 "rni": demo.rate_of_natural_increase(births, deaths, avg),
