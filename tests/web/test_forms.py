@@ -177,8 +177,33 @@ def test_read_only_roles_see_no_write_buttons_and_get_403(login, people, counts,
         f"/persons/{p.pk}/transfer/": {"to_unit": VILLAGE_A2, "move_date": "2025-01-01"},
         f"/persons/{p.pk}/marriage/": {"marriage_date": "2025-01-01"},
         f"/persons/{p.pk}/correct/": {"name": "改", "reason": "x"},
+        f"/persons/{p.pk}/divorce/": {"divorce_date": "2025-01-01"},
+        f"/persons/{p.pk}/enlistment/": {"enlistment_date": "2025-01-01"},
+        f"/persons/{p.pk}/discharge/": {"discharge_date": "2025-01-01", "to_unit": VILLAGE_A1},
     }
     for url, data in forms.items():
         assert c.get(url).status_code == 403, url
         assert c.post(url, data).status_code == 403, url
     assert counts() == before
+
+
+def test_divorce_enlistment_and_discharge_forms(login, people, counts):
+    c = login("clerk_a1")
+    mother, child = people["mother"], people["child"]
+    assert "/divorce/" not in c.get(f"/persons/{mother.pk}/").content.decode()
+    assert c.post(f"/persons/{mother.pk}/marriage/", {"marriage_date": "2015-05-05"}).status_code == 302
+    assert "/divorce/" in c.get(f"/persons/{mother.pk}/").content.decode()
+    assert c.post(f"/persons/{mother.pk}/divorce/", {"divorce_date": "2020-01-01"}).status_code == 302
+    mother.refresh_from_db()
+    assert mother.marital_status == "divorced"
+
+    assert "/discharge/" not in c.get(f"/persons/{child.pk}/").content.decode()
+    assert c.post(f"/persons/{child.pk}/enlistment/", {"enlistment_date": "2024-09-01"}).status_code == 302
+    child.refresh_from_db()
+    assert child.status == "deregistered"
+    assert "/discharge/" in c.get(f"/persons/{child.pk}/").content.decode()
+    r = c.post(f"/persons/{child.pk}/discharge/", {"discharge_date": "2025-09-01", "to_unit": VILLAGE_A1,
+                                                   "household_no": ""})
+    assert r.status_code == 302
+    child.refresh_from_db()
+    assert child.status == "active" and child.registered_unit_id == VILLAGE_A1

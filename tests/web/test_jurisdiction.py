@@ -81,6 +81,9 @@ def test_person_and_household_pages_outside_are_refused(login, outsider, people,
     ("transfer", {"to_unit": VILLAGE_A1, "move_date": "2025-01-01", "household_no": ""}),
     ("marriage", {"marriage_date": "2025-01-01"}),
     ("correct", {"name": "改名", "reason": "x"}),
+    ("divorce", {"divorce_date": "2025-01-01"}),
+    ("enlistment", {"enlistment_date": "2025-01-01"}),
+    ("discharge", {"discharge_date": "2025-01-01", "to_unit": VILLAGE_A1}),
 ])
 def test_forms_on_a_person_outside_are_refused(login, outsider, counts, action, data):
     c = login("clerk_a1")

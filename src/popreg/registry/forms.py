@@ -163,6 +163,25 @@ class MarriageForm(_Base):
     marriage_date = date_field(_("Date of marriage"))
 
 
+class DivorceForm(_Base):
+    divorce_date = date_field(_("Date of divorce"))
+
+
+class EnlistmentForm(_Base):
+    enlistment_date = date_field(_("Date of enlistment"))
+
+
+class DischargeForm(_Base, _HouseholdMixin):
+    discharge_date = date_field(_("Date of discharge"))
+    to_unit = forms.ChoiceField(label=_("Village of registration"))
+
+    field_order = ["discharge_date", "to_unit", "household_no"]
+
+    def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _unit_field(self, "to_unit", village_units(actor))
+
+
 class CorrectionForm(_Base):
     """Only the fields the user fills in are corrected; the reason is required."""
 

@@ -36,6 +36,9 @@ from popreg.registry.forms import (
     BirthForm,
     CorrectionForm,
     DeathForm,
+    DischargeForm,
+    DivorceForm,
+    EnlistmentForm,
     MarriageForm,
     MoveInForm,
     MoveOutForm,
@@ -441,6 +444,7 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         marital_status=labels["marital_status"].get(person.marital_status, person.marital_status), relatives=relatives, timeline=_timeline(person),
         crumbs=_breadcrumbs(actor, person.registered_unit) + [person.registered_unit],
         active=person.status == Status.ACTIVE,
+        deregistered=person.status == Status.DEREGISTERED,
     ))
 
 
@@ -501,10 +505,10 @@ def register_move_in(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 def _person_action(
     request: HttpRequest, actor: Actor, pk: int, form_class: type, title: str,
-    call: Callable[[Person, dict[str, Any]], Any], **form_kwargs: Any,
+    call: Callable[[Person, dict[str, Any]], Any], form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
     person = _person(actor, pk)
-    form = form_class(request.POST or None, **form_kwargs)
+    form = form_class(request.POST or None, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             call(person, form.cleaned_data)
@@ -548,6 +552,28 @@ def transfer(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def register_marriage(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, MarriageForm, _("Register a marriage"), lambda p, d:
                           actions.do_register_marriage(actor, p, marriage_date=d["marriage_date"]))
+
+
+@writer
+def register_divorce(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _person_action(request, actor, pk, DivorceForm, _("Register a divorce"), lambda p, d:
+                          actions.do_register_divorce(actor, p, divorce_date=d["divorce_date"]))
+
+
+@writer
+def register_enlistment(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _person_action(request, actor, pk, EnlistmentForm, _("Register an enlistment"), lambda p, d:
+                          actions.do_register_enlistment(actor, p, enlistment_date=d["enlistment_date"]))
+
+
+@writer
+def register_discharge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    def call(p: Person, d: dict[str, Any]) -> Any:
+        return actions.do_register_discharge(actor, p, discharge_date=d["discharge_date"], to_unit_code=d["to_unit"],
+                                             household=_household_by_no(actor, d["household_no"]))
+
+    return _person_action(request, actor, pk, DischargeForm, _("Register a discharge"), call,
+                          form_kwargs={"actor": actor})
 
 
 @writer
