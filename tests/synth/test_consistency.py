@@ -225,3 +225,24 @@ def test_duplicates_carry_realistic_noise(data):
     assert other_village > 0.4 * len(pairs)
     assert other_name > 0.2 * len(pairs)
     assert legacy > 5 and missing > 5
+
+
+def test_households_agree_with_their_members(county):
+    from .conftest import connect
+
+    con = connect(county)
+    (wrong_unit,) = con.execute("""
+        SELECT count(*) FROM persons p JOIN households h USING (household_id)
+        WHERE p.status IN ('active', 'deregistered') AND h.unit_code <> p.registered_unit
+    """).fetchone()
+    assert wrong_unit == 0
+    (wrong_head,) = con.execute("""
+        SELECT count(*) FROM households h JOIN persons p ON p.person_id = h.head_person_id
+        WHERE p.household_id <> h.household_id OR p.status <> 'active'
+    """).fetchone()
+    assert wrong_head == 0
+    (orphans,) = con.execute("""
+        SELECT count(*) FROM persons p LEFT JOIN households h USING (household_id)
+        WHERE p.household_id IS NOT NULL AND h.household_id IS NULL
+    """).fetchone()
+    assert orphans == 0

@@ -403,7 +403,7 @@ class Township:
         busy[dies] = True
 
         # births
-        mothers = np.flatnonzero(~busy & (c["sex"] == 1) & (age >= 15) & (age < 50))
+        mothers = np.flatnonzero(~busy & (c["sex"] == 1) & (age >= 15) & (age < 49))
         rate = demo.fertility(age[mothers], y) * np.where(c["marital"][mothers] == MARRIED, 1.32, 0.05)
         mothers = mothers[rng.random(len(mothers)) < rate]
         self._births(mothers, t0, span, y)
@@ -661,7 +661,8 @@ class Township:
             self.hh_vil[int(h)] = int(d)
         # people of the household who could not move with it (away, busy) keep their own unit:
         # they get a household of their own there
-        stay = np.flatnonzero(np.isin(c["hh"], go) & busy & (c["status"] == ACTIVE) & (c["vil"] != np.asarray(self.hh_vil)[c["hh"]]))
+        stay = np.flatnonzero(np.isin(c["hh"], go) & np.isin(c["status"], (ACTIVE, DEREG))
+                              & (c["vil"] != np.asarray(self.hh_vil)[c["hh"]]))
         if len(stay):
             c["hh"][stay] = self.new_households(c["vil"][stay])
         busy[members] = True
