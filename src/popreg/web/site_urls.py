@@ -24,6 +24,7 @@ registry_patterns = [
     path("persons/<int:pk>/correct/", views.correct_person, name="correct"),
     path("register/birth/", views.register_birth, name="birth"),
     path("register/move-in/", views.register_move_in, name="move_in"),
+    path("audit/", views.audit_log, name="audit"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
