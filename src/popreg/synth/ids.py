@@ -82,16 +82,16 @@ def _codes_by_year() -> dict[int, np.ndarray]:
     return out
 
 
-def outside_regions(rng: np.random.Generator, birth_years: np.ndarray, exclude: str) -> np.ndarray:
-    """A real region code valid in each birth year, other than the county's own."""
+def outside_regions(rng: np.random.Generator, birth_years: np.ndarray, exclude: frozenset[str]) -> np.ndarray:
+    """A real region code valid in each birth year, none of ``exclude`` (the county's own)."""
     out = np.empty(len(birth_years), dtype=object)
     table = _codes_by_year()
     for year in np.unique(birth_years):
         mask = birth_years == year
         pool = table[int(np.clip(year, 1900, 2030))]
-        pick = pool[rng.integers(0, len(pool), int(mask.sum()))]
-        pick[pick == exclude] = pool[0] if pool[0] != exclude else pool[1]
-        out[mask] = pick
+        if exclude:
+            pool = pool[~np.isin(pool, list(exclude))]
+        out[mask] = pool[rng.integers(0, len(pool), int(mask.sum()))]
     return out
 
 

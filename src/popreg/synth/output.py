@@ -323,7 +323,7 @@ def _death_notices(t: Township, pid: np.ndarray, names: np.ndarray,
     # people who died here but were never registered here (travellers, patients from elsewhere)
     n_out = int(rng.poisson(0.04 * max(len(subjects), 1)))
     out_bd = (since - rng.uniform(30, 90, n_out) * 365.25).astype(int)
-    out_region = ids.outside_regions(rng, np.array([ids.to_date(int(d)).year for d in out_bd]), t.plan.region)
+    out_region = ids.outside_regions(rng, np.array([ids.to_date(int(d)).year for d in out_bd]), t.plan.native_regions)
     out_sex = rng.integers(0, 2, n_out)
     out_names = np.asarray(nm.SURNAMES, dtype=object)[nm.draw_surnames(rng, n_out)] + nm.draw_given(
         rng, out_sex, np.array([ids.to_date(int(d)).year for d in out_bd]))

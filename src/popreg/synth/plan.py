@@ -61,6 +61,7 @@ class TownshipPlan:
     seat: bool
     floating_in: int
     foreign: int
+    native_regions: frozenset[str] = frozenset()  # region codes of all townships' natives
     villages: list[VillagePlan] = field(default_factory=list)
 
     @property
@@ -164,6 +165,9 @@ def build_plan(persons: int, rng: np.random.Generator) -> CountyPlan:
         )
         plan.villages = _villages(rng, plan, int(n_vill[i]), int(tiny[i]), int(small[i]), int(pop[i]))
         plans.append(plan)
+    natives = frozenset(t.region for t in plans)
+    for plan in plans:
+        plan.native_regions = natives
     return CountyPlan(COUNTY_CODE, "阳曲县", persons, plans)
 
 

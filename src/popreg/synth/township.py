@@ -162,7 +162,7 @@ class Township:
 
     def born_elsewhere(self, idx: np.ndarray) -> None:
         years = np.array([ids.to_date(d).year for d in self.c["bd"][idx]])
-        self.c["region"][idx] = ids.outside_regions(self.rng, years, self.plan.region)
+        self.c["region"][idx] = ids.outside_regions(self.rng, years, self.plan.native_regions)
 
     def agri_for(self, vil: np.ndarray) -> np.ndarray:
         seat = self.plan.seat
