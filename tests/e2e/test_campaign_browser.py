@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -134,3 +135,37 @@ def test_campaign_end_to_end(browser, people, tmp_path):
     assert SignOff.objects.filter(campaign=campaign, unit_id=VILLAGE_A1, level="village").exists()
     assert "村级" in _summary_row(b, VILLAGE_A1)[-2]
     b.shot("signed")
+
+
+def test_bad_upload_is_reported_row_by_row(browser, people, actors, tmp_path):
+    from popreg.campaigns import actions
+    from popreg.campaigns.fieldlists import build_field_workbook
+    from popreg.campaigns.models import FieldOutcome
+    from popreg.campaigns.queries import campaign_info, field_list_persons, village_info
+    from popreg.registry.models import AdminUnit
+
+    from ..campaigns.conftest import DATES
+    from ..campaigns.test_upload import fill
+
+    campaign = actions.do_create_campaign(actors["admin"], name="2025年户口整顿", scope_codes=[COUNTY],
+                                          reference_moment=datetime(2025, 11, 1), dates=DATES)
+    actions.do_advance_phase(actors["admin"], campaign)
+
+    village = AdminUnit.objects.select_related("parent__parent").get(code=VILLAGE_A1)
+    data = build_field_workbook(village_info(village), field_list_persons(campaign, VILLAGE_A1),
+                                campaign_info(campaign))
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(fill(data, {people["mother"].pk: ("已死亡", None, None, "2025-02-30"),
+                                people["child"].pk: ("核实无误", None, None, None)}))
+    b = browser
+    b.open("/login/")
+    b.css("#id_username").send_keys("clerk_a1")
+    b.css("#id_password").send_keys(PASSWORD)
+    b.submit("button[type=submit].primary")
+    b.open(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/upload/")
+    b.css("#id_file").send_keys(str(bad))
+    b.submit("#upload-submit")
+    report = b.css("#upload-report").text
+    assert "文件未录入" in report and "核对名单 第2行“L”列" in report and "不存在" in report
+    assert not FieldOutcome.objects.exists()
+    b.shot("upload-refused")
