@@ -23,6 +23,7 @@ between runs.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -359,25 +360,37 @@ def main() -> None:
     rows = pd.read_parquet(snap / "events.parquet", columns=["event_id"]).shape[0]
     print(f"snapshot: {snap}  events: {rows:,}  years {YEARS[0]}-{YEARS[-1]}")
 
+    cpu: dict[str, float] = {}
+
     def timed(fn):  # type: ignore[no-untyped-def]
         best, res = float("inf"), None
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             res = fn(snap)
-            best = min(best, time.perf_counter() - t0)
+            wall = time.perf_counter() - t0
+            if wall < best:
+                best, cpu[fn.__name__] = wall, time.process_time() - c0
         return best, res
 
+    try:
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "?"
+    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load} "
+          "(wall time is shared with whatever else runs; CPU time is this process's)")
     t_eng, eng = timed(run_engine)
-    print(f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s  "
-          f"({len(eng):,} rows × {eng.shape[1]} columns)")
+    print(f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
+          f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns)")
     t_raw, raw = timed(run_raw_duckdb)
-    print(f"single raw DuckDB query (contract counts only):          {t_raw:7.2f} s")
+    print(f"single raw DuckDB query (contract counts only):          {t_raw:7.2f} s wall, "
+          f"{cpu['run_raw_duckdb']:7.2f} s CPU")
     assert _key(eng, "period").equals(_key(raw, "year")), "engine and raw query disagree"
     if not args.skip_pandas:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         pdf = run_pandas(snap)
         t_pd = time.perf_counter() - t0
-        print(f"straightforward pandas:                                 {t_pd:7.2f} s")
+        print(f"straightforward pandas:                                 {t_pd:7.2f} s wall, "
+              f"{time.process_time() - c0:7.2f} s CPU")
         assert _key(eng, "period").equals(_key(pdf, "year")), "engine and pandas disagree"
         print(f"ratio engine / pandas: {t_eng / t_pd:.3f}  (pandas / engine: {t_pd / t_eng:.1f}×)")
     print(f"ratio engine / raw DuckDB query: {t_eng / t_raw:.2f}")

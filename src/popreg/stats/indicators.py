@@ -290,37 +290,34 @@ class SnapshotIndicators:
         """
         evtypes = ", ".join(f"'{t}'" for t in POPULATION_EVENTS)
         # events of the counted persons, with the person's attributes carried along
+        # Events of the counted persons with the person's attributes.  The state just after
+        # an event is the state just before the next one, or the current state after the
+        # last: flows are these changes of state, so stocks and flows always balance, even
+        # where an event contradicts the current record.
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE ev0 AS
-            SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
-                   substr(CASE e.event_type
-                       WHEN 'death' THEN e.unit_code
-                       WHEN 'enlistment' THEN e.unit_code
-                       WHEN 'move_out' THEN coalesce(e.from_unit, e.unit_code)
-                       WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
-                   END, 1, 12) AS before_unit,
-                   p.sex, p.residence_type, p.birth_year, p.bclass, p.unit_now, p.mother_id
-            FROM {self._parquet("events")} e JOIN ({persons}) p USING (person_id)
-            WHERE e.event_type IN ({evtypes})
-            """
-        )
-        # The state just after an event is the state just before the next one, or the
-        # current state after the last: flows are these changes of state, so stocks and
-        # flows always balance, even where an event contradicts the current record.
-        con.execute(
-            """
             CREATE OR REPLACE TEMP TABLE ev AS
+            WITH e AS (
+                SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
+                       substr(CASE e.event_type
+                           WHEN 'death' THEN e.unit_code
+                           WHEN 'enlistment' THEN e.unit_code
+                           WHEN 'move_out' THEN coalesce(e.from_unit, e.unit_code)
+                           WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
+                       END, 1, 12) AS before_unit,
+                       p.sex, p.residence_type, p.birth_year, p.bclass, p.unit_now, p.mother_id
+                FROM {self._parquet("events")} e JOIN ({persons}) p USING (person_id)
+                WHERE e.event_type IN ({evtypes})
+            )
             SELECT *,
                    lag(event_date) OVER w AS lo,
                    lead(event_id) OVER w IS NULL AS is_last,
                    CASE WHEN lead(event_id) OVER w IS NULL THEN unit_now
                         ELSE lead(before_unit) OVER w END AS after_unit
-            FROM ev0
+            FROM e
             WINDOW w AS (PARTITION BY person_id ORDER BY event_date, event_id)
             """
         )
-        con.execute("DROP TABLE ev0")
         # Segments lo < t <= hi of each person as ranges [i0, i1] of boundary indexes, with
         # weights, aggregated.  Every active person first counts in its current unit at all
         # boundaries (one grouped scan, no join); a person with events then gets -1 on that
