@@ -61,6 +61,12 @@ def _id_form(number: str | None, birth: date | None, sex: str | None) -> set[str
     return out
 
 
+def _defective(data) -> set[int]:
+    if "_defective" not in data:
+        data["_defective"] = {int(r["record_id"]) for r in data["defects"] if r["source"] == "registry"}
+    return data["_defective"]
+
+
 def test_truth_covers_every_person_once(data):
     assert set(data["entities"]) == set(data["persons"])
 
@@ -140,13 +146,17 @@ def test_hospital_births_truth(data):
     # every hospital birth is either linked to its child or an unregistered birth, never both
     assert linked.keys() | unregistered == births
     assert not linked.keys() & unregistered
+    rows = {r["record_id"]: r for r in data["births"]}
+    same_sex = 0
     for rid, pid in linked.items():
         child = data["persons"][pid]
-        row = next(r for r in data["births"] if r["record_id"] == rid) if len(linked) < 50 else None
         # (a year earlier at most: injected birth-date errors shift some recorded dates)
         assert child["birth_date"] is None or child["birth_date"] >= date(2020, 11, 1)
-        if row:
-            assert row["child_sex"] == child["sex"]
+        same_sex += rows[rid]["child_sex"] == child["sex"]
+        mother = data["persons"].get(child["mother_id"])
+        assert mother is not None
+        assert mother["sex"] in ("F", None) or child["mother_id"] in _defective(data)
+    assert same_sex > 0.99 * len(linked)
     # noise exists: some mother IDs are mistyped or missing, some names are traditional
     mother_ids = [r["mother_id_number"] for r in data["births"]]
     assert sum(m is None for m in mother_ids) > 20
@@ -246,3 +256,22 @@ def test_households_agree_with_their_members(county):
         WHERE p.household_id IS NOT NULL AND h.household_id IS NULL
     """).fetchone()
     assert orphans == 0
+
+
+def test_death_notices_truth(data):
+    persons = data["persons"]
+    notices = {r["record_id"]: r for r in data["notices"]}
+    linked = [(r["record_id"], int(r["person_id"])) for r in data["links"] if r["source"] == "death_notices"]
+    assert len(linked) > 0.9 * len(notices)  # a few notices are about people never registered here
+    statuses = defaultdict(int)
+    for rid, pid in linked:
+        p = persons[pid]
+        statuses[p["status"]] += 1
+        assert p["status"] in ("deceased", "active")
+        if p["status"] == "deceased":
+            assert p["death_date"] == notices[rid]["death_date"]
+        assert notices[rid]["death_date"] >= date(2022, 11, 1)
+    assert statuses["deceased"] > 1000 and statuses["active"] > 100
+    ids = [r["id_number"] for r in notices.values()]
+    assert sum(i is None for i in ids) > 50
+    assert sum("·" in (r["name"] or "") for r in notices.values()) >= 0
