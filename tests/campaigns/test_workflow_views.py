@@ -119,6 +119,10 @@ def test_summary_exports(client_for, campaign, people, actors):
     assert any("Noto-Sans-CJK-SC" in name for name in fonts) and all(fonts.values())
     assert pdfcheck.notdef_count(pdf.content) == 0
     assert c.get(f"/campaigns/{campaign.pk}/summary.doc").status_code == 404
+    field_list = c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf")
+    text = pdfcheck.text(field_list.content)
+    assert "王秀英" in text and "張偉" in text and "李娜" not in text
+    assert AuditRecord.objects.filter(action="campaign_export_field_list").exists()
 
 
 def test_login_page_then_campaigns(client, users):

@@ -43,11 +43,12 @@ def _fast_passwords(settings):
 class Browser:
     """A thin helper over the WebDriver: open a path, fill fields, take screenshots."""
 
-    def __init__(self, driver, base_url: str, downloads: Path, shots: Path | None) -> None:
+    def __init__(self, driver, base_url: str, downloads: Path, shots: Path | None, prefix: str = "") -> None:
         self.driver = driver
         self.base_url = base_url
         self.downloads = downloads
         self.shots = shots
+        self.prefix = prefix
         self.n = 0
 
     def open(self, path: str) -> None:
@@ -89,7 +90,7 @@ class Browser:
     def shot(self, name: str) -> None:
         if self.shots is not None:
             self.n += 1
-            self.driver.save_screenshot(str(self.shots / f"{self.n:02d}-{name}.png"))
+            self.driver.save_screenshot(str(self.shots / f"{self.prefix}{self.n:02d}-{name}.png"))
 
     def wait_download(self, suffix: str, timeout: float = 20) -> Path:
         import time
@@ -104,7 +105,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(live_server, tmp_path):
+def browser(live_server, tmp_path, request):
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no Chromium binary installed (Debian: apt-get install chromium chromium-driver)")
@@ -132,6 +133,6 @@ def browser(live_server, tmp_path):
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
     try:
-        yield Browser(driver, live_server.url, downloads, shots)
+        yield Browser(driver, live_server.url, downloads, shots, prefix=f"{request.node.name}-")
     finally:
         driver.quit()
