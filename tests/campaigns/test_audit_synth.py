@@ -56,3 +56,38 @@ def test_unit_restriction_on_the_synthetic_county(county):
     assert part and set(part) < set(everything)
     assert all(any(u.startswith(township[:9]) for u in f.scope_units) for f in part)
     assert {f for f in everything if any(u.startswith(township[:9]) for u in f.scope_units)} == set(part)
+
+
+@pytest.mark.slow
+def test_largest_village_field_list_reads_back(county):
+    """The largest village's printable list: every name comes back from the PDF, in order.
+
+    Slow on purpose: about 1,300 persons, 15-30 ms each in WeasyPrint.
+    """
+    import duckdb
+
+    from popreg.campaigns.fieldlists import (
+        field_list_from_snapshot,
+        render_field_list_pdf,
+        sort_persons,
+    )
+
+    from .pdfcheck import fonts, notdef_count, text
+
+    code = duckdb.sql(
+        f"""SELECT substr(registered_unit, 1, 12) AS v, count(*) AS n
+            FROM '{county / "persons.parquet"}'
+            WHERE status = 'active' AND residence_type IN ('registered', 'floating_out')
+            GROUP BY v ORDER BY n DESC, v LIMIT 1"""
+    ).fetchall()[0][0]
+    village, persons = field_list_from_snapshot(county, code)
+    assert len(persons) > 500
+    pdf = render_field_list_pdf(village, persons, {"id": 1, "name": "户口整顿"}, strict=True)
+    got = text(pdf)
+    pos = 0
+    for p in sort_persons(persons):
+        if p["name"]:
+            found = got.find("".join(p["name"].split()), pos)
+            assert found >= 0, f"{p['name']} missing after position {pos}"
+            pos = found
+    assert notdef_count(pdf) == 0 and all(fonts(pdf).values())

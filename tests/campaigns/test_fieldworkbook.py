@@ -62,6 +62,8 @@ def test_structure_of_the_generated_workbook(xlsx):
     assert ws.cell(row=1, column=9).protection.locked            # header row protected
     assert not ws.cell(row=2, column=9).protection.locked        # outcome editable
     assert ws.cell(row=2, column=3).protection.locked            # printed name is not
+    found = wb["新发现人员"]
+    assert found["A1"].protection.locked and not found.column_dimensions["A"].protection.locked
     drop_downs = [dv.formula1 for dv in ws.data_validations.dataValidation]
     assert any(all(label in f for label in OUTCOMES.values()) for f in drop_downs)
     assert wb["_meta"].sheet_state == "veryHidden"

@@ -92,7 +92,7 @@ FOUND_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("类别", "kind", 12),
     ("备注", "note", 24),
 )
-FOUND_ROWS = 500  # editable blank rows on the second sheet
+FOUND_ROWS = 1000  # rows of the second sheet with drop-downs (all rows are editable)
 
 
 # ---------------------------------------------------------------------------------------
@@ -283,15 +283,14 @@ def build_workbook(
 
     fs = wb.create_sheet(FOUND_SHEET)
     fcol = {key: i + 1 for i, (_, key, _) in enumerate(FOUND_COLUMNS)}
-    for i, (header, _key, width) in enumerate(FOUND_COLUMNS, start=1):
+    for i, (header, key, width) in enumerate(FOUND_COLUMNS, start=1):
         cell = fs.cell(row=1, column=i, value=header)
         cell.font, cell.fill = bold, fill
-        fs.column_dimensions[get_column_letter(i)].width = width
-    for r in range(2, FOUND_ROWS + 2):
-        for key, c in fcol.items():
-            cell = fs.cell(row=r, column=c)
-            cell.protection = unlocked
-            cell.number_format = "yyyy-mm-dd" if key == "birth_date" else "@"
+        # whole columns editable and formatted; the header cells keep their own (locked) style
+        dim = fs.column_dimensions[get_column_letter(i)]
+        dim.width = width
+        dim.protection = unlocked
+        dim.number_format = "yyyy-mm-dd" if key == "birth_date" else "@"
     _list_validation(fs, DataValidation, list(SEX_ZH.values()), fcol["sex"], 2, FOUND_ROWS + 1,
                      "性别", "请选择 男 或 女")
     _list_validation(fs, DataValidation, list(FOUND_KINDS), fcol["kind"], 2, FOUND_ROWS + 1,

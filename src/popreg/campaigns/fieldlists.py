@@ -350,6 +350,54 @@ def render_field_list_parts(
     return [(part, _render(village, campaign, [part], strict)) for part in parts]
 
 
+def field_list_from_snapshot(
+    snapshot_dir: str | Path, village_code: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``(village, persons)`` of a village's field list, read from a snapshot.
+
+    The list holds the village's registered population (active, residence type
+    ``registered`` or ``floating_out``, registered in the village or one of its groups).
+    """
+    import duckdb
+
+    from popreg.snapshot import table_path
+
+    def parquet(name: str) -> str:
+        return "'" + str(table_path(snapshot_dir, name)).replace("'", "''") + "'"
+
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            f"""SELECT v.name, t.name, c.name FROM {parquet('units')} v
+               LEFT JOIN {parquet('units')} t ON t.unit_code = v.parent_code
+               LEFT JOIN {parquet('units')} c ON c.unit_code = t.parent_code
+               WHERE v.unit_code = ?""",
+            [village_code],
+        ).fetchall()
+        if not found:
+            raise FieldListError(f"快照中没有村（居）{village_code} / village {village_code} is not in the snapshot")
+        cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {parquet('households')}").fetchall()}
+        head = "h.head_person_id" if "head_person_id" in cols else "NULL"
+        rows = con.execute(
+            f"""SELECT p.person_id, h.household_no, p.name, p.sex, p.birth_date, p.id_number,
+                      CASE WHEN {head} = p.person_id THEN '户主' ELSE '' END, p.residence_type,
+                      h.address, CASE WHEN length(p.registered_unit) = 15 THEN p.registered_unit END
+               FROM {parquet('persons')} p LEFT JOIN {parquet('households')} h USING (household_id)
+               WHERE p.status = 'active' AND p.residence_type IN ('registered', 'floating_out')
+                 AND substr(p.registered_unit, 1, 12) = ?
+               ORDER BY p.person_id""",
+            [village_code],
+        ).fetchall()
+    finally:
+        con.close()
+    name, township, county = found[0]
+    village = {"code": village_code, "name": name, "township_name": township or "",
+               "county_name": county or ""}
+    keys = ("person_id", "household_no", "name", "sex", "birth_date", "id_number", "relation",
+            "residence_type", "address", "group_code")
+    return village, [dict(zip(keys, r, strict=True)) for r in rows]
+
+
 def build_field_workbook(
     village: Mapping[str, Any], persons: Sequence[Mapping[str, Any]], campaign: Mapping[str, Any]
 ) -> bytes:
