@@ -31,7 +31,7 @@ def no_trace(response, person, *, name: bool = True) -> bool:
     """Neither the record's link, its ID number (full or masked) nor (unless it was typed
     into the search box) its name is on the page."""
     body = response.content.decode() if not response.streaming else b"".join(response.streaming_content).decode()
-    marks = [f"/persons/{person.pk}/", person.id_number, mask_id(person.id_number)]
+    marks = [f'href="/persons/{person.pk}/"', person.id_number, mask_id(person.id_number)]
     if name:
         marks.append(person.name)
     return not any(m in body for m in marks)
@@ -157,3 +157,12 @@ def test_user_without_jurisdiction_sees_nothing(client, county, people):
     assert client.get("/").status_code == 403
     assert client.get("/search/", {"q": "李娜"}).status_code == 403
     assert client.get(f"/persons/{people['other'].pk}/").status_code == 403
+
+
+def test_refusals_are_explained_in_chinese(login, outsider, settings):
+    settings.DEBUG = False
+    c = login("clerk_a1")
+    page = c.get(f"/persons/{outsider.pk}/").content.decode()
+    assert "该记录不存在，或不在您的辖区内" in page
+    ro = login("statistician").get("/register/birth/")
+    assert ro.status_code == 403 and "只读" in ro.content.decode()
