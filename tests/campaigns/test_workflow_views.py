@@ -93,8 +93,12 @@ def test_capture_form_records_an_outcome(client_for, campaign, people, actors):
     assert page.count('class="person-card') == 2 and "min-height: 48px" in page
     resp = c.post(f"{url}{people['child'].pk}/", {"outcome": "died"})
     assert resp.status_code == 200 and "请填写日期" in resp.content.decode()
-    resp = c.post(f"{url}{people['child'].pk}/", {"outcome": "field_wrong", "field_name": "name", "value": "张伟"})
-    assert resp.status_code == 302
+    resp = c.post(f"{url}{people['child'].pk}/?todo=1", {"outcome": "field_wrong", "field_name": "name",
+                                                          "value": "张伟"})
+    assert resp.status_code == 302 and resp["Location"].endswith(f"?todo=1#p{people['child'].pk}")
+    todo = c.get(f"{url}?todo=1").content.decode()
+    assert todo.count('class="person-card') == 1 and f'id="p{people["mother"].pk}"' in todo
+    assert c.get(f"{url}?q=王秀").content.decode().count('class="person-card') == 1
     assert FieldOutcome.objects.get(person=people["child"]).corrected_value == "张伟"
     resp = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/found/",
                   {"name": "张小花", "sex": "F", "birth_date": "2024-02-02", "kind": "birth"})

@@ -299,6 +299,7 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
     units = {u.code for u in scope_villages(c)}
     owners: dict[str, Any] = {}
     new: list[RectificationItem] = []
+    known = set(Person.objects.filter(pk__in={f.person_id for f in findings if f.person_id}).values_list("pk", flat=True))
     for f in findings:
         candidates = [f.unit_code, *f.scope_units]
         village = next((village_of(u) for u in candidates if village_of(u) in units), None)
@@ -312,7 +313,7 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
         existing.add(key)
         new.append(RectificationItem(
             campaign=c, key=key, origin=ItemOrigin.ANOMALY, item_type=f.anomaly_type,
-            person_id=f.person_id if f.person_id and Person.objects.filter(pk=f.person_id).exists() else None,
+            person_id=f.person_id if f.person_id in known else None,
             source=f.source, source_record_id=f.record_id if f.source != "registry" else "",
             detail=f.detail, unit_id=village, owner=_default_owner(village, owners),
             deadline=c.rectification_end,

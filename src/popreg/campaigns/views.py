@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -197,8 +198,15 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
     outcomes = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=c, unit=v)}
+    q, todo = request.GET.get("q", "").strip(), request.GET.get("todo") == "1"
+    listed = listed_persons(c, v.code)
+    total = listed.count()
+    if q:
+        listed = listed.filter(Q(name__contains=q) | Q(household__household_no=q) | Q(household__address__contains=q))
     persons = []
-    for p in listed_persons(c, v.code):
+    for p in listed:
+        if todo and p.pk in outcomes:
+            continue
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
         p.outcome = outcomes.get(p.pk)  # type: ignore[attr-defined]
         p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
@@ -207,6 +215,7 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         actor, c, village=v, persons=persons, outcome_choices=forms.Outcome.choices,
         field_choices=forms.OutcomeForm.base_fields["field_name"].choices,  # type: ignore[attr-defined]
         found_form=found_form or forms.FoundPersonForm(), checked=len(outcomes), locked=is_locked(c, v.code),
+        total=total, q=q, todo=todo,
         editable=c.phase in (Phase.VERIFICATION, Phase.RECTIFICATION) and actor.can_write,
     ))
 
@@ -227,7 +236,8 @@ def capture_person(request: HttpRequest, actor: Actor, pk: int, code: str, perso
                                   corrected_value=d["value"], event_date=d["date"], note=d["note"])
     except RegistryError as err:
         return capture(request, pk=pk, code=code, errors={person_pk: err.message})
-    return redirect(f"{reverse('campaigns:capture', args=[c.pk, v.code])}#p{person_pk}")
+    query = f"?{request.GET.urlencode()}" if request.GET else ""
+    return redirect(f"{reverse('campaigns:capture', args=[c.pk, v.code])}{query}#p{person_pk}")
 
 
 @require_POST
