@@ -85,6 +85,8 @@ def test_campaign_end_to_end(browser, people, tmp_path):
     targets = b.all(".person-card .choices label")
     assert len(targets) == 2 * 6 and min(t.size["height"] for t in targets) >= 44
     b.shot("capture-tablet")
+    b.driver.execute_script("document.getElementById('found').scrollIntoView();")
+    b.shot("capture-found-person")
     b.driver.set_window_size(1280, 1000)
     b.open(f"/campaigns/{campaign.pk}/")
     filled = tmp_path / "filled.xlsx"
