@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import SPECIAL
 
 from popreg.campaigns.anomalies import (
     Finding,
@@ -98,10 +99,10 @@ def _udfs(con: duckdb.DuckDBPyConnection) -> None:
     try:
         for name, fn in (("norm_id", normalize_id_number), ("norm_name", normalize_name)):
             con.create_function(
-                name, fn, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+                name, fn, ["VARCHAR"], "VARCHAR", null_handling=SPECIAL, side_effects=False
             )
         con.create_function("same_name", same_name, ["VARCHAR", "VARCHAR"], "BOOLEAN",
-                            null_handling="special", side_effects=False)
+                            null_handling=SPECIAL, side_effects=False)
         # a birth date within 3 days, or with day and month exchanged (a common typing slip)
         con.execute(
             """CREATE MACRO near_birth(a, b) AS abs(date_diff('day', a, b)) <= 3
