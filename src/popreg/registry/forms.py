@@ -194,10 +194,6 @@ class CorrectionForm(_Base):
     reason = forms.CharField(label=_("Reason for the correction"), max_length=200,
                              widget=forms.TextInput(attrs={"size": 40}))
 
-    def changes(self) -> dict[str, Any]:
-        fields = ("name", "sex", "birth_date", "ethnicity", "id_number")
-        return {f: self.cleaned_data[f] for f in fields if self.cleaned_data.get(f) not in (None, "")}
-
 
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("Search"), max_length=60, required=False)
