@@ -61,10 +61,12 @@ from popreg.snapshot import format as snapfmt
 Level = Literal["county", "township", "village"]
 Period = Literal["year", "quarter", "month"]
 Population = Literal["registered", "resident"]
+Engine = Literal["duckdb", "spark"]
 
 LEVELS: tuple[Level, ...] = ("county", "township", "village")
 PERIODS: tuple[Period, ...] = ("year", "quarter", "month")
 POPULATIONS: tuple[Population, ...] = ("registered", "resident")
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 RESIDENCE_TYPES: dict[Population, tuple[str, ...]] = {
     "registered": ("registered", "floating_out"),
@@ -184,6 +186,9 @@ class SnapshotIndicators:
         snapshot_dir: str | Path,
         population: Population = "registered",
         con: duckdb.DuckDBPyConnection | None = None,
+        *,
+        engine: Engine = "duckdb",
+        spark: Any = None,
     ) -> None:
         self.root = Path(snapshot_dir)
         if not self.root.is_dir():
@@ -209,21 +214,22 @@ class SnapshotIndicators:
             )
         self.population = population
         self.reference_moment = datetime.fromisoformat(self.manifest["reference_moment"])
-        self.con = con or duckdb.connect()
+        if engine not in ENGINES:
+            raise IndicatorError(
+                f"引擎只能是 {' 或 '.join(ENGINES)}，收到 {engine!r} / "
+                f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"
+            )
+        self.backend: _Backend = (
+            _DuckDBBackend(self.root, con) if engine == "duckdb" else _SparkBackend(self.root, spark)
+        )
         self._grid_key: tuple[Period, int, int] | None = None
         self._grid: list[PeriodSpec] = []
-
-    def _parquet(self, name: str) -> str:
-        return "read_parquet('" + str(snapfmt.table_path(self.root, name)).replace("'", "''") + "')"
 
     # -- data range ---------------------------------------------------------------------
 
     def history_start(self) -> date | None:
         """First day covered by the event history (first of the month of the first event)."""
-        row = self.con.execute(
-            f"SELECT min(event_date)::DATE FROM {self._parquet('events')}"
-        ).fetchone()
-        first = row[0] if row else None
+        first = self.backend.scalar("SELECT CAST(min(event_date) AS DATE) FROM events_src")
         return None if first is None else date(first.year, first.month, 1)
 
     def check_periods(self, periods: Sequence[PeriodSpec]) -> None:
@@ -259,7 +265,8 @@ class SnapshotIndicators:
         step = _STEP[period]
         mn0 = moments[0].year * 12 + moments[0].month - 1
         months = sorted({m.month for m in moments})
-        con = self.con
+        db = self.backend
+        idiv = db.idiv
 
         def mn(col: str) -> str:
             return f"(year({col}) * 12 + month({col}) - 1)"
@@ -268,13 +275,13 @@ class SnapshotIndicators:
             # how many boundary moments are <= the date in col (moments are first-of-month)
             return (
                 f"CASE WHEN {col} IS NULL THEN {if_null} WHEN {mn(col)} < {mn0} THEN 0 "
-                f"ELSE least({k}, ({mn(col)} - {mn0}) // {step} + 1) END"
+                f"ELSE least({k}, {idiv(f'{mn(col)} - {mn0}', step)} + 1) END"
             )
 
         # bclass = number of boundary months m with (birth month, day) > (m, 1): then
         # age at a boundary of month m_i (1-based position i) = year - birth_year - [bclass >= i]
         bkey = "(month(birth_date) * 100 + CASE WHEN day(birth_date) = 1 THEN 1 ELSE 2 END)"
-        bclass = " + ".join(f"({bkey} > {m * 100 + 1})::INTEGER" for m in months)
+        bclass = " + ".join(f"CAST({bkey} > {m * 100 + 1} AS INTEGER)" for m in months)
         types = ", ".join(f"'{t}'" for t in RESIDENCE_TYPES[self.population])
         unit_now = (
             "registered_unit"
@@ -285,7 +292,7 @@ class SnapshotIndicators:
             SELECT person_id, sex, residence_type, mother_id, year(birth_date) AS birth_year,
                    {bclass} AS bclass,
                    CASE WHEN status = 'active' THEN substr({unit_now}, 1, 12) END AS unit_now
-            FROM {self._parquet("persons")}
+            FROM persons_src
             WHERE residence_type IN ({types})
         """
         evtypes = ", ".join(f"'{t}'" for t in POPULATION_EVENTS)
@@ -294,11 +301,11 @@ class SnapshotIndicators:
         # an event is the state just before the next one, or the current state after the
         # last: flows are these changes of state, so stocks and flows always balance, even
         # where an event contradicts the current record.
-        con.execute(
+        db.table(
+            "ev",
             f"""
-            CREATE OR REPLACE TEMP TABLE ev AS
             WITH e AS (
-                SELECT e.person_id, e.event_id, e.event_type, e.event_date::DATE AS event_date,
+                SELECT e.person_id, e.event_id, e.event_type, CAST(e.event_date AS DATE) AS event_date,
                        substr(CASE e.event_type
                            WHEN 'death' THEN e.unit_code
                            WHEN 'enlistment' THEN e.unit_code
@@ -306,7 +313,7 @@ class SnapshotIndicators:
                            WHEN 'transfer' THEN coalesce(e.from_unit, e.unit_code)
                        END, 1, 12) AS before_unit,
                        p.sex, p.residence_type, p.birth_year, p.bclass, p.unit_now, p.mother_id
-                FROM {self._parquet("events")} e JOIN ({persons}) p USING (person_id)
+                FROM events_src e JOIN ({persons}) p USING (person_id)
                 WHERE e.event_type IN ({evtypes})
             )
             SELECT *,
@@ -322,9 +329,9 @@ class SnapshotIndicators:
         # weights, aggregated.  Every active person first counts in its current unit at all
         # boundaries (one grouped scan, no join); a person with events then gets -1 on that
         # and +1 on each true segment.
-        con.execute(
+        db.table(
+            "seg",
             f"""
-            CREATE OR REPLACE TEMP TABLE seg AS
             WITH o AS (SELECT * FROM ev),
             parts AS (
                 SELECT before_unit AS unit, sex, residence_type, birth_year, bclass,
@@ -347,56 +354,57 @@ class SnapshotIndicators:
             GROUP BY ALL HAVING sum(w) <> 0
             """
         )
-        con.execute("CREATE OR REPLACE TEMP TABLE moments (j INTEGER, y INTEGER, pos INTEGER)")
-        con.executemany(
-            "INSERT INTO moments VALUES (?, ?, ?)",
+        db.values(
+            "moments",
+            ("j", "y", "pos"),
             [(j, m.year, months.index(m.month) + 1) for j, m in enumerate(moments)],
         )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE pop12 AS
-            SELECT m.j, g.unit, g.sex, g.residence_type,
-                   CASE WHEN a.age IS NULL THEN NULL
-                        ELSE least(85, greatest(0, a.age) // 5 * 5) END AS ag,
-                   sum(g.n)::BIGINT AS population
-            FROM seg g JOIN moments m ON m.j BETWEEN g.i0 AND g.i1,
-                 LATERAL (SELECT m.y - g.birth_year
-                                 - CASE WHEN g.bclass >= m.pos THEN 1 ELSE 0 END AS age) a
-            GROUP BY ALL
-            """
-        )
-        pidx = f"(({mn('e.event_date')} - {mn0}) // {step})"
-        in_range = f"e.event_date >= DATE '{moments[0]}' AND e.event_date < DATE '{moments[-1]}'"
-        con.execute(
+        age = "(m.y - g.birth_year - CASE WHEN g.bclass >= m.pos THEN 1 ELSE 0 END)"
+        db.table(
+            "pop12",
             f"""
-            CREATE OR REPLACE TEMP TABLE flow12 AS
+            SELECT m.j, g.unit, g.sex, g.residence_type,
+                   CASE WHEN g.birth_year IS NULL THEN NULL
+                        ELSE least(85, {idiv(f"greatest(0, {age})", 5)} * 5) END AS ag,
+                   CAST(sum(g.n) AS BIGINT) AS population
+            FROM seg g JOIN moments m ON m.j BETWEEN g.i0 AND g.i1
+            GROUP BY ALL
+            """,
+        )
+        pidx = idiv(f"{mn('e.event_date')} - {mn0}", step)
+        in_range = f"e.event_date >= DATE '{moments[0]}' AND e.event_date < DATE '{moments[-1]}'"
+        db.table(
+            "flow12",
+            f"""
             SELECT {pidx} AS pidx, e.before_unit AS b, e.after_unit AS a, e.event_type,
-                   e.sex, count(*)::BIGINT AS n
+                   e.sex, CAST(count(*) AS BIGINT) AS n
             FROM ev e
             WHERE {in_range}
             GROUP BY ALL
             """
         )
-        con.execute(
+        mage = (
+            "(year(b.event_date) - year(mo.birth_date) - CASE WHEN month(mo.birth_date) * 100 "
+            "+ day(mo.birth_date) > month(b.event_date) * 100 + day(b.event_date) "
+            "THEN 1 ELSE 0 END)"
+        )
+        db.table(
+            "mb12",
             f"""
-            CREATE OR REPLACE TEMP TABLE mb12 AS
             WITH b AS (
                 SELECT {pidx} AS pidx, e.after_unit AS a, e.event_date, e.mother_id
                 FROM ev e
                 WHERE e.event_type = 'birth' AND e.after_unit IS NOT NULL AND {in_range}
             )
             SELECT b.pidx, b.a,
-                   CASE WHEN age IS NULL THEN NULL
-                        ELSE 15 + 5 * least(6, greatest(0, (age - 15) // 5)) END AS mgroup,
-                   count(*)::BIGINT AS births
+                   CASE WHEN mo.birth_date IS NULL THEN NULL
+                        ELSE 15 + 5 * least(6, greatest(0, {idiv(f"{mage} - 15", 5)})) END
+                       AS mgroup,
+                   CAST(count(*) AS BIGINT) AS births
             FROM b LEFT JOIN (SELECT person_id, birth_date
-                              FROM {self._parquet("persons")}) mo ON mo.person_id = b.mother_id,
-            LATERAL (SELECT year(b.event_date) - year(mo.birth_date)
-                     - CASE WHEN month(mo.birth_date) * 100 + day(mo.birth_date)
-                                 > month(b.event_date) * 100 + day(b.event_date)
-                            THEN 1 ELSE 0 END AS age)
+                              FROM persons_src) mo ON mo.person_id = b.mother_id
             GROUP BY ALL
-            """
+            """,
         )
         self._grid_key = key
         self._grid = grid
@@ -406,56 +414,55 @@ class SnapshotIndicators:
     def population_at_moments(self, level: Level) -> pd.DataFrame:
         """Population at every boundary j per unit: total, by sex, residence type, broad age
         group and (women) five-year fertile age group."""
-        return self.con.execute(
+        return self.backend.df(
             f"""
             SELECT j, {_level_expr("unit", level)} AS unit_code,
                    sum(population) AS total,
-                   sum(population) FILTER (sex = 'M') AS male,
-                   sum(population) FILTER (sex = 'F') AS female,
-                   sum(population) FILTER (residence_type = 'registered') AS rt_registered,
-                   sum(population) FILTER (residence_type = 'floating_out') AS rt_floating_out,
-                   sum(population) FILTER (residence_type = 'floating_in') AS rt_floating_in,
-                   sum(population) FILTER (residence_type = 'foreign') AS rt_foreign,
-                   sum(population) FILTER (ag < 15) AS a0_14,
-                   sum(population) FILTER (ag >= 15 AND ag < 65) AS a15_64,
-                   sum(population) FILTER (ag >= 65) AS a65_plus,
-                   sum(population) FILTER (sex = 'F' AND ag = 15) AS f15,
-                   sum(population) FILTER (sex = 'F' AND ag = 20) AS f20,
-                   sum(population) FILTER (sex = 'F' AND ag = 25) AS f25,
-                   sum(population) FILTER (sex = 'F' AND ag = 30) AS f30,
-                   sum(population) FILTER (sex = 'F' AND ag = 35) AS f35,
-                   sum(population) FILTER (sex = 'F' AND ag = 40) AS f40,
-                   sum(population) FILTER (sex = 'F' AND ag = 45) AS f45
+                   sum(population) FILTER (WHERE sex = 'M') AS male,
+                   sum(population) FILTER (WHERE sex = 'F') AS female,
+                   sum(population) FILTER (WHERE residence_type = 'registered') AS rt_registered,
+                   sum(population) FILTER (WHERE residence_type = 'floating_out') AS rt_floating_out,
+                   sum(population) FILTER (WHERE residence_type = 'floating_in') AS rt_floating_in,
+                   sum(population) FILTER (WHERE residence_type = 'foreign') AS rt_foreign,
+                   sum(population) FILTER (WHERE ag < 15) AS a0_14,
+                   sum(population) FILTER (WHERE ag >= 15 AND ag < 65) AS a15_64,
+                   sum(population) FILTER (WHERE ag >= 65) AS a65_plus,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 15) AS f15,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 20) AS f20,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 25) AS f25,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 30) AS f30,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 35) AS f35,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 40) AS f40,
+                   sum(population) FILTER (WHERE sex = 'F' AND ag = 45) AS f45
             FROM pop12 GROUP BY ALL
             """
-        ).df()
+        )
 
     def pyramid(self, level: Level, periods: Sequence[tuple[int, PeriodSpec]]) -> pd.DataFrame:
         """Population by sex and five-year age group at the start and end of each period."""
         labels = [(i, p.label, "start") for i, p in periods] + [
             (i + 1, p.label, "end") for i, p in periods
         ]
-        self.con.execute("CREATE OR REPLACE TEMP TABLE plabels (j INTEGER, period VARCHAR, moment VARCHAR)")
-        self.con.executemany("INSERT INTO plabels VALUES (?, ?, ?)", labels)
-        return self.con.execute(
+        self.backend.values("plabels", ("j", "period", "moment"), labels)
+        return self.backend.df(
             f"""
             SELECT '{level}' AS level, {_level_expr("unit", level)} AS unit_code, l.period,
                    l.moment, sex,
                    CASE WHEN ag IS NULL THEN 'unknown' WHEN ag >= 85 THEN '85+'
-                        ELSE ag::VARCHAR || '-' || (ag + 4)::VARCHAR END AS age_group,
-                   sum(population)::BIGINT AS population
+                        ELSE CAST(ag AS STRING) || '-' || CAST(ag + 4 AS STRING) END AS age_group,
+                   CAST(sum(population) AS BIGINT) AS population
             FROM pop12 JOIN plabels l USING (j)
             WHERE {_level_expr("unit", level)} IN (SELECT unit_code FROM lvl_units)
             GROUP BY 1, 2, 3, 4, 5, 6, ag
             ORDER BY l.period, l.moment DESC, unit_code, sex NULLS LAST, ag NULLS LAST
             """
-        ).df()
+        )
 
     def flows(self, level: Level) -> pd.DataFrame:
         """Event counts per unit and period index at ``level``."""
         before = _level_expr("b", level)
         after = _level_expr("a", level)
-        return self.con.execute(
+        return self.backend.df(
             f"""
             WITH x AS (
                 SELECT pidx, event_type, sex, {before} AS b, {after} AS a, sum(n) AS n
@@ -463,59 +470,57 @@ class SnapshotIndicators:
             ),
             outs AS (
                 SELECT pidx, b AS unit_code,
-                    sum(n) FILTER (event_type = 'death') AS deaths,
-                    sum(n) FILTER (event_type = 'move_out') AS move_out,
-                    sum(n) FILTER (event_type = 'transfer' AND a IS NOT NULL) AS transfer_out,
-                    sum(n) FILTER (event_type = 'enlistment') AS enlistments,
-                    sum(n) FILTER (NOT (event_type IN ('death', 'move_out', 'enlistment')
+                    sum(n) FILTER (WHERE event_type = 'death') AS deaths,
+                    sum(n) FILTER (WHERE event_type = 'move_out') AS move_out,
+                    sum(n) FILTER (WHERE event_type = 'transfer' AND a IS NOT NULL) AS transfer_out,
+                    sum(n) FILTER (WHERE event_type = 'enlistment') AS enlistments,
+                    sum(n) FILTER (WHERE NOT (event_type IN ('death', 'move_out', 'enlistment')
                                         OR (event_type = 'transfer' AND a IS NOT NULL)))
                         AS other_out
                 FROM x WHERE b IS NOT NULL AND (a IS NULL OR a <> b) GROUP BY ALL
             ),
             ins AS (
                 SELECT pidx, a AS unit_code,
-                    sum(n) FILTER (event_type = 'birth') AS births,
-                    sum(n) FILTER (event_type = 'birth' AND sex = 'M') AS male_births,
-                    sum(n) FILTER (event_type = 'birth' AND sex = 'F') AS female_births,
-                    sum(n) FILTER (event_type = 'move_in') AS move_in,
-                    sum(n) FILTER (event_type = 'transfer' AND b IS NOT NULL) AS transfer_in,
-                    sum(n) FILTER (event_type = 'discharge') AS discharges,
-                    sum(n) FILTER (NOT (event_type IN ('birth', 'move_in', 'discharge')
+                    sum(n) FILTER (WHERE event_type = 'birth') AS births,
+                    sum(n) FILTER (WHERE event_type = 'birth' AND sex = 'M') AS male_births,
+                    sum(n) FILTER (WHERE event_type = 'birth' AND sex = 'F') AS female_births,
+                    sum(n) FILTER (WHERE event_type = 'move_in') AS move_in,
+                    sum(n) FILTER (WHERE event_type = 'transfer' AND b IS NOT NULL) AS transfer_in,
+                    sum(n) FILTER (WHERE event_type = 'discharge') AS discharges,
+                    sum(n) FILTER (WHERE NOT (event_type IN ('birth', 'move_in', 'discharge')
                                         OR (event_type = 'transfer' AND b IS NOT NULL)))
                         AS other_in
                 FROM x WHERE a IS NOT NULL AND (b IS NULL OR a <> b) GROUP BY ALL
             )
             SELECT * FROM ins FULL OUTER JOIN outs USING (pidx, unit_code)
             """
-        ).df()
+        )
 
     def births_by_mother_age(self, level: Level) -> pd.DataFrame:
         """Births per unit, period index and five-year age group of the mother."""
-        return self.con.execute(
+        return self.backend.df(
             f"""
             SELECT pidx, {_level_expr("a", level)} AS unit_code, mgroup,
-                   sum(births)::BIGINT AS births
+                   CAST(sum(births) AS BIGINT) AS births
             FROM mb12 GROUP BY ALL
             """
-        ).df()
+        )
 
     def units(self, level: Level, periods: Sequence[PeriodSpec]) -> pd.DataFrame:
         lo = min(p.start for p in periods)
         hi = max(p.end for p in periods)
-        units = self.con.execute(
+        assert level in LEVELS
+        self.backend.table(
+            "lvl_units",
             f"""
             SELECT unit_code, name AS unit_name, parent_code
-            FROM {self._parquet("units")}
-            WHERE level = ? AND (valid_from IS NULL OR valid_from::DATE < ?)
-              AND (valid_to IS NULL OR valid_to::DATE >= ?)
-            ORDER BY unit_code
+            FROM units_src
+            WHERE level = '{level}'
+              AND (valid_from IS NULL OR CAST(valid_from AS DATE) < DATE '{hi}')
+              AND (valid_to IS NULL OR CAST(valid_to AS DATE) >= DATE '{lo}')
             """,
-            [level, hi, lo],
-        ).df()
-        self.con.register("lvl_units_df", units)
-        self.con.execute("CREATE OR REPLACE TEMP TABLE lvl_units AS SELECT * FROM lvl_units_df")
-        self.con.unregister("lvl_units_df")
-        return units
+        )
+        return self.backend.df("SELECT * FROM lvl_units ORDER BY unit_code")
 
     def compute(
         self,
@@ -676,3 +681,97 @@ def compute_indicators(
     """Convenience wrapper: the indicator table for ``level`` (DuckDB engine)."""
     table, _ = SnapshotIndicators(snapshot_dir, population).compute(years, level, period)
     return table
+
+
+# ---------------------------------------------------------------------------------------
+# Engines: the same SQL on DuckDB (default) or Spark
+# ---------------------------------------------------------------------------------------
+
+class _Backend:
+    """What the engine needs from a SQL engine; the SQL itself is shared.
+
+    The definitions use the dialect common to DuckDB and Spark SQL 3.4+ (``GROUP BY ALL``,
+    ``FILTER (WHERE ...)``, ``CAST``, named windows); only integer division differs.
+    """
+
+    def idiv(self, a: str, b: int) -> str:
+        raise NotImplementedError
+
+    def table(self, name: str, sql: str) -> None:
+        raise NotImplementedError
+
+    def values(self, name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        def lit(v: Any) -> str:
+            return "'" + str(v).replace("'", "''") + "'" if isinstance(v, str) else str(int(v))
+
+        body = ", ".join("(" + ", ".join(lit(v) for v in r) + ")" for r in rows)
+        self.table(name, f"SELECT * FROM (VALUES {body}) AS t({', '.join(columns)})")
+
+    def df(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def scalar(self, sql: str) -> Any:
+        frame = self.df(sql)
+        return None if frame.empty else frame.iloc[0, 0]
+
+
+class _DuckDBBackend(_Backend):
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection | None) -> None:
+        self.con = con or duckdb.connect()
+        for name in ("persons", "events", "units"):
+            path = str(snapfmt.table_path(root, name)).replace("'", "''")
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name}_src AS SELECT * FROM read_parquet('{path}')"
+            )
+
+    def idiv(self, a: str, b: int) -> str:
+        return f"(({a}) // {b})"
+
+    def table(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def df(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def scalar(self, sql: str) -> Any:
+        row = self.con.execute(sql).fetchone()
+        return row[0] if row else None
+
+
+class _SparkBackend(_Backend):
+    """Spark SQL (``pyspark``, Java 17): the same definitions, for national-scale data."""
+
+    def __init__(self, root: Path, spark: Any) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise IndicatorError(
+                "Spark 引擎需要安装 pyspark 和 Java 17 / the spark engine needs pyspark and Java 17"
+            ) from exc
+        self.spark = spark or (
+            SparkSession.builder.master("local[*]")
+            .appName("popreg-indicators")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        self._cached: dict[str, Any] = {}
+        for name in ("persons", "events", "units"):
+            self.spark.read.parquet(str(snapfmt.table_path(root, name))).createOrReplaceTempView(
+                f"{name}_src"
+            )
+
+    def idiv(self, a: str, b: int) -> str:
+        return f"(CAST({a} AS BIGINT) div {b})"
+
+    def table(self, name: str, sql: str) -> None:
+        old = self._cached.pop(name, None)
+        frame = self.spark.sql(sql).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)
+        self._cached[name] = frame
+        if old is not None:
+            old.unpersist()
+
+    def df(self, sql: str) -> pd.DataFrame:
+        return self.spark.sql(sql).toPandas()

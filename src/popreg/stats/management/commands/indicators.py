@@ -15,7 +15,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from popreg.stats.indicators import LEVELS, PERIODS, POPULATIONS, IndicatorError, SnapshotIndicators
+from popreg.stats.indicators import (
+    ENGINES,
+    LEVELS,
+    PERIODS,
+    POPULATIONS,
+    IndicatorError,
+    SnapshotIndicators,
+)
 
 
 def parse_years(text: str) -> list[int]:
@@ -56,8 +63,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--engine",
             default="duckdb",
-            choices=["duckdb"],
-            help="analytics engine (only duckdb in this version)",
+            choices=ENGINES,
+            help="duckdb (default) or spark (needs pyspark and Java 17; same SQL)",
         )
         parser.add_argument("--pyramid-out", help="also write population by sex and age (CSV)")
 
@@ -65,7 +72,9 @@ class Command(BaseCommand):
         years = parse_years(opts["year"])
         started = time.perf_counter()
         try:
-            engine = SnapshotIndicators(opts["snapshot_dir"], opts["population"])
+            engine = SnapshotIndicators(
+                opts["snapshot_dir"], opts["population"], engine=opts["engine"]
+            )
             table, pyramid = engine.compute(years, opts["level"], opts["period"])
         except IndicatorError as exc:
             raise CommandError(str(exc)) from None
