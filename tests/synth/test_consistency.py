@@ -83,7 +83,7 @@ def test_ids_valid_except_documented_defects(data):
             continue
         assert check_character(number[:17]) == number[17], (pid, number)
         # stdnum also checks that the region code existed at the birth date (slow: sample)
-        if pid % 10 == 0:
+        if pid % 40 == 0:
             assert ric.is_valid(number), (pid, number)
         checked += 1
     assert checked > 150_000

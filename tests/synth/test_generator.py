@@ -101,3 +101,16 @@ def test_reference_moment_moves_the_decade(tmp_path):
         "SELECT min(event_date), max(event_date), max(recorded_date) FROM events"
     ).fetchone()
     assert str(first) >= "2010-11-01" and str(last) < "2020-11-01" and str(recorded) <= "2020-11-01"
+
+
+def test_every_command_option_is_documented():
+    from pathlib import Path
+
+    from popreg.synth.management.commands.synth import Command
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "synthetic-county.md").read_text(encoding="utf-8")
+    parser = Command().create_parser("popreg", "synth")
+    own = [a for a in parser._actions if a.dest in ("seed", "out", "persons", "reference_moment")]
+    assert len(own) == 4
+    for action in own:
+        assert f"`{action.option_strings[0]}" in doc, action.option_strings[0]

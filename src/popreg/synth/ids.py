@@ -10,7 +10,7 @@ numbers (as police stations do), and ranks inside the block follow sex parity.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -194,7 +194,3 @@ def id_problems(number: str | None, birth: date | None, sex: str | None) -> list
 
 def age_at(birth: date, moment: date) -> int:
     return moment.year - birth.year - ((moment.month, moment.day) < (birth.month, birth.day))
-
-
-def days_between(a: date, b: date) -> int:
-    return (b - a) // timedelta(days=1)

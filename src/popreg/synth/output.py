@@ -21,7 +21,6 @@ from popreg.synth.township import (
     ACTIVE,
     DECEASED,
     EVENT_CODE,
-    FIN,
     FOREIGN,
     FOUT,
     PENDING,
@@ -122,7 +121,7 @@ def registered_counts(t: Township) -> np.ndarray:
 
 
 def build(t: Township, county_name: str, counters: Counters) -> TownshipRows:
-    c, rng = t.c, t.rng
+    c = t.c
     n = t.n
     pid = np.arange(n, dtype=np.int64) + counters.person
     hid_base = counters.household
@@ -155,14 +154,13 @@ def build(t: Township, county_name: str, counters: Counters) -> TownshipRows:
     events, enlisted = _events(t, pid, counters)
     rows = TownshipRows(persons, households, events, pa.table({}), pa.table({}))
     rows.entities = list(zip(pid.tolist(), (c["entity"] + counters.person).tolist(), strict=True))
-    births, b_defects, b_links = _hospital_births(t, pid, names, county_name, counters)
-    notices, dead_active, d_links = _death_notices(t, pid, names, counters)
+    births, b_defects, b_links = _hospital_births(t, pid, county_name, counters)
+    notices, dead_active, d_links = _death_notices(t, pid, counters)
     rows.hospital_births, rows.death_notices = births, notices
     rows.links = b_links + d_links
-    rows.defects = b_defects + _registry_defects(t, pid, names, reg, res, enlisted, dead_active, ref_date)
+    rows.defects = b_defects + _registry_defects(t, pid, reg, res, enlisted, dead_active, ref_date)
     counters.person += n
     counters.household += len(t.hh_vil)
-    _ = rng
     return rows
 
 
@@ -273,8 +271,7 @@ def _true_name(t: Township, p: int) -> str:
     return str(t.c["sur"][p]) + str(t.c["given"][p])
 
 
-def _hospital_births(t: Township, pid: np.ndarray, names: np.ndarray, county: str,
-                     counters: Counters) -> tuple[pa.Table, list[tuple[str, str, str]], list[tuple[str, str, int]]]:
+def _hospital_births(t: Township, pid: np.ndarray, county: str, counters: Counters) -> tuple[pa.Table, list[tuple[str, str, str]], list[tuple[str, str, int]]]:
     rng, c = t.rng, t.c
     since = t.ref - HOSPITAL_YEARS * 365
     hospitals = (f"{county}人民医院", f"{county}妇幼保健院", f"{county}中医医院", f"{t.plan.name}卫生院")
@@ -312,8 +309,7 @@ def _hospital_births(t: Township, pid: np.ndarray, names: np.ndarray, county: st
     return pa.table(out, schema=BIRTH_SCHEMA), defects, links
 
 
-def _death_notices(t: Township, pid: np.ndarray, names: np.ndarray,
-                   counters: Counters) -> tuple[pa.Table, set[int], list[tuple[str, str, int]]]:
+def _death_notices(t: Township, pid: np.ndarray, counters: Counters) -> tuple[pa.Table, set[int], list[tuple[str, str, int]]]:
     rng, c = t.rng, t.c
     since = t.ref - DEATH_NOTICE_YEARS * 365
     known = np.flatnonzero((c["status"] == DECEASED) & (c["death"] >= since))
@@ -358,7 +354,7 @@ def _death_notices(t: Township, pid: np.ndarray, names: np.ndarray,
     return pa.table(out, schema=DEATH_SCHEMA), dead_active, links
 
 
-def _registry_defects(t: Township, pid: np.ndarray, names: np.ndarray, reg: np.ndarray, res: np.ndarray,
+def _registry_defects(t: Township, pid: np.ndarray, reg: np.ndarray, res: np.ndarray,
                       enlisted: set[int], dead_active: set[int], ref: date) -> list[tuple[str, str, str]]:
     c = t.c
     out: list[tuple[str, str, str]] = []
@@ -392,5 +388,4 @@ def _registry_defects(t: Township, pid: np.ndarray, names: np.ndarray, reg: np.n
     for p, kinds in found.items():
         for k in kinds:
             out.append((str(int(pid[p])), "registry", k))
-    _ = (FIN, names)
     return out
