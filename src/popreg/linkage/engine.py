@@ -27,6 +27,7 @@ from popreg.linkage import comparisons
 from popreg.linkage.cluster import cluster_pairs
 from popreg.linkage.model import (
     LinkageModel,
+    adapt_to_data,
     load_model,
     snapshot_model,
     train_unsupervised,
@@ -176,13 +177,17 @@ def dedupe(
     if train:
         train_unsupervised(linker, mdl)
         mdl = snapshot_model(linker, mdl, "unsupervised", f"{len(records)} records")
+    else:
+        adapt_to_data(linker, mdl, len(records))
+        mdl = snapshot_model(
+            linker, mdl, "m from model, u and λ from data", f"{len(records)} records"
+        )
     if label_df is not None and label_df["is_match"].any():
         apply_labels(linker, backend, label_df)
         mdl = snapshot_model(linker, mdl, "labels", f"{int(label_df['is_match'].sum())} pairs")
-    if train or label_df is not None:
-        # Rebuild from the snapshot so that levels training could not observe get their
-        # priors back (Splink leaves them without m).
-        linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+    # Score with a linker rebuilt from the snapshot, so that levels the estimation could
+    # not observe get their priors back (Splink leaves them without m or u).
+    linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
 
     predictions = linker.inference.predict(
         threshold_match_probability=min(PAIRS_FLOOR, cut), warning_mode="never"
@@ -256,3 +261,24 @@ def pairs_as_tuples(pairs: pd.DataFrame) -> Iterable[tuple[str, str, float]]:
     return pairs[["record_id_l", "record_id_r", "match_probability"]].itertuples(
         index=False, name=None
     )
+
+
+def build_default_model(n_records: int = 20000, seed: int = 20251101) -> LinkageModel:
+    """Train the shipped model: the unsupervised recipe on generated records.
+
+    ``python -m popreg.linkage.engine OUT.json`` writes it; the result is committed as
+    ``models/registry-v1.json``.  No truth is used.
+    """
+    from popreg.linkage.testdata import generate_records
+
+    records = generate_records(n_records, seed=seed).drop(columns=["entity_id", "errors"])
+    result = dedupe(records, model=LinkageModel(), train=True)
+    mdl = result.model
+    mdl.meta["trained_on"] = f"{n_records} generated records (popreg.linkage.testdata, seed {seed})"
+    return mdl
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    build_default_model().save(sys.argv[1])

@@ -33,7 +33,7 @@ from popreg.linkage import blocking, comparisons
 
 FORMAT = 1
 DEFAULT_MODEL = "registry-v1.json"
-DEFAULT_THRESHOLD = 0.9
+DEFAULT_THRESHOLD = 0.4
 SEED = 20251101
 
 logger = logging.getLogger(__name__)
@@ -179,6 +179,54 @@ def load_model(path: str | Path | None = None) -> LinkageModel:
     )
 
 
+def deterministic_rules(model: LinkageModel) -> list[str]:
+    """Rules that almost only hold for true matches (for estimating λ)."""
+    if model.name == "generic":
+        return ["l.id_number = r.id_number"]
+    return [
+        "l.id18 = r.id18",
+        "l.name_norm = r.name_norm AND l.dob = r.dob AND l.village_code = r.village_code",
+    ]
+
+
+def estimate_prior(linker: Any, model: LinkageModel) -> None:
+    """Re-estimate λ (probability that two random records match) on the data at hand.
+
+    λ scales with 1/N, so a model trained on one county must not bring its λ to a file
+    of another size; m and u carry over, λ does not.  Left unchanged when the rules find
+    no pair (tiny inputs).
+    """
+    before = linker._settings_obj._probability_two_random_records_match
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            deterministic_rules(model), recall=0.8
+        )
+    except Exception:  # noqa: BLE001 - Splink raises plain exceptions for "no matches"
+        linker._settings_obj._probability_two_random_records_match = before
+        return
+    after = linker._settings_obj._probability_two_random_records_match
+    if not after or after <= 0 or after >= 1:
+        linker._settings_obj._probability_two_random_records_match = before
+
+
+MIN_RECORDS_FOR_U = 2000
+
+
+def adapt_to_data(linker: Any, model: LinkageModel, n_records: int) -> None:
+    """The default before scoring: u and λ from the data at hand, m from the model.
+
+    m (how often a true duplicate shows each kind of difference) is a property of how
+    registers are kept and carries over; u (how often two different people agree by
+    chance: how common names, birthdays and villages are) and λ depend on the county and
+    on the size of the file, so they are re-estimated here (random sampling with a fixed
+    seed; deterministic rules).  Inputs under ``MIN_RECORDS_FOR_U`` records keep the
+    model's u.
+    """
+    if n_records >= MIN_RECORDS_FOR_U:
+        linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    estimate_prior(linker, model)
+
+
 def train_unsupervised(linker: Any, model: LinkageModel, *, max_pairs: float = 2e6) -> None:
     """Splink's estimation recipe without labels, with fixed seeds.
 
@@ -188,14 +236,9 @@ def train_unsupervised(linker: Any, model: LinkageModel, *, max_pairs: float = 2
     3. m by expectation maximisation, once per training block (see
        :func:`popreg.linkage.blocking.training_rules`), u fixed.
     """
-    if model.name == "generic":
-        rules = ["l.id_number = r.id_number"]
-    else:
-        rules = [
-            "l.id18 = r.id18",
-            "l.name_norm = r.name_norm AND l.dob = r.dob AND l.village_code = r.village_code",
-        ]
-    linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
+    linker.training.estimate_probability_two_random_records_match(
+        deterministic_rules(model), recall=0.8
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=SEED)
     for rule in model.training_rules():
         linker.training.estimate_parameters_using_expectation_maximisation(

@@ -342,3 +342,13 @@ def pairwise_scores(truth: set[tuple[str, str]], clusters: pd.DataFrame) -> dict
         "predicted_pairs": float(len(predicted)),
         "true_positives": float(tp),
     }
+
+
+def with_errors(
+    name: str, sex: str, birth: date, id_number: str, errors: list[str], seed: int = 0
+) -> dict[str, object]:
+    """One noisy copy of a person (the error kinds listed in the module docstring)."""
+    rng = random.Random(seed)
+    person = _Person(0, name, sex, birth, id_number, "", "")
+    record = _record(person, errors, rng, _Chars())
+    return {k: record[k] for k in ("name", "sex", "birth_date", "id_number", "errors")}

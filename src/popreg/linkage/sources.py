@@ -1,0 +1,287 @@
+"""Matching outside sources to registry persons (``popreg match``).
+
+Kinds of source and the columns each needs (other columns are ignored):
+
+==================  ===================================================================
+kind                columns
+==================  ===================================================================
+``death_notices``   record_id, name, sex, id_number, birth_date, address_unit
+                    (matched: the deceased)
+``hospital_births`` record_id, birth_date, child_sex, mother_name, mother_id_number,
+                    mother_birth_date, address_unit; optional child_name
+                    (matched: the mother first, then her registered child born that day;
+                    no such child = the birth is not registered)
+``persons``         record_id, name, sex, birth_date, id_number, village_code;
+                    optional household_no (a door-to-door list, another registry)
+==================  ===================================================================
+
+The kind is taken from the snapshot table name or guessed from the columns
+(``mother_name`` → hospital births, ``death_date`` or ``notifier`` → death notices).
+Each source record gets one row: record_id, person_id (empty when unmatched),
+match_probability, status (``matched`` / ``unmatched``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+from splink import Linker
+
+from popreg.linkage.engine import _Backend
+from popreg.linkage.model import LinkageModel, estimate_prior, load_model
+from popreg.linkage.prepare import (
+    LinkageInputError,
+    check_columns,
+    check_record_ids,
+    parse_birth_date,
+    prepare_records,
+    read_input_csv,
+)
+from popreg.snapshot import SnapshotError, read_manifest, read_table, table_path
+
+KINDS = ("death_notices", "hospital_births", "persons")
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "death_notices": ("record_id", "name", "sex", "id_number", "birth_date", "address_unit"),
+    "hospital_births": (
+        "record_id",
+        "birth_date",
+        "child_sex",
+        "mother_name",
+        "mother_id_number",
+        "mother_birth_date",
+        "address_unit",
+    ),
+    "persons": ("record_id", "name", "sex", "birth_date", "id_number", "village_code"),
+}
+CHILD_DATE_TOLERANCE_DAYS = 3
+
+logger = logging.getLogger(__name__)
+
+
+def _text(df: pd.DataFrame) -> pd.DataFrame:
+    """All columns as strings ('' for null), dates as ISO text."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        values = df[col].tolist()
+        out[col] = [
+            "" if v is None or (isinstance(v, float) and v != v) else
+            v.isoformat() if isinstance(v, date) else str(v)
+            for v in values
+        ]  # fmt: skip
+    return out
+
+
+def read_source(source: str | Path, snapshot_dir: str | Path | None) -> tuple[pd.DataFrame, str]:
+    """The source table and its name (CSV path, Parquet path, or snapshot table name)."""
+    path = Path(source)
+    if path.suffix.lower() == ".csv" and path.exists():
+        return read_input_csv(path, required=("record_id",)), path.stem
+    if path.suffix.lower() == ".parquet" and path.exists():
+        return _text(pq.read_table(path).to_pandas()), path.stem
+    if snapshot_dir is not None and table_path(snapshot_dir, str(source)).is_file():
+        return _text(read_table(snapshot_dir, str(source)).to_pandas()), str(source).split("/")[-1]
+    raise LinkageInputError(
+        f"找不到来源 {source}：请给出 CSV 或 Parquet 文件，或快照中的来源表名（如 sources/death_notices）。\n"
+        f"Source {source} not found: give a CSV or Parquet file, or a source table of the "
+        "snapshot (e.g. sources/death_notices)."
+    )
+
+
+def guess_kind(df: pd.DataFrame, name: str) -> str:
+    for kind in KINDS:
+        if name == kind:
+            return kind
+    if "mother_name" in df.columns:
+        return "hospital_births"
+    if "death_date" in df.columns or "notifier" in df.columns:
+        return "death_notices"
+    return "persons"
+
+
+def registry_records(snapshot_dir: str | Path) -> pd.DataFrame:
+    """Registry persons as linkage input rows (record_id = person_id)."""
+    try:
+        read_manifest(snapshot_dir)
+        persons = read_table(
+            snapshot_dir,
+            "persons",
+            columns=["person_id", "household_id", "name", "sex", "birth_date", "id_number",
+                     "registered_unit", "mother_id"],
+        ).to_pandas()  # fmt: skip
+        households = read_table(
+            snapshot_dir, "households", columns=["household_id", "household_no"]
+        ).to_pandas()
+    except SnapshotError as exc:
+        raise LinkageInputError(
+            f"快照 {snapshot_dir} 无法读取：{exc}\nSnapshot {snapshot_dir} cannot be read: {exc}"
+        ) from exc
+    hh = dict(zip(households["household_id"], households["household_no"], strict=True))
+    out = _text(persons[["name", "sex", "birth_date", "id_number"]])
+    out.insert(0, "record_id", persons["person_id"].astype("int64").astype(str).to_numpy())
+    out["village_code"] = [str(u)[:12] if u else "" for u in persons["registered_unit"]]
+    out["household_no"] = [
+        hh.get(h, "") if h is not None and h == h else "" for h in persons["household_id"]
+    ]
+    out["mother_id"] = [
+        str(int(m)) if m is not None and m == m else "" for m in persons["mother_id"]
+    ]
+    return out
+
+
+def _source_as_persons(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if kind == "death_notices":
+        out = df[["record_id", "name", "sex", "birth_date", "id_number"]].copy()
+        out["village_code"] = df["address_unit"]
+    elif kind == "hospital_births":
+        out = pd.DataFrame(
+            {
+                "record_id": df["record_id"],
+                "name": df["mother_name"],
+                "sex": "F",
+                "birth_date": df["mother_birth_date"],
+                "id_number": df["mother_id_number"],
+                "village_code": df["address_unit"],
+            }
+        )
+    else:
+        out = df[["record_id", "name", "sex", "birth_date", "id_number", "village_code"]].copy()
+    out["household_no"] = df["household_no"] if "household_no" in df.columns else ""
+    return out
+
+
+def link_to_registry(
+    source: pd.DataFrame,
+    registry: pd.DataFrame,
+    *,
+    engine: str = "duckdb",
+    model: LinkageModel | None = None,
+    spark: Any = None,
+) -> pd.DataFrame:
+    """Scored pairs (record_id, person_id, match_probability) between source and registry."""
+    mdl = model or load_model(None)
+    backend = _Backend(engine, spark)
+    src = prepare_records(source)
+    reg = prepare_records(registry)
+    src["record_id"] = "s" + src["record_id"]
+    reg["record_id"] = "r" + reg["record_id"]
+    sdf_src = backend.register(src, "source")
+    sdf_reg = backend.register(reg, "registry")
+    linker = Linker(
+        [sdf_src, sdf_reg], mdl.settings_dict(backend.dialect, "link_only"),
+        log_level=logging.WARNING,
+    )  # fmt: skip
+    estimate_prior(linker, mdl)
+    raw = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")
+    pairs = raw.as_pandas_dataframe()
+    left = pairs["record_id_l"].astype(str)
+    right = pairs["record_id_r"].astype(str)
+    src_id = left.where(left.str.startswith("s"), right).str[1:]
+    reg_id = right.where(right.str.startswith("r"), left).str[1:]
+    return pd.DataFrame(
+        {
+            "record_id": src_id,
+            "person_id": reg_id,
+            "match_probability": pairs["match_probability"].astype(float),
+        }
+    )
+
+
+def match_source(
+    source: pd.DataFrame | str | Path,
+    against: str | Path,
+    *,
+    kind: str | None = None,
+    engine: str = "duckdb",
+    model: LinkageModel | str | Path | None = None,
+    threshold: float | None = None,
+    spark: Any = None,
+) -> pd.DataFrame:
+    """One row per source record: record_id, person_id, match_probability, status."""
+    if isinstance(source, pd.DataFrame):
+        df, name = _text(source), "source"
+    else:
+        df, name = read_source(source, against)
+    kind = kind or guess_kind(df, name)
+    if kind not in KINDS:
+        raise LinkageInputError(
+            f"未知的来源类型 {kind}：可选 {', '.join(KINDS)}。\n"
+            f"Unknown source kind {kind!r}: use one of {', '.join(KINDS)}."
+        )
+    check_columns(df, KIND_COLUMNS[kind], name)
+    if df.empty:
+        raise LinkageInputError(f"来源 {name} 没有数据行。\nSource {name} has no records.")
+    check_record_ids(df, name)
+    mdl = model if isinstance(model, LinkageModel) else load_model(model)
+    cut = mdl.threshold if threshold is None else threshold
+    registry = registry_records(against)
+    people = _source_as_persons(df, kind)
+    reg_people = registry.drop(columns=["mother_id"])
+    if kind == "hospital_births":
+        reg_people = reg_people[registry["sex"].isin(["F", ""])]
+    pairs = link_to_registry(people, reg_people, engine=engine, model=mdl, spark=spark)
+    pairs = pairs[pairs["match_probability"] >= cut]
+    links = _children(df, pairs, registry) if kind == "hospital_births" else _best(pairs)
+    out = pd.DataFrame({"record_id": df["record_id"].astype(str)})
+    out = out.merge(links, on="record_id", how="left")
+    out["status"] = out["person_id"].notna().map({True: "matched", False: "unmatched"})
+    out["person_id"] = out["person_id"].fillna("")
+    out["match_probability"] = out["match_probability"].fillna(0.0).round(6)
+    return out[["record_id", "person_id", "match_probability", "status"]]
+
+
+def _best(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The best registry person for each source record (ties: lowest person_id)."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["record_id", "person_id", "match_probability"])
+    ranked = pairs.assign(pid=pairs["person_id"].astype("int64")).sort_values(
+        ["record_id", "match_probability", "pid"], ascending=[True, False, True]
+    )
+    return ranked.drop_duplicates("record_id")[["record_id", "person_id", "match_probability"]]
+
+
+def _children(births: pd.DataFrame, mothers: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
+    """For each birth: the registered child of a matched mother born within a few days.
+
+    Candidates are scored by date distance, then same sex, then child name; each registry
+    child is given to at most one birth record (twins: two births, two children).
+    """
+    children = registry[registry["mother_id"] != ""]
+    by_mother: dict[str, list[tuple[str, date | None, str, str]]] = {}
+    for pid, mid, bd, sex, name in zip(
+        children["record_id"], children["mother_id"], children["birth_date"],
+        children["sex"], children["name"], strict=True,
+    ):  # fmt: skip
+        by_mother.setdefault(mid, []).append((pid, parse_birth_date(bd), sex, name))
+    info = births.set_index("record_id")
+    candidates: list[tuple[float, int, str, str, float]] = []
+    for rid, mid, prob in zip(
+        mothers["record_id"], mothers["person_id"], mothers["match_probability"], strict=True
+    ):
+        born = parse_birth_date(info.at[rid, "birth_date"])
+        sex = info.at[rid, "child_sex"]
+        child_name = info.at[rid, "child_name"] if "child_name" in info.columns else ""
+        for pid, bd, csex, cname in by_mother.get(mid, []):
+            if born is None or bd is None:
+                continue
+            gap = abs((bd - born).days)
+            if gap > CHILD_DATE_TOLERANCE_DAYS:
+                continue
+            penalty = gap + (0 if not sex or not csex or sex == csex else 5)
+            penalty += 0 if not child_name or child_name == cname else 1
+            candidates.append((-prob, penalty, rid, pid, prob))
+    candidates.sort(key=lambda c: (c[1], c[0], c[2], c[3]))
+    used_births: set[str] = set()
+    used_children: set[str] = set()
+    rows: list[dict[str, object]] = []
+    for _neg, _penalty, rid, pid, prob in candidates:
+        if rid in used_births or pid in used_children:
+            continue
+        used_births.add(rid)
+        used_children.add(pid)
+        rows.append({"record_id": rid, "person_id": pid, "match_probability": prob})
+    return pd.DataFrame(rows, columns=["record_id", "person_id", "match_probability"])
