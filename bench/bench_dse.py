@@ -51,23 +51,39 @@ def second_pass(
 ) -> dict[str, int]:
     """A clerical-style second pass over the hospital records popreg match left unlinked.
 
-    Rule (no truth used): the child's sex equal, birth date within one day, the registered
-    village equal to the record's address village (when given), the registry child not
-    linked yet, and exactly one such candidate.  Returns record_id -> person_id.
+    Uses registry data only (no truth).  Candidates are registry births of the window not
+    linked yet, with the child's sex equal and exactly one candidate, by either rule:
+
+    A. the same mother: the registry mother's ID number equals the record's mother ID
+       number, or her name and birth date both equal (a typed birth date of the child does
+       not hide a birth whose mother is certain);
+    B. the birth date within one day and the registered village equal to the record's
+       address village (when given).
     """
     persons = read_table(
-        snap, "persons", ["person_id", "sex", "birth_date", "registered_unit"]
+        snap, "persons", ["person_id", "name", "sex", "birth_date", "registered_unit", "id_number", "mother_id"]
     ).to_pandas()
+    mothers = persons.set_index("person_id")[["name", "id_number", "birth_date"]]
     free = persons[persons["person_id"].isin(reg_births - set(linked["person_id"].astype(int)))]
+    free = free.join(mothers, on="mother_id", rsuffix="_mother")
     todo = hosp[~hosp["record_id"].isin(set(linked["record_id"]))]
     out: dict[str, int] = {}
     for r in todo.itertuples():
-        c = free[(free["sex"] == r.child_sex)
-                 & ((pd.to_datetime(free["birth_date"]) - pd.Timestamp(r.birth_date)).abs().dt.days <= 1)]
+        same_sex = free[(free["sex"] == r.child_sex) & ~free["person_id"].isin(list(out.values()))]
+        by_mother = same_sex[
+            (same_sex["id_number_mother"] == r.mother_id_number)
+            | ((same_sex["name_mother"] == r.mother_name)
+               & (same_sex["birth_date_mother"] == r.mother_birth_date))
+        ]
+        by_date = same_sex[
+            (pd.to_datetime(same_sex["birth_date"]) - pd.Timestamp(r.birth_date)).abs().dt.days <= 1
+        ]
         if isinstance(r.address_unit, str):
-            c = c[c["registered_unit"].str[:12] == r.address_unit[:12]]
-        if len(c) == 1 and int(c["person_id"].iloc[0]) not in out.values():
-            out[r.record_id] = int(c["person_id"].iloc[0])
+            by_date = by_date[by_date["registered_unit"].str[:12] == r.address_unit[:12]]
+        for cand in (by_mother, by_date):
+            if len(cand) == 1:
+                out[r.record_id] = int(cand["person_id"].iloc[0])
+                break
     return out
 
 
