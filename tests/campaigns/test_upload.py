@@ -137,3 +137,21 @@ def test_upload_waits_for_the_verification_phase(campaign, people, actors):
     data = fill(workbook(campaign), {people["mother"].pk: ("核实无误", None, None, None)})
     report = actions.do_upload_workbook(actors["clerk_a1"], campaign, data, village_code=VILLAGE_A1)
     assert not report.accepted and "当前阶段" in str(report.problems[0])
+
+
+def test_a_later_file_revises_open_outcomes(verifying, people, actors):
+    clerk = actors["clerk_a1"]
+    mother, child = people["mother"].pk, people["child"].pk
+    first = fill(workbook(verifying), {mother: ("已死亡", None, None, "2025-10-01")})
+    assert actions.do_upload_workbook(clerk, verifying, first, village_code=VILLAGE_A1).accepted
+    item = RectificationItem.objects.get(person_id=mother)
+    # the field worker got it wrong: she is alive; the child is now checked too
+    second = fill(workbook(verifying), {mother: ("核实无误", None, None, None),
+                                        child: ("信息有误", "姓名", "张伟", None)})
+    report = actions.do_upload_workbook(clerk, verifying, second, village_code=VILLAGE_A1)
+    assert report.accepted and (report.changed, report.unchanged) == (2, 0)
+    item.refresh_from_db()
+    assert item.status == "rejected" and "核实无误" in item.reject_reason
+    fix = RectificationItem.objects.get(person_id=child)
+    assert (fix.item_type, fix.outcome.field_name, fix.outcome.corrected_value) == ("field_wrong", "name", "张伟")
+    assert AuditRecord.objects.filter(action="campaign_record_outcome").count() == 3

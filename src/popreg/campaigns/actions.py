@@ -672,30 +672,7 @@ def do_upload_workbook(
         with transaction.atomic():
             up = Upload.objects.create(campaign=campaign, unit_id=village_code, sha256=digest,
                                        filename=filename[:200], rows=report.rows, uploaded_by=_user(actor))
-            for r in rows:
-                rowno = int(_attr(r, "row", "row_number", default=0) or 0)
-                outcome = _attr(r, "outcome", default="")
-                if not outcome:
-                    continue  # not visited yet
-                pid = _attr(r, "person_id")
-                try:
-                    with transaction.atomic():
-                        if ListedPerson.objects.filter(campaign=campaign, person_id=pid).exclude(unit_id=village_code).exists():
-                            raise _err(f"人员 {pid} 不属于本村的核对名单", f"person {pid} is not on this village's list", "person_id")
-                        _fo, changed = do_record_outcome(
-                            actor, campaign, int(pid), outcome=str(outcome),
-                            field_name=str(_attr(r, "field_name", "field", default="") or ""),
-                            corrected_value=str(_attr(r, "corrected_value", "value", default="") or ""),
-                            event_date=_attr(r, "event_date", "date"), note=str(_attr(r, "note", default="") or ""),
-                            source=Source.WORKBOOK, upload=up,
-                        )
-                    if changed:
-                        report.changed += 1
-                    else:
-                        report.unchanged += 1
-                except (RegistryError, ValueError, TypeError) as exc:
-                    zh, en = getattr(exc, "message_zh", str(exc)), getattr(exc, "message_en", str(exc))
-                    report.problems.append(RowProblem(person_sheet, rowno, str(getattr(exc, "field", "") or ""), zh, en))
+            _apply_outcome_rows(actor, campaign, village_code, rows, up, report, person_sheet)
             for r in found:
                 rowno = int(_attr(r, "row", "row_number", default=0) or 0)
                 try:
@@ -732,6 +709,86 @@ def do_upload_workbook(
     report.accepted = True
     report.upload = up
     return report
+
+
+def _apply_outcome_rows(
+    actor: Actor, campaign: Campaign, village_code: str, rows: list[Any], up: Upload, report: UploadReport,
+    sheet: str,
+) -> None:
+    """Record the outcomes of an upload in bulk: what a row per ``do_record_outcome`` would
+    do, with the lookups done once.  A row that revises an earlier outcome goes through
+    ``do_record_outcome`` itself (rare, and it updates the open item)."""
+    from popreg.registry.models import AuditRecord
+
+    wanted = []
+    for r in rows:
+        if not _attr(r, "outcome", default=""):
+            continue  # not visited yet
+        try:
+            wanted.append((r, int(_attr(r, "person_id"))))
+        except (TypeError, ValueError):
+            report.problems.append(RowProblem(sheet, int(_attr(r, "row", default=0) or 0), "person_id",
+                                              "人员编号缺失或被修改", "the person id is missing or altered"))
+    ids = [pid for _, pid in wanted]
+    listed = {lp.person_id: lp for lp in ListedPerson.objects.filter(campaign=campaign, person_id__in=ids)
+              .select_related("person")}
+    existing = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=campaign, person_id__in=ids)}
+    owner = _default_owner(village_code, {})
+    user = _user(actor)
+    created: list[FieldOutcome] = []
+    for r, pid in wanted:
+        rowno = int(_attr(r, "row", "row_number", default=0) or 0)
+        values = {
+            "outcome": str(_attr(r, "outcome", default="")),
+            "field_name": str(_attr(r, "field_name", "field", default="") or ""),
+            "corrected_value": str(_attr(r, "corrected_value", "value", default="") or ""),
+            "event_date": _attr(r, "event_date", "date"), "note": str(_attr(r, "note", default="") or ""),
+        }
+        try:
+            lp = listed.get(pid)
+            if lp is None or lp.unit_id != village_code:
+                raise _err(f"人员 {pid} 不在本村的核对名单上", f"person {pid} is not on this village's list", "person_id")
+            if pid in existing:
+                with transaction.atomic():
+                    _fo, changed = do_record_outcome(actor, campaign, pid, corrected_value=values.pop("corrected_value"),
+                                                     source=Source.WORKBOOK, upload=up, **values)
+                report.changed += changed
+                report.unchanged += not changed
+                continue
+            field_name, value, d = _validate_outcome(lp.person, values["outcome"], values["field_name"],
+                                                     values["corrected_value"], values["event_date"])
+        except (RegistryError, ValueError, TypeError) as exc:
+            zh, en = getattr(exc, "message_zh", str(exc)), getattr(exc, "message_en", str(exc))
+            report.problems.append(RowProblem(sheet, rowno, str(getattr(exc, "field", "") or ""), zh, en))
+            continue
+        created.append(FieldOutcome(
+            campaign=campaign, person=lp.person, unit_id=village_code, outcome=values["outcome"],
+            field_name=field_name, corrected_value=value, event_date=d, note=values["note"].strip()[:200],
+            source=Source.WORKBOOK, upload=up, recorded_by=user,
+        ))
+        report.changed += 1
+    if report.problems:
+        return
+    FieldOutcome.objects.bulk_create(created, batch_size=1000)
+    saved = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=campaign, upload=up)}
+    items = [
+        RectificationItem(campaign=campaign, key=f"field:{o.person_id}", origin=ItemOrigin.FIELD, item_type=o.outcome,
+                          person_id=o.person_id, outcome=saved[o.person_id], detail=_outcome_detail(o),
+                          unit_id=village_code, owner=owner, deadline=campaign.rectification_end)
+        for o in created if o.outcome != Outcome.CONFIRMED
+    ]
+    RectificationItem.objects.bulk_create(items, batch_size=1000)
+    actor_user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
+    AuditRecord.objects.bulk_create([
+        AuditRecord(actor=actor_user, actor_name=actor.name, action="campaign_record_outcome",
+                    target_type="FieldOutcome", target_id=str(saved[o.person_id].pk), unit_code=village_code,
+                    before=None,
+                    after={"outcome": o.outcome, "field_name": o.field_name, "corrected_value": o.corrected_value,
+                           "event_date": o.event_date.isoformat() if o.event_date else None, "note": o.note},
+                    detail={"campaign": campaign.pk, "person": o.person_id, "source": Source.WORKBOOK,
+                            "upload": up.pk})
+        for o in created
+    ], batch_size=1000)
 
 
 # ---------------------------------------------------------------- rectification
