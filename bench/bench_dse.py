@@ -65,7 +65,7 @@ def second_pass(
     ).to_pandas()
     mothers = persons.set_index("person_id")[["name", "id_number", "birth_date"]]
     free = persons[persons["person_id"].isin(reg_births - set(linked["person_id"].astype(int)))]
-    free = free.join(mothers, on="mother_id", rsuffix="_mother")
+    free = free.join(mothers.add_suffix("_mother"), on="mother_id")
     todo = hosp[~hosp["record_id"].isin(set(linked["record_id"]))]
     out: dict[str, int] = {}
     for r in todo.itertuples():

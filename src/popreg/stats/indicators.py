@@ -1,8 +1,8 @@
 """Indicator engine: population, vital events and rates per unit and period from a snapshot.
 
 No Django here: the engine reads a snapshot directory (see docs/snapshot-format.md) with
-DuckDB, counts with SQL, and applies the formulas of :mod:`popreg.core.demography` to the
-counts.  docs/indicators.md defines every output column.
+DuckDB (or Spark: the same SQL), counts with SQL, and applies the formulas of
+:mod:`popreg.core.demography` to the counts.  docs/indicators.md defines every column.
 
 How the population at a moment is rebuilt
 -----------------------------------------
@@ -12,14 +12,14 @@ happens *after* that moment) is found by undoing events dated on or after t: the
 population-changing event of the person dated ≥ t tells where the person was just before
 it ("before unit"), and if there is none the current state holds::
 
-    event        before the event                   after the event
-    birth        not present                        unit_code
-    move_in      not present (outside the county)   to_unit (else unit_code)
-    discharge    not present (in the army)          unit_code
-    death        unit_code                          not present
-    move_out     from_unit (else unit_code)         not present
-    enlistment   unit_code                          not present
-    transfer     from_unit (else unit_code)         to_unit (else unit_code)
+    event        the person just before the event
+    birth        not present
+    move_in      not present (outside the county)
+    discharge    not present (in the army)
+    death        in unit_code
+    move_out     in from_unit (else unit_code)
+    enlistment   in unit_code
+    transfer     in from_unit (else unit_code)
 
 Other events (marriage, divorce, correction) do not change who is counted.  Events of one
 day are ordered by event_id.  Each person's history becomes segments ``lo < t ≤ hi`` with a
@@ -33,14 +33,18 @@ registration; or, with ``population="resident"``, the resident population (常�
 the moves of registration.  Residence type has no history in the snapshot: a person's
 current residence type is taken to hold for the whole period.
 
-Flows in a period [start, end) are the same events dated start ≤ d < end, attributed at the
-requested level: a transfer between two villages of one township is a migration for the
-villages but not for the township.  Hence, exactly, for every unit::
+Flows in a period [start, end) are the changes of state at the events dated start ≤ d <
+end: the state just after an event is the state just before the person's next event (or
+the current state after the last), and the event counts, classified by its type, where the
+unit at the requested level differs before and after it.  A transfer between two villages
+of one township is a migration for the villages but not for the township.  Hence, exactly,
+for every unit and period::
 
     population_end = population_start + births − deaths + in_migration − out_migration
-                     + discharges − enlistments
+                     + discharges − enlistments + other_in − other_out
 
-whenever each person's events are consistent with the current state.
+where ``other_*`` count the changes an event's type does not explain (a history that
+contradicts the current record; the current record wins).
 """
 
 from __future__ import annotations
