@@ -98,6 +98,22 @@ def _unit(code: str | None, field: str, label: str, *, levels: tuple[str, ...] =
     return unit
 
 
+def _residence_unit(code: str) -> AdminUnit:
+    """Where someone actually lives: a village of the county, or any place outside it."""
+    code = str(code).strip()
+    unit = AdminUnit.objects.filter(code=code).first()
+    if unit is not None and unit.level in ("village", "group", "external"):
+        return unit
+    county = AdminUnit.objects.filter(level="county").values_list("code", flat=True).first() or ""
+    if unit is None and code.isdigit() and len(code) == 12 and not code.startswith(county[:6]):
+        from popreg.registry.loading import external_unit
+
+        unit = external_unit(code)
+        unit.save()
+        return unit
+    return _unit(code, "residence_unit", "居住地")
+
+
 def _check_date(value: Any, field: str, label: str, *, not_before: date | None = None) -> date:
     if not isinstance(value, date):
         raise RegistryError(f"{label}格式不正确，应为 年-月-日", f"{field} must be a date (YYYY-MM-DD)", field)
@@ -508,7 +524,7 @@ def do_correct_person(
     if "residence_type" in values and values["residence_type"] not in ResidenceType.values:
         raise RegistryError("居住类型不正确", "unknown residence type", "residence_type")
     if "residence_unit_id" in values and values["residence_unit_id"]:
-        values["residence_unit_id"] = _unit(values["residence_unit_id"], "residence_unit", "居住地").code
+        values["residence_unit_id"] = _residence_unit(values["residence_unit_id"]).code
     if "id_number" in values or "birth_date" in values or "sex" in values:
         number = values.get("id_number", p.id_number)
         checked = _check_id(number, values.get("birth_date", p.birth_date), values.get("sex", p.sex))

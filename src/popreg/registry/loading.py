@@ -17,10 +17,13 @@ from typing import Any
 import pyarrow.parquet as pq
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.utils import timezone
 
+from popreg.core import idnumber
 from popreg.registry.access import Actor
 from popreg.registry.actions import audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.fastsql import insert_rows
 from popreg.registry.models import (
     STATE_FIELDS,
     AdminUnit,
@@ -92,20 +95,36 @@ def _load_units(root: Path, report: Progress) -> int:
                 code=r["unit_code"], name=r["name"], level=r["level"], parent_id=r["parent_code"] or None,
                 valid_from=r["valid_from"], valid_to=r["valid_to"], urban_rural=_s(r.get("urban_rural")),
             ))
+    known = {u.code for u in objs}
+    outside: set[str] = set()
+    persons = table_path(root, "persons")
+    for rows in _batches(persons, ["registered_unit", "residence_unit"]):
+        for r in rows:
+            outside.update(c for c in (r["registered_unit"], r["residence_unit"]) if c and c not in known)
+    objs.extend(external_unit(code) for code in sorted(outside))
     AdminUnit.objects.bulk_create(objs, batch_size=BATCH)
     report("units", len(objs), len(objs))
     return len(objs)
 
 
+def external_unit(code: str) -> AdminUnit:
+    """A unit outside the county, named from the national region list where possible."""
+    name = idnumber.region_name(code[:6]) or ""
+    return AdminUnit(code=code, name=f"{name}（县外）" if name else f"县外 {code}",
+                     level="external", parent_id=None, valid_from=date(1949, 10, 1))
+
+
+_HOUSEHOLD_FIELDS = ["id", "household_no", "unit_id", "kind", "address", "head_id", "created_at"]
+
+
 def _load_households(root: Path, report: Progress) -> int:
     path = table_path(root, "households")
     total, done = _rows(path), 0
+    now = timezone.now()
     for rows in _batches(path):
-        Household.objects.bulk_create([
-            Household(id=r["household_id"], household_no=r["household_no"], unit_id=r["unit_code"],
-                      kind=r["kind"], address=_s(r["address"]), head_id=r.get("head_person_id"))
-            for r in rows
-        ], batch_size=BATCH)
+        insert_rows(Household, _HOUSEHOLD_FIELDS, (
+            (r["household_id"], r["household_no"], r["unit_code"], r["kind"], _s(r["address"]),
+             r.get("head_person_id"), now) for r in rows))
         done += len(rows)
         report("households", done, total)
     return done
@@ -132,25 +151,25 @@ def _load_persons(root: Path, max_event: int, report: Progress) -> int:
     path = table_path(root, "persons")
     total, done = _rows(path), 0
     keys: dict[str, tuple[str, str]] = {}
+    now = timezone.now()
+    fields = [*_PERSON_COLUMNS.values(), "name_key", "name_pinyin", "baseline", "baseline_event_id",
+              "created_at", "updated_at"]
     for rows in _batches(path, list(_PERSON_COLUMNS)):
-        objs = []
+        out = []
         for r in rows:
-            values = {_PERSON_COLUMNS[k]: v for k, v in r.items()}
+            values = {_PERSON_COLUMNS[k]: r.get(k) for k in _PERSON_COLUMNS}
             for f in _BLANK_IS_EMPTY:
-                if values.get(f) is None:
+                if values[f] is None:
                     values[f] = ""
-            values["id_number"] = values.get("id_number") or None
-            values["residence_unit_id"] = values.get("residence_unit_id") or None
+            values["id_number"] = values["id_number"] or None
+            values["residence_unit_id"] = values["residence_unit_id"] or None
             name = values["name"]
             if name not in keys:
                 keys[name] = name_keys(name)
-            p = Person(**values)
-            p.name_key, p.name_pinyin = keys[name]
-            p.baseline = {f: (v.isoformat() if isinstance(v, date) else v)
-                          for f in STATE_FIELDS for v in [getattr(p, f)]}
-            p.baseline_event_id = max_event
-            objs.append(p)
-        Person.objects.bulk_create(objs, batch_size=BATCH)
+            baseline = {f: (v.isoformat() if isinstance(v, date) else v)
+                        for f in STATE_FIELDS for v in [values.get(f)]}
+            out.append((*values.values(), *keys[name], baseline, max_event, now, now))
+        insert_rows(Person, fields, out)
         done += len(rows)
         report("persons", done, total)
     return done
@@ -159,20 +178,24 @@ def _load_persons(root: Path, max_event: int, report: Progress) -> int:
 def _load_events(root: Path, report: Progress) -> int:
     path = table_path(root, "events")
     total, done = _rows(path), 0
+    now = timezone.now()
+    fields = ["id", "person_id", "event_type", "event_date", "recorded_date", "unit_code",
+              "from_unit", "to_unit", "changes", "detail", "created_at"]
     for rows in _batches(path):
-        objs = []
-        for r in rows:
-            detail = r.get("detail")
-            objs.append(Event(
-                id=r["event_id"], person_id=r["person_id"], event_type=r["event_type"],
-                event_date=r["event_date"], recorded_date=r["recorded_date"] or r["event_date"],
-                unit_code=_s(r["unit_code"]), from_unit=_s(r["from_unit"]), to_unit=_s(r["to_unit"]),
-                changes={}, detail=json.loads(detail) if isinstance(detail, str) and detail else {},
-            ))
-        Event.objects.bulk_create(objs, batch_size=BATCH)
+        insert_rows(Event, fields, (
+            (r["event_id"], r["person_id"], r["event_type"], r["event_date"],
+             r["recorded_date"] or r["event_date"], _s(r["unit_code"]), _s(r["from_unit"]),
+             _s(r["to_unit"]), {}, _detail(r.get("detail")), now) for r in rows))
         done += len(rows)
         report("events", done, total)
     return done
+
+
+def _detail(v: Any) -> dict[str, Any]:
+    if isinstance(v, str) and v:
+        parsed = json.loads(v)
+        return parsed if isinstance(parsed, dict) else {"value": parsed}
+    return {}
 
 
 def _jsonable(v: Any) -> Any:
@@ -183,13 +206,11 @@ def _load_source(root: Path, name: str, report: Progress) -> int:
     path = table_path(root, f"sources/{name}")
     if not path.is_file():
         return 0
-    done = 0
+    done, now = 0, timezone.now()
     for rows in _batches(path):
-        SourceRecord.objects.bulk_create([
-            SourceRecord(source=name, record_id=str(r["record_id"]),
-                         data={k: _jsonable(v) for k, v in r.items() if k != "record_id"})
-            for r in rows
-        ], batch_size=BATCH)
+        insert_rows(SourceRecord, ["source", "record_id", "data", "loaded_at"], (
+            (name, str(r["record_id"]), {k: _jsonable(v) for k, v in r.items() if k != "record_id"}, now)
+            for r in rows))
         done += len(rows)
     report(f"sources/{name}", done, done)
     return done

@@ -21,10 +21,13 @@ class UnitLevel(models.TextChoices):
     TOWNSHIP = "township", _("乡镇(街道)")
     VILLAGE = "village", _("村(居)委会")
     GROUP = "group", _("村民小组")
+    # A place outside the county that registry records refer to (where an in-migrant is
+    # registered, where an out-migrant lives).  Never part of a jurisdiction or a snapshot.
+    EXTERNAL = "external", _("县外")
 
 
 #: Length of the code prefix that identifies a unit and everything below it.
-PREFIX_LENGTH = {"county": 6, "township": 9, "village": 12, "group": 15}
+PREFIX_LENGTH = {"county": 6, "township": 9, "village": 12, "group": 15, "external": 12}
 
 
 class AdminUnit(models.Model):

@@ -176,7 +176,7 @@ def write_registry_snapshot(out_dir: str | Path, at: datetime | None = None) -> 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     cutoff = at.date() if at is not None else None
-    units = AdminUnit.objects.order_by("code").values("code", "name", "level", "parent_id", "valid_from", "valid_to", "urban_rural")
+    units = AdminUnit.objects.exclude(level="external").order_by("code").values("code", "name", "level", "parent_id", "valid_from", "valid_to", "urban_rural")
     write_table(root, "units", _table(({
         "unit_code": u["code"], "name": u["name"], "level": u["level"], "parent_code": u["parent_id"],
         "valid_from": u["valid_from"], "valid_to": u["valid_to"], "urban_rural": _none(u["urban_rural"]),
