@@ -1,0 +1,209 @@
+"""Assessment pages: scorecards and ranking, rule set versions, yearly targets.
+
+Thin views: parse input, call :func:`popreg.stats.assessment.assess` or one action, render.
+The scorecards are computed from a snapshot under ``$POPREG_HOME/snapshots/`` (chosen on
+the page), a stored rule set version and the stored targets, exactly as ``popreg assess``
+computes them from the same three inputs (the CSV export is byte-identical).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from popreg.core.rules import parse_rule_set
+from popreg.registry.access import Actor
+from popreg.registry.errors import RegistryError
+from popreg.registry.models import AdminUnit
+from popreg.registry.views import with_actor
+from popreg.stats import actions
+from popreg.stats.assessment import (
+    EXTRA_INDICATORS,
+    AssessmentError,
+    TargetImportError,
+    assess,
+    read_targets,
+    target_template,
+    to_csv_bytes,
+    to_xlsx_bytes,
+)
+from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
+from popreg.stats.models import RuleSetVersion, UnitTarget
+
+LEVELS = (("village", "村(居)委会"), ("township", "乡镇(街道)"), ("county", "县"))
+KNOWN_INDICATORS = sorted(
+    {c for c in INDICATOR_COLUMNS if c not in ("level", "unit_code", "unit_name", "parent_code", "period", "period_start", "period_end")}
+    | set(EXTRA_INDICATORS)
+)
+
+
+def snapshot_root() -> Path:
+    """Where the pages look for snapshots: one directory per snapshot."""
+    return Path(settings.POPREG_HOME) / "snapshots"
+
+
+def snapshots() -> list[str]:
+    root = snapshot_root()
+    if not root.is_dir():
+        return []
+    return sorted((p.name for p in root.iterdir() if (p / "manifest.json").is_file()), reverse=True)
+
+
+def snapshot_path(name: str) -> Path | None:
+    if not name or name not in snapshots():
+        return None
+    return snapshot_root() / name
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
+
+
+def _float(text: str | None, default: float) -> float:
+    try:
+        return float(text or default)
+    except ValueError:
+        return default
+
+
+def _can_write(actor: Actor) -> bool:
+    return actor.can_write
+
+
+@with_actor
+def index(request: HttpRequest, actor: Actor) -> HttpResponse:
+    q = request.GET
+    snaps = snapshots()
+    rule_sets = list(RuleSetVersion.objects.all())
+    year = _int(q.get("year"), timezone.localdate().year - 1)
+    level = q.get("level") or "village"
+    if level not in dict(LEVELS):
+        level = "village"
+    lagging_percent = _float(q.get("lagging"), 10.0)
+    snap_name = q.get("snapshot") or (snaps[0] if snaps else "")
+    rs_id = _int(q.get("rules"), rule_sets[0].pk if rule_sets else 0)
+    ctx: dict[str, Any] = {
+        "snapshots": snaps, "rule_sets": rule_sets, "levels": LEVELS, "year": year, "level": level,
+        "lagging": lagging_percent, "snapshot": snap_name, "rules_id": rs_id, "result": None,
+    }  # fmt: skip
+    if "year" in q:
+        snap = snapshot_path(snap_name)
+        rs_obj = next((r for r in rule_sets if r.pk == rs_id), None)
+        if snap is None or rs_obj is None:
+            ctx["error"] = "请选择快照和考核规则 / choose a snapshot and a rule set"
+        else:
+            try:
+                result = assess(snap, year, level, parse_rule_set(rs_obj.definition),
+                                actions.target_rows(year - 1, year), lagging_percent=lagging_percent)
+            except AssessmentError as exc:
+                ctx["error"] = str(exc)
+            else:
+                fmt = q.get("format")
+                if fmt == "csv":
+                    if actor.prefix:
+                        raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
+                    resp = HttpResponse(to_csv_bytes(result), content_type="text/csv; charset=utf-8")
+                    resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.csv"'
+                    return resp
+                if fmt == "xlsx":
+                    if actor.prefix:
+                        raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
+                    actions.audit(actor, "export_scorecards", None, detail={"year": year, "level": level, "snapshot": snap_name})
+                    resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
+                                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                    resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.xlsx"'
+                    return resp
+                rows = [r for r in result.table.to_dict("records") if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
+                for r in rows:
+                    r["rules"] = [
+                        {"id": rule.id, "label": rule.label or rule.indicator, "value": r[f"{rule.id}_value"],
+                         "low": r[f"{rule.id}_low"], "high": r[f"{rule.id}_high"],
+                         "outcome": r[f"{rule.id}_outcome"], "points": r[f"{rule.id}_points"], "veto": rule.veto}
+                        for rule in result.rule_set.rules
+                    ]  # fmt: skip
+                ctx.update(result=result, rows=rows, lagging_rows=[r for r in rows if r["lagging"]],
+                           query=request.GET.urlencode(), full_export=not actor.prefix)
+    return render(request, "stats/assessment/index.html", ctx)
+
+
+@with_actor
+def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
+    ctx: dict[str, Any] = {"rule_sets": RuleSetVersion.objects.all(), "can_edit": actor.can_write and not actor.prefix[6:]}
+    if request.method == "POST":
+        text = request.POST.get("definition", "")
+        try:
+            obj = actions.do_save_rule_set(actor, text)
+        except RegistryError as err:
+            ctx["error"] = str(err)
+            ctx["definition"] = text
+        else:
+            messages.success(request, f"已保存规则 {obj} / rule set saved")
+            return redirect("assess:rules")
+    return render(request, "stats/assessment/rules.html", ctx)
+
+
+def _levels_units(actor: Actor) -> dict[str, str]:
+    qs = AdminUnit.objects.filter(level__in=("county", "township", "village"))
+    if actor.prefix:
+        qs = qs.filter(code__startswith=actor.prefix)
+    return dict(qs.values_list("code", "name"))
+
+
+@with_actor
+def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
+    year = _int(request.GET.get("year") or request.POST.get("year"), timezone.localdate().year)
+    ctx: dict[str, Any] = {"year": year, "indicators": KNOWN_INDICATORS, "can_edit": actor.can_write, "errors": []}
+    if request.method == "POST":
+        if not actor.can_write:
+            raise PermissionDenied("当前角色为只读 / your role is read-only")
+        units = _levels_units(actor)
+        upload = request.FILES.get("file")
+        try:
+            if upload is not None:
+                rows = read_targets(upload.read(), upload.name, units=units, indicators=KNOWN_INDICATORS)
+                replace = True
+            else:  # one row from the form, through the same validation as a file
+                p = request.POST
+                line = ",".join(str(p.get(k, "")).replace(",", " ") for k in ("year", "unit_code", "indicator", "low", "high", "note"))
+                rows = read_targets(("year,unit_code,indicator,low,high,note\n" + line).encode(), "form.csv",
+                                    units=units, indicators=KNOWN_INDICATORS)
+                replace = False
+            n = actions.do_save_targets(actor, rows, replace_year=replace)
+        except TargetImportError as err:
+            ctx["errors"] = [str(e) for e in err.errors]
+        except (AssessmentError, RegistryError) as err:
+            ctx["errors"] = [str(err)]
+        else:
+            messages.success(request, f"已保存 {n} 条目标 / {n} targets saved")
+            return redirect(f"{request.path}?year={rows[0].year if rows else year}")
+    qs = UnitTarget.objects.filter(year=year).select_related("unit")
+    if actor.prefix:
+        qs = qs.filter(unit_id__startswith=actor.prefix)
+    ctx["targets"] = qs
+    return render(request, "stats/assessment/targets.html", ctx)
+
+
+@with_actor
+def target_template_view(request: HttpRequest, actor: Actor) -> HttpResponse:
+    year = _int(request.GET.get("year"), timezone.localdate().year)
+    level = request.GET.get("level") or "village"
+    units = AdminUnit.objects.filter(level=level).order_by("code")
+    if actor.prefix:
+        units = units.filter(code__startswith=actor.prefix)
+    rs = RuleSetVersion.objects.first()
+    buf = io.BytesIO()
+    target_template(buf, year, units.values_list("code", "name"), parse_rule_set(rs.definition) if rs else None)
+    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="targets-{level}-{year}.xlsx"'
+    return resp
