@@ -1,0 +1,162 @@
+"""Review queue pages: jurisdiction on every path, decisions with reasons, merge and undo."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from popreg.linkage.models import DuplicateCandidate, MergeRecord
+from popreg.registry import actions as reg
+from popreg.registry.models import AuditRecord, Event, Person
+
+from ..conftest import PASSWORD, VILLAGE_A1
+
+EVIDENCE = [
+    {"comparison": "name", "gamma": 2, "level": "same reading (homophone / variant)", "weight": 7.2},
+    {"comparison": "id_number", "gamma": -1, "level": "null", "weight": 0.0},
+    {"comparison": "birth_date", "gamma": 4, "level": "same date", "weight": 13.7},
+    {"comparison": "sex", "gamma": 1, "level": "same", "weight": 1.0},
+    {"comparison": "address", "gamma": 3, "level": "same household", "weight": 10.8},
+]
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def login(client, users):
+    def _login(username):
+        assert client.login(username=username, password=PASSWORD)
+        return client
+
+    return _login
+
+
+def _candidate(a, b, probability):
+    lo, hi = sorted((a.pk, b.pk))
+    return DuplicateCandidate.objects.create(person_a_id=lo, person_b_id=hi, match_weight=9.5,
+                                             match_probability=probability, evidence=EVIDENCE)
+
+
+@pytest.fixture
+def queue(people, actors):
+    """``inside``: both persons in village A1; ``outside``: one in A1, one in B1."""
+    twin = reg.do_register_birth(actors["admin"], name="张伟", sex="M", birth_date=date(2020, 5, 6),
+                                 registered_unit_code=VILLAGE_A1, household=people["hh_a"])
+    inside = _candidate(people["child"], twin, 0.93)
+    outside = _candidate(people["mother"], people["other"], 0.71)
+    return {"inside": inside, "outside": outside, "twin": twin}
+
+
+def _state():
+    return (Event.objects.count(), MergeRecord.objects.count(),
+            list(DuplicateCandidate.objects.order_by("pk").values_list("status", flat=True)),
+            list(Person.objects.order_by("pk").values_list("merged_into_id", "status")))
+
+
+def test_queue_lists_only_pairs_within_the_jurisdiction(login, queue):
+    page = login("clerk_a1").get(reverse("linkage:index")).content.decode()
+    assert reverse("linkage:candidate", args=[queue["inside"].pk]) in page
+    assert reverse("linkage:candidate", args=[queue["outside"].pk]) not in page
+    assert "李娜" not in page  # the B1 person of the outside pair
+    page = login("admin").get(reverse("linkage:index")).content.decode()
+    assert reverse("linkage:candidate", args=[queue["outside"].pk]) in page
+    # Sorted by probability, most probable first.
+    assert page.index(f"candidates/{queue['inside'].pk}/") < page.index(f"candidates/{queue['outside'].pk}/")
+    # Unit filter: village B1 keeps only the pair with a person registered there.
+    page = login("admin").get(reverse("linkage:index"), {"unit": "110105002001"}).content.decode()
+    assert f"candidates/{queue['outside'].pk}/" in page and f"candidates/{queue['inside'].pk}/" not in page
+
+
+def test_clerk_cannot_reach_a_pair_outside_the_village(login, queue):
+    client = login("clerk_a1")
+    outside = queue["outside"]
+    before = _state()
+    assert client.get(reverse("linkage:candidate", args=[outside.pk])).status_code == 404
+    r = client.post(reverse("linkage:decide", args=[outside.pk]), {"decision": "same_person", "reason": "同一人"})
+    assert r.status_code == 404
+    r = client.post(reverse("linkage:merge", args=[outside.pk]),
+                    {"survivor": outside.person_a_id, "merge_reason": "同一人"})
+    assert r.status_code == 404
+    assert _state() == before
+    # A merge made by the county over that pair cannot be undone by the clerk either.
+    merge = MergeRecord.objects.create(survivor_id=outside.person_a_id, duplicate_id=outside.person_b_id,
+                                       reason="x", merged_by_name="admin")
+    assert client.post(reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": "撤销"}).status_code == 404
+    assert reverse("linkage:undo_merge", args=[merge.pk]) not in client.get(reverse("linkage:merges")).content.decode()
+
+
+def test_side_by_side_page_shows_evidence_in_chinese(login, queue):
+    r = login("clerk_a1").get(reverse("linkage:candidate", args=[queue["inside"].pk]))
+    page = r.content.decode()
+    assert r.status_code == 200
+    for text in ("張偉", "张伟", "读音相同（同音字或异体字）", "+7.2", "日期相同", "+13.7", "同一户",
+                 "缺失（不计分）", "拼音", "同一人", "不同的人", "理由（必填）", "合并"):
+        assert text in page, text
+    child = Person.objects.get(pk=queue["inside"].person_a_id)
+    assert child.id_number in page  # full number to compare, and the read is audited
+    assert AuditRecord.objects.filter(action="view_id_number", target_id=str(child.pk),
+                                      detail__page="duplicate_review").exists()
+
+
+def test_decision_needs_a_reason_and_is_audited(login, queue):
+    client = login("clerk_a1")
+    c = queue["inside"]
+    before = _state()
+    r = client.post(reverse("linkage:decide", args=[c.pk]), {"decision": "different_people", "reason": " "})
+    assert r.status_code == 400 and "请填写理由" in r.content.decode()
+    assert _state() == before
+    r = client.post(reverse("linkage:decide", args=[c.pk]),
+                    {"decision": "different_people", "reason": "双胞胎，出生证明为两人"})
+    assert r.status_code == 302
+    c.refresh_from_db()
+    assert c.status == "different_people" and c.decided_by_name == "clerk_a1"
+    rec = AuditRecord.objects.get(action="decide_duplicate")
+    assert rec.before["status"] == "pending" and rec.after["status"] == "different_people"
+    # Decided pairs leave the pending queue.
+    assert reverse("linkage:candidate", args=[c.pk]) not in client.get(reverse("linkage:index")).content.decode()
+
+
+def test_read_only_roles_cannot_decide(login, queue):
+    before = _state()
+    client = login("statistician")
+    assert client.get(reverse("linkage:candidate", args=[queue["inside"].pk])).status_code == 200
+    r = client.post(reverse("linkage:decide", args=[queue["inside"].pk]), {"decision": "same_person", "reason": "x"})
+    assert r.status_code == 403
+    assert _state() == before
+
+
+def test_merge_and_undo_from_the_page(login, queue):
+    client = login("clerk_a1")
+    c = queue["inside"]
+    r = client.post(reverse("linkage:merge", args=[c.pk]), {"survivor": c.person_a_id, "merge_reason": ""})
+    assert r.status_code == 400 and "请填写理由" in r.content.decode()
+    r = client.post(reverse("linkage:merge", args=[c.pk]),
+                    {"survivor": c.person_a_id, "merge_reason": "同一人重复登记"})
+    assert r.status_code == 302
+    dup = Person.objects.get(pk=c.person_b_id)
+    assert dup.merged_into_id == c.person_a_id and dup.status == "deregistered"
+    page = client.get(reverse("linkage:candidate", args=[c.pk])).content.decode()
+    assert "已合并" in page and "撤销合并" in page
+    merge = MergeRecord.objects.get()
+    r = client.post(reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": "误合并"})
+    assert r.status_code == 302
+    dup.refresh_from_db()
+    assert dup.merged_into_id is None and dup.status == "active"
+    c.refresh_from_db()
+    assert c.status == "pending"
+
+
+def test_labels_csv_is_scoped(login, queue, actors):
+    from popreg.linkage.actions import do_decide_candidate
+
+    do_decide_candidate(actors["admin"], queue["inside"], True, "同一人")
+    do_decide_candidate(actors["admin"], queue["outside"], False, "不同的人")
+    body = login("clerk_a1").get(reverse("linkage:labels")).content.decode()
+    lines = body.strip().splitlines()
+    c = queue["inside"]
+    assert lines == ["record_id_l,record_id_r,is_match", f"{c.person_a_id},{c.person_b_id},1"]
