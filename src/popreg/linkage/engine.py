@@ -83,7 +83,29 @@ class _Backend:
         table = pa.Table.from_pandas(df, preserve_index=False)
         if self.engine == "duckdb":
             return self.db_api.register(table, dataset_display_name=name)
-        return self.db_api.register(self.spark.createDataFrame(table.to_pandas()), table_name=name)
+        rows = [tuple(r.values()) for r in table.to_pylist()]
+        spark_df = self.spark.createDataFrame(rows, schema=_spark_schema(table.schema))
+        return self.db_api.register(spark_df, table_name=name)
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    """Spark types for our prepared columns (strings, integers, booleans, string lists)."""
+    from pyspark.sql import types as T
+
+    fields = []
+    for f in schema:
+        if pa.types.is_list(f.type):
+            kind: Any = T.ArrayType(T.StringType())
+        elif pa.types.is_boolean(f.type):
+            kind = T.BooleanType()
+        elif pa.types.is_integer(f.type):
+            kind = T.LongType()
+        elif pa.types.is_floating(f.type):
+            kind = T.DoubleType()
+        else:
+            kind = T.StringType()
+        fields.append(T.StructField(f.name, kind, True))
+    return T.StructType(fields)
 
 
 def _local_spark() -> Any:
@@ -94,11 +116,15 @@ def _local_spark() -> Any:
             "未安装 pyspark，无法使用 spark 引擎：请安装 pyspark 和 Java 17，或使用 --engine duckdb。\n"
             "pyspark is not installed: install pyspark and Java 17, or use --engine duckdb."
         ) from exc
+    from splink.backends.spark import similarity_jar_location
+
     spark = (
         SparkSession.builder.master("local[2]")
+        .config("spark.jars", similarity_jar_location())  # Splink's string-distance UDFs
         .appName("popreg-linkage")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
         .getOrCreate()
     )
