@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -276,11 +277,15 @@ def items(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     if item_type:
         qs = qs.filter(item_type=item_type)
     labels = item_type_labels()
-    rows = list(qs.order_by("unit_id", "status", "id")[:500])
+    page = Paginator(qs.order_by("unit_id", "status", "id"), 200).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
     for it in rows:
         it.type_label = labels.get(it.item_type, it.item_type)  # type: ignore[attr-defined]
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "campaigns/items.html", _ctx(
-        actor, c, items=rows, total=qs.count(), unit=unit, status=status, item_type=item_type,
+        actor, c, items=rows, total=page.paginator.count, page=page, query=query.urlencode(),
+        unit=unit, status=status, item_type=item_type,
         statuses=ItemStatus.choices, types=sorted(labels.items()),
         villages=[v for v in scope_villages(c) if actor.covers(v.code)],
     ))
