@@ -41,7 +41,6 @@ from popreg.campaigns.queries import (
     in_scope,
     is_locked,
     open_items,
-    persons_for_list,
     prefix_of,
     scope_villages,
     village_checked,
@@ -227,10 +226,16 @@ def do_create_campaign(
         seed=int(seed), **values,
     )
     campaign.scope_units.set(units)
-    listed = []
-    for village in scope_villages(campaign):
-        for p in persons_for_list(village):
-            listed.append(ListedPerson(campaign=campaign, person=p, unit=village, household_id=p.household_id))
+    villages = set(scope_villages(campaign).values_list("code", flat=True))
+    prefixes = {prefix_of(u) for u in units}
+    prefixes = {p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)}
+    listed = [
+        ListedPerson(campaign=campaign, person_id=pid, unit_id=unit[:12], household_id=hh)
+        for prefix in sorted(prefixes)
+        for pid, unit, hh in Person.objects.filter(registered_unit_id__startswith=prefix, status="active")
+        .order_by("id").values_list("pk", "registered_unit_id", "household_id").iterator(chunk_size=5000)
+        if unit[:12] in villages
+    ]
     ListedPerson.objects.bulk_create(listed, batch_size=2000)
     registry.audit(actor, "campaign_create", campaign, unit_code=units[0].code,
                    after={"name": name, "scope": [u.code for u in units], "listed": len(listed),
