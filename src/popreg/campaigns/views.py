@@ -387,7 +387,10 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
                 checks = actions.do_draw_spot_check(actor, c, v.code)
                 messages.success(request, f"已抽取 {len(checks)} 户")
                 return redirect("campaigns:spot_check", c.pk, v.code)
-            sc = get_object_or_404(SpotCheck, campaign=c, unit=v, pk=request.POST.get("spot_check"))
+            raw = request.POST.get("spot_check", "")
+            if not raw.isdigit():
+                raise Http404("no such spot check")
+            sc = get_object_or_404(SpotCheck, campaign=c, unit=v, pk=int(raw))
             form = forms.SpotCheckForm(request.POST)
             if form.is_valid():
                 actions.do_record_spot_check(actor, sc, agrees=form.cleaned_data["agrees"] == "1",
