@@ -1,0 +1,130 @@
+"""Dedup runs from the UI over a small generated county (run synchronously in tests)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections import defaultdict
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from popreg.linkage import jobs
+from popreg.linkage.actions import do_decide_candidate
+from popreg.linkage.models import DedupRun, DuplicateCandidate
+from popreg.registry.access import actor_for, system_actor
+from popreg.registry.loading import load_snapshot
+from popreg.registry.models import AdminUnit, Assignment, AuditRecord, Person
+from popreg.synth.generator import generate
+
+PASSWORD = "test-pass-123"
+
+
+@pytest.fixture(scope="module")
+def snap(tmp_path_factory):
+    out = tmp_path_factory.mktemp("snap")
+    generate(out, seed=11, persons=1500, progress=None)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def fast(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.POPREG_LINKAGE_SYNC_JOBS = True
+
+
+@pytest.fixture
+def county(db, snap):
+    load_snapshot(snap, system_actor("test"))
+    county = AdminUnit.objects.get(level="county")
+    villages = list(AdminUnit.objects.filter(level="village").order_by("code"))
+    users = {}
+    for name, role, unit in (("admin", "county_admin", county), ("clerk", "village_clerk", villages[0])):
+        u = get_user_model().objects.create_user(username=name, password=PASSWORD)
+        Assignment.objects.create(user=u, role=role, unit=unit)
+        users[name] = u
+    return {"county": county, "villages": villages, "users": users}
+
+
+def _true_pairs(snap, ids):
+    by_entity = defaultdict(list)
+    with open(snap / "truth" / "entities.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if int(row["person_id"]) in ids:
+                by_entity[row["entity_id"]].append(int(row["person_id"]))
+    return {tuple(sorted(p)) for members in by_entity.values() for p in itertools.combinations(members, 2)}
+
+
+def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
+    client.login(username="admin", password=PASSWORD)
+    r = client.post(reverse("linkage:start_run"), {"unit": county["county"].code})
+    assert r.status_code == 302
+    run = DedupRun.objects.get()
+    assert r["Location"] == reverse("linkage:run", args=[run.pk])
+    assert run.state == "done" and run.progress == 100 and run.error == ""
+    exported = jobs.unit_records(county["county"])
+    registered = Person.objects.filter(status="active", registered_unit_id__startswith=county["county"].code[:6])
+    assert run.n_records == len(exported) == registered.count()
+    assert set(exported["record_id"]) == {str(p) for p in registered.values_list("pk", flat=True)}
+
+    found = set(DuplicateCandidate.objects.values_list("person_a_id", "person_b_id"))
+    truth = _true_pairs(snap, {int(x) for x in exported["record_id"]})
+    assert truth, "the generated county has registered duplicates"
+    recall = len(found & truth) / len(truth)
+    assert recall >= 0.9, (recall, len(truth))
+    assert run.n_new == len(found) == run.n_pairs
+    for c in DuplicateCandidate.objects.all():
+        assert c.match_probability >= run.threshold and c.run_id == run.pk
+        assert [e["comparison"] for e in c.evidence] == ["name", "id_number", "birth_date", "sex", "address"]
+    assert AuditRecord.objects.filter(action="start_dedup_run").count() == 1
+
+    data = client.get(reverse("linkage:run_progress", args=[run.pk])).json()
+    assert data["state"] == "done" and data["progress"] == 100 and data["finished"]
+    assert data["n_new"] == run.n_new
+    page = client.get(reverse("linkage:run", args=[run.pk])).content.decode()
+    assert "已完成" in page and reverse("linkage:run_progress", args=[run.pk]) in page
+
+    # A second run leaves decided pairs alone and rescores the pending ones.
+    admin = actor_for(county["users"]["admin"])
+    decided = DuplicateCandidate.objects.order_by("pk").first()
+    do_decide_candidate(admin, decided, True, "核实为同一人")
+    again = jobs.start_dedup_run(admin, county["county"].code)
+    assert again.state == "done"
+    assert (again.n_new, again.n_decided, again.n_updated) == (0, 1, run.n_new - 1)
+    decided.refresh_from_db()
+    assert decided.status == "same_person" and decided.run_id == run.pk
+
+    # Another user's run page and progress are out of reach of a village clerk.
+    client.logout()
+    client.login(username="clerk", password=PASSWORD)
+    assert client.get(reverse("linkage:run_progress", args=[run.pk])).status_code == 404
+    assert client.get(reverse("linkage:run", args=[run.pk])).status_code == 404
+
+
+def test_clerk_runs_only_over_the_village(client, county):
+    client.login(username="clerk", password=PASSWORD)
+    other = county["villages"][1]
+    r = client.post(reverse("linkage:start_run"), {"unit": other.code})
+    assert r.status_code == 400 and "辖区" in r.content.decode()
+    assert not DedupRun.objects.exists()
+    r = client.post(reverse("linkage:start_run"), {"unit": county["villages"][0].code})
+    run = DedupRun.objects.get()
+    assert r.status_code == 302 and run.state == "done"
+    village = county["villages"][0].code
+    assert run.n_records == Person.objects.filter(registered_unit_id__startswith=village, status="active").count()
+    for c in DuplicateCandidate.objects.select_related("person_a", "person_b"):
+        assert c.person_a.registered_unit_id.startswith(village)
+        assert c.person_b.registered_unit_id.startswith(village)
+
+
+def test_a_failed_run_says_why(county, monkeypatch):
+    from popreg.linkage import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("引擎出错")
+
+    monkeypatch.setattr(engine, "dedupe", broken)
+    run = jobs.start_dedup_run(actor_for(county["users"]["admin"]), county["county"].code)
+    assert run.state == "failed" and "引擎出错" in run.error and run.finished_at is not None
+    assert not DuplicateCandidate.objects.exists()
