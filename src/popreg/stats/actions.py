@@ -73,7 +73,7 @@ def do_save_targets(actor: Actor, rows: Sequence[TargetRow], *, replace_year: bo
     if replace_year:
         qs = UnitTarget.objects.filter(year__in={r.year for r in rows})
         if actor.prefix:
-            qs = qs.filter(unit_id__startswith=actor.prefix)
+            qs = qs.filter(unit__code__startswith=actor.prefix)
         qs.delete()
     for r in rows:
         UnitTarget.objects.update_or_create(
@@ -89,7 +89,7 @@ def target_rows(year_from: int, year_to: int, prefix: str = "") -> list[TargetRo
     """The stored targets of years [year_from, year_to] as TargetRows (for ``assess``)."""
     qs = UnitTarget.objects.filter(year__gte=year_from, year__lte=year_to).select_related("unit")
     if prefix:
-        qs = qs.filter(unit_id__startswith=prefix)
+        qs = qs.filter(unit__code__startswith=prefix)
     return [TargetRow(t.year, t.unit_id, t.indicator, t.low, t.high, t.unit.name, t.note) for t in qs]
 
 
@@ -177,7 +177,7 @@ def do_settle_reconciliation_item(actor: Actor, item: ReconciliationItem | int, 
 def open_items(prefix: str = "", months: Iterable[str] | None = None) -> Any:
     qs = ReconciliationItem.objects.select_related("unit")
     if prefix:
-        qs = qs.filter(unit_id__startswith=prefix)
+        qs = qs.filter(unit__code__startswith=prefix)
     if months is not None:
         qs = qs.filter(month__in=list(months))
     return qs

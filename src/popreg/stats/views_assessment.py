@@ -189,7 +189,7 @@ def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
             return redirect(f"{request.path}?year={rows[0].year if rows else year}")
     qs = UnitTarget.objects.filter(year=year).select_related("unit")
     if actor.prefix:
-        qs = qs.filter(unit_id__startswith=actor.prefix)
+        qs = qs.filter(unit__code__startswith=actor.prefix)
     ctx["targets"] = qs
     return render(request, "stats/assessment/targets.html", ctx)
 
