@@ -133,3 +133,16 @@ def test_login_page_then_campaigns(client, users):
     resp = client.post("/login/", {"username": "admin", "password": PASSWORD})
     assert resp.status_code == 302
     assert client.get("/campaigns/").status_code == 200
+
+
+def test_sign_off_refusal_is_explained(client_for, campaign, people, actors):
+    advance_to(campaign, "summary", actors["admin"])
+    c = client_for("clerk_a1")
+    resp = c.post(f"/campaigns/{campaign.pk}/sign-off/", {"unit": VILLAGE_A1, "level": "village"}, follow=True)
+    assert "还有 2 人未核对" in resp.content.decode()
+    spot = c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/").content.decode()
+    assert 'id="draw"' in spot
+    assert c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/",
+                  {"spot_check": "x", "agrees": "1"}).status_code == 404
+    from popreg.campaigns.models import SignOff
+    assert not SignOff.objects.exists()
