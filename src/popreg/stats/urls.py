@@ -1,3 +1,28 @@
-from django.urls import URLPattern, URLResolver
+"""Statistics pages (namespace ``stats``): dashboards, dual-system estimate, annual report.
 
-urlpatterns: list[URLPattern | URLResolver] = []
+Targets, assessment and reconciliation pages live in ``popreg.stats.urls_assessment`` and
+are mounted here too when that module is present.
+"""
+
+from django.urls import URLPattern, URLResolver, include, path
+
+from popreg.stats import views
+
+app_name = "stats"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.index, name="index"),
+    path("refresh/", views.refresh, name="refresh"),
+    path("dse/build/", views.dse_build, name="dse_build"),
+    path("units/<str:code>/", views.unit_page, name="unit"),
+    path("units/<str:code>/dse/", views.dse_page, name="dse"),
+    path("units/<str:code>/report.pdf", views.report_pdf, name="report_pdf"),
+    path("units/<str:code>/report.xlsx", views.report_xlsx, name="report_xlsx"),
+]
+
+try:
+    import popreg.stats.urls_assessment  # noqa: F401
+except ImportError:  # the assessment pages are not there yet
+    pass
+else:
+    urlpatterns.append(path("", include("popreg.stats.urls_assessment")))

@@ -1,0 +1,226 @@
+"""Statistics pages: county → township → village dashboards, the dual-system estimate page,
+the annual report downloads and the snapshot refresh button.
+
+Views are thin: they read the cached cube of the latest statistics snapshot
+(:mod:`popreg.stats.dashboard`) and render it.  Every page and download is scoped by the
+user's jurisdiction: a unit outside it is a 404, exactly like a unit that does not exist
+(the registry pages do the same), so a village clerk sees only their village.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
+from popreg.registry import actions
+from popreg.registry.access import Actor
+from popreg.registry.models import Role
+from popreg.registry.views import with_actor
+from popreg.stats import report
+from popreg.stats.dashboard import (
+    RANK_KEYS,
+    Dashboard,
+    DashboardError,
+    Unit,
+    build_dse,
+    clear_cache,
+    load_dashboard,
+    refresh_snapshot,
+)
+from popreg.stats.indicators import POPULATIONS, Population
+
+POPULATION_LABELS = {"registered": "户籍人口", "resident": "常住人口"}
+LEVEL_LABELS = {"county": "县", "township": "乡镇(街道)", "village": "村(居)委会"}
+REFRESH_ROLES = {Role.COUNTY_ADMIN, Role.COUNTY_STATISTICIAN}
+
+
+def can_refresh(actor: Actor) -> bool:
+    """County staff only: a snapshot is of the whole registry."""
+    return actor.role in REFRESH_ROLES and len(actor.prefix) <= 6
+
+
+def _dashboard(request: HttpRequest, actor: Actor) -> Dashboard | HttpResponse:
+    try:
+        return load_dashboard()
+    except DashboardError as err:
+        return render(request, "stats/no_snapshot.html", {
+            "actor": actor, "error": str(err), "can_refresh": can_refresh(actor),
+        }, status=200)
+
+
+def _unit(dash: Dashboard, actor: Actor, code: str) -> Unit:
+    unit = dash.unit(code)
+    if unit is None or not actor.covers(unit.code):
+        raise Http404("单位不存在或不在您的辖区内 / unit not found or outside your jurisdiction")
+    return unit
+
+
+def _choices(request: HttpRequest, dash: Dashboard) -> tuple[Population, int]:
+    raw_pop = request.GET.get("population", "registered")
+    population: Population = raw_pop if raw_pop in POPULATIONS else "registered"  # type: ignore[assignment]
+    try:
+        year = int(request.GET.get("year", dash.last_year))
+    except ValueError:
+        year = dash.last_year
+    return population, year if year in dash.years else dash.last_year
+
+
+def _crumbs(dash: Dashboard, actor: Actor, unit: Unit) -> list[Unit]:
+    return [u for u in dash.ancestors(unit) if actor.covers(u.code)]
+
+
+def _context(dash: Dashboard, actor: Actor, unit: Unit, **extra: Any) -> dict[str, Any]:
+    return {
+        "actor": actor, "dash": dash, "unit": unit, "crumbs": _crumbs(dash, actor, unit),
+        "level_label": LEVEL_LABELS.get(unit.level, unit.level),
+        "can_refresh": can_refresh(actor), "snapshot_name": dash.snapshot.name, **extra,
+    }
+
+
+@with_actor
+def index(request: HttpRequest, actor: Actor) -> HttpResponse:
+    dash = _dashboard(request, actor)
+    if isinstance(dash, HttpResponse):
+        return dash
+    unit = dash.home_unit(actor.prefix)
+    if unit is None:
+        raise Http404("您的辖区内没有统计单位 / no statistical unit in your jurisdiction")
+    return redirect("stats:unit", code=unit.code)
+
+
+@with_actor
+def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    dash = _dashboard(request, actor)
+    if isinstance(dash, HttpResponse):
+        return dash
+    unit = _unit(dash, actor, code)
+    population, year = _choices(request, dash)
+    sort = request.GET.get("sort", "population_end")
+    if sort not in RANK_KEYS:
+        sort = "population_end"
+    ascending = request.GET.get("order") == "asc"
+    rows = dash.rows(unit.code, population)
+    row = dash.row(unit.code, year, population)
+    comparison = [
+        r for r in dash.comparison(unit, year, population, sort, descending=not ascending)
+        if actor.covers(r["unit_code"])
+    ]
+    pyramid = dash.age_pyramid(unit.code, year, population)
+    chart_data = {
+        "years": [r["period"] for r in rows],
+        "population": [r["population_end"] for r in rows],
+        "births": [r["births"] for r in rows],
+        "deaths": [r["deaths"] for r in rows],
+        "cbr": [r["cbr"] for r in rows],
+        "cdr": [r["cdr"] for r in rows],
+        "rni": [r["rni"] for r in rows],
+        "srb": [r["srb"] for r in rows],
+        "srb_low": [r["srb_low"] for r in rows],
+        "srb_high": [r["srb_high"] for r in rows],
+        "pyramid": pyramid,
+        "comparison": {
+            "names": [r["unit_name"] for r in comparison],
+            "values": [r[sort] for r in comparison],
+            "label": RANK_KEYS[sort][0],
+        },
+    }
+    return render(request, "stats/unit.html", _context(
+        dash, actor, unit,
+        population=population, population_label=POPULATION_LABELS[population],
+        populations=POPULATION_LABELS, year=year, rows=rows, row=row,
+        now=dash.population_now(unit), comparison=comparison, sort=sort, ascending=ascending,
+        rank_keys=RANK_KEYS, pyramid=pyramid, chart_data=chart_data,
+        child_level_label=LEVEL_LABELS.get(comparison[0]["level"], "") if comparison else "",
+    ))
+
+
+@with_actor
+def dse_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    dash = _dashboard(request, actor)
+    if isinstance(dash, HttpResponse):
+        return dash
+    unit = _unit(dash, actor, code)
+    years = dash.dse_years()
+    raw_year = request.GET.get("year", "")
+    chosen = [int(raw_year)] if raw_year.isdigit() and int(raw_year) in years else None
+    total = dash.dse_estimate(unit, chosen)
+    children = [
+        dash.dse_estimate(c, chosen) for c in dash.children(unit) if actor.covers(c.code)
+    ]
+    by_year = [(y, dash.dse_estimate(unit, [y])) for y in years]
+    return render(request, "stats/dse.html", _context(
+        dash, actor, unit, total=total, children=children, by_year=by_year, years=years,
+        year=chosen[0] if chosen else None, info=dash.meta.get("dse", {}),
+        assumptions=list(zip(ASSUMPTIONS_ZH, ASSUMPTIONS, strict=True)),
+    ))
+
+
+def _report_response(
+    request: HttpRequest, actor: Actor, code: str, fmt: str
+) -> HttpResponse:
+    dash = _dashboard(request, actor)
+    if isinstance(dash, HttpResponse):
+        return dash
+    unit = _unit(dash, actor, code)
+    population, year = _choices(request, dash)
+    made_at = timezone.localtime()
+    data = report.build_report(dash, unit, year, population, made_by=actor.name, made_at=made_at,
+                               covers=actor.covers)
+    if fmt == "pdf":
+        body, ctype = report.report_pdf(data), "application/pdf"
+    else:
+        body = report.report_xlsx(data)
+        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    actions.audit(actor, "export_statistics", None, unit_code=unit.code, detail={
+        "report": "annual", "format": fmt, "year": year, "population": population,
+        "snapshot": dash.snapshot.name,
+    })
+    response = HttpResponse(body, content_type=ctype)
+    name = f"statistics-{unit.code}-{year}-{population}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@with_actor
+def report_pdf(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    return _report_response(request, actor, code, "pdf")
+
+
+@with_actor
+def report_xlsx(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    return _report_response(request, actor, code, "xlsx")
+
+
+@require_POST
+@with_actor
+def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Write a new statistics snapshot of the registry and build its cube (county staff)."""
+    if not can_refresh(actor):
+        raise PermissionDenied("只有县级管理员或统计员可以刷新统计快照 / only county staff can refresh")
+    snap = refresh_snapshot(with_dse=False)
+    actions.audit(actor, "stats_refresh", None, detail={"snapshot": snap.name})
+    messages.success(request, f"统计快照已刷新：{snap.name} / statistics snapshot refreshed")
+    return redirect("stats:index")
+
+
+@require_POST
+@with_actor
+def dse_build(request: HttpRequest, actor: Actor) -> HttpResponse:
+    """Link the latest snapshot's hospital births and compute the DSE counts (county staff)."""
+    if not can_refresh(actor):
+        raise PermissionDenied("只有县级管理员或统计员可以计算双系统估计 / only county staff can run this")
+    dash = _dashboard(request, actor)
+    if isinstance(dash, HttpResponse):
+        return dash
+    info = build_dse(dash.snapshot)
+    clear_cache()
+    actions.audit(actor, "stats_dse", None, detail={"snapshot": dash.snapshot.name, **info})
+    county = dash.county()
+    return redirect("stats:dse", code=county.code) if county else redirect("stats:index")
