@@ -220,8 +220,8 @@ def read_targets(
     seen: dict[tuple[int, str, str], int] = {}
     for n, raw_row in enumerate(rows[1:], start=2):
         cells = {k: _cell_text(v) for k, v in zip(header, raw_row, strict=False) if k}
-        if not any(cells.get(k) for k in ("year", "unit_code", "indicator", "low", "high")):
-            continue  # blank line
+        if not cells.get("low") and not cells.get("high"):
+            continue  # a blank line, or a template row left empty: no target, the rule's bounds hold
         row_errors: list[RowError] = []
         year_t = cells.get("year", "")
         year = int(year_t) if re.fullmatch(r"\d{4}", year_t) else None
@@ -244,9 +244,7 @@ def read_targets(
         for key, label, v in (("low", "下限 low", low), ("high", "上限 high", high)):
             if v is not None and math.isnan(v):
                 row_errors.append(RowError(n, label, f"应为数字，收到 {cells.get(key)!r}", f"must be a number, got {cells.get(key)!r}"))
-        if low is None and high is None:
-            row_errors.append(RowError(n, "下限 low / 上限 high", "至少填写一个", "fill in at least one of them"))
-        elif low is not None and high is not None and not math.isnan(low) and not math.isnan(high) and low > high:
+        if low is not None and high is not None and not math.isnan(low) and not math.isnan(high) and low > high:
             row_errors.append(RowError(n, "下限 low / 上限 high", f"下限 {low:g} 大于上限 {high:g}，请对调", f"low {low:g} is above high {high:g}; swap them"))
         if not row_errors and year is not None:
             key3 = (year, code, ind)
