@@ -77,8 +77,9 @@ def _float(text: str | None, default: float) -> float:
         return default
 
 
-def _can_write(actor: Actor) -> bool:
-    return actor.can_write
+def _county(actor: Actor) -> bool:
+    """County-wide users (prefix of 6 digits or none) see and export every unit."""
+    return len(actor.prefix) <= 6
 
 
 @with_actor
@@ -111,13 +112,13 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
             else:
                 fmt = q.get("format")
                 if fmt == "csv":
-                    if actor.prefix:
+                    if not _county(actor):
                         raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
                     resp = HttpResponse(to_csv_bytes(result), content_type="text/csv; charset=utf-8")
                     resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.csv"'
                     return resp
                 if fmt == "xlsx":
-                    if actor.prefix:
+                    if not _county(actor):
                         raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
                     actions.audit(actor, "export_scorecards", None, detail={"year": year, "level": level, "snapshot": snap_name})
                     resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
@@ -133,13 +134,13 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                         for rule in result.rule_set.rules
                     ]  # fmt: skip
                 ctx.update(result=result, rows=rows, lagging_rows=[r for r in rows if r["lagging"]],
-                           query=request.GET.urlencode(), full_export=not actor.prefix)
+                           query=request.GET.urlencode(), full_export=_county(actor))
     return render(request, "stats/assessment/index.html", ctx)
 
 
 @with_actor
 def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
-    ctx: dict[str, Any] = {"rule_sets": RuleSetVersion.objects.all(), "can_edit": actor.can_write and not actor.prefix[6:]}
+    ctx: dict[str, Any] = {"rule_sets": RuleSetVersion.objects.all(), "can_edit": actor.can_write and _county(actor)}
     if request.method == "POST":
         text = request.POST.get("definition", "")
         try:
