@@ -157,6 +157,11 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     """Compute the dashboard tables of one snapshot and write them next to it."""
     snap = Path(snapshot_dir)
     years = trend_years(snap)
+    if not years:
+        raise DashboardError(
+            f"快照 {snap.name} 没有完整年份的事件历史，无法计算年度指标 / snapshot {snap.name} "
+            "has no full year of event history: no yearly indicators can be computed"
+        )
     out = snap / CUBE_DIR
     tmp = snap / f".{CUBE_DIR}-tmp"
     if tmp.exists():
@@ -164,18 +169,18 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     tmp.mkdir()
     tables: list[pd.DataFrame] = []
     pyramids: list[pd.DataFrame] = []
-    if years:
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")
-        for population in POPULATIONS:
-            eng = SnapshotIndicators(snap, population, con)
-            for level in LEVEL_ORDER:
-                table, pyramid = eng.compute(years, level)
-                tables.append(table.assign(population_type=population))
-                assert pyramid is not None
-                pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
-    indicators = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    pyramid_all = pd.concat(pyramids, ignore_index=True) if pyramids else pd.DataFrame()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    for population in POPULATIONS:
+        eng = SnapshotIndicators(snap, population, con)
+        for level in LEVEL_ORDER:
+            table, pyramid = eng.compute(years, level)
+            tables.append(table.assign(population_type=population))
+            assert pyramid is not None
+            pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
+    con.close()
+    indicators = pd.concat(tables, ignore_index=True)
+    pyramid_all = pd.concat(pyramids, ignore_index=True)
     indicators.to_parquet(tmp / "indicators.parquet", index=False)
     pyramid_all.to_parquet(tmp / "pyramid.parquet", index=False)
     current_population(snap).to_parquet(tmp / "current.parquet", index=False)
@@ -601,7 +606,7 @@ def load_dashboard(snapshot_dir: Path | None = None, *, build: bool = True) -> D
                 )
             try:
                 build_cube(snap, with_dse=False)
-            except IndicatorError as exc:
+            except IndicatorError as exc:  # e.g. a snapshot without events
                 raise DashboardError(str(exc)) from exc
             stamp = _cube_stamp(snap)
             assert stamp is not None
