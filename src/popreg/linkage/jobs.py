@@ -28,7 +28,15 @@ from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person, Status
 
 logger = logging.getLogger(__name__)
 
-INPUT_COLUMNS = ["record_id", "name", "sex", "birth_date", "id_number", "village_code", "household_no"]
+INPUT_COLUMNS = [
+    "record_id",
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "village_code",
+    "household_no",
+]
 MIN_RECORDS = 2
 
 
@@ -36,12 +44,30 @@ def unit_records(unit: AdminUnit) -> pd.DataFrame:
     """The unit's active, unmerged persons in the engine's input columns (record_id = person id)."""
     prefix = unit.code[: PREFIX_LENGTH[unit.level]]
     rows = (
-        Person.objects.filter(registered_unit_id__startswith=prefix, status=Status.ACTIVE, merged_into__isnull=True)
+        Person.objects.filter(
+            registered_unit_id__startswith=prefix, status=Status.ACTIVE, merged_into__isnull=True
+        )
         .order_by("id")
-        .values_list("id", "name", "sex", "birth_date", "id_number", "registered_unit_id", "household__household_no")
+        .values_list(
+            "id",
+            "name",
+            "sex",
+            "birth_date",
+            "id_number",
+            "registered_unit_id",
+            "household__household_no",
+        )
     )
     data = [
-        (str(pk), name or "", sex or "", bd.isoformat() if bd else "", idn or "", (unit_code or "")[:12], hh or "")
+        (
+            str(pk),
+            name or "",
+            sex or "",
+            bd.isoformat() if bd else "",
+            idn or "",
+            (unit_code or "")[:12],
+            hh or "",
+        )
         for pk, name, sex, bd, idn, unit_code, hh in rows.iterator(chunk_size=5000)
     ]
     return pd.DataFrame(data, columns=INPUT_COLUMNS, dtype=str)
@@ -54,24 +80,42 @@ def start_dedup_run(
     actor.check_write()
     unit = AdminUnit.objects.filter(code=(unit_code or "").strip()).first()
     if unit is None or unit.level not in ("county", "township", "village"):
-        raise RegistryError("请选择县、乡镇或村（居）", "choose a county, township or village", "unit")
+        raise RegistryError(
+            "请选择县、乡镇或村（居）", "choose a county, township or village", "unit"
+        )
     actor.check_unit(unit.code)
     if threshold is not None and not 0 < threshold < 1:
-        raise RegistryError("阈值应在 0 和 1 之间", "the threshold must be between 0 and 1", "threshold")
-    busy = DedupRun.objects.filter(unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING)).first()
+        raise RegistryError(
+            "阈值应在 0 和 1 之间", "the threshold must be between 0 and 1", "threshold"
+        )
+    busy = DedupRun.objects.filter(
+        unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING)
+    ).first()
     if busy is not None:
-        raise RegistryError(f"{unit.name} 已有正在进行的查重（第 {busy.pk} 次），请等待其完成",
-                            f"a run over {unit.code} is already in progress ({busy.pk})", "unit")
+        raise RegistryError(
+            f"{unit.name} 已有正在进行的查重（第 {busy.pk} 次），请等待其完成",
+            f"a run over {unit.code} is already in progress ({busy.pk})",
+            "unit",
+        )
     user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
-    run = DedupRun.objects.create(unit=unit, started_by=user, started_by_name=actor.name,
-                                  threshold=threshold, stage="排队等待")
+    run = DedupRun.objects.create(
+        unit=unit,
+        started_by=user,
+        started_by_name=actor.name,
+        threshold=threshold,
+        stage="排队等待",
+    )
     audit(actor, "start_dedup_run", run, unit_code=unit.code, detail={"threshold": threshold})
-    sync = getattr(settings, "POPREG_LINKAGE_SYNC_JOBS", False) if synchronous is None else synchronous
+    sync = (
+        getattr(settings, "POPREG_LINKAGE_SYNC_JOBS", False) if synchronous is None else synchronous
+    )
     if sync:
         run_job(run.pk)
         run.refresh_from_db()
     else:
-        thread = threading.Thread(target=_thread_main, args=(run.pk,), name=f"dedup-run-{run.pk}", daemon=True)
+        thread = threading.Thread(
+            target=_thread_main, args=(run.pk,), name=f"dedup-run-{run.pk}", daemon=True
+        )
         transaction.on_commit(thread.start)
     return run
 
@@ -101,8 +145,14 @@ def run_job(run_pk: int) -> DedupRun:
     except Exception as exc:  # noqa: BLE001 - the failure is shown to the user on the run page
         logger.exception("dedup run %s failed", run_pk)
         message = getattr(exc, "message", None) or str(exc)
-        _progress(run, run.progress, "失败", state=DedupRun.State.FAILED, finished_at=timezone.now(),
-                  error=str(message)[:2000])
+        _progress(
+            run,
+            run.progress,
+            "失败",
+            state=DedupRun.State.FAILED,
+            finished_at=timezone.now(),
+            error=str(message)[:2000],
+        )
     return run
 
 
@@ -110,23 +160,44 @@ def _run(run: DedupRun) -> None:
     from popreg.linkage.engine import dedupe
 
     records = unit_records(run.unit)
-    _progress(run, 10, f"已读取 {len(records)} 人，正在比对（姓名、拼音、身份号码、出生日期、性别、地址）",
-              n_records=len(records))
+    _progress(
+        run,
+        10,
+        f"已读取 {len(records)} 人，正在比对（姓名、拼音、身份号码、出生日期、性别、地址）",
+        n_records=len(records),
+    )
     if len(records) < MIN_RECORDS:
-        _progress(run, 100, "人数不足两人，无需查重", state=DedupRun.State.DONE, finished_at=timezone.now())
+        _progress(
+            run,
+            100,
+            "人数不足两人，无需查重",
+            state=DedupRun.State.DONE,
+            finished_at=timezone.now(),
+        )
         return
     result = dedupe(records, threshold=run.threshold)
     cut = run.threshold if run.threshold is not None else result.model.threshold
     pairs = result.pairs[result.pairs["match_probability"] >= cut]
-    _progress(run, 80, f"比对完成，{len(pairs)} 对疑似重复，正在保存", n_pairs=len(pairs),
-              threshold=cut)
+    _progress(
+        run, 80, f"比对完成，{len(pairs)} 对疑似重复，正在保存", n_pairs=len(pairs), threshold=cut
+    )
     weights = level_weights(result.model.splink)
     new, updated, decided = _store(run, pairs.to_dict("records"), weights)
-    _progress(run, 100, "已完成", state=DedupRun.State.DONE, finished_at=timezone.now(),
-              n_new=new, n_updated=updated, n_decided=decided)
+    _progress(
+        run,
+        100,
+        "已完成",
+        state=DedupRun.State.DONE,
+        finished_at=timezone.now(),
+        n_new=new,
+        n_updated=updated,
+        n_decided=decided,
+    )
 
 
-def _store(run: DedupRun, pairs: list[dict[str, Any]], weights: dict[str, dict[int, float]]) -> tuple[int, int, int]:
+def _store(
+    run: DedupRun, pairs: list[dict[str, Any]], weights: dict[str, dict[int, float]]
+) -> tuple[int, int, int]:
     """Create new candidates, rescore pending ones, leave decided ones alone."""
     keyed: dict[tuple[int, int], dict[str, Any]] = {}
     for row in pairs:
@@ -136,7 +207,7 @@ def _store(run: DedupRun, pairs: list[dict[str, Any]], weights: dict[str, dict[i
     ids = sorted({p for key in keyed for p in key})
     existing: dict[tuple[int, int], DuplicateCandidate] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         for c in DuplicateCandidate.objects.filter(person_a_id__in=chunk):
             existing[(c.person_a_id, c.person_b_id)] = c
     to_create: list[DuplicateCandidate] = []
@@ -145,9 +216,16 @@ def _store(run: DedupRun, pairs: list[dict[str, Any]], weights: dict[str, dict[i
         evidence = evidence_from_pair(row, weights)
         c = existing.get(key)
         if c is None:
-            to_create.append(DuplicateCandidate(
-                person_a_id=key[0], person_b_id=key[1], match_weight=float(row["match_weight"]),
-                match_probability=float(row["match_probability"]), evidence=evidence, run=run))
+            to_create.append(
+                DuplicateCandidate(
+                    person_a_id=key[0],
+                    person_b_id=key[1],
+                    match_weight=float(row["match_weight"]),
+                    match_probability=float(row["match_probability"]),
+                    evidence=evidence,
+                    run=run,
+                )
+            )
         elif c.status == DuplicateCandidate.Status.PENDING:
             c.match_weight = float(row["match_weight"])
             c.match_probability = float(row["match_probability"])
@@ -159,6 +237,7 @@ def _store(run: DedupRun, pairs: list[dict[str, Any]], weights: dict[str, dict[i
     with transaction.atomic():
         DuplicateCandidate.objects.bulk_create(to_create, batch_size=1000)
         DuplicateCandidate.objects.bulk_update(
-            to_update, ["match_weight", "match_probability", "evidence", "run"], batch_size=1000)
+            to_update, ["match_weight", "match_probability", "evidence", "run"], batch_size=1000
+        )
     new, updated = len(to_create), len(to_update)
     return new, updated, decided

@@ -49,9 +49,16 @@ def _scoped_unit(actor: Actor, code: str) -> AdminUnit | None:
 def _candidate(actor: Actor, pk: int) -> DuplicateCandidate:
     qs = review.scope_candidates(
         DuplicateCandidate.objects.select_related(
-            "person_a__registered_unit", "person_b__registered_unit", "person_a__household",
-            "person_b__household", "person_a__residence_unit", "person_b__residence_unit", "run"),
-        actor)
+            "person_a__registered_unit",
+            "person_b__registered_unit",
+            "person_a__household",
+            "person_b__household",
+            "person_a__residence_unit",
+            "person_b__residence_unit",
+            "run",
+        ),
+        actor,
+    )
     return get_object_or_404(qs, pk=pk)
 
 
@@ -68,11 +75,24 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     qs = review.candidates(actor, status="" if status == "all" else status, unit_prefix=prefix)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = urlencode({"status": status, "unit": unit.code if unit else ""})
-    recent = DedupRun.objects.select_related("unit").filter(unit__code__in=[u.code for u in _units(actor)])[:5]
-    return render(request, "linkage/index.html", _base_context(
-        actor, page=page, query=query, status=status, statuses=STATUS_FILTERS, unit=unit,
-        units=_units(actor), runs=recent, pending_total=review.candidates(actor).count(),
-    ))
+    recent = DedupRun.objects.select_related("unit").filter(
+        unit__code__in=[u.code for u in _units(actor)]
+    )[:5]
+    return render(
+        request,
+        "linkage/index.html",
+        _base_context(
+            actor,
+            page=page,
+            query=query,
+            status=status,
+            statuses=STATUS_FILTERS,
+            unit=unit,
+            units=_units(actor),
+            runs=recent,
+            pending_total=review.candidates(actor).count(),
+        ),
+    )
 
 
 # ---------------------------------------------------------------- one pair
@@ -83,28 +103,66 @@ def _side(person: Person) -> dict[str, Any]:
     return {
         "person": person,
         "hukou_kind": labels["hukou_kind"].get(person.hukou_kind, person.hukou_kind),
-        "marital_status": labels["marital_status"].get(person.marital_status, person.marital_status),
+        "marital_status": labels["marital_status"].get(
+            person.marital_status, person.marital_status
+        ),
     }
 
 
-def _detail(request: HttpRequest, actor: Actor, c: DuplicateCandidate, *, error: str = "",
-            form: dict[str, str] | None = None, status: int = 200) -> HttpResponse:
+def _detail(
+    request: HttpRequest,
+    actor: Actor,
+    c: DuplicateCandidate,
+    *,
+    error: str = "",
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
     a, b = c.person_a, c.person_b
     for p in (a, b):
         if p.id_number:
             # Privacy: the full ID numbers are needed to compare; every read is audited.
-            audit(actor, "view_id_number", p, unit_code=p.registered_unit_id, detail={"page": "duplicate_review"})
+            audit(
+                actor,
+                "view_id_number",
+                p,
+                unit_code=p.registered_unit_id,
+                detail={"page": "duplicate_review"},
+            )
     ev = {row["comparison"]: row for row in review.evidence_rows(c)}
-    merges = list(review.scope_merges(
-        MergeRecord.objects.filter(survivor_id__in=(a.pk, b.pk), duplicate_id__in=(a.pk, b.pk)), actor))
+    merges = list(
+        review.scope_merges(
+            MergeRecord.objects.filter(survivor_id__in=(a.pk, b.pk), duplicate_id__in=(a.pk, b.pk)),
+            actor,
+        )
+    )
     active_merge = next((m for m in merges if not m.undone), None)
-    can_merge = (actor.can_write and active_merge is None and a.merged_into_id is None
-                 and b.merged_into_id is None and c.status != DuplicateCandidate.Status.DIFFERENT_PEOPLE)
-    return render(request, "linkage/candidate.html", _base_context(
-        actor, c=c, a=_side(a), b=_side(b), ev=ev, evidence=review.evidence_rows(c), merges=merges,
-        active_merge=active_merge, can_merge=can_merge, error=error, form=form or {},
-        back=reverse("linkage:index"),
-    ), status=status)
+    can_merge = (
+        actor.can_write
+        and active_merge is None
+        and a.merged_into_id is None
+        and b.merged_into_id is None
+        and c.status != DuplicateCandidate.Status.DIFFERENT_PEOPLE
+    )
+    return render(
+        request,
+        "linkage/candidate.html",
+        _base_context(
+            actor,
+            c=c,
+            a=_side(a),
+            b=_side(b),
+            ev=ev,
+            evidence=review.evidence_rows(c),
+            merges=merges,
+            active_merge=active_merge,
+            can_merge=can_merge,
+            error=error,
+            form=form or {},
+            back=reverse("linkage:index"),
+        ),
+        status=status,
+    )
 
 
 @with_actor
@@ -120,7 +178,9 @@ def decide(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     reason = request.POST.get("reason", "")
     try:
         if choice not in ("same_person", "different_people"):
-            raise RegistryError("请选择“同一人”或“不同的人”", "choose same person or different people", "decision")
+            raise RegistryError(
+                "请选择“同一人”或“不同的人”", "choose same person or different people", "decision"
+            )
         actions.do_decide_candidate(actor, c, choice == "same_person", reason)
     except RegistryError as err:
         return _detail(request, actor, c, error=err.message, form={"reason": reason}, status=400)
@@ -140,7 +200,9 @@ def merge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         drop = c.person_b_id if keep == c.person_a_id else c.person_a_id
         actions.do_merge_persons(actor, keep, drop, reason, candidate=c)
     except RegistryError as err:
-        return _detail(request, actor, c, error=err.message, form={"merge_reason": reason}, status=400)
+        return _detail(
+            request, actor, c, error=err.message, form={"merge_reason": reason}, status=400
+        )
     return redirect("linkage:candidate", pk=c.pk)
 
 
@@ -153,21 +215,39 @@ def undo_merge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     try:
         actions.do_unmerge(actor, m, reason)
     except RegistryError as err:
-        if m.candidate_id is not None and review.scope_candidates(
-                DuplicateCandidate.objects.filter(pk=m.candidate_id), actor).exists():
-            return _detail(request, actor, _candidate(actor, m.candidate_id), error=err.message,
-                           form={"undo_reason": reason}, status=400)
+        if (
+            m.candidate_id is not None
+            and review.scope_candidates(
+                DuplicateCandidate.objects.filter(pk=m.candidate_id), actor
+            ).exists()
+        ):
+            return _detail(
+                request,
+                actor,
+                _candidate(actor, m.candidate_id),
+                error=err.message,
+                form={"undo_reason": reason},
+                status=400,
+            )
         return _merge_list(request, actor, error=err.message, status=400)
     if m.candidate_id is not None:
         return redirect("linkage:candidate", pk=m.candidate_id)
-    return redirect(back if back.startswith("/") and not back.startswith("//") else reverse("linkage:merges"))
+    return redirect(
+        back if back.startswith("/") and not back.startswith("//") else reverse("linkage:merges")
+    )
 
 
-def _merge_list(request: HttpRequest, actor: Actor, *, error: str = "", status: int = 200) -> HttpResponse:
+def _merge_list(
+    request: HttpRequest, actor: Actor, *, error: str = "", status: int = 200
+) -> HttpResponse:
     qs = review.scope_merges(MergeRecord.objects.select_related("survivor", "duplicate"), actor)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "linkage/merges.html", _base_context(actor, page=page, query="", error=error),
-                  status=status)
+    return render(
+        request,
+        "linkage/merges.html",
+        _base_context(actor, page=page, query="", error=error),
+        status=status,
+    )
 
 
 @with_actor
@@ -186,7 +266,9 @@ def _scoped_runs(actor: Actor) -> Any:
 @with_actor
 def runs(request: HttpRequest, actor: Actor) -> HttpResponse:
     page = Paginator(_scoped_runs(actor), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "linkage/runs.html", _base_context(actor, page=page, query="", units=_units(actor)))
+    return render(
+        request, "linkage/runs.html", _base_context(actor, page=page, query="", units=_units(actor))
+    )
 
 
 @require_POST
@@ -195,12 +277,22 @@ def start_run(request: HttpRequest, actor: Actor) -> HttpResponse:
     code = request.POST.get("unit", "")
     try:
         if _scoped_unit(actor, code) is None:
-            raise RegistryError("请选择您辖区内的县、乡镇或村（居）", "choose a unit within your jurisdiction", "unit")
+            raise RegistryError(
+                "请选择您辖区内的县、乡镇或村（居）",
+                "choose a unit within your jurisdiction",
+                "unit",
+            )
         run = jobs.start_dedup_run(actor, code)
     except RegistryError as err:
         page = Paginator(_scoped_runs(actor), PAGE_SIZE).get_page(1)
-        return render(request, "linkage/runs.html", _base_context(
-            actor, page=page, query="", units=_units(actor), error=err.message, selected=code), status=400)
+        return render(
+            request,
+            "linkage/runs.html",
+            _base_context(
+                actor, page=page, query="", units=_units(actor), error=err.message, selected=code
+            ),
+            status=400,
+        )
     return redirect("linkage:run", pk=run.pk)
 
 
@@ -210,10 +302,17 @@ def _run(actor: Actor, pk: int) -> DedupRun:
 
 def _run_json(run: DedupRun) -> dict[str, Any]:
     return {
-        "id": run.pk, "state": run.state, "state_label": run.get_state_display(),
-        "progress": run.progress, "stage": run.stage, "n_records": run.n_records,
-        "n_pairs": run.n_pairs, "n_new": run.n_new, "n_updated": run.n_updated,
-        "n_decided": run.n_decided, "error": run.error,
+        "id": run.pk,
+        "state": run.state,
+        "state_label": run.get_state_display(),
+        "progress": run.progress,
+        "stage": run.stage,
+        "n_records": run.n_records,
+        "n_pairs": run.n_pairs,
+        "n_new": run.n_new,
+        "n_updated": run.n_updated,
+        "n_decided": run.n_decided,
+        "error": run.error,
         "finished": run.state in (DedupRun.State.DONE, DedupRun.State.FAILED),
     }
 
@@ -236,7 +335,13 @@ def run_progress(request: HttpRequest, actor: Actor, pk: int) -> JsonResponse:
 def labels(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Decisions in scope as labels for ``popreg dedupe --labels`` (record ids = person ids)."""
     rows = review.decision_labels(actor)
-    audit(actor, "export_duplicate_labels", None, unit_code=actor.unit_code or "", detail={"rows": len(rows)})
+    audit(
+        actor,
+        "export_duplicate_labels",
+        None,
+        unit_code=actor.unit_code or "",
+        detail={"rows": len(rows)},
+    )
     response = HttpResponse(review.labels_csv(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="duplicate-labels.csv"'
     return response
