@@ -26,19 +26,34 @@ def pair(people, actors):
     """One person registered twice in village A1: once without ID number, once with it
     (and with a later correction, so both have more than one event)."""
     admin = actors["admin"]
-    survivor = reg.do_register_birth(admin, name="赵建国", sex="M", birth_date=date(1970, 8, 9),
-                                     registered_unit_code=VILLAGE_A1, household=people["hh_a"])
+    survivor = reg.do_register_birth(
+        admin,
+        name="赵建国",
+        sex="M",
+        birth_date=date(1970, 8, 9),
+        registered_unit_code=VILLAGE_A1,
+        household=people["hh_a"],
+    )
     reg.do_correct_person(admin, survivor, changes={"ethnicity": "回族"}, reason="户口簿为回族")
-    duplicate = reg.do_register_birth(admin, name="赵建囯", sex="M", birth_date=date(1970, 8, 9),
-                                      registered_unit_code=VILLAGE_A1,
-                                      id_number=make_id(date(1970, 8, 9), "M", 7))
+    duplicate = reg.do_register_birth(
+        admin,
+        name="赵建囯",
+        sex="M",
+        birth_date=date(1970, 8, 9),
+        registered_unit_code=VILLAGE_A1,
+        id_number=make_id(date(1970, 8, 9), "M", 7),
+    )
     reg.do_register_marriage(admin, duplicate, marriage_date=date(1995, 1, 1))
     return Person.objects.get(pk=survivor.pk), Person.objects.get(pk=duplicate.pk)
 
 
 def _events(*persons):
-    return {p.pk: list(Event.objects.filter(person=p).order_by("id").values_list("id", "event_type", "changes"))
-            for p in persons}
+    return {
+        p.pk: list(
+            Event.objects.filter(person=p).order_by("id").values_list("id", "event_type", "changes")
+        )
+        for p in persons
+    }
 
 
 def _check_history(*persons):
@@ -65,7 +80,7 @@ def test_merge_then_unmerge_keeps_every_event_and_rebuilds(pair, actors):
     events_merged = _events(s, d)
     for pk, evs in events_before.items():
         assert events_merged[pk][: len(evs)] == evs  # nothing removed or changed
-        assert [e[1] for e in events_merged[pk][len(evs):]] == [EventType.MERGE]
+        assert [e[1] for e in events_merged[pk][len(evs) :]] == [EventType.MERGE]
     merge_event = Event.objects.get(pk=merge.duplicate_event_id)
     assert merge_event.changes["merged_into_id"] == [None, s.pk]
     assert merge_event.changes["status"] == ["active", "deregistered"]
@@ -78,11 +93,13 @@ def test_merge_then_unmerge_keeps_every_event_and_rebuilds(pair, actors):
     events_after = _events(s, d)
     for pk, evs in events_merged.items():
         assert events_after[pk][: len(evs)] == evs
-        assert [e[1] for e in events_after[pk][len(evs):]] == [EventType.UNMERGE]
+        assert [e[1] for e in events_after[pk][len(evs) :]] == [EventType.UNMERGE]
     merge.refresh_from_db()
     assert merge.undone and merge.undone_by_name == "clerk_a1" and merge.undo_reason
     actions_logged = list(AuditRecord.objects.values_list("action", flat=True))
-    assert actions_logged.count("merge_persons") == 2 and actions_logged.count("unmerge_persons") == 2
+    assert (
+        actions_logged.count("merge_persons") == 2 and actions_logged.count("unmerge_persons") == 2
+    )
 
     # A second merge (the other way round) and its undo work the same.
     again = actions.do_merge_persons(clerk, duplicate, survivor, "再次核实为同一人")
@@ -97,8 +114,12 @@ def test_unmerge_keeps_a_filled_field_corrected_since(pair, actors):
     survivor, duplicate = pair
     admin = actors["admin"]
     merge = actions.do_merge_persons(admin, survivor, duplicate, "同一人")
-    reg.do_correct_person(admin, Person.objects.get(pk=survivor.pk), changes={"former_names": "赵建囯"},
-                           reason="补曾用名")
+    reg.do_correct_person(
+        admin,
+        Person.objects.get(pk=survivor.pk),
+        changes={"former_names": "赵建囯"},
+        reason="补曾用名",
+    )
     actions.do_unmerge(admin, merge, "误合并")
     s = Person.objects.get(pk=survivor.pk)
     assert s.id_number is None and s.former_names == "赵建囯"
@@ -118,7 +139,11 @@ def test_refusals_change_nothing(pair, people, actors):
         actions.do_merge_persons(actors["clerk_b1"], survivor, duplicate, "同一人")
     with pytest.raises(RegistryError):  # read-only role
         actions.do_merge_persons(actors["statistician"], survivor, duplicate, "同一人")
-    assert (Event.objects.count(), AuditRecord.objects.count(), MergeRecord.objects.count()) == counts
+    assert (
+        Event.objects.count(),
+        AuditRecord.objects.count(),
+        MergeRecord.objects.count(),
+    ) == counts
     assert Person.objects.get(pk=duplicate.pk).merged_into_id is None
 
     merge = actions.do_merge_persons(actors["admin"], survivor, duplicate, "同一人")
@@ -133,8 +158,9 @@ def test_refusals_change_nothing(pair, people, actors):
 
 def _candidate(a, b, probability=0.97):
     lo, hi = sorted((a.pk, b.pk))
-    return DuplicateCandidate.objects.create(person_a_id=lo, person_b_id=hi, match_weight=8.0,
-                                             match_probability=probability, evidence=[])
+    return DuplicateCandidate.objects.create(
+        person_a_id=lo, person_b_id=hi, match_weight=8.0, match_probability=probability, evidence=[]
+    )
 
 
 def test_decisions_merge_and_labels(pair, people, actors):
@@ -159,8 +185,12 @@ def test_decisions_merge_and_labels(pair, people, actors):
         actions.do_decide_candidate(clerk, c, False, "改判")
 
     rows = decision_labels(actors["admin"])
-    assert sorted(rows) == sorted([(str(c.person_a_id), str(c.person_b_id), 1),
-                                   (str(other.person_a_id), str(other.person_b_id), 0)])
+    assert sorted(rows) == sorted(
+        [
+            (str(c.person_a_id), str(c.person_b_id), 1),
+            (str(other.person_a_id), str(other.person_b_id), 0),
+        ]
+    )
     assert decision_labels(clerk) == [(str(c.person_a_id), str(c.person_b_id), 1)]
     text = labels_csv(rows)
     assert text.splitlines()[0] == "record_id_l,record_id_r,is_match"
@@ -168,13 +198,17 @@ def test_decisions_merge_and_labels(pair, people, actors):
     actions.do_unmerge(clerk, merge, "误合并")
     c.refresh_from_db()
     assert c.status == "pending"  # back in the queue
-    assert set(AuditRecord.objects.values_list("action", flat=True)) >= {"decide_duplicate", "reopen_duplicate"}
+    assert set(AuditRecord.objects.values_list("action", flat=True)) >= {
+        "decide_duplicate",
+        "reopen_duplicate",
+    }
 
 
 def test_candidate_across_villages_needs_both_in_jurisdiction(people, actors):
     admin = actors["admin"]
-    a2 = reg.do_register_birth(admin, name="王秀英", sex="F", birth_date=date(1990, 3, 4),
-                               registered_unit_code=VILLAGE_A2)
+    a2 = reg.do_register_birth(
+        admin, name="王秀英", sex="F", birth_date=date(1990, 3, 4), registered_unit_code=VILLAGE_A2
+    )
     c = _candidate(people["mother"], a2)
     with pytest.raises(JurisdictionError):
         actions.do_decide_candidate(actors["clerk_a1"], c, True, "同一人")

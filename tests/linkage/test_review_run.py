@@ -40,7 +40,10 @@ def county(db, snap):
     county = AdminUnit.objects.get(level="county")
     villages = list(AdminUnit.objects.filter(level="village").order_by("code"))
     users = {}
-    for name, role, unit in (("admin", "county_admin", county), ("clerk", "village_clerk", villages[0])):
+    for name, role, unit in (
+        ("admin", "county_admin", county),
+        ("clerk", "village_clerk", villages[0]),
+    ):
         u = get_user_model().objects.create_user(username=name, password=PASSWORD)
         Assignment.objects.create(user=u, role=role, unit=unit)
         users[name] = u
@@ -53,7 +56,11 @@ def _true_pairs(snap, ids):
         for row in csv.DictReader(fh):
             if int(row["person_id"]) in ids:
                 by_entity[row["entity_id"]].append(int(row["person_id"]))
-    return {tuple(sorted(p)) for members in by_entity.values() for p in itertools.combinations(members, 2)}
+    return {
+        tuple(sorted(p))
+        for members in by_entity.values()
+        for p in itertools.combinations(members, 2)
+    }
 
 
 def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
@@ -64,7 +71,9 @@ def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
     assert r["Location"] == reverse("linkage:run", args=[run.pk])
     assert run.state == "done" and run.progress == 100 and run.error == ""
     exported = jobs.unit_records(county["county"])
-    registered = Person.objects.filter(status="active", registered_unit_id__startswith=county["county"].code[:6])
+    registered = Person.objects.filter(
+        status="active", registered_unit_id__startswith=county["county"].code[:6]
+    )
     assert run.n_records == len(exported) == registered.count()
     assert set(exported["record_id"]) == {str(p) for p in registered.values_list("pk", flat=True)}
 
@@ -76,7 +85,13 @@ def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
     assert run.n_new == len(found) == run.n_pairs
     for c in DuplicateCandidate.objects.all():
         assert c.match_probability >= run.threshold and c.run_id == run.pk
-        assert [e["comparison"] for e in c.evidence] == ["name", "id_number", "birth_date", "sex", "address"]
+        assert [e["comparison"] for e in c.evidence] == [
+            "name",
+            "id_number",
+            "birth_date",
+            "sex",
+            "address",
+        ]
     assert AuditRecord.objects.filter(action="start_dedup_run").count() == 1
 
     data = client.get(reverse("linkage:run_progress", args=[run.pk])).json()
@@ -112,7 +127,10 @@ def test_clerk_runs_only_over_the_village(client, county):
     run = DedupRun.objects.get()
     assert r.status_code == 302 and run.state == "done"
     village = county["villages"][0].code
-    assert run.n_records == Person.objects.filter(registered_unit_id__startswith=village, status="active").count()
+    assert (
+        run.n_records
+        == Person.objects.filter(registered_unit_id__startswith=village, status="active").count()
+    )
     for c in DuplicateCandidate.objects.select_related("person_a", "person_b"):
         assert c.person_a.registered_unit_id.startswith(village)
         assert c.person_b.registered_unit_id.startswith(village)

@@ -14,7 +14,12 @@ from popreg.registry.models import AuditRecord, Event, Person
 from ..conftest import PASSWORD, VILLAGE_A1
 
 EVIDENCE = [
-    {"comparison": "name", "gamma": 2, "level": "same reading (homophone / variant)", "weight": 7.2},
+    {
+        "comparison": "name",
+        "gamma": 2,
+        "level": "same reading (homophone / variant)",
+        "weight": 7.2,
+    },
     {"comparison": "id_number", "gamma": -1, "level": "null", "weight": 0.0},
     {"comparison": "birth_date", "gamma": 4, "level": "same date", "weight": 13.7},
     {"comparison": "sex", "gamma": 1, "level": "same", "weight": 1.0},
@@ -38,24 +43,38 @@ def login(client, users):
 
 def _candidate(a, b, probability):
     lo, hi = sorted((a.pk, b.pk))
-    return DuplicateCandidate.objects.create(person_a_id=lo, person_b_id=hi, match_weight=9.5,
-                                             match_probability=probability, evidence=EVIDENCE)
+    return DuplicateCandidate.objects.create(
+        person_a_id=lo,
+        person_b_id=hi,
+        match_weight=9.5,
+        match_probability=probability,
+        evidence=EVIDENCE,
+    )
 
 
 @pytest.fixture
 def queue(people, actors):
     """``inside``: both persons in village A1; ``outside``: one in A1, one in B1."""
-    twin = reg.do_register_birth(actors["admin"], name="张伟", sex="M", birth_date=date(2020, 5, 6),
-                                 registered_unit_code=VILLAGE_A1, household=people["hh_a"])
+    twin = reg.do_register_birth(
+        actors["admin"],
+        name="张伟",
+        sex="M",
+        birth_date=date(2020, 5, 6),
+        registered_unit_code=VILLAGE_A1,
+        household=people["hh_a"],
+    )
     inside = _candidate(people["child"], twin, 0.93)
     outside = _candidate(people["mother"], people["other"], 0.71)
     return {"inside": inside, "outside": outside, "twin": twin}
 
 
 def _state():
-    return (Event.objects.count(), MergeRecord.objects.count(),
-            list(DuplicateCandidate.objects.order_by("pk").values_list("status", flat=True)),
-            list(Person.objects.order_by("pk").values_list("merged_into_id", "status")))
+    return (
+        Event.objects.count(),
+        MergeRecord.objects.count(),
+        list(DuplicateCandidate.objects.order_by("pk").values_list("status", flat=True)),
+        list(Person.objects.order_by("pk").values_list("merged_into_id", "status")),
+    )
 
 
 def test_queue_lists_only_pairs_within_the_jurisdiction(login, queue):
@@ -66,10 +85,15 @@ def test_queue_lists_only_pairs_within_the_jurisdiction(login, queue):
     page = login("admin").get(reverse("linkage:index")).content.decode()
     assert reverse("linkage:candidate", args=[queue["outside"].pk]) in page
     # Sorted by probability, most probable first.
-    assert page.index(f"candidates/{queue['inside'].pk}/") < page.index(f"candidates/{queue['outside'].pk}/")
+    assert page.index(f"candidates/{queue['inside'].pk}/") < page.index(
+        f"candidates/{queue['outside'].pk}/"
+    )
     # Unit filter: village B1 keeps only the pair with a person registered there.
     page = login("admin").get(reverse("linkage:index"), {"unit": "110105002001"}).content.decode()
-    assert f"candidates/{queue['outside'].pk}/" in page and f"candidates/{queue['inside'].pk}/" not in page
+    assert (
+        f"candidates/{queue['outside'].pk}/" in page
+        and f"candidates/{queue['inside'].pk}/" not in page
+    )
 
 
 def test_clerk_cannot_reach_a_pair_outside_the_village(login, queue):
@@ -77,55 +101,96 @@ def test_clerk_cannot_reach_a_pair_outside_the_village(login, queue):
     outside = queue["outside"]
     before = _state()
     assert client.get(reverse("linkage:candidate", args=[outside.pk])).status_code == 404
-    r = client.post(reverse("linkage:decide", args=[outside.pk]), {"decision": "same_person", "reason": "同一人"})
+    r = client.post(
+        reverse("linkage:decide", args=[outside.pk]),
+        {"decision": "same_person", "reason": "同一人"},
+    )
     assert r.status_code == 404
-    r = client.post(reverse("linkage:merge", args=[outside.pk]),
-                    {"survivor": outside.person_a_id, "merge_reason": "同一人"})
+    r = client.post(
+        reverse("linkage:merge", args=[outside.pk]),
+        {"survivor": outside.person_a_id, "merge_reason": "同一人"},
+    )
     assert r.status_code == 404
     assert _state() == before
     # A merge made by the county over that pair cannot be undone by the clerk either.
-    merge = MergeRecord.objects.create(survivor_id=outside.person_a_id, duplicate_id=outside.person_b_id,
-                                       reason="x", merged_by_name="admin")
-    assert client.post(reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": "撤销"}).status_code == 404
-    assert reverse("linkage:undo_merge", args=[merge.pk]) not in client.get(reverse("linkage:merges")).content.decode()
+    merge = MergeRecord.objects.create(
+        survivor_id=outside.person_a_id,
+        duplicate_id=outside.person_b_id,
+        reason="x",
+        merged_by_name="admin",
+    )
+    assert (
+        client.post(
+            reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": "撤销"}
+        ).status_code
+        == 404
+    )
+    assert (
+        reverse("linkage:undo_merge", args=[merge.pk])
+        not in client.get(reverse("linkage:merges")).content.decode()
+    )
 
 
 def test_side_by_side_page_shows_evidence_in_chinese(login, queue):
     r = login("clerk_a1").get(reverse("linkage:candidate", args=[queue["inside"].pk]))
     page = r.content.decode()
     assert r.status_code == 200
-    for text in ("張偉", "张伟", "读音相同（同音字或异体字）", "+7.2", "日期相同", "+13.7", "同一户",
-                 "缺失（不计分）", "拼音", "同一人", "不同的人", "理由（必填）", "合并"):
+    for text in (
+        "張偉",
+        "张伟",
+        "读音相同（同音字或异体字）",
+        "+7.2",
+        "日期相同",
+        "+13.7",
+        "同一户",
+        "缺失（不计分）",
+        "拼音",
+        "同一人",
+        "不同的人",
+        "理由（必填）",
+        "合并",
+    ):
         assert text in page, text
     child = Person.objects.get(pk=queue["inside"].person_a_id)
     assert child.id_number in page  # full number to compare, and the read is audited
-    assert AuditRecord.objects.filter(action="view_id_number", target_id=str(child.pk),
-                                      detail__page="duplicate_review").exists()
+    assert AuditRecord.objects.filter(
+        action="view_id_number", target_id=str(child.pk), detail__page="duplicate_review"
+    ).exists()
 
 
 def test_decision_needs_a_reason_and_is_audited(login, queue):
     client = login("clerk_a1")
     c = queue["inside"]
     before = _state()
-    r = client.post(reverse("linkage:decide", args=[c.pk]), {"decision": "different_people", "reason": " "})
+    r = client.post(
+        reverse("linkage:decide", args=[c.pk]), {"decision": "different_people", "reason": " "}
+    )
     assert r.status_code == 400 and "请填写理由" in r.content.decode()
     assert _state() == before
-    r = client.post(reverse("linkage:decide", args=[c.pk]),
-                    {"decision": "different_people", "reason": "双胞胎，出生证明为两人"})
+    r = client.post(
+        reverse("linkage:decide", args=[c.pk]),
+        {"decision": "different_people", "reason": "双胞胎，出生证明为两人"},
+    )
     assert r.status_code == 302
     c.refresh_from_db()
     assert c.status == "different_people" and c.decided_by_name == "clerk_a1"
     rec = AuditRecord.objects.get(action="decide_duplicate")
     assert rec.before["status"] == "pending" and rec.after["status"] == "different_people"
     # Decided pairs leave the pending queue.
-    assert reverse("linkage:candidate", args=[c.pk]) not in client.get(reverse("linkage:index")).content.decode()
+    assert (
+        reverse("linkage:candidate", args=[c.pk])
+        not in client.get(reverse("linkage:index")).content.decode()
+    )
 
 
 def test_read_only_roles_cannot_decide(login, queue):
     before = _state()
     client = login("statistician")
     assert client.get(reverse("linkage:candidate", args=[queue["inside"].pk])).status_code == 200
-    r = client.post(reverse("linkage:decide", args=[queue["inside"].pk]), {"decision": "same_person", "reason": "x"})
+    r = client.post(
+        reverse("linkage:decide", args=[queue["inside"].pk]),
+        {"decision": "same_person", "reason": "x"},
+    )
     assert r.status_code == 403
     assert _state() == before
 
@@ -133,10 +198,14 @@ def test_read_only_roles_cannot_decide(login, queue):
 def test_merge_and_undo_from_the_page(login, queue):
     client = login("clerk_a1")
     c = queue["inside"]
-    r = client.post(reverse("linkage:merge", args=[c.pk]), {"survivor": c.person_a_id, "merge_reason": ""})
+    r = client.post(
+        reverse("linkage:merge", args=[c.pk]), {"survivor": c.person_a_id, "merge_reason": ""}
+    )
     assert r.status_code == 400 and "请填写理由" in r.content.decode()
-    r = client.post(reverse("linkage:merge", args=[c.pk]),
-                    {"survivor": c.person_a_id, "merge_reason": "同一人重复登记"})
+    r = client.post(
+        reverse("linkage:merge", args=[c.pk]),
+        {"survivor": c.person_a_id, "merge_reason": "同一人重复登记"},
+    )
     assert r.status_code == 302
     dup = Person.objects.get(pk=c.person_b_id)
     assert dup.merged_into_id == c.person_a_id and dup.status == "deregistered"
@@ -160,3 +229,26 @@ def test_labels_csv_is_scoped(login, queue, actors):
     lines = body.strip().splitlines()
     c = queue["inside"]
     assert lines == ["record_id_l,record_id_r,is_match", f"{c.person_a_id},{c.person_b_id},1"]
+
+
+def test_a_running_run_blocks_the_unit_until_it_is_stale(county, actors):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from popreg.linkage import jobs
+    from popreg.linkage.models import DedupRun
+    from popreg.registry.errors import RegistryError
+
+    clerk = actors["clerk_a1"]
+    busy = DedupRun.objects.create(unit_id=VILLAGE_A1, started_by_name="x", state="running")
+    with pytest.raises(RegistryError, match="正在进行"):
+        jobs.start_dedup_run(clerk, VILLAGE_A1, synchronous=True)
+    DedupRun.objects.filter(pk=busy.pk).update(created_at=timezone.now() - timedelta(hours=7))
+    run = jobs.start_dedup_run(clerk, VILLAGE_A1, synchronous=True)
+    busy.refresh_from_db()
+    assert busy.state == "failed" and "中断" in busy.error
+    # The village has nobody registered yet: nothing to compare, and it says so.
+    assert run.state == "done" and run.n_records == 0 and "不足" in run.stage
+    with pytest.raises(RegistryError):  # outside the clerk's village
+        jobs.start_dedup_run(clerk, "110105002001", synchronous=True)

@@ -63,8 +63,13 @@ def _candidate_unit(candidate: DuplicateCandidate) -> str:
 
 
 def _candidate_state(c: DuplicateCandidate) -> dict[str, Any]:
-    return {"status": c.status, "reason": c.reason, "decided_by": c.decided_by_name,
-            "person_a": c.person_a_id, "person_b": c.person_b_id}
+    return {
+        "status": c.status,
+        "reason": c.reason,
+        "decided_by": c.decided_by_name,
+        "person_a": c.person_a_id,
+        "person_b": c.person_b_id,
+    }
 
 
 def _active_merge(a: int, b: int) -> MergeRecord | None:
@@ -85,10 +90,16 @@ def do_decide_candidate(
     try:
         c = DuplicateCandidate.objects.select_for_update().get(pk=pk)
     except DuplicateCandidate.DoesNotExist:
-        raise RegistryError(f"候选重复记录 {pk} 不存在", f"candidate {pk} does not exist", "candidate") from None
+        raise RegistryError(
+            f"候选重复记录 {pk} 不存在", f"candidate {pk} does not exist", "candidate"
+        ) from None
     text = _reason(reason)
     _lock_pair(actor, c.person_a_id, c.person_b_id)
-    status = DuplicateCandidate.Status.SAME_PERSON if same_person else DuplicateCandidate.Status.DIFFERENT_PEOPLE
+    status = (
+        DuplicateCandidate.Status.SAME_PERSON
+        if same_person
+        else DuplicateCandidate.Status.DIFFERENT_PEOPLE
+    )
     if not same_person and _active_merge(c.person_a_id, c.person_b_id) is not None:
         raise RegistryError(
             "这两条记录已合并：如判定为不同的人，请先撤销合并",
@@ -102,8 +113,15 @@ def do_decide_candidate(
     c.decided_by_name = actor.name
     c.decided_at = timezone.now()
     c.save()
-    audit(actor, "decide_duplicate", c, unit_code=_candidate_unit(c), before=before,
-          after=_candidate_state(c), detail={"match_probability": c.match_probability})
+    audit(
+        actor,
+        "decide_duplicate",
+        c,
+        unit_code=_candidate_unit(c),
+        before=before,
+        after=_candidate_state(c),
+        detail={"match_probability": c.match_probability},
+    )
     return c
 
 
@@ -127,7 +145,27 @@ def do_merge_persons(
     s_pk = survivor if isinstance(survivor, int) else survivor.pk
     d_pk = duplicate if isinstance(duplicate, int) else duplicate.pk
     if s_pk == d_pk:
-        raise RegistryError("不能把一条记录合并到它自己", "a record cannot be merged into itself", "duplicate")
+        raise RegistryError(
+            "不能把一条记录合并到它自己", "a record cannot be merged into itself", "duplicate"
+        )
+    # Lock order everywhere: merge record, candidate, then persons by id.
+    pair = (min(s_pk, d_pk), max(s_pk, d_pk))
+    cand: DuplicateCandidate | None = None
+    if candidate is not None:
+        c_pk = candidate if isinstance(candidate, int) else candidate.pk
+        cand = DuplicateCandidate.objects.select_for_update().filter(pk=c_pk).first()
+        if cand is None or (cand.person_a_id, cand.person_b_id) != pair:
+            raise RegistryError(
+                "候选记录与所选的两个人不符",
+                "the candidate is not this pair of persons",
+                "candidate",
+            )
+    else:
+        cand = (
+            DuplicateCandidate.objects.select_for_update()
+            .filter(person_a_id=pair[0], person_b_id=pair[1])
+            .first()
+        )
     s, d = _lock_pair(actor, s_pk, d_pk)
     for p, role in ((s, "保留记录"), (d, "重复记录")):
         if p.merged_into_id is not None:
@@ -136,15 +174,6 @@ def do_merge_persons(
                 f"record {p.pk} is already merged into {p.merged_into_id}",
                 "duplicate" if p is d else "survivor",
             )
-    pair = (min(s.pk, d.pk), max(s.pk, d.pk))
-    cand: DuplicateCandidate | None = None
-    if candidate is not None:
-        c_pk = candidate if isinstance(candidate, int) else candidate.pk
-        cand = DuplicateCandidate.objects.select_for_update().filter(pk=c_pk).first()
-        if cand is None or (cand.person_a_id, cand.person_b_id) != pair:
-            raise RegistryError("候选记录与所选的两个人不符", "the candidate is not this pair of persons", "candidate")
-    else:
-        cand = DuplicateCandidate.objects.select_for_update().filter(person_a_id=pair[0], person_b_id=pair[1]).first()
     if cand is not None and cand.status == DuplicateCandidate.Status.DIFFERENT_PEOPLE:
         raise RegistryError(
             "审核结论为“不同的人”，不能合并；如结论有误，请先改为“同一人”",
@@ -153,12 +182,20 @@ def do_merge_persons(
         )
 
     merge = MergeRecord.objects.create(
-        survivor=s, duplicate=d, candidate=cand, reason=text, duplicate_before=d.state(),
-        merged_by=_user(actor), merged_by_name=actor.name,
+        survivor=s,
+        duplicate=d,
+        candidate=cand,
+        reason=text,
+        duplicate_before=d.state(),
+        merged_by=_user(actor),
+        merged_by_name=actor.name,
     )
     today = _today()
     d_event = _record(
-        actor, d, EventType.MERGE, today,
+        actor,
+        d,
+        EventType.MERGE,
+        today,
         {"merged_into_id": s.pk, "status": Status.DEREGISTERED},
         detail={"merge_id": merge.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action="merge_persons",
@@ -170,9 +207,18 @@ def do_merge_persons(
             fill[field] = theirs
     filled = {f: [to_json(f, getattr(s, f)), to_json(f, v)] for f, v in fill.items()}
     s_event = _record(
-        actor, s, EventType.MERGE, today, fill,
-        detail={"merge_id": merge.pk, "role": "survivor", "duplicate_id": d.pk, "reason": text,
-                "filled": sorted(fill)},
+        actor,
+        s,
+        EventType.MERGE,
+        today,
+        fill,
+        detail={
+            "merge_id": merge.pk,
+            "role": "survivor",
+            "duplicate_id": d.pk,
+            "reason": text,
+            "filled": sorted(fill),
+        },
         action="merge_persons",
     )
     merge.filled = filled
@@ -187,8 +233,15 @@ def do_merge_persons(
         cand.decided_by_name = actor.name
         cand.decided_at = timezone.now()
         cand.save()
-        audit(actor, "decide_duplicate", cand, unit_code=_candidate_unit(cand), before=before,
-              after=_candidate_state(cand), detail={"merge_id": merge.pk})
+        audit(
+            actor,
+            "decide_duplicate",
+            cand,
+            unit_code=_candidate_unit(cand),
+            before=before,
+            after=_candidate_state(cand),
+            detail={"merge_id": merge.pk},
+        )
     return merge
 
 
@@ -204,9 +257,16 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
     try:
         m = MergeRecord.objects.select_for_update().get(pk=pk)
     except MergeRecord.DoesNotExist:
-        raise RegistryError(f"合并记录 {pk} 不存在", f"merge {pk} does not exist", "merge") from None
+        raise RegistryError(
+            f"合并记录 {pk} 不存在", f"merge {pk} does not exist", "merge"
+        ) from None
     if m.undone:
         raise RegistryError("该合并已撤销", "this merge has already been undone", "merge")
+    cand = (
+        DuplicateCandidate.objects.select_for_update().get(pk=m.candidate_id)
+        if m.candidate_id is not None
+        else None
+    )
     s, d = _lock_pair(actor, m.survivor_id, m.duplicate_id)
     if d.merged_into_id != s.pk:
         raise RegistryError(
@@ -217,7 +277,11 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
     # The duplicate: back to its whole state just before the merge.
     restore = {f: m.duplicate_before.get(f) for f in STATE_FIELDS}
     _record(
-        actor, d, EventType.UNMERGE, _today(), _from_json_values(restore),
+        actor,
+        d,
+        EventType.UNMERGE,
+        _today(),
+        _from_json_values(restore),
         detail={"merge_id": m.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action="unmerge_persons",
     )
@@ -230,9 +294,19 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         else:
             kept.append(field)
     _record(
-        actor, s, EventType.UNMERGE, _today(), _from_json_values(unfill),
-        detail={"merge_id": m.pk, "role": "survivor", "duplicate_id": d.pk, "reason": text,
-                "restored": sorted(unfill), "kept_changed_since": kept},
+        actor,
+        s,
+        EventType.UNMERGE,
+        _today(),
+        _from_json_values(unfill),
+        detail={
+            "merge_id": m.pk,
+            "role": "survivor",
+            "duplicate_id": d.pk,
+            "reason": text,
+            "restored": sorted(unfill),
+            "kept_changed_since": kept,
+        },
         action="unmerge_persons",
     )
     m.undone = True
@@ -241,8 +315,7 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
     m.undone_by_name = actor.name
     m.undo_reason = text
     m.save(update_fields=["undone", "undone_at", "undone_by", "undone_by_name", "undo_reason"])
-    if m.candidate_id is not None:
-        cand = DuplicateCandidate.objects.select_for_update().get(pk=m.candidate_id)
+    if cand is not None:
         before = _candidate_state(cand)
         cand.status = DuplicateCandidate.Status.PENDING
         cand.reason = ""
@@ -250,8 +323,15 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         cand.decided_by_name = ""
         cand.decided_at = None
         cand.save()
-        audit(actor, "reopen_duplicate", cand, unit_code=_candidate_unit(cand), before=before,
-              after=_candidate_state(cand), detail={"merge_id": m.pk, "reason": text})
+        audit(
+            actor,
+            "reopen_duplicate",
+            cand,
+            unit_code=_candidate_unit(cand),
+            before=before,
+            after=_candidate_state(cand),
+            detail={"merge_id": m.pk, "reason": text},
+        )
     return m
 
 

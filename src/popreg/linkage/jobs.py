@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,7 @@ INPUT_COLUMNS = [
     "household_no",
 ]
 MIN_RECORDS = 2
+STALE_AFTER = timedelta(hours=6)  # a run still unfinished after this was interrupted
 
 
 def unit_records(unit: AdminUnit) -> pd.DataFrame:
@@ -88,6 +90,7 @@ def start_dedup_run(
         raise RegistryError(
             "阈值应在 0 和 1 之间", "the threshold must be between 0 and 1", "threshold"
         )
+    _fail_stale_runs(unit)
     busy = DedupRun.objects.filter(
         unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING)
     ).first()
@@ -118,6 +121,19 @@ def start_dedup_run(
         )
         transaction.on_commit(thread.start)
     return run
+
+
+def _fail_stale_runs(unit: AdminUnit) -> None:
+    """Runs left queued or running by a stopped server would block the unit for ever."""
+    cutoff = timezone.now() - STALE_AFTER
+    DedupRun.objects.filter(
+        unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING), created_at__lt=cutoff
+    ).update(
+        state=DedupRun.State.FAILED,
+        stage="中断",
+        finished_at=timezone.now(),
+        error="查重被中断（服务重启或超时），请重新运行 / the run was interrupted; start it again",
+    )
 
 
 def _thread_main(run_pk: int) -> None:
@@ -235,7 +251,8 @@ def _store(
         else:
             decided += 1
     with transaction.atomic():
-        DuplicateCandidate.objects.bulk_create(to_create, batch_size=1000)
+        # A concurrent run over an overlapping unit may have stored the same pair meanwhile.
+        DuplicateCandidate.objects.bulk_create(to_create, batch_size=1000, ignore_conflicts=True)
         DuplicateCandidate.objects.bulk_update(
             to_update, ["match_weight", "match_probability", "evidence", "run"], batch_size=1000
         )

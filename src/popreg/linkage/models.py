@@ -62,7 +62,9 @@ class DuplicateCandidate(models.Model):
     match_probability = models.FloatField()
     # [{"comparison": "name", "gamma": 3, "level": "same characters", "weight": 9.1}, ...]
     evidence = models.JSONField(default=list)
-    run = models.ForeignKey(DedupRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates")
+    run = models.ForeignKey(
+        DedupRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(blank=True)
     decided_by = models.ForeignKey(
@@ -96,8 +98,12 @@ class MergeRecord(models.Model):
     filled = models.JSONField(default=dict)
     # The duplicate's full state just before the merge (Person.state()).
     duplicate_before = models.JSONField(default=dict)
-    survivor_event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    duplicate_event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    survivor_event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    duplicate_event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     merged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

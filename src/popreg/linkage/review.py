@@ -57,31 +57,45 @@ def _in_scope(prefix: str, side: str) -> Q:
     )
 
 
-def scope_candidates(qs: QuerySet[DuplicateCandidate], actor: Actor) -> QuerySet[DuplicateCandidate]:
+def scope_candidates(
+    qs: QuerySet[DuplicateCandidate], actor: Actor
+) -> QuerySet[DuplicateCandidate]:
     """Candidates whose two persons are both within the actor's jurisdiction."""
     if actor.prefix == "":
         return qs
-    return qs.filter(_in_scope(actor.prefix, "person_a")).filter(_in_scope(actor.prefix, "person_b"))
+    return qs.filter(_in_scope(actor.prefix, "person_a")).filter(
+        _in_scope(actor.prefix, "person_b")
+    )
 
 
 def scope_merges(qs: QuerySet[MergeRecord], actor: Actor) -> QuerySet[MergeRecord]:
     if actor.prefix == "":
         return qs
-    return qs.filter(_in_scope(actor.prefix, "survivor")).filter(_in_scope(actor.prefix, "duplicate"))
+    return qs.filter(_in_scope(actor.prefix, "survivor")).filter(
+        _in_scope(actor.prefix, "duplicate")
+    )
 
 
-def candidates(actor: Actor, *, status: str = "pending", unit_prefix: str = "") -> QuerySet[DuplicateCandidate]:
+def candidates(
+    actor: Actor, *, status: str = "pending", unit_prefix: str = ""
+) -> QuerySet[DuplicateCandidate]:
     """The queue: candidates in scope with ``status`` ("" = all), most probable first.
 
     ``unit_prefix`` keeps pairs where either person is registered in that unit.
     """
-    qs = scope_candidates(DuplicateCandidate.objects.select_related(
-        "person_a", "person_b", "person_a__registered_unit", "person_b__registered_unit"), actor)
+    qs = scope_candidates(
+        DuplicateCandidate.objects.select_related(
+            "person_a", "person_b", "person_a__registered_unit", "person_b__registered_unit"
+        ),
+        actor,
+    )
     if status:
         qs = qs.filter(status=status)
     if unit_prefix:
-        qs = qs.filter(Q(person_a__registered_unit_id__startswith=unit_prefix)
-                       | Q(person_b__registered_unit_id__startswith=unit_prefix))
+        qs = qs.filter(
+            Q(person_a__registered_unit_id__startswith=unit_prefix)
+            | Q(person_b__registered_unit_id__startswith=unit_prefix)
+        )
     return qs.order_by("-match_probability", "id")
 
 
@@ -98,13 +112,27 @@ def evidence_rows(candidate: DuplicateCandidate) -> list[dict[str, Any]]:
         if e is None:
             continue
         weight = e.get("weight")
-        strength = "none" if weight is None else ("for" if weight > 0.5 else ("against" if weight < -0.5 else "none"))
-        rows.append({"comparison": comp, "name": zh, "level": level_name(str(e.get("level", ""))),
-                     "level_en": e.get("level", ""), "weight": weight, "strength": strength})
+        strength = (
+            "none"
+            if weight is None
+            else ("for" if weight > 0.5 else ("against" if weight < -0.5 else "none"))
+        )
+        rows.append(
+            {
+                "comparison": comp,
+                "name": zh,
+                "level": level_name(str(e.get("level", ""))),
+                "level_en": e.get("level", ""),
+                "weight": weight,
+                "strength": strength,
+            }
+        )
     return rows
 
 
-def evidence_from_pair(row: dict[str, Any], weights: dict[str, dict[int, float]]) -> list[dict[str, Any]]:
+def evidence_from_pair(
+    row: dict[str, Any], weights: dict[str, dict[int, float]]
+) -> list[dict[str, Any]]:
     """Evidence to store for one scored pair of ``engine.dedupe`` (its ``*_gamma``/``*_level``
     columns) with the match weight of each level from the model (``level_weights``)."""
     out = []
@@ -115,8 +143,14 @@ def evidence_from_pair(row: dict[str, Any], weights: dict[str, dict[int, float]]
         gamma = int(row[gamma_key])
         level = str(row.get(f"{comp}_level") or ("null" if gamma < 0 else gamma))
         w = weights.get(comp, {}).get(gamma)
-        out.append({"comparison": comp, "gamma": gamma, "level": level,
-                    "weight": None if w is None else round(w, 2)})
+        out.append(
+            {
+                "comparison": comp,
+                "gamma": gamma,
+                "level": level,
+                "weight": None if w is None else round(w, 2),
+            }
+        )
     return out
 
 
@@ -140,10 +174,14 @@ def level_weights(splink_settings: dict[str, Any] | None) -> dict[str, dict[int,
 
 def decision_labels(actor: Actor) -> list[tuple[str, str, int]]:
     """Decided pairs in scope as engine labels: (record_id_l, record_id_r, is_match)."""
-    qs = scope_candidates(DuplicateCandidate.objects.exclude(status=DuplicateCandidate.Status.PENDING), actor)
+    qs = scope_candidates(
+        DuplicateCandidate.objects.exclude(status=DuplicateCandidate.Status.PENDING), actor
+    )
     return [
         (str(a), str(b), 1 if status == DuplicateCandidate.Status.SAME_PERSON else 0)
-        for a, b, status in qs.order_by("person_a_id", "person_b_id").values_list("person_a_id", "person_b_id", "status")
+        for a, b, status in qs.order_by("person_a_id", "person_b_id").values_list(
+            "person_a_id", "person_b_id", "status"
+        )
     ]
 
 
