@@ -22,6 +22,12 @@ def make_id(birth: date, sex: str, seq: int = 10) -> str:
     return compose("110105", birth, sequence % 1000)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """PBKDF2 makes each test user cost ~0.3 s; hash strength is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def county(db):
     from popreg.registry.models import AdminUnit

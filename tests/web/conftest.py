@@ -28,9 +28,3 @@ def counts():
                 Household.objects.count())
 
     return _counts
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """PBKDF2 makes each test user cost ~0.3 s; the hash strength is not under test here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,3 +5,19 @@ class RegistryConfig(AppConfig):
     name = "popreg.registry"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "户籍登记 Registry"
+
+    def ready(self) -> None:
+        # Jurisdiction selects units by code prefix (``registered_unit_id__startswith``,
+        # see popreg.registry.access).  The values of a foreign key to AdminUnit are the unit
+        # codes themselves, but Django offers no ``startswith`` on a foreign key: register it
+        # on every foreign key to AdminUnit, so the filter is a plain indexed LIKE on the
+        # column, without a join.
+        from django.db.models.lookups import StartsWith
+
+        from popreg.registry.models import AdminUnit
+
+        for model in self.get_models():
+            for field in model._meta.get_fields():
+                if getattr(field, "many_to_one", False) and field.related_model is AdminUnit:
+                    if "startswith" not in field.get_lookups():
+                        field.register_lookup(StartsWith)
