@@ -18,6 +18,9 @@ class RegistryConfig(AppConfig):
 
         for model in self.get_models():
             for field in model._meta.get_fields():
-                if getattr(field, "many_to_one", False) and field.related_model is AdminUnit:
-                    if "startswith" not in field.get_lookups():
-                        field.register_lookup(StartsWith)
+                if (
+                    getattr(field, "many_to_one", False)
+                    and field.related_model is AdminUnit
+                    and "startswith" not in field.get_lookups()
+                ):
+                    field.register_lookup(StartsWith)
