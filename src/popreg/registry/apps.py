@@ -10,13 +10,14 @@ class RegistryConfig(AppConfig):
         # Jurisdiction selects units by code prefix (``registered_unit_id__startswith``,
         # see popreg.registry.access).  The values of a foreign key to AdminUnit are the unit
         # codes themselves, but Django offers no ``startswith`` on a foreign key: register it
-        # on every foreign key to AdminUnit, so the filter is a plain indexed LIKE on the
+        # on every foreign key to AdminUnit (in any app), so the filter is a plain indexed LIKE on the
         # column, without a join.
+        from django.apps import apps
         from django.db.models.lookups import StartsWith
 
         from popreg.registry.models import AdminUnit
 
-        for model in self.get_models():
+        for model in apps.get_models():  # every app's models are loaded by now
             for field in model._meta.get_fields():
                 if (
                     getattr(field, "many_to_one", False)
