@@ -93,7 +93,7 @@ def test_page_shows_counts_and_creates_items(loaded, client, monkeypatch):
 
     from popreg.registry.models import Assignment
 
-    monkeypatch.setattr("popreg.stats.views_reconciliation.source_links", lambda path: LINKS)
+    monkeypatch.setattr("popreg.stats.views_reconciliation.link_sources", lambda path: LINKS)
     user = get_user_model().objects.create_user("officer_a", password="pw-123456")
     Assignment.objects.create(user=user, role="township_officer", unit_id="411000001000")
     client.force_login(user)

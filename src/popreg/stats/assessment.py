@@ -306,6 +306,8 @@ def source_links(snapshot_dir: str | Path) -> pd.DataFrame:
 
     key = (str(Path(snapshot_dir).resolve()), snapshot_checksum(snapshot_dir))
     if key not in _LINK_CACHE:
+        while len(_LINK_CACHE) >= 4:  # a few snapshots at most: links are cheap to redo
+            _LINK_CACHE.pop(next(iter(_LINK_CACHE)))
         _LINK_CACHE[key] = link_sources(snapshot_dir)
     return _LINK_CACHE[key]
 

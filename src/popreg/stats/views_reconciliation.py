@@ -24,7 +24,13 @@ from popreg.registry.views import with_actor
 from popreg.stats import actions
 from popreg.stats.assessment import source_links
 from popreg.stats.models import ReconciliationItem
-from popreg.stats.reconciliation import Month, Reconciliation, ReconciliationError, reconcile
+from popreg.stats.reconciliation import (
+    Month,
+    Reconciliation,
+    ReconciliationError,
+    link_sources,
+    reconcile,
+)
 from popreg.stats.views_assessment import LEVELS, snapshot_path, snapshots
 
 
@@ -37,7 +43,8 @@ def _run(snapshot: str, month: Month, level: str, actor: Actor) -> Reconciliatio
 
     with tempfile.TemporaryDirectory(prefix="popreg-recon-") as tmp:
         write_registry_snapshot(tmp)
-        return reconcile(tmp, [month], level=level, unit=unit, links=source_links(tmp))
+        # a throw-away snapshot: link it without keeping the links
+        return reconcile(tmp, [month], level=level, unit=unit, links=link_sources(tmp))
 
 
 @with_actor
