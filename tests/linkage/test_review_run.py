@@ -100,6 +100,10 @@ def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
     page = client.get(reverse("linkage:run", args=[run.pk])).content.decode()
     assert "已完成" in page and reverse("linkage:run_progress", args=[run.pk]) in page
 
+    first = DuplicateCandidate.objects.order_by("-match_probability").first()
+    page = client.get(reverse("linkage:candidate", args=[first.pk])).content.decode()
+    assert reverse("linkage:run", args=[run.pk]) in page and "匹配权重" in page
+
     # A second run leaves decided pairs alone and rescores the pending ones.
     admin = actor_for(county["users"]["admin"])
     decided = DuplicateCandidate.objects.order_by("pk").first()

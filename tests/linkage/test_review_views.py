@@ -198,26 +198,37 @@ def test_read_only_roles_cannot_decide(login, queue):
 def test_merge_and_undo_from_the_page(login, queue):
     client = login("clerk_a1")
     c = queue["inside"]
-    r = client.post(
-        reverse("linkage:merge", args=[c.pk]), {"survivor": c.person_a_id, "merge_reason": ""}
-    )
+    keep, drop = queue["twin"].pk, queue["twin"].pk ^ c.person_a_id ^ c.person_b_id
+    number = Person.objects.get(pk=drop).id_number
+    before = _state()
+    r = client.post(reverse("linkage:merge", args=[c.pk]), {"survivor": keep, "merge_reason": ""})
     assert r.status_code == 400 and "请填写理由" in r.content.decode()
+    r = client.post(reverse("linkage:merge", args=[c.pk]), {"merge_reason": "同一人"})
+    assert r.status_code == 400 and "请选择保留哪一条记录" in r.content.decode()
+    assert _state() == before
     r = client.post(
-        reverse("linkage:merge", args=[c.pk]),
-        {"survivor": c.person_a_id, "merge_reason": "同一人重复登记"},
+        reverse("linkage:merge", args=[c.pk]), {"survivor": keep, "merge_reason": "同一人重复登记"}
     )
     assert r.status_code == 302
-    dup = Person.objects.get(pk=c.person_b_id)
-    assert dup.merged_into_id == c.person_a_id and dup.status == "deregistered"
+    dup = Person.objects.get(pk=drop)
+    assert dup.merged_into_id == keep and dup.status == "deregistered"
+    assert Person.objects.get(pk=keep).id_number == number  # filled from the duplicate
     page = client.get(reverse("linkage:candidate", args=[c.pk])).content.decode()
-    assert "已合并" in page and "撤销合并" in page
+    assert "已合并" in page and "撤销合并" in page and "补充了：公民身份号码" in page
+    assert 'id="decide-form"' not in page and 'id="merge-form"' not in page
     merge = MergeRecord.objects.get()
+    r = client.post(reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": ""})
+    assert r.status_code == 400 and "请填写理由" in r.content.decode()
     r = client.post(reverse("linkage:undo_merge", args=[merge.pk]), {"undo_reason": "误合并"})
     assert r.status_code == 302
     dup.refresh_from_db()
     assert dup.merged_into_id is None and dup.status == "active"
+    assert Person.objects.get(pk=keep).id_number is None
     c.refresh_from_db()
     assert c.status == "pending"
+    assert (
+        'id="merge-form"' in client.get(reverse("linkage:candidate", args=[c.pk])).content.decode()
+    )
 
 
 def test_labels_csv_is_scoped(login, queue, actors):

@@ -199,10 +199,11 @@ def _run(run: DedupRun) -> None:
     )
     weights = level_weights(result.model.splink)
     new, updated, decided = _store(run, pairs.to_dict("records"), weights)
+    seconds = (timezone.now() - (run.started_at or timezone.now())).total_seconds()
     _progress(
         run,
         100,
-        "已完成",
+        f"已完成：{len(records)} 人中找到 {len(pairs)} 对疑似重复，用时 {seconds:.0f} 秒",
         state=DedupRun.State.DONE,
         finished_at=timezone.now(),
         n_new=new,

@@ -144,12 +144,15 @@ def _detail(
         and b.merged_into_id is None
         and c.status != DuplicateCandidate.Status.DIFFERENT_PEOPLE
     )
+    filled = [actions.FILLABLE.get(f, f) for f in (active_merge.filled if active_merge else {})]
     return render(
         request,
         "linkage/candidate.html",
         _base_context(
             actor,
             c=c,
+            filled=filled,
+            run_visible=c.run is not None and actor.covers(c.run.unit_id),
             a=_side(a),
             b=_side(b),
             ev=ev,
