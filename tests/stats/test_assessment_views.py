@@ -119,3 +119,12 @@ def test_jurisdiction(site, client, django_user_model):
     assert RuleSetVersion.objects.count() == 1
     tmpl = client.get("/stats/assessment/targets/template.xlsx", {"year": 2025})
     assert tmpl.status_code == 200 and tmpl.content[:2] == b"PK"
+
+
+def test_page_renders_no_value_as_dash(site, client, django_user_model):
+    RuleSetVersion.objects.create(name="r", version=1, definition=RULES, checksum="x")
+    _login(client, django_user_model, "admin", "county_admin", UNITS[0][0])
+    params = {"snapshot": "2025-11-01", "year": 2024, "level": "village", "rules": RuleSetVersion.objects.get().pk}
+    html = client.get("/stats/assessment/", params).content.decode()
+    assert "nan" not in html.lower() and "一票否决（cdr）" in html and "后进" in html
+    assert client.get("/stats/assessment/", {**params, "snapshot": "nope"}).context["error"]

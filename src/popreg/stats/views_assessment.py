@@ -9,9 +9,11 @@ computes them from the same three inputs (the CSV export is byte-identical).
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -77,6 +79,11 @@ def _float(text: str | None, default: float) -> float:
         return default
 
 
+def _none(v: Any) -> Any:
+    """NaN / NA (no value) as None, for templates."""
+    return None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
+
+
 def _county(actor: Actor) -> bool:
     """County-wide users (prefix of 6 digits or none) see and export every unit."""
     return len(actor.prefix) <= 6
@@ -125,7 +132,8 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
                     resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.xlsx"'
                     return resp
-                rows = [r for r in result.table.to_dict("records") if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
+                rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
+                        if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
                 for r in rows:
                     r["rules"] = [
                         {"id": rule.id, "label": rule.label or rule.indicator, "value": r[f"{rule.id}_value"],
