@@ -2,11 +2,12 @@
 
 import io
 import re
+from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 
-from popreg.campaigns.models import Campaign, FieldOutcome, RectificationItem
+from popreg.campaigns.models import Campaign, FieldOutcome, ListedPerson, RectificationItem
 from popreg.registry.models import AuditRecord, Person
 
 from ..conftest import COUNTY, PASSWORD, VILLAGE_A1, VILLAGE_B1
@@ -146,3 +147,17 @@ def test_sign_off_refusal_is_explained(client_for, campaign, people, actors):
                   {"spot_check": "x", "agrees": "1"}).status_code == 404
     from popreg.campaigns.models import SignOff
     assert not SignOff.objects.exists()
+
+
+def test_generate_items_from_the_page(client_for, campaign, people, actors):
+    from popreg.registry import actions as registry
+
+    adult = registry.do_register_birth(actors["admin"], name="赵六", sex="M", birth_date=date(1980, 1, 1),
+                                       registered_unit_code=VILLAGE_A1)  # an adult without an ID number
+    c = client_for("admin")
+    resp = c.post(f"/campaigns/{campaign.pk}/generate/", follow=True)
+    page = resp.content.decode()
+    item = RectificationItem.objects.get(campaign=campaign, item_type="missing_field")
+    assert "新增整改事项" in page and f'data-item="{item.pk}"' in page
+    assert item.unit_id == VILLAGE_A1 and item.origin == "anomaly"
+    assert adult.pk not in ListedPerson.objects.filter(campaign=campaign).values_list("person_id", flat=True)

@@ -654,7 +654,13 @@ def default_params(item: RectificationItem) -> dict[str, Any]:
     if item.item_type == "pending_registration":
         out["field_name"], out["value"] = "residence_type", ResidenceType.REGISTERED
     if item.item_type == "living_away" and item.person is not None and item.person.residence_unit_id:
-        out["destination_code"] = item.person.residence_unit_id
+        out["action"], out["destination_code"] = "transfer", item.person.residence_unit_id
+    suggested_field = {
+        "id_checksum_error": "id_number", "id_birthdate_mismatch": "id_number", "id_sex_mismatch": "id_number",
+        "id_region_invalid": "id_number", "implausible_age": "birth_date", "implausible_mother_age": "mother_id",
+    }.get(item.item_type)
+    if suggested_field and "field_name" not in out:
+        out["field_name"] = suggested_field
     return out
 
 
