@@ -33,10 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 DATES = {
-    "preparation_start": date(2025, 9, 1), "preparation_end": date(2025, 9, 30),
-    "verification_start": date(2025, 10, 1), "verification_end": date(2025, 10, 31),
-    "rectification_start": date(2025, 11, 1), "rectification_end": date(2025, 11, 30),
-    "summary_start": date(2025, 12, 1), "summary_end": date(2025, 12, 15),
+    "preparation_start": date(2025, 9, 1),
+    "preparation_end": date(2025, 9, 30),
+    "verification_start": date(2025, 10, 1),
+    "verification_end": date(2025, 10, 31),
+    "rectification_start": date(2025, 11, 1),
+    "rectification_end": date(2025, 11, 30),
+    "summary_start": date(2025, 12, 1),
+    "summary_end": date(2025, 12, 15),
 }
 
 
@@ -74,16 +78,28 @@ def build_county(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     actor = system_actor("bench")
     county = "140122000000"
-    AdminUnit.objects.create(code=county, name="示例县", level="county", valid_from=date(2000, 1, 1))
+    AdminUnit.objects.create(
+        code=county, name="示例县", level="county", valid_from=date(2000, 1, 1)
+    )
     villages = []
     for t in range(3):
         town = f"140122{t + 100:03d}000"
-        AdminUnit.objects.create(code=town, name=f"第{t + 1}镇", level="township", parent_id=county,
-                                 valid_from=date(2000, 1, 1))
+        AdminUnit.objects.create(
+            code=town,
+            name=f"第{t + 1}镇",
+            level="township",
+            parent_id=county,
+            valid_from=date(2000, 1, 1),
+        )
         for v in range(args.villages // 3):
             code = town[:9] + f"{v + 1:03d}"
-            AdminUnit.objects.create(code=code, name=f"第{t + 1}镇{v + 1}村民委员会", level="village",
-                                     parent_id=town, valid_from=date(2000, 1, 1))
+            AdminUnit.objects.create(
+                code=code,
+                name=f"第{t + 1}镇{v + 1}村民委员会",
+                level="village",
+                parent_id=town,
+                valid_from=date(2000, 1, 1),
+            )
             villages.append(code)
     weights = [rng.paretovariate(1.5) for _ in villages]  # a few big villages, many small
     seq = 0
@@ -99,9 +115,15 @@ def build_county(args: argparse.Namespace) -> None:
             if born.year < 2005 and rng.random() < 0.02:
                 number = None
             try:
-                actions.do_register_birth(actor, name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice("伟芳娜敏静丽强磊军洋"),
-                                          sex=sex, birth_date=born, registered_unit_code=village, household=hh,
-                                          id_number=number)
+                actions.do_register_birth(
+                    actor,
+                    name=rng.choice("王李张刘陈杨赵黄周吴") + rng.choice("伟芳娜敏静丽强磊军洋"),
+                    sex=sex,
+                    birth_date=born,
+                    registered_unit_code=village,
+                    household=hh,
+                    id_number=number,
+                )
             except Exception:  # an ID number already used: skip that person
                 continue
             made += 1
@@ -122,35 +144,66 @@ def run(args: argparse.Namespace) -> None:
     county = AdminUnit.objects.get(level="county")
 
     def create(name: str):
-        return actions.do_create_campaign(actor, name=name, scope_codes=[county.code],
-                                          reference_moment=datetime(2025, 11, 1), dates=DATES)
+        return actions.do_create_campaign(
+            actor,
+            name=name,
+            scope_codes=[county.code],
+            reference_moment=datetime(2025, 11, 1),
+            dates=DATES,
+        )
 
     c1, _ = timed("do_create_campaign (freeze the lists)", create, "bench 1")
     print(f"{'  persons listed':55s} {ListedPerson.objects.filter(campaign=c1).count():8d}")
-    result, _ = timed("do_generate_items (snapshot + anomaly rules)", actions.do_generate_items, actor, c1)
+    result, _ = timed(
+        "do_generate_items (snapshot + anomaly rules)", actions.do_generate_items, actor, c1
+    )
     print(f"{'  items opened':55s} {result.created:8d}")
     actions.do_advance_phase(actor, c1)
-    top = (ListedPerson.objects.filter(campaign=c1).values("unit_id").annotate(n=Count("id"))
-           .order_by("-n").first())
+    top = (
+        ListedPerson.objects.filter(campaign=c1)
+        .values("unit_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
     village = AdminUnit.objects.select_related("parent__parent").get(code=top["unit_id"])
     print(f"{'  largest village: ' + village.name:55s} {top['n']:8d}")
-    data, _ = timed("build_field_workbook (largest village)", fieldlists.build_field_workbook,
-                    village_info(village), field_list_persons(c1, village.code), campaign_info(c1))
+    data, _ = timed(
+        "build_field_workbook (largest village)",
+        fieldlists.build_field_workbook,
+        village_info(village),
+        field_list_persons(c1, village.code),
+        campaign_info(c1),
+    )
     wb = load_workbook(io.BytesIO(data))
     ws = wb["核对名单"]
     for r in range(2, ws.max_row + 1):
         ws.cell(r, 9).value = "核实无误"
     buf = io.BytesIO()
     wb.save(buf)
-    report, upload_s = timed("do_upload_workbook (all rows confirmed)", actions.do_upload_workbook, actor, c1,
-                             buf.getvalue(), village_code=village.code)
+    report, upload_s = timed(
+        "do_upload_workbook (all rows confirmed)",
+        actions.do_upload_workbook,
+        actor,
+        c1,
+        buf.getvalue(),
+        village_code=village.code,
+    )
     assert report.accepted, [str(p) for p in report.problems[:5]]
-    _, again_s = timed("do_upload_workbook again (same file: no-op)", actions.do_upload_workbook, actor, c1,
-                       buf.getvalue(), village_code=village.code)
+    _, again_s = timed(
+        "do_upload_workbook again (same file: no-op)",
+        actions.do_upload_workbook,
+        actor,
+        c1,
+        buf.getvalue(),
+        village_code=village.code,
+    )
 
     c2, _ = timed("do_create_campaign (baseline campaign)", create, "bench 2")
     actions.do_advance_phase(actor, c2)
-    ids = list(ListedPerson.objects.filter(campaign=c2, unit=village).values_list("person_id", flat=True))
+    ids = list(
+        ListedPerson.objects.filter(campaign=c2, unit=village).values_list("person_id", flat=True)
+    )
 
     def one_by_one() -> None:
         for pid in ids:
@@ -161,8 +214,10 @@ def run(args: argparse.Namespace) -> None:
     _, _ = timed("summary_xlsx (county)", lambda: summary_xlsx(summary_table(c1, actor)))
     print(f"{'  summary rows':55s} {len(rows):8d}")
     print(f"{'  items total':55s} {RectificationItem.objects.filter(campaign=c1).count():8d}")
-    print(f"upload vs one-by-one: {baseline_s / upload_s:.2f}x faster ({len(ids)} persons); "
-          f"second upload of the same file {again_s * 1000:.0f} ms")
+    print(
+        f"upload vs one-by-one: {baseline_s / upload_s:.2f}x faster ({len(ids)} persons); "
+        f"second upload of the same file {again_s * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":
