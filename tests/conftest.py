@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pytest
@@ -20,6 +21,24 @@ PASSWORD = "test-pass-123"
 def make_id(birth: date, sex: str, seq: int = 10) -> str:
     sequence = seq * 2 + (1 if sex == "M" else 0)
     return compose("110105", birth, sequence % 1000)
+
+
+_DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """With POPREG_TEST_DB_ONLY=1 (the PostgreSQL pass of ``make test``), run only the tests
+    that touch the database: the others (domain core, generator, engines over Parquet) do
+    not depend on the database and already ran in the SQLite pass."""
+    if os.environ.get("POPREG_TEST_DB_ONLY") != "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") or _DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
