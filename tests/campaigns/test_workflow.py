@@ -305,3 +305,9 @@ def test_progress_rolls_up_from_villages(campaign, people, actors):
     assert [r.code for r in mine] == ["", TOWN_A, VILLAGE_A1] and mine[0].listed == 2
     assert [r.level for r in rows] == ["campaign", "township", "village", "village", "township", "village"]
     assert ItemStatus.OPEN == "open"
+
+
+def test_public_actions_are_listed_sorted():
+    assert actions.__all__ == sorted(actions.__all__)
+    assert all(hasattr(actions, name) for name in actions.__all__)
+    assert {n for n in dir(actions) if n.startswith("do_")} <= set(actions.__all__)
