@@ -250,3 +250,15 @@ def test_change_against_last_year_on_a_synthetic_county(synth):
         assert row["rank_change"] == prev[code]["rank"] - row["rank"]
     xlsx = to_xlsx_bytes(now, "tester")
     assert load_workbook(io.BytesIO(xlsx))["说明 about"]["B8"].value == "tester"
+
+
+def test_cli_refuses_targets_of_unknown_units(handmade, tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RULES), encoding="utf-8")
+    targets = tmp_path / "t.xlsx"
+    targets.write_bytes(_xlsx([[2024, V11, "rni", 0, 5], [2024, "411000009009", "rni", 0, 5]]))
+    out = tmp_path / "out.csv"
+    with pytest.raises(CommandError, match="row 3"):
+        call_command("assess", str(handmade), "--year", "2024", "--rules", str(rules),
+                     "--targets", str(targets), "--out", str(out))
+    assert not out.exists()

@@ -513,8 +513,12 @@ def to_xlsx_bytes(result: Assessment, made_by: str = "") -> bytes:
     return buf.getvalue()
 
 
-def level_units(snapshot_dir: str | Path, level: str) -> dict[str, str]:
-    """Code → name of the snapshot's units of ``level`` (for validating targets)."""
-    t = read_table(snapshot_dir, "units", columns=["unit_code", "name", "level"]).to_pandas()
-    t = t[t["level"] == level]
+def level_units(snapshot_dir: str | Path, level: str | None) -> dict[str, str]:
+    """Code → name of the snapshot's units of ``level`` (None: county, townships and
+    villages), for validating targets."""
+    try:
+        t = read_table(snapshot_dir, "units", columns=["unit_code", "name", "level"]).to_pandas()
+    except (SnapshotError, OSError) as exc:
+        raise AssessmentError(f"快照无法读取：{exc}", f"cannot read the snapshot: {exc}") from None
+    t = t[t["level"] == level] if level else t[t["level"].isin(["county", "township", "village"])]
     return dict(zip(t["unit_code"].astype(str), t["name"], strict=True))

@@ -55,7 +55,7 @@ class Command(BaseCommand):
             if opts["targets"]:
                 targets = read_targets(
                     opts["targets"],
-                    units=None,
+                    units=level_units(opts["snapshot_dir"], None),
                     indicators=[r.indicator for r in rule_set.rules],
                 )
             links = None
