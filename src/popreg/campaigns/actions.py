@@ -957,7 +957,7 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
 
 
 __all__ = sorted([
-    "ACTION_LABELS", "ALLOWED_ACTIONS", "Acceptance", "CampaignError", "CampaignLockedError", "FIELD_ITEM_TYPES",
+    "ACTION_LABELS", "ALLOWED_ACTIONS", "Acceptance", "CampaignError", "CampaignLockedError", "PHASE_FIELDS",
     "GenerateResult", "default_params", "do_advance_phase", "do_create_campaign",
     "do_draw_spot_check", "do_generate_items", "do_record_found_person", "do_record_outcome",
     "do_record_spot_check", "do_reject_item", "do_resolve_item", "do_sign_off", "do_update_item",
