@@ -37,20 +37,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--snapshot", help="an existing snapshot directory (default: generate one)")
     ap.add_argument("--seed", type=int, default=20251101)
-    ap.add_argument("--sample", type=int, default=2000, help="persons saved one by one for the baseline")
+    ap.add_argument(
+        "--sample", type=int, default=2000, help="persons saved one by one for the baseline"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="popreg-bench-load-") as tmp:
         home = Path(tmp)
-        env = {**os.environ, "POPREG_HOME": str(home), "DJANGO_SETTINGS_MODULE": "popreg.web.settings",
-               "DATABASE_URL": f"sqlite:///{home / 'load.sqlite3'}",
-               "PYTHONPATH": str(ROOT / "src")}
+        env = {
+            **os.environ,
+            "POPREG_HOME": str(home),
+            "DJANGO_SETTINGS_MODULE": "popreg.web.settings",
+            "DATABASE_URL": f"sqlite:///{home / 'load.sqlite3'}",
+            "PYTHONPATH": str(ROOT / "src"),
+        }
         snapshot = Path(args.snapshot) if args.snapshot else home / "county"
         if not args.snapshot:
             took = popreg("synth", "--seed", str(args.seed), "--out", str(snapshot), env=env)
             print(f"synth (default county, seed {args.seed}): {took:.1f} s", flush=True)
         manifest = json.loads((snapshot / "manifest.json").read_text())
-        counts = {k: int(v) for k, v in manifest["row_counts"].items() if not k.startswith("truth")}
+        counts = {k: parquet_rows(snapshot / v["file"]) for k, v in manifest["tables"].items()
+                  if not k.startswith("truth") and str(v["file"]).endswith(".parquet")}
         total = sum(counts.values())
         popreg("migrate", "--noinput", "-v", "0", env=env)
         load_time = popreg("load", str(snapshot), env=env)
@@ -64,9 +71,19 @@ def main() -> None:
         django.setup()
         naive_time, n = naive_saves(snapshot, args.sample)
         naive_rate = n / naive_time
-        print(f"naive Person.save() per row: {n:,} persons in {naive_time:.1f} s = {naive_rate:,.0f} rows/s")
-        print(f"ratio: {rate / naive_rate:.1f}x (a naive load of these {total:,} rows would take "
-              f"about {total / naive_rate / 60:.0f} min)")
+        print(
+            f"naive Person.save() per row: {n:,} persons in {naive_time:.1f} s = {naive_rate:,.0f} rows/s"
+        )
+        print(
+            f"ratio: {rate / naive_rate:.1f}x (a naive load of these {total:,} rows would take "
+            f"about {total / naive_rate / 60:.0f} min)"
+        )
+
+
+def parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def naive_saves(snapshot: Path, sample: int) -> tuple[float, int]:
@@ -80,16 +97,26 @@ def naive_saves(snapshot: Path, sample: int) -> tuple[float, int]:
     start = time.perf_counter()
     for r in table:
         p = Person(
-            household_id=r["household_id"], name=r["name"] or "", sex=r["sex"] or "",
-            birth_date=r["birth_date"], id_number=r["id_number"] or None,
-            registered_unit_id=r["registered_unit"], residence_unit_id=r["residence_unit"] or None,
-            residence_type=r["residence_type"], status=r["status"],
-            ethnicity=r.get("ethnicity") or "", hukou_kind=r.get("hukou_kind") or "",
-            marital_status=r.get("marital_status") or "", death_date=r.get("death_date"),
+            household_id=r["household_id"],
+            name=r["name"] or "",
+            sex=r["sex"] or "",
+            birth_date=r["birth_date"],
+            id_number=r["id_number"] or None,
+            registered_unit_id=r["registered_unit"],
+            residence_unit_id=r["residence_unit"] or None,
+            residence_type=r["residence_type"],
+            status=r["status"],
+            ethnicity=r.get("ethnicity") or "",
+            hukou_kind=r.get("hukou_kind") or "",
+            marital_status=r.get("marital_status") or "",
+            death_date=r.get("death_date"),
         )
         p.name_key, p.name_pinyin = name_keys(p.name)
-        p.baseline = {f: (v.isoformat() if isinstance(v, date) else v)
-                      for f in STATE_FIELDS for v in [getattr(p, f)]}
+        p.baseline = {
+            f: (v.isoformat() if isinstance(v, date) else v)
+            for f in STATE_FIELDS
+            for v in [getattr(p, f)]
+        }
         p.save()
     return time.perf_counter() - start, len(table)
 
