@@ -50,6 +50,55 @@ def county(db, snap):
     return {"county": county, "villages": villages, "users": users}
 
 
+@pytest.fixture
+def planted(county):
+    """Duplicates registered on top of the generated ones (same name and birth date without
+    the ID number; day and month exchanged) and twins (same household and birth date,
+    another given name, valid ID numbers differing in the sequence digits only)."""
+    from datetime import date
+
+    from popreg.core.idnumber import compose
+    from popreg.registry import actions as reg
+
+    system = system_actor("test")
+    people = list(
+        Person.objects.filter(
+            status="active",
+            id_number__isnull=False,
+            birth_date__year__lt=2010,
+            registered_unit__level="village",
+            household__isnull=False,
+        ).order_by("pk")[::97][:12]
+    )
+    dups, twins = set(), set()
+    for i, p in enumerate(people):
+        b = p.birth_date
+        if i % 3 == 0:
+            twin_id = compose(p.id_number[:6], b, (int(p.id_number[14:17]) + 2) % 1000)
+            twin = reg.do_register_birth(
+                system,
+                name=p.name[0] + ("佳" if p.name[-1] != "佳" else "美"),
+                sex=p.sex,
+                birth_date=b,
+                registered_unit_code=p.registered_unit_id,
+                household=p.household,
+                id_number=twin_id,
+            )
+            twins.add(tuple(sorted((p.pk, twin.pk))))
+            continue
+        if i % 3 == 1 and b.day <= 12 and b.day != b.month:
+            b = date(b.year, b.day, b.month)
+        dup = reg.do_register_birth(
+            system,
+            name=p.name,
+            sex=p.sex,
+            birth_date=b,
+            registered_unit_code=p.registered_unit_id,
+        )
+        dups.add(tuple(sorted((p.pk, dup.pk))))
+    return {"dups": dups, "twins": twins}
+
+
 def _true_pairs(snap, ids):
     by_entity = defaultdict(list)
     with open(snap / "truth" / "entities.csv", encoding="utf-8") as fh:
@@ -63,7 +112,7 @@ def _true_pairs(snap, ids):
     }
 
 
-def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
+def test_run_from_the_page_finds_the_county_duplicates(client, county, snap, planted):
     client.login(username="admin", password=PASSWORD)
     r = client.post(reverse("linkage:start_run"), {"unit": county["county"].code})
     assert r.status_code == 302
@@ -78,10 +127,12 @@ def test_run_from_the_page_finds_the_county_duplicates(client, county, snap):
     assert set(exported["record_id"]) == {str(p) for p in registered.values_list("pk", flat=True)}
 
     found = set(DuplicateCandidate.objects.values_list("person_a_id", "person_b_id"))
-    truth = _true_pairs(snap, {int(x) for x in exported["record_id"]})
-    assert truth, "the generated county has registered duplicates"
+    truth = _true_pairs(snap, {int(x) for x in exported["record_id"]}) | planted["dups"]
+    assert len(truth) >= 8 and len(planted["twins"]) >= 3
     recall = len(found & truth) / len(truth)
     assert recall >= 0.9, (recall, len(truth))
+    assert not found & planted["twins"], "twins are different people"
+    assert len(found & truth) / len(found) >= 0.9, (len(found), len(truth))
     assert run.n_new == len(found) == run.n_pairs
     for c in DuplicateCandidate.objects.all():
         assert c.match_probability >= run.threshold and c.run_id == run.pk
