@@ -11,6 +11,7 @@ import math
 import shutil
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -35,15 +36,33 @@ SEED = 20251101
 MOMENT = "20251101T000000"
 
 
+# The fixtures are imported by the other dashboard test modules, where pytest registers
+# them again: the data is kept here so that it is generated once per process.
+_BUILT: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def stats_home(tmp_path_factory) -> Path:
-    """A POPREG_HOME whose latest statistics snapshot is a 1,500-person synthetic county,
-    with its cube (including the dual-system estimate) built."""
-    home = tmp_path_factory.mktemp("stats-home")
-    snap = home / "snapshots" / MOMENT
-    generate(snap, seed=SEED, persons=1500, progress=None)
-    build_cube(snap, with_dse=True)
-    return home
+    """A POPREG_HOME whose latest statistics snapshot is a synthetic county of 16,000
+    persons (the smallest with two townships), with its cube (including the dual-system
+    estimate) built."""
+    if "home" not in _BUILT:
+        home = tmp_path_factory.mktemp("stats-home")
+        snap = home / "snapshots" / MOMENT
+        generate(snap, seed=SEED, persons=16_000, progress=None)
+        build_cube(snap, with_dse=True)
+        _BUILT["home"] = home
+    return _BUILT["home"]
+
+
+@pytest.fixture(scope="session")
+def small_snap(tmp_path_factory) -> Path:
+    """A 1,500-person synthetic county, for the tests that load it into the registry."""
+    if "small" not in _BUILT:
+        snap = tmp_path_factory.mktemp("stats-small") / MOMENT
+        generate(snap, seed=SEED, persons=1500, progress=None)
+        _BUILT["small"] = snap
+    return _BUILT["small"]
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +72,9 @@ def snap(stats_home) -> Path:
 
 @pytest.fixture(scope="session")
 def dash(snap) -> Dashboard:
-    return Dashboard(snap)
+    if "dash" not in _BUILT:
+        _BUILT["dash"] = Dashboard(snap)
+    return _BUILT["dash"]
 
 
 def _same(got, want) -> bool:
@@ -76,7 +97,7 @@ def test_cube_rows_equal_the_indicator_engine(snap, dash, population):
             for key, value in want.items():
                 assert _same(got[key], value), (level, want["unit_code"], want["period"], key)
             compared += 1
-    assert compared >= 9 * 4  # years × (county, townships, villages)
+    assert compared > 9 * 30
 
 
 def test_trend_covers_the_full_years_of_the_snapshot(dash):
@@ -95,10 +116,13 @@ def test_pyramid_equals_engine_and_adds_up(snap, dash, population):
         p = dash.age_pyramid(row["unit_code"], dash.last_year, population)
         assert p["groups"] == list(AGE_GROUPS)
         assert sum(p["male"]) + sum(p["female"]) + p["unknown"] == row["population_end"]
-        assert sum(p["male"]) == row["population_end_male"]
-        mine = end[(end["unit_code"] == row["unit_code"]) & (end["sex"] == "F")]
-        for group, n in zip(mine["age_group"], mine["population"], strict=True):
-            assert p["female"][AGE_GROUPS.index(group)] == n
+        assert sum(p["male"]) <= row["population_end_male"]
+        for sex, key in (("M", "male"), ("F", "female")):
+            mine = end[(end["unit_code"] == row["unit_code"]) & (end["sex"] == sex)
+                       & (end["age_group"] != "unknown")]  # fmt: skip
+            assert sum(p[key]) == mine["population"].sum()
+            for group, n in zip(mine["age_group"], mine["population"], strict=True):
+                assert p[key][AGE_GROUPS.index(group)] == n
 
 
 def test_population_now_follows_the_snapshot_definitions(snap, dash):
@@ -214,13 +238,17 @@ def test_no_snapshot_is_a_clear_error(tmp_path, settings):
         load_dashboard()
 
 
-def test_registry_snapshot_gives_the_same_cube(db, tmp_path, snap, dash):
+def test_registry_snapshot_gives_the_same_cube(db, tmp_path, small_snap):
     """refresh_snapshot on the loaded registry: the cube equals the synthetic snapshot's."""
     from popreg.registry.access import system_actor
     from popreg.registry.loading import load_snapshot
     from popreg.stats.dashboard import refresh_snapshot
 
-    load_snapshot(snap, system_actor("test"))
+    copy = tmp_path / "synth" / MOMENT
+    shutil.copytree(small_snap, copy)
+    build_cube(copy, with_dse=False)
+    dash = Dashboard(copy)
+    load_snapshot(small_snap, system_actor("test"))
     root = tmp_path / "snapshots"
     written = refresh_snapshot(datetime(2025, 11, 1), root=root, with_dse=False)
     assert written == root / MOMENT and latest_snapshot(root) == written
@@ -234,7 +262,7 @@ def test_registry_snapshot_gives_the_same_cube(db, tmp_path, snap, dash):
         assert again.population_now(unit) == dash.population_now(unit)
 
 
-def test_stats_refresh_command(db, tmp_path, settings, snap):
+def test_stats_refresh_command(db, tmp_path, settings, small_snap):
     from django.core.management import CommandError, call_command
 
     from popreg.registry.access import system_actor
@@ -245,7 +273,7 @@ def test_stats_refresh_command(db, tmp_path, settings, snap):
     with pytest.raises(CommandError, match="--at"):
         call_command("stats_refresh", "--at", "yesterday")
     assert not (tmp_path / "snapshots").exists() or not any((tmp_path / "snapshots").iterdir())
-    load_snapshot(snap, system_actor("test"))
+    load_snapshot(small_snap, system_actor("test"))
     call_command("stats_refresh", "--at", "2025-01-01T00:00", "--no-dse")
     call_command("stats_refresh", "--at", "2025-11-01T00:00", "--no-dse", "--keep", "1")
     kept = sorted(p.name for p in (tmp_path / "snapshots").iterdir())
