@@ -61,7 +61,9 @@ def second_pass(
        address village (when given).
     """
     persons = read_table(
-        snap, "persons", ["person_id", "name", "sex", "birth_date", "registered_unit", "id_number", "mother_id"]
+        snap,
+        "persons",
+        ["person_id", "name", "sex", "birth_date", "registered_unit", "id_number", "mother_id"],
     ).to_pandas()
     mothers = persons.set_index("person_id")[["name", "id_number", "birth_date"]]
     free = persons[persons["person_id"].isin(reg_births - set(linked["person_id"].astype(int)))]
@@ -72,8 +74,10 @@ def second_pass(
         same_sex = free[(free["sex"] == r.child_sex) & ~free["person_id"].isin(list(out.values()))]
         by_mother = same_sex[
             (same_sex["id_number_mother"] == r.mother_id_number)
-            | ((same_sex["name_mother"] == r.mother_name)
-               & (same_sex["birth_date_mother"] == r.mother_birth_date))
+            | (
+                (same_sex["name_mother"] == r.mother_name)
+                & (same_sex["birth_date_mother"] == r.mother_birth_date)
+            )
         ]
         by_date = same_sex[
             (pd.to_datetime(same_sex["birth_date"]) - pd.Timestamp(r.birth_date)).abs().dt.days <= 1
@@ -108,26 +112,38 @@ def one_county(snap: Path, window_start: date) -> dict[str, object]:
     m_second = m_match + len(second)
 
     truth_links = [
-        r for r in _read_csv(snap / "truth" / "source_links.csv")
+        r
+        for r in _read_csv(snap / "truth" / "source_links.csv")
         if r["source"] == "hospital_births" and r["record_id"] in in_window
     ]
     m_truth = len({int(r["person_id"]) for r in truth_links if int(r["person_id"]) in reg_births})
     # linkage quality against the truth links (record -> person)
     true_pairs = {(r["record_id"], int(r["person_id"])) for r in truth_links}
-    found_pairs = {(r, int(p)) for r, p in zip(linked["record_id"], linked["person_id"], strict=True)}
+    found_pairs = {
+        (r, int(p)) for r, p in zip(linked["record_id"], linked["person_id"], strict=True)
+    }
     precision = len(found_pairs & true_pairs) / len(found_pairs) if found_pairs else float("nan")
     recall = len(found_pairs & true_pairs) / len(true_pairs) if true_pairs else float("nan")
 
-    entity = {int(r["person_id"]): r["entity_id"] for r in _read_csv(snap / "truth" / "entities.csv")}
+    entity = {
+        int(r["person_id"]): r["entity_id"] for r in _read_csv(snap / "truth" / "entities.csv")
+    }
     ghosts = {
-        r["record_id"] for r in _read_csv(snap / "truth" / "defects.csv")
+        r["record_id"]
+        for r in _read_csv(snap / "truth" / "defects.csv")
         if r["source"] == "hospital_births" and r["defect_type"] == "unregistered_birth"
     }
     true_n = len({entity.get(p, f"p{p}") for p in reg_births}) + len(ghosts & in_window)
     n1, n2 = len(reg_births), len(in_window)
     return {
-        "n1": n1, "n2": n2, "m": m_match, "m_truth": m_truth, "true": true_n,
-        "precision": precision, "recall": recall, "match_s": t_match,
+        "n1": n1,
+        "n2": n2,
+        "m": m_match,
+        "m_truth": m_truth,
+        "true": true_n,
+        "precision": precision,
+        "recall": recall,
+        "match_s": t_match,
         "m2": m_second,
         "est": chapman(n1, n2, m_match),
         "est_2": chapman(n1, n2, m_second),
@@ -137,12 +153,15 @@ def one_county(snap: Path, window_start: date) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--persons", type=int, default=20_000)
     ap.add_argument(
-        "--window-start", default="2022-01-01",
+        "--window-start",
+        default="2022-01-01",
         help="first day of the estimation window (the hospital source covers the last four years)",
     )
     args = ap.parse_args()
@@ -150,12 +169,16 @@ def main() -> None:
     from popreg.synth.generator import generate
 
     window_start = date.fromisoformat(args.window_start)
-    print("Chapman DSE of births: registry × hospital records, window "
-          f"{window_start} .. reference moment; {args.persons:,} persons per county")
+    print(
+        "Chapman DSE of births: registry × hospital records, window "
+        f"{window_start} .. reference moment; {args.persons:,} persons per county"
+    )
     print("assumptions: " + "; ".join(ASSUMPTIONS))
-    print(f"{'seed':>4} {'n1':>6} {'n2':>6} {'m':>6} {'N_hat':>8} {'95% CI (normal)':>19} "
-          f"{'true':>6} {'cov':>4} {'cov_log':>7} {'m+2nd':>6} {'N_hat2':>8} {'cov2':>4} "
-          f"{'m_truth':>7} {'cov_truth':>9} {'prec':>6} {'recall':>6}")
+    print(
+        f"{'seed':>4} {'n1':>6} {'n2':>6} {'m':>6} {'N_hat':>8} {'95% CI (normal)':>19} "
+        f"{'true':>6} {'cov':>4} {'cov_log':>7} {'m+2nd':>6} {'N_hat2':>8} {'cov2':>4} "
+        f"{'m_truth':>7} {'cov_truth':>9} {'prec':>6} {'recall':>6}"
+    )
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-dse-"))
     try:
@@ -166,32 +189,52 @@ def main() -> None:
             shutil.rmtree(snap, ignore_errors=True)
             e, el, e2, et = r["est"], r["est_log"], r["est_2"], r["est_truth"]
             true = r["true"]
-            r |= {"seed": seed, "cov": e.covers(true), "cov_log": el.covers(true),
-                  "cov_2": e2.covers(true), "cov_truth": et.covers(true)}
+            r |= {
+                "seed": seed,
+                "cov": e.covers(true),
+                "cov_log": el.covers(true),
+                "cov_2": e2.covers(true),
+                "cov_truth": et.covers(true),
+            }
             rows.append(r)
 
             def yn(b: object) -> str:
                 return "yes" if b else "NO"
 
-            print(f"{seed:>4} {r['n1']:>6} {r['n2']:>6} {r['m']:>6} {e.estimate:>8.1f} "
-                  f"[{e.low:>7.1f}, {e.high:>7.1f}] {true:>6} {yn(r['cov']):>4} "
-                  f"{yn(r['cov_log']):>7} {r['m2']:>6} {e2.estimate:>8.1f} {yn(r['cov_2']):>4} "
-                  f"{r['m_truth']:>7} {yn(r['cov_truth']):>9} "
-                  f"{r['precision']:>6.3f} {r['recall']:>6.3f}", flush=True)
+            print(
+                f"{seed:>4} {r['n1']:>6} {r['n2']:>6} {r['m']:>6} {e.estimate:>8.1f} "
+                f"[{e.low:>7.1f}, {e.high:>7.1f}] {true:>6} {yn(r['cov']):>4} "
+                f"{yn(r['cov_log']):>7} {r['m2']:>6} {e2.estimate:>8.1f} {yn(r['cov_2']):>4} "
+                f"{r['m_truth']:>7} {yn(r['cov_truth']):>9} "
+                f"{r['precision']:>6.3f} {r['recall']:>6.3f}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     df = pd.DataFrame(rows)
     k = len(df)
     print(f"\ncoverage of the true births by the 95 % interval over {k} seeds:")
-    print(f"  links from popreg match, normal interval:     {df['cov'].sum()}/{k} = {df['cov'].mean():.0%}")
-    print(f"  links from popreg match, log-normal interval: {df['cov_log'].sum()}/{k} = {df['cov_log'].mean():.0%}")
-    print(f"  popreg match + second pass, normal interval:  {df['cov_2'].sum()}/{k} = {df['cov_2'].mean():.0%}")
-    print(f"  exact truth links (fallback reference):       {df['cov_truth'].sum()}/{k} = {df['cov_truth'].mean():.0%}")
+    print(
+        f"  links from popreg match, normal interval:     {df['cov'].sum()}/{k} = {df['cov'].mean():.0%}"
+    )
+    print(
+        f"  links from popreg match, log-normal interval: {df['cov_log'].sum()}/{k} = {df['cov_log'].mean():.0%}"
+    )
+    print(
+        f"  popreg match + second pass, normal interval:  {df['cov_2'].sum()}/{k} = {df['cov_2'].mean():.0%}"
+    )
+    print(
+        f"  exact truth links (fallback reference):       {df['cov_truth'].sum()}/{k} = {df['cov_truth'].mean():.0%}"
+    )
     bias = [(r["est"].estimate - r["true"]) / r["true"] for r in rows]
-    print(f"  mean relative error of N_hat (match links): {sum(bias) / k:+.2%}; "
-          f"registry completeness n1/true: {sum(r['n1'] / r['true'] for r in rows) / k:.1%}")
-    print(f"  linkage precision {df['precision'].mean():.3f}, recall {df['recall'].mean():.3f}, "
-          f"match time {df['match_s'].mean():.1f} s per county")
+    print(
+        f"  mean relative error of N_hat (match links): {sum(bias) / k:+.2%}; "
+        f"registry completeness n1/true: {sum(r['n1'] / r['true'] for r in rows) / k:.1%}"
+    )
+    print(
+        f"  linkage precision {df['precision'].mean():.3f}, recall {df['recall'].mean():.3f}, "
+        f"match time {df['match_s'].mean():.1f} s per county"
+    )
 
 
 if __name__ == "__main__":

@@ -88,8 +88,15 @@ def generate(out: Path, persons: int, seed: int = 1) -> Path:
     age_ref = (ref - birth) / 365.25
     p_death = np.clip(0.0004 * np.exp(0.085 * np.maximum(age_ref - 20, 0)), 0, 0.95)
     u = rng.random(n)
-    exit_kind = np.where(u < p_death, 1, np.where(u < p_death + 0.07, 2, np.where(
-        (u < p_death + 0.075) & (age_ref > 18) & (age_ref < 30), 3, 0)))
+    exit_kind = np.where(
+        u < p_death,
+        1,
+        np.where(
+            u < p_death + 0.07,
+            2,
+            np.where((u < p_death + 0.075) & (age_ref > 18) & (age_ref < 30), 3, 0),
+        ),
+    )
     exit_date = start_ev + (rng.random(n) * (ref - start_ev)).astype(np.int64)
     exit_date = np.maximum(exit_date, start_ev + 1)
     exit_kind[exit_date >= ref] = 0
@@ -104,10 +111,12 @@ def generate(out: Path, persons: int, seed: int = 1) -> Path:
     sex = np.where(born, np.where(rng.random(n) < 105 / 205, "M", "F"), sex)
     rtype = rng.choice(
         np.array(["registered", "floating_out", "floating_in", "foreign", "pending"]),
-        n, p=[0.86, 0.07, 0.05, 0.01, 0.01],
+        n,
+        p=[0.86, 0.07, 0.05, 0.01, 0.01],
     )
     status = np.select(
-        [exit_kind == 1, exit_kind == 2, exit_kind == 3], ["deceased", "emigrated", "deregistered"],
+        [exit_kind == 1, exit_kind == 2, exit_kind == 3],
+        ["deceased", "emigrated", "deregistered"],
         "active",
     )
     # mothers: a woman present at the start aged 20-40 at the child's birth
@@ -127,16 +136,29 @@ def generate(out: Path, persons: int, seed: int = 1) -> Path:
     pid = np.arange(1, n + 1, dtype=np.int64)
     ev_parts = []
 
-    def add(mask: np.ndarray, etype: str, when: np.ndarray, unit: np.ndarray,
-            frm: np.ndarray | None, to: np.ndarray | None, order_key: int) -> None:
+    def add(
+        mask: np.ndarray,
+        etype: str,
+        when: np.ndarray,
+        unit: np.ndarray,
+        frm: np.ndarray | None,
+        to: np.ndarray | None,
+        order_key: int,
+    ) -> None:
         idx = np.flatnonzero(mask)
-        ev_parts.append(pd.DataFrame({
-            "person_id": pid[idx], "event_type": etype, "event_date": when[idx],
-            "unit_code": vill[unit[idx]],
-            "from_unit": None if frm is None else frm[idx],
-            "to_unit": None if to is None else to[idx],
-            "_k": order_key,
-        }))
+        ev_parts.append(
+            pd.DataFrame(
+                {
+                    "person_id": pid[idx],
+                    "event_type": etype,
+                    "event_date": when[idx],
+                    "unit_code": vill[unit[idx]],
+                    "from_unit": None if frm is None else frm[idx],
+                    "to_unit": None if to is None else to[idx],
+                    "_k": order_key,
+                }
+            )
+        )
 
     elsewhere = np.full(n, "110105001001")
     add(born, "birth", entry, unit0, None, None, 0)
@@ -147,47 +169,67 @@ def generate(out: Path, persons: int, seed: int = 1) -> Path:
     add(exit_kind == 3, "enlistment", exit_date, unit1, None, None, 2)
     ev = pd.concat(ev_parts, ignore_index=True).sort_values(["event_date", "person_id", "_k"])
     ev["event_id"] = np.arange(1, len(ev) + 1, dtype=np.int64)
-    dates = (EPOCH + ev["event_date"].to_numpy().astype("timedelta64[D]"))
+    dates = EPOCH + ev["event_date"].to_numpy().astype("timedelta64[D]")
 
-    units = pa.table({
-        "unit_code": [county, *town_codes, *vill_codes],
-        "name": ["基准县", *[f"镇{i + 1}" for i in range(n_town)], *[f"村{i + 1}" for i in range(n_vill)]],
-        "level": ["county"] + ["township"] * n_town + ["village"] * n_vill,
-        "parent_code": pa.array([None, *[county] * n_town, *[f"{c[:9]}000" for c in vill_codes]], pa.string()),
-        "valid_from": pa.array([date(2000, 1, 1)] * (1 + n_town + n_vill), pa.date32()),
-        "valid_to": pa.array([None] * (1 + n_town + n_vill), pa.date32()),
-    })
-    households = pa.table({
-        "household_id": pa.array([], pa.int64()), "household_no": pa.array([], pa.string()),
-        "unit_code": pa.array([], pa.string()), "kind": pa.array([], pa.string()),
-        "address": pa.array([], pa.string()),
-    })
+    units = pa.table(
+        {
+            "unit_code": [county, *town_codes, *vill_codes],
+            "name": [
+                "基准县",
+                *[f"镇{i + 1}" for i in range(n_town)],
+                *[f"村{i + 1}" for i in range(n_vill)],
+            ],
+            "level": ["county"] + ["township"] * n_town + ["village"] * n_vill,
+            "parent_code": pa.array(
+                [None, *[county] * n_town, *[f"{c[:9]}000" for c in vill_codes]], pa.string()
+            ),
+            "valid_from": pa.array([date(2000, 1, 1)] * (1 + n_town + n_vill), pa.date32()),
+            "valid_to": pa.array([None] * (1 + n_town + n_vill), pa.date32()),
+        }
+    )
+    households = pa.table(
+        {
+            "household_id": pa.array([], pa.int64()),
+            "household_no": pa.array([], pa.string()),
+            "unit_code": pa.array([], pa.string()),
+            "kind": pa.array([], pa.string()),
+            "address": pa.array([], pa.string()),
+        }
+    )
     reg_unit = vill[unit1]
-    persons_t = pa.table({
-        "person_id": pid,
-        "household_id": pa.nulls(n, pa.int64()),
-        "name": pa.array(np.full(n, "某某")),
-        "sex": pa.array(sex),
-        "birth_date": pa.array((EPOCH + birth.astype("timedelta64[D]")), pa.date32()),
-        "id_number": pa.nulls(n, pa.string()),
-        "registered_unit": pa.array(reg_unit),
-        "residence_unit": pa.array(reg_unit),
-        "residence_type": pa.array(rtype),
-        "status": pa.array(status),
-        "mother_id": pa.array(np.where(mother > 0, mother, 0), pa.int64(), mask=mother <= 0),
-    })
-    events_t = pa.table({
-        "event_id": ev["event_id"].to_numpy(),
-        "person_id": ev["person_id"].to_numpy(),
-        "event_type": pa.array(ev["event_type"].to_numpy().astype(str)),
-        "event_date": pa.array(dates, pa.date32()),
-        "recorded_date": pa.array(dates, pa.date32()),
-        "unit_code": pa.array(ev["unit_code"].to_numpy().astype(str)),
-        "from_unit": pa.array(ev["from_unit"].to_numpy(), pa.string()),
-        "to_unit": pa.array(ev["to_unit"].to_numpy(), pa.string()),
-    })
-    write_snapshot(out, {"units": units, "households": households, "persons": persons_t,
-                         "events": events_t}, REF, {"generator": {"bench": seed, "persons": n}})
+    persons_t = pa.table(
+        {
+            "person_id": pid,
+            "household_id": pa.nulls(n, pa.int64()),
+            "name": pa.array(np.full(n, "某某")),
+            "sex": pa.array(sex),
+            "birth_date": pa.array((EPOCH + birth.astype("timedelta64[D]")), pa.date32()),
+            "id_number": pa.nulls(n, pa.string()),
+            "registered_unit": pa.array(reg_unit),
+            "residence_unit": pa.array(reg_unit),
+            "residence_type": pa.array(rtype),
+            "status": pa.array(status),
+            "mother_id": pa.array(np.where(mother > 0, mother, 0), pa.int64(), mask=mother <= 0),
+        }
+    )
+    events_t = pa.table(
+        {
+            "event_id": ev["event_id"].to_numpy(),
+            "person_id": ev["person_id"].to_numpy(),
+            "event_type": pa.array(ev["event_type"].to_numpy().astype(str)),
+            "event_date": pa.array(dates, pa.date32()),
+            "recorded_date": pa.array(dates, pa.date32()),
+            "unit_code": pa.array(ev["unit_code"].to_numpy().astype(str)),
+            "from_unit": pa.array(ev["from_unit"].to_numpy(), pa.string()),
+            "to_unit": pa.array(ev["to_unit"].to_numpy(), pa.string()),
+        }
+    )
+    write_snapshot(
+        out,
+        {"units": units, "households": households, "persons": persons_t, "events": events_t},
+        REF,
+        {"generator": {"bench": seed, "persons": n}},
+    )
     return out
 
 
@@ -195,8 +237,16 @@ def generate(out: Path, persons: int, seed: int = 1) -> Path:
 # The three computations
 # ---------------------------------------------------------------------------------------
 
-CONTRACT = ["population_start", "population_end", "births", "male_births", "female_births",
-            "deaths", "in_migration", "out_migration"]
+CONTRACT = [
+    "population_start",
+    "population_end",
+    "births",
+    "male_births",
+    "female_births",
+    "deaths",
+    "in_migration",
+    "out_migration",
+]
 
 
 def run_engine(snap: Path) -> pd.DataFrame:
@@ -205,8 +255,11 @@ def run_engine(snap: Path) -> pd.DataFrame:
 
 
 def _lvl(col: str, level: str) -> str:
-    return {"county": f"substr({col},1,6)||'000000'", "township": f"substr({col},1,9)||'000'",
-            "village": f"substr({col},1,12)"}[level]
+    return {
+        "county": f"substr({col},1,6)||'000000'",
+        "township": f"substr({col},1,9)||'000'",
+        "village": f"substr({col},1,12)",
+    }[level]
 
 
 def run_raw_duckdb(snap: Path) -> pd.DataFrame:
@@ -273,20 +326,29 @@ def run_raw_duckdb(snap: Path) -> pd.DataFrame:
 def run_pandas(snap: Path) -> pd.DataFrame:
     """The straightforward way: for each year boundary, undo later events person by person
     (vectorised per boundary), then group."""
-    persons = pd.read_parquet(snap / "persons.parquet",
-                              columns=["person_id", "sex", "registered_unit", "residence_type", "status"])
+    persons = pd.read_parquet(
+        snap / "persons.parquet",
+        columns=["person_id", "sex", "registered_unit", "residence_type", "status"],
+    )
     persons = persons[persons["residence_type"].isin(["registered", "floating_out"])]
     ev = pd.read_parquet(snap / "events.parquet")
-    ev = ev[ev["event_type"].isin(["birth", "death", "move_in", "move_out", "transfer",
-                                   "enlistment", "discharge"])]
+    ev = ev[
+        ev["event_type"].isin(
+            ["birth", "death", "move_in", "move_out", "transfer", "enlistment", "discharge"]
+        )
+    ]
     ev = ev.merge(persons[["person_id", "sex"]], on="person_id")
     et = ev["event_type"]
-    ev["before_u"] = np.where(et.isin(["death", "enlistment"]), ev["unit_code"],
-                              np.where(et.isin(["move_out", "transfer"]),
-                                       ev["from_unit"].fillna(ev["unit_code"]), None))
-    ev["after_u"] = np.where(et.isin(["birth", "discharge"]), ev["unit_code"],
-                             np.where(et.isin(["move_in", "transfer"]),
-                                      ev["to_unit"].fillna(ev["unit_code"]), None))
+    ev["before_u"] = np.where(
+        et.isin(["death", "enlistment"]),
+        ev["unit_code"],
+        np.where(et.isin(["move_out", "transfer"]), ev["from_unit"].fillna(ev["unit_code"]), None),
+    )
+    ev["after_u"] = np.where(
+        et.isin(["birth", "discharge"]),
+        ev["unit_code"],
+        np.where(et.isin(["move_in", "transfer"]), ev["to_unit"].fillna(ev["unit_code"]), None),
+    )
     ev["event_date"] = pd.to_datetime(ev["event_date"])
     ev = ev.sort_values(["person_id", "event_date", "event_id"])
     now = persons.set_index("person_id")
@@ -301,6 +363,7 @@ def run_pandas(snap: Path) -> pd.DataFrame:
     ev["year"] = ev["event_date"].dt.year
     out = []
     for level in LEVELS:
+
         def lv(s: pd.Series, level: str = level) -> pd.Series:
             s = s.astype("string")
             if level == "county":
@@ -308,6 +371,7 @@ def run_pandas(snap: Path) -> pd.DataFrame:
             if level == "township":
                 return s.str[:9] + "000"
             return s.str[:12]
+
         b, a = lv(ev["before_u"]), lv(ev["after_u"])
         moved = a.fillna("-") != b.fillna("-")
         for y in YEARS:
@@ -318,11 +382,17 @@ def run_pandas(snap: Path) -> pd.DataFrame:
             ia, ob = a[m & a.notna()], b[m & b.notna()]
             t = pd.DataFrame({"population_start": ps, "population_end": pe})
             t["births"] = ia[ins["event_type"] == "birth"].value_counts()
-            t["male_births"] = ia[(ins["event_type"] == "birth") & (ins["sex"] == "M")].value_counts()
-            t["female_births"] = ia[(ins["event_type"] == "birth") & (ins["sex"] == "F")].value_counts()
+            t["male_births"] = ia[
+                (ins["event_type"] == "birth") & (ins["sex"] == "M")
+            ].value_counts()
+            t["female_births"] = ia[
+                (ins["event_type"] == "birth") & (ins["sex"] == "F")
+            ].value_counts()
             t["deaths"] = ob[outs["event_type"] == "death"].value_counts()
             t["in_migration"] = ia[ins["event_type"].isin(["move_in", "transfer"])].value_counts()
-            t["out_migration"] = ob[outs["event_type"].isin(["move_out", "transfer"])].value_counts()
+            t["out_migration"] = ob[
+                outs["event_type"].isin(["move_out", "transfer"])
+            ].value_counts()
             t = t.fillna(0).astype("int64")
             t["cbr"] = t["births"] / ((t["population_start"] + t["population_end"]) / 2) * 1000
             t["cdr"] = t["deaths"] / ((t["population_start"] + t["population_end"]) / 2) * 1000
@@ -339,7 +409,9 @@ def _key(df: pd.DataFrame, year_col: str) -> pd.DataFrame:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--snapshot", type=Path, help="use this snapshot instead of generating one")
     ap.add_argument("--cache", type=Path, help="keep the generated snapshot here")
@@ -356,7 +428,9 @@ def main() -> None:
         if not (snap / "manifest.json").is_file():
             t0 = time.perf_counter()
             generate(snap, args.persons)
-            print(f"generated {args.persons:,} persons in {time.perf_counter() - t0:.1f} s -> {snap}")
+            print(
+                f"generated {args.persons:,} persons in {time.perf_counter() - t0:.1f} s -> {snap}"
+            )
     rows = pd.read_parquet(snap / "events.parquet", columns=["event_id"]).shape[0]
     print(f"snapshot: {snap}  events: {rows:,}  years {YEARS[0]}-{YEARS[-1]}")
 
@@ -376,21 +450,29 @@ def main() -> None:
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         load = "?"
-    print(f"machine: {os.cpu_count()} CPUs, load average before the run {load} "
-          "(wall time is shared with whatever else runs; CPU time is this process's)")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average before the run {load} "
+        "(wall time is shared with whatever else runs; CPU time is this process's)"
+    )
     t_eng, eng = timed(run_engine)
-    print(f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
-          f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns)")
+    print(
+        f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
+        f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns)"
+    )
     t_raw, raw = timed(run_raw_duckdb)
-    print(f"single raw DuckDB query (contract counts only):          {t_raw:7.2f} s wall, "
-          f"{cpu['run_raw_duckdb']:7.2f} s CPU")
+    print(
+        f"single raw DuckDB query (contract counts only):          {t_raw:7.2f} s wall, "
+        f"{cpu['run_raw_duckdb']:7.2f} s CPU"
+    )
     assert _key(eng, "period").equals(_key(raw, "year")), "engine and raw query disagree"
     if not args.skip_pandas:
         t0, c0 = time.perf_counter(), time.process_time()
         pdf = run_pandas(snap)
         t_pd = time.perf_counter() - t0
-        print(f"straightforward pandas:                                 {t_pd:7.2f} s wall, "
-              f"{time.process_time() - c0:7.2f} s CPU")
+        print(
+            f"straightforward pandas:                                 {t_pd:7.2f} s wall, "
+            f"{time.process_time() - c0:7.2f} s CPU"
+        )
         assert _key(eng, "period").equals(_key(pdf, "year")), "engine and pandas disagree"
         print(f"ratio engine / pandas: {t_eng / t_pd:.3f}  (pandas / engine: {t_pd / t_eng:.1f}×)")
     print(f"ratio engine / raw DuckDB query: {t_eng / t_raw:.2f}")
