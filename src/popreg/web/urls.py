@@ -16,6 +16,7 @@ urlpatterns = [
     path("import/", include("popreg.registry.import_urls")),
     path("linkage/", include("popreg.linkage.urls")),
     path("campaigns/", include("popreg.campaigns.urls")),
+    path("stats/", include("popreg.stats.urls_assessment")),
     path("stats/", include("popreg.stats.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("popreg.web.site_urls")),
