@@ -416,6 +416,9 @@ def main() -> None:
     ap.add_argument("--snapshot", type=Path, help="use this snapshot instead of generating one")
     ap.add_argument("--cache", type=Path, help="keep the generated snapshot here")
     ap.add_argument("--skip-pandas", action="store_true", help="skip the (slow) pandas baseline")
+    ap.add_argument(
+        "--engine-only", action="store_true", help="time the engine alone (no baselines, no ratios)"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="best of N for the DuckDB timings")
     args = ap.parse_args()
 
@@ -459,6 +462,10 @@ def main() -> None:
         f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
         f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns)"
     )
+    if args.engine_only:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     t_raw, raw = timed(run_raw_duckdb)
     print(
         f"single raw DuckDB query (contract counts only):          {t_raw:7.2f} s wall, "
