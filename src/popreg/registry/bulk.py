@@ -111,8 +111,9 @@ def _write(
     existing: dict[str, Household],
     report: Progress,
 ) -> ImportSummary:
-    today = timezone.localdate()
-    now = timezone.now()
+    db = _DbValues()
+    today = db.date(timezone.localdate())
+    now = db.datetime(timezone.now())
     user_id = actor.user_id
     total = len(rows)
 
@@ -129,7 +130,7 @@ def _write(
     report("households", len(new_rows), len(new_rows))
 
     keys: dict[str, tuple[str, str]] = {}
-    empty = {f: None for f in STATE_FIELDS}
+    empty = db.json({f: None for f in STATE_FIELDS})
     person_ids: list[int] = []
     heads: list[tuple[int, int]] = []
     for start in range(0, total, BATCH):
@@ -152,7 +153,7 @@ def _write(
             }
             states.append(state)
             person_rows.append((
-                hh, r.name, r.former_names, name_key, name_pinyin, r.sex, r.birth_date, r.ethnicity,
+                hh, r.name, r.former_names, name_key, name_pinyin, r.sex, db.date(r.birth_date), r.ethnicity,
                 r.id_number, r.registered_unit, residence, r.residence_type, Status.ACTIVE.value,
                 r.hukou_kind, r.marital_status, today, empty, 0, now, now,
             ))
@@ -162,7 +163,8 @@ def _write(
             # As actions._create_person: every recorded value (None is not recorded).
             changes = {f: [None, v] for f, v in state.items() if v is not None}
             event_rows.append((pk, EventType.REGISTRATION.value, today, today, r.registered_unit, "", "",
-                               changes, {"import_sha256": sha256, "row": r.row}, user_id, now))
+                               db.json(changes), db.json({"import_sha256": sha256, "row": r.row}),
+                               user_id, now))
             if r.is_head and r.household_no in new_rows:
                 heads.append((pk, household_id[r.household_no]))
         _fast_insert(Event, _EVENT_FIELDS, event_rows)
@@ -201,57 +203,54 @@ _EVENT_FIELDS = [
 ]
 
 
-def _fast_insert(model: type[models.Model], fields: list[str], rows: list[tuple[Any, ...]]) -> list[int]:
-    """Insert ``rows`` (values in the order of ``fields``) and return their new ids, in order.
+class _DbValues:
+    """Values in the form the database driver takes them, made once instead of per field.
 
-    ``bulk_create`` spends most of its time preparing each value through the field classes;
-    for the few plain types written here (text, int, date, datetime, JSON) the backend's
-    own adapters do the same far faster.  PostgreSQL: ids are drawn from the table's
-    sequence, rows go in by COPY.  SQLite: one ``executemany``; inside the transaction this
-    connection is the only writer, so the AUTOINCREMENT ids are consecutive and end at
-    ``max(id)``.
+    ``bulk_create`` spends most of its time preparing each value through the field
+    classes; the few plain types written here need only this.
+    """
+
+    def __init__(self) -> None:
+        self.postgres = connection.vendor == "postgresql"
+        if self.postgres:
+            from psycopg.types.json import Jsonb
+
+            self._jsonb = Jsonb
+
+    def json(self, value: Any) -> Any:
+        return self._jsonb(value) if self.postgres else json.dumps(value, ensure_ascii=False)
+
+    def date(self, value: date) -> Any:
+        return value if self.postgres else value.isoformat()
+
+    def datetime(self, value: datetime) -> Any:
+        return value if self.postgres else connection.ops.adapt_datetimefield_value(value)
+
+
+def _fast_insert(model: type[models.Model], fields: list[str], rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert ``rows`` (values prepared by :class:`_DbValues`, in the order of ``fields``) and
+    return their new ids, in order.
+
+    PostgreSQL: ids are drawn from the table's sequence, rows go in by COPY.  SQLite: one
+    ``executemany``; inside the transaction this connection is the only writer, so the
+    AUTOINCREMENT ids are consecutive and end at ``max(id)``.
     """
     if not rows:
         return []
     meta = model._meta
-    table = meta.db_table
-    columns = [meta.get_field(f).column for f in fields]  # get_field knows attnames too
+    table = connection.ops.quote_name(meta.db_table)
+    columns = [connection.ops.quote_name(meta.get_field(f).column) for f in fields]  # attnames work
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            from psycopg.types.json import Jsonb
-
             cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                        [table, len(rows)])
+                        [meta.db_table, len(rows)])
             ids = [int(r[0]) for r in cur.fetchall()]
-            cols = ", ".join(connection.ops.quote_name(c) for c in ["id", *columns])
-            with cur.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({cols}) FROM STDIN") as copy:
+            with cur.cursor.copy(f"COPY {table} (id, {', '.join(columns)}) FROM STDIN") as copy:
                 for pk, row in zip(ids, rows, strict=True):
-                    copy.write_row([pk, *(Jsonb(v) if isinstance(v, dict) else v for v in row)])
+                    copy.write_row((pk, *row))
             return ids
-        ops = connection.ops
-        memo: dict[Any, Any] = {}
-
-        def adapt(v: Any) -> Any:
-            t = type(v)
-            if v is None or t is str or t is int:
-                return v
-            if t is dict:  # the shared empty baseline is encoded once
-                key = id(v)
-                if key not in memo:
-                    memo[key] = json.dumps(v, ensure_ascii=False)
-                return memo[key]
-            if t is datetime:
-                if v not in memo:
-                    memo[v] = ops.adapt_datetimefield_value(v)
-                return memo[v]
-            if t is date:
-                return v.isoformat()
-            return v
-
-        cols = ", ".join(ops.quote_name(c) for c in columns)
         marks = ", ".join(["%s"] * len(columns))
-        cur.executemany(f"INSERT INTO {ops.quote_name(table)} ({cols}) VALUES ({marks})",
-                        [tuple(adapt(v) for v in row) for row in rows])
-        cur.execute(f"SELECT MAX(id) FROM {ops.quote_name(table)}")
+        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        cur.execute(f"SELECT MAX(id) FROM {table}")
         last = int(cur.fetchone()[0])
         return list(range(last - len(rows) + 1, last + 1))
