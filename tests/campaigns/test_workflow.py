@@ -13,6 +13,7 @@ from popreg.campaigns.models import (
     SpotCheck,
 )
 from popreg.campaigns.queries import progress
+from popreg.registry import actions as registry_actions
 from popreg.registry.errors import JurisdictionError, RegistryError
 from popreg.registry.models import AuditRecord, Event, Person, SourceRecord
 
@@ -163,22 +164,37 @@ def test_found_person_is_registered_by_birth(campaign, people, actors):
     assert item.event.event_type == "birth"
 
 
-def test_duplicate_needs_the_merge_action(campaign, people, actors):
+def test_duplicate_is_settled_by_merging_the_records(campaign, people, actors):
+    advance_to(campaign, "verification", actors["admin"])
+    admin = actors["admin"]
+    twin = registry_actions.do_register_birth(admin, name="李娜", sex="F", birth_date=date(1985, 1, 2),
+                                              registered_unit_code=VILLAGE_B1)
+    actions.do_record_outcome(admin, campaign, people["other"], outcome="duplicate", corrected_value=str(twin.pk))
+    item = RectificationItem.objects.get(person=people["other"])
+    assert actions.default_params(item) == {"action": "merge_persons", "other_person_id": str(twin.pk)}
+    with pytest.raises(CampaignError, match="理由"):
+        actions.do_reject_item(admin, item, reason="  ")
+    with pytest.raises(CampaignError, match="保留"):
+        actions.do_resolve_item(admin, item, action="merge_persons", params={"other_person_id": "x"})
+    actions.do_resolve_item(admin, item, action="merge_persons")
+    item.refresh_from_db()
+    other = Person.objects.get(pk=people["other"].pk)
+    assert other.merged_into_id == twin.pk and other.status == "deregistered"
+    assert item.status == "resolved" and item.event.event_type == "merge" and item.event.person_id == other.pk
+    # both histories stay: the survivor is untouched apart from its own merge event
+    assert Person.objects.get(pk=twin.pk).status == "active"
+
+
+def test_a_duplicate_can_be_rejected_with_a_reason(campaign, people, actors):
     advance_to(campaign, "verification", actors["admin"])
     admin = actors["admin"]
     actions.do_record_outcome(admin, campaign, people["other"], outcome="duplicate",
                               corrected_value=str(people["mother"].pk))
     item = RectificationItem.objects.get(person=people["other"])
-    if actions.merge_action() is None:
-        with pytest.raises(CampaignError, match="合并"):
-            actions.do_resolve_item(admin, item, action="merge_persons")
-        item.refresh_from_db()
-        assert item.status == "open"
-    with pytest.raises(CampaignError, match="理由"):
-        actions.do_reject_item(admin, item, reason="  ")
     actions.do_reject_item(admin, item, reason="经核实为两人，同名同生日")
     item.refresh_from_db()
     assert item.status == "rejected" and item.reject_reason.startswith("经核实")
+    assert Person.objects.get(pk=people["other"].pk).merged_into_id is None
 
 
 def test_generate_items_from_anomalies_once(campaign, people, actors):
@@ -311,3 +327,20 @@ def test_public_actions_are_listed_sorted():
     assert actions.__all__ == sorted(actions.__all__)
     assert all(hasattr(actions, name) for name in actions.__all__)
     assert {n for n in dir(actions) if n.startswith("do_")} <= set(actions.__all__)
+
+
+def test_merging_settles_the_partner_item_too(people, actors):
+    admin = actors["admin"]
+    twin = registry_actions.do_register_birth(admin, name="李娜", sex="F", birth_date=date(1985, 1, 2),
+                                              registered_unit_code=VILLAGE_B1)
+    c = actions.do_create_campaign(admin, name="复查", scope_codes=[COUNTY],
+                                   reference_moment=datetime(2025, 11, 1), dates=DATES)
+    advance_to(c, "verification", admin)
+    other = people["other"]
+    actions.do_record_outcome(admin, c, other, outcome="duplicate", corrected_value=str(twin.pk))
+    actions.do_record_outcome(admin, c, twin, outcome="duplicate", corrected_value=str(other.pk))
+    mine, partner = (RectificationItem.objects.get(campaign=c, person=p) for p in (other, twin))
+    actions.do_resolve_item(admin, mine, action="merge_persons")
+    partner.refresh_from_db()
+    assert partner.status == "resolved" and partner.action_taken == "merge_persons"
+    assert progress(c)[0].fixed == 2

@@ -9,7 +9,6 @@ Errors are ``CampaignError`` (a ``RegistryError``: Chinese, then English, naming
 
 from __future__ import annotations
 
-import importlib
 import random
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -616,15 +615,12 @@ ACTION_LABELS = {
 
 
 def merge_action() -> Callable[..., Any] | None:
-    """``do_merge_persons`` of the linkage area, when it exists."""
-    for module in ("popreg.linkage.actions", "popreg.linkage"):
-        try:
-            fn = getattr(importlib.import_module(module), "do_merge_persons", None)
-        except ImportError:
-            fn = None
-        if fn is not None:
-            return fn  # type: ignore[no-any-return]
-    return None
+    """``do_merge_persons`` of the linkage area (``None`` only if that area is absent)."""
+    try:
+        from popreg.linkage.actions import do_merge_persons
+    except ImportError:
+        return None
+    return do_merge_persons
 
 
 def default_params(item: RectificationItem) -> dict[str, Any]:
@@ -697,9 +693,12 @@ def _run_action(actor: Actor, item: RectificationItem, action: str, params: Mapp
                        "which is not available yet", "action")
         other_raw = str(params.get("other_person_id", "") or "").strip()
         if not other_raw.isdigit() or not Person.objects.filter(pk=int(other_raw)).exists():
-            raise _err("请填写重复的另一条记录的人员编号", "give the person number of the other record", "other_person_id")
-        result = merge(actor, Person.objects.get(pk=int(other_raw)), person, reason=reason)
-        return (result if isinstance(result, Event) else None), None
+            raise _err("请填写保留的另一条记录的人员编号", "give the person number of the record to keep",
+                       "other_person_id")
+        # this item's person is the duplicate; the other record survives (both histories stay)
+        merge(actor, int(other_raw), person.pk, reason)
+        event = Event.objects.filter(person=person, event_type="merge").order_by("-id").first()
+        return event, None
     if action in ("register_birth", "move_in"):
         fp = item.found_person
         vals: dict[str, Any] = {}
@@ -766,7 +765,25 @@ def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str,
     it.save()
     registry.audit(actor, "campaign_resolve_item", it, unit_code=it.unit_id, before=before, after=_item_state(it),
                    detail={"campaign": it.campaign_id})
+    if action == "merge_persons":
+        _close_partner_items(actor, it, int(str(merged["other_person_id"]).strip()))
     return it
+
+
+def _close_partner_items(actor: Actor, it: RectificationItem, survivor_id: int) -> None:
+    """The survivor's own open duplicate items of this campaign are settled by the same merge."""
+    event = Event.objects.filter(person_id=survivor_id, event_type="merge").order_by("-id").first()
+    for other in RectificationItem.objects.select_for_update().filter(
+            campaign_id=it.campaign_id, person_id=survivor_id, item_type="duplicate",
+            status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)):
+        if is_locked(it.campaign, other.unit_id) or not actor.covers(other.unit_id):
+            continue
+        before = _item_state(other)
+        other.status, other.action_taken, other.event = ItemStatus.RESOLVED, "merge_persons", event
+        other.resolved_by, other.resolved_at = _user(actor), timezone.now()
+        other.save()
+        registry.audit(actor, "campaign_resolve_item", other, unit_code=other.unit_id, before=before,
+                       after=_item_state(other), detail={"campaign": it.campaign_id, "with_item": it.pk})
 
 
 @transaction.atomic

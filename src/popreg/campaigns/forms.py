@@ -116,7 +116,7 @@ class ResolveForm(_Base):
                                    choices=[("", "—")] + [(k, v) for k, v in CORRECTABLE.items()])
     value = forms.CharField(label="正确值", required=False, max_length=200)
     destination_code = forms.CharField(label="迁往地代码（县内为12位村代码）", required=False, max_length=12)
-    other_person_id = forms.CharField(label="重复的另一记录编号", required=False, max_length=12)
+    other_person_id = forms.CharField(label="保留的记录编号（本记录并入该记录，两份历史都保留）", required=False, max_length=12)
     name = forms.CharField(label="姓名（登记新人员）", required=False, max_length=60)
     sex = forms.ChoiceField(label="性别（登记新人员）", required=False, choices=[("", "—"), ("M", "男"), ("F", "女")])
     birth_date = date_field("出生日期（登记新人员）", required=False)
