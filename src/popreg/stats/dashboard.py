@@ -15,8 +15,9 @@ snapshot::
         pyramid.parquet                   engine pyramid at each year's end
         current.parquet                   population at the reference moment per village
         dse.parquet                       births: registry vs linked hospital records
+        pages.json                        the same, indexed by unit for the pages
 
-A page then reads these small files (kept in memory per process, keyed by the snapshot),
+A page then reads pages.json once (kept in memory per process, keyed by the snapshot),
 so it is a cheap read, and a published figure can always be traced to a snapshot.
 
 Nothing here imports Django except :func:`snapshots_root` and :func:`refresh_snapshot`
@@ -26,7 +27,6 @@ Nothing here imports Django except :func:`snapshots_root` and :func:`refresh_sna
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import threading
 from collections.abc import Iterable, Sequence
@@ -49,7 +49,7 @@ from popreg.stats.indicators import (
 )
 
 #: Bump when the files of the cube change meaning: older cubes are rebuilt.
-CUBE_VERSION = 1
+CUBE_VERSION = 2
 CUBE_DIR = "dashboard"
 #: Trends cover at most this many full years.
 TREND_YEARS = 10
@@ -181,9 +181,12 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     con.close()
     indicators = pd.concat(tables, ignore_index=True)
     pyramid_all = pd.concat(pyramids, ignore_index=True)
+    current = current_population(snap)
     indicators.to_parquet(tmp / "indicators.parquet", index=False)
     pyramid_all.to_parquet(tmp / "pyramid.parquet", index=False)
-    current_population(snap).to_parquet(tmp / "current.parquet", index=False)
+    current.to_parquet(tmp / "current.parquet", index=False)
+    pages = _page_index(tmp, years)
+    (tmp / "pages.json").write_text(json.dumps(pages, ensure_ascii=False, allow_nan=False), encoding="utf-8")
     dse_info: dict[str, Any] = {"computed": False}
     if with_dse:
         counts, dse_info = dse_counts(snap)
@@ -205,6 +208,59 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)
     return out
+
+
+def _plain(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
+
+
+def _page_index(cube: Path, years: Sequence[int]) -> dict[str, Any]:
+    """What the pages read, keyed for direct look-up (written as pages.json).
+
+    ``units``: [code, latest name, level, parent] of every unit; ``current_codes``: units
+    present in the last year; ``rows``: engine rows per "population|unit", oldest year
+    first; ``pyramid``: "population|unit|year" → male and female counts per age group
+    (``AGE_GROUPS``) and the persons without sex or age; ``current``: population at the
+    reference moment per population, village and sex.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {}
+    units: dict[str, list[Any]] = {}
+    current_codes: list[str] = []
+    records = pq.read_table(cube / "indicators.parquet").to_pylist()
+    records.sort(key=lambda r: (r["population_type"], r["unit_code"], r["period"]))
+    for r in records:
+        row = {k: _plain(v) for k, v in r.items()}
+        rows.setdefault(f"{r['population_type']}|{r['unit_code']}", []).append(row)
+        if r["population_type"] == "registered":
+            known = units.get(r["unit_code"])
+            if known is None or r["period"] >= known[4]:
+                units[r["unit_code"]] = [r["unit_code"], r["unit_name"], r["level"],
+                                         r["parent_code"] or None, r["period"]]  # fmt: skip
+            if r["period"] == str(years[-1]):
+                current_codes.append(r["unit_code"])
+    pyramid: dict[str, dict[str, Any]] = {}
+    p = pq.read_table(cube / "pyramid.parquet")
+    columns = ("population_type", "unit_code", "period", "sex", "age_group", "population")
+    for pop, code, period, sex, group, n in zip(
+        *(p.column(c).to_pylist() for c in columns), strict=True
+    ):
+        entry = pyramid.get(f"{pop}|{code}|{period}")
+        if entry is None:
+            entry = pyramid[f"{pop}|{code}|{period}"] = {
+                "M": [0] * len(AGE_GROUPS), "F": [0] * len(AGE_GROUPS), "unknown": 0,
+            }  # fmt: skip
+        if sex in ("M", "F") and group in AGE_GROUPS:
+            entry[sex][AGE_GROUPS.index(group)] += int(n)
+        else:
+            entry["unknown"] += int(n)
+    current: dict[str, dict[str, dict[str, int]]] = {}
+    c = pq.read_table(cube / "current.parquet")
+    for pop, unit, sex, n in zip(*(c.column(k).to_pylist() for k in ("population", "unit", "sex", "n")), strict=True):
+        current.setdefault(pop, {}).setdefault(unit, {})[sex] = int(n)
+    return {
+        "units": [u[:4] for u in units.values()], "current_codes": sorted(current_codes),
+        "rows": rows, "pyramid": pyramid, "current": current,
+    }  # fmt: skip
 
 
 def build_dse(snapshot_dir: str | Path) -> dict[str, Any]:
@@ -349,20 +405,6 @@ class Unit:
         return self.code[: {"county": 6, "township": 9}.get(self.level, 12)]
 
 
-def _clean(value: Any) -> Any:
-    """NaN / NA → None; numpy scalars → Python."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, ``None`` for missing ones."""
-    plain = frame.astype(object)
-    plain = plain.where(frame.notna(), None)
-    return [{k: _clean(v) for k, v in r.items()} for r in plain.to_dict("records")]
-
-
 class Dashboard:
     """The cube of one snapshot, read into memory.  All unit arguments are codes."""
 
@@ -372,49 +414,15 @@ class Dashboard:
         self.meta: dict[str, Any] = json.loads((cube / "meta.json").read_text(encoding="utf-8"))
         self.reference_moment = datetime.fromisoformat(self.meta["reference_moment"])
         self.years: list[int] = list(self.meta["years"])
-        self.indicators = pd.read_parquet(cube / "indicators.parquet")
-        self.current = pd.read_parquet(cube / "current.parquet")
+        pages: dict[str, Any] = json.loads((cube / "pages.json").read_text(encoding="utf-8"))
         dse_file = cube / "dse.parquet"
         self.dse = pd.read_parquet(dse_file) if dse_file.is_file() else None
-        self.units: dict[str, Unit] = {}
-        if not self.indicators.empty:
-            # the latest name of each unit; units of later years come last
-            last = self.indicators[self.indicators["population_type"] == "registered"]
-            for r in last[["unit_code", "unit_name", "level", "parent_code"]].itertuples(index=False):
-                parent = r.parent_code if isinstance(r.parent_code, str) and r.parent_code else None
-                self.units[r.unit_code] = Unit(r.unit_code, r.unit_name, r.level, parent)
-        latest = self.indicators[
-            (self.indicators["population_type"] == "registered")
-            & (self.indicators["period"] == str(self.last_year))
-        ] if self.years else self.indicators
-        self._current_codes = set(latest["unit_code"]) if not latest.empty else set()
-        # Indexes so that a page is a few dictionary look-ups.
-        self._rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        table = pq.read_table(cube / "indicators.parquet")
-        records = [
-            {k: None if isinstance(v, float) and v != v else v for k, v in r.items()}
-            for r in table.to_pylist()
-        ]
-        records.sort(key=lambda r: (r["population_type"], r["unit_code"], r["period"]))
-        for r in records:
-            self._rows.setdefault((r["population_type"], r["unit_code"]), []).append(r)
-        self._pyramid: dict[tuple[str, str, str], dict[str, Any]] = {}
-        p = pq.read_table(cube / "pyramid.parquet")
-        if p.num_rows:
-            columns = ("population_type", "unit_code", "period", "sex", "age_group", "population")
-            for pop, code, period, sex, group, n in zip(
-                *(p.column(c).to_pylist() for c in columns), strict=True
-            ):
-                entry = self._pyramid.get((pop, code, period))
-                if entry is None:
-                    entry = self._pyramid[(pop, code, period)] = {
-                        "M": dict.fromkeys(AGE_GROUPS, 0), "F": dict.fromkeys(AGE_GROUPS, 0),
-                        "unknown": 0,
-                    }  # fmt: skip
-                if sex in ("M", "F") and group in entry[sex]:
-                    entry[sex][group] += int(n)
-                else:
-                    entry["unknown"] += int(n)
+        self.units: dict[str, Unit] = {code: Unit(code, name, level, parent)
+                                       for code, name, level, parent in pages["units"]}  # fmt: skip
+        self._current_codes = set(pages["current_codes"])
+        self._rows: dict[str, list[dict[str, Any]]] = pages["rows"]
+        self._pyramid: dict[str, dict[str, Any]] = pages["pyramid"]
+        self._current: dict[str, dict[str, dict[str, int]]] = pages["current"]
 
     # -- units -------------------------------------------------------------------------
 
@@ -462,7 +470,7 @@ class Dashboard:
 
     def rows(self, code: str, population: Population = "registered") -> list[dict[str, Any]]:
         """The unit's indicator rows, one per year, oldest first (engine columns)."""
-        return [dict(r) for r in self._rows.get((population, code), [])]
+        return [dict(r) for r in self._rows.get(f"{population}|{code}", [])]
 
     def row(self, code: str, year: int, population: Population = "registered") -> dict[str, Any] | None:
         for r in self.rows(code, population):
@@ -509,22 +517,20 @@ class Dashboard:
 
     def age_pyramid(self, code: str, year: int, population: Population = "registered") -> dict[str, Any]:
         """Population at the end of ``year`` by five-year group: ``{"groups", "male", "female", "unknown"}``."""
-        entry = self._pyramid.get((population, code, str(year)))
+        entry = self._pyramid.get(f"{population}|{code}|{year}")
         if entry is None:
-            return {"groups": list(AGE_GROUPS), "male": [0] * len(AGE_GROUPS),
-                    "female": [0] * len(AGE_GROUPS), "unknown": 0}  # fmt: skip
-        return {"groups": list(AGE_GROUPS), "male": list(entry["M"].values()),
-                "female": list(entry["F"].values()), "unknown": entry["unknown"]}  # fmt: skip
+            entry = {"M": [0] * len(AGE_GROUPS), "F": [0] * len(AGE_GROUPS), "unknown": 0}
+        return {"groups": list(AGE_GROUPS), "male": list(entry["M"]),
+                "female": list(entry["F"]), "unknown": entry["unknown"]}  # fmt: skip
 
     def population_now(self, unit: Unit) -> dict[str, int]:
         """Registered and resident population at the reference moment, with men and women."""
-        c = self.current[self.current["unit"].str.startswith(unit.prefix)]
         out: dict[str, int] = {}
         for population in POPULATIONS:
-            sel = c[c["population"] == population]
-            out[population] = int(sel["n"].sum())
-            out[f"{population}_male"] = int(sel.loc[sel["sex"] == "M", "n"].sum())
-            out[f"{population}_female"] = int(sel.loc[sel["sex"] == "F", "n"].sum())
+            cells = [v for k, v in self._current.get(population, {}).items() if k.startswith(unit.prefix)]
+            out[population] = sum(n for c in cells for n in c.values())
+            out[f"{population}_male"] = sum(c.get("M", 0) for c in cells)
+            out[f"{population}_female"] = sum(c.get("F", 0) for c in cells)
         return out
 
     # -- dual-system estimate ------------------------------------------------------------
