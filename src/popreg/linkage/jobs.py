@@ -203,7 +203,7 @@ def _run(run: DedupRun) -> None:
     _progress(
         run,
         100,
-        f"已完成：{len(records)} 人中找到 {len(pairs)} 对疑似重复，用时 {seconds:.0f} 秒",
+        f"{len(records)} 人中找到 {len(pairs)} 对疑似重复，用时 {seconds:.0f} 秒",
         state=DedupRun.State.DONE,
         finished_at=timezone.now(),
         n_new=new,
