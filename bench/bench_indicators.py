@@ -476,6 +476,7 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         pdf = run_pandas(snap)
         t_pd = time.perf_counter() - t0
+        cpu["run_pandas"] = time.process_time() - c0
         print(
             f"straightforward pandas:                                 {t_pd:7.2f} s wall, "
             f"{time.process_time() - c0:7.2f} s CPU"
@@ -483,6 +484,15 @@ def main() -> None:
         assert _key(eng, "period").equals(_key(pdf, "year")), "engine and pandas disagree"
         print(f"ratio engine / pandas: {t_eng / t_pd:.3f}  (pandas / engine: {t_pd / t_eng:.1f}×)")
     print(f"ratio engine / raw DuckDB query: {t_eng / t_raw:.2f}")
+    print(
+        "CPU-time ratios: engine / raw DuckDB "
+        f"{cpu['run_engine'] / cpu['run_raw_duckdb']:.2f}"
+        + (
+            f", engine / pandas {cpu['run_engine'] / cpu['run_pandas']:.3f}"
+            if "run_pandas" in cpu
+            else ""
+        )
+    )
     print("counts agree across the computations: yes")
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
