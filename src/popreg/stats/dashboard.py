@@ -44,6 +44,7 @@ from popreg.snapshot import format as snapfmt
 from popreg.stats.indicators import (
     POPULATIONS,
     IndicatorError,
+    Level,
     Population,
     SnapshotIndicators,
 )
@@ -53,7 +54,7 @@ CUBE_VERSION = 2
 CUBE_DIR = "dashboard"
 #: Trends cover at most this many full years.
 TREND_YEARS = 10
-LEVEL_ORDER = ("county", "township", "village")
+LEVEL_ORDER: tuple[Level, ...] = ("county", "township", "village")
 CHILD_LEVEL = {"county": "township", "township": "village"}
 
 AGE_GROUPS: tuple[str, ...] = tuple(f"{a}-{a + 4}" for a in range(0, 85, 5)) + ("85+",)

@@ -211,7 +211,7 @@ def line_svg(
 ) -> str:
     """Lines over years (gaps where a value is missing); ``band``: a shaded interval."""
     left, right, top, bottom = 52, 12, 22, 26
-    values = [v for _, s in series for v in s if v is not None]
+    values: list[float] = [v for _, s in series for v in s if v is not None]
     if band:
         values += [v for s in band for v in s if v is not None]
     lo = min(values, default=0.0)
@@ -251,14 +251,14 @@ def line_svg(
     for k, (name, s) in enumerate(series):
         color = _COLORS[k % len(_COLORS)]
         segment: list[str] = []
-        for i, v in enumerate([*s, None]):
-            if v is None:
+        for i, point in enumerate([*s, None]):
+            if point is None:
                 if len(segment) > 1:
                     body.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{color}" stroke-width="1.8"/>')
                 segment = []
                 continue
-            segment.append(f"{x(i):.1f},{y(v):.1f}")
-            body.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2" fill="{color}"/>')
+            segment.append(f"{x(i):.1f},{y(point):.1f}")
+            body.append(f'<circle cx="{x(i):.1f}" cy="{y(point):.1f}" r="2" fill="{color}"/>')
         body.append(f'<rect x="{legend_x}" y="{top + 2}" width="10" height="3" fill="{color}"/>')
         body.append(f'<text x="{legend_x + 13}" y="{top + 7}" font-size="8">{escape(name)}</text>')
         legend_x += 16 + 9 * len(name)
@@ -289,7 +289,7 @@ def report_charts(data: ReportData) -> dict[str, str]:
 def report_html(data: ReportData) -> str:
     from django.template.loader import render_to_string
 
-    return render_to_string("stats/report_print.html", {
+    return str(render_to_string("stats/report_print.html", {
         "data": data, "charts": report_charts(data),
         "header": [h for _, h, _ in TABLE_COLUMNS],
         "table": [[fmt(r.get(k), kind) for k, _, kind in TABLE_COLUMNS] for r in data.rows],
@@ -297,7 +297,7 @@ def report_html(data: ReportData) -> str:
         "trend": [[fmt(r.get(k), kind) for k, _, kind in TREND_COLUMNS] for r in data.trend],
         "row": data.row, "fmt_row": {k: fmt((data.row or {}).get(k), kind) for k, _, kind in TABLE_COLUMNS},
         "pyramid_rows": list(zip(data.pyramid["groups"], data.pyramid["male"], data.pyramid["female"], strict=True)),
-    })  # fmt: skip
+    }))  # fmt: skip
 
 
 def report_pdf(data: ReportData) -> bytes:

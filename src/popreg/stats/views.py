@@ -21,7 +21,6 @@ from django.views.decorators.http import require_POST
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
 from popreg.registry import actions
 from popreg.registry.access import Actor
-from popreg.registry.models import Role
 from popreg.registry.views import with_actor
 from popreg.stats import report
 from popreg.stats.dashboard import (
@@ -38,7 +37,7 @@ from popreg.stats.indicators import POPULATIONS, Population
 
 POPULATION_LABELS = {"registered": "户籍人口", "resident": "常住人口"}
 LEVEL_LABELS = {"county": "县", "township": "乡镇(街道)", "village": "村(居)委会"}
-REFRESH_ROLES = {Role.COUNTY_ADMIN, Role.COUNTY_STATISTICIAN}
+REFRESH_ROLES: frozenset[str] = frozenset({"county_admin", "county_statistician"})  # Role values
 
 
 def can_refresh(actor: Actor) -> bool:
@@ -64,7 +63,7 @@ def _unit(dash: Dashboard, actor: Actor, code: str) -> Unit:
 
 def _choices(request: HttpRequest, dash: Dashboard) -> tuple[Population, int]:
     raw_pop = request.GET.get("population", "registered")
-    population: Population = raw_pop if raw_pop in POPULATIONS else "registered"  # type: ignore[assignment]
+    population: Population = raw_pop if raw_pop in POPULATIONS else "registered"
     try:
         year = int(request.GET.get("year", dash.last_year))
     except ValueError:
