@@ -32,8 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-HEADER = ["户号", "户别", "住址", "姓名", "性别", "出生日期", "公民身份号码", "民族", "户籍地代码",
-          "居住类型", "与户主关系"]
+HEADER = [
+    "户号",
+    "户别",
+    "住址",
+    "姓名",
+    "性别",
+    "出生日期",
+    "公民身份号码",
+    "民族",
+    "户籍地代码",
+    "居住类型",
+    "与户主关系",
+]
 
 
 def setup_django(database_url: str | None, home: Path) -> None:
@@ -49,21 +60,35 @@ def make_county(n_villages: int = 40) -> list[str]:
     from popreg.registry.models import AdminUnit
 
     county = "110105000000"
-    AdminUnit.objects.create(code=county, name="基准县", level="county", valid_from=date(2000, 1, 1))
+    AdminUnit.objects.create(
+        code=county, name="基准县", level="county", valid_from=date(2000, 1, 1)
+    )
     villages = []
     for t in range(1, 5):
         town = f"110105{t:03d}000"
-        AdminUnit.objects.create(code=town, name=f"镇{t}", level="township", parent_id=county,
-                                 valid_from=date(2000, 1, 1))
+        AdminUnit.objects.create(
+            code=town,
+            name=f"镇{t}",
+            level="township",
+            parent_id=county,
+            valid_from=date(2000, 1, 1),
+        )
         for v in range(1, n_villages // 4 + 1):
             code = f"110105{t:03d}{v:03d}"
-            AdminUnit.objects.create(code=code, name=f"村{t}-{v}", level="village", parent_id=town,
-                                     valid_from=date(2000, 1, 1))
+            AdminUnit.objects.create(
+                code=code,
+                name=f"村{t}-{v}",
+                level="village",
+                parent_id=town,
+                valid_from=date(2000, 1, 1),
+            )
             villages.append(code)
     return villages
 
 
-def make_rows(n: int, villages: list[str], rng: random.Random, hh_start: int, seq_base: int) -> list[list[str]]:
+def make_rows(
+    n: int, villages: list[str], rng: random.Random, hh_start: int, seq_base: int
+) -> list[list[str]]:
     """Households of 1-5 persons with valid, unique ID numbers (unique per birth date + sequence)."""
     from popreg.core.idnumber import compose
 
@@ -86,9 +111,21 @@ def make_rows(n: int, villages: list[str], rng: random.Random, hh_start: int, se
                     used.add((birth, seq))
                     break
             name = names.pop()
-            rows.append([f"{hh:09d}", "家庭户", f"{unit[-3:]}号院{hh % 300}", name, "男" if sex == "M" else "女",
-                         birth.isoformat(), compose("110105", birth, seq), "汉族", unit, "常住户籍",
-                         "户主" if k == 0 else "子女"])
+            rows.append(
+                [
+                    f"{hh:09d}",
+                    "家庭户",
+                    f"{unit[-3:]}号院{hh % 300}",
+                    name,
+                    "男" if sex == "M" else "女",
+                    birth.isoformat(),
+                    compose("110105", birth, seq),
+                    "汉族",
+                    unit,
+                    "常住户籍",
+                    "户主" if k == 0 else "子女",
+                ]
+            )
     return rows
 
 
@@ -121,11 +158,18 @@ def naive(actor, rows: list[list[str]]) -> float:
         hh_no, unit = r[0], r[8]
         hh = households.get(hh_no)
         if hh is None:
-            hh = actions.do_create_household(actor, unit_code=unit, address=r[2], household_no=hh_no)
+            hh = actions.do_create_household(
+                actor, unit_code=unit, address=r[2], household_no=hh_no
+            )
             households[hh_no] = hh
         actions.do_register_birth(
-            actor, name=r[3], sex="M" if r[4] == "男" else "F", birth_date=date.fromisoformat(r[5]),
-            registered_unit_code=unit, household=hh, id_number=r[6],
+            actor,
+            name=r[3],
+            sex="M" if r[4] == "男" else "F",
+            birth_date=date.fromisoformat(r[5]),
+            registered_unit_code=unit,
+            household=hh,
+            id_number=r[6],
         )
     return time.perf_counter() - start
 
@@ -134,7 +178,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=50_000, help="rows in the bulk file")
     ap.add_argument("--naive-rows", type=int, default=1_000, help="rows saved one by one")
-    ap.add_argument("--database-url", help="scratch PostgreSQL URL (database is created and dropped)")
+    ap.add_argument(
+        "--database-url", help="scratch PostgreSQL URL (database is created and dropped)"
+    )
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
@@ -195,8 +241,10 @@ def run(args: argparse.Namespace) -> None:
     bulk_rows = make_rows(args.rows, villages, rng, 100_000_000, 0)
     naive_rows = make_rows(args.naive_rows, villages, rng, 500_000_000, 500)
     data = to_csv(bulk_rows)
-    print(f"database: {connection.vendor}; bulk file {len(data) / 1e6:.1f} MB, {len(bulk_rows):,} rows; "
-          f"naive sample {len(naive_rows):,} rows")
+    print(
+        f"database: {connection.vendor}; bulk file {len(data) / 1e6:.1f} MB, {len(bulk_rows):,} rows; "
+        f"naive sample {len(naive_rows):,} rows"
+    )
 
     t0 = time.perf_counter()
     result = parse_file(data, "bench.csv")
@@ -216,10 +264,14 @@ def run(args: argparse.Namespace) -> None:
 
     bulk_rate = len(bulk_rows) / bulk_time
     naive_rate = len(naive_rows) / naive_time
-    print(f"bulk import : {len(bulk_rows):>8,} rows in {bulk_time:7.2f} s = {bulk_rate:9,.0f} rows/s "
-          f"(parse+validate {t1 - t0:.2f} s, preview check {t2 - t1:.2f} s, commit {t3 - t2:.2f} s)")
-    print(f"naive action: {len(naive_rows):>8,} rows in {naive_time:7.2f} s = {naive_rate:9,.0f} rows/s "
-          "(do_create_household + do_register_birth per row)")
+    print(
+        f"bulk import : {len(bulk_rows):>8,} rows in {bulk_time:7.2f} s = {bulk_rate:9,.0f} rows/s "
+        f"(parse+validate {t1 - t0:.2f} s, preview check {t2 - t1:.2f} s, commit {t3 - t2:.2f} s)"
+    )
+    print(
+        f"naive action: {len(naive_rows):>8,} rows in {naive_time:7.2f} s = {naive_rate:9,.0f} rows/s "
+        "(do_create_household + do_register_birth per row)"
+    )
     print(f"ratio       : {bulk_rate / naive_rate:.1f}x")
 
 

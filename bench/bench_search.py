@@ -66,8 +66,9 @@ def id_numbers(birth: np.ndarray, male: np.ndarray, rng: np.random.Generator) ->
     seq = rank * 2 + male.astype(np.int64)
     assert seq.max() < 1000, "too many births on one day for unique sequence numbers"
     ymd = birth.astype("datetime64[D]").astype(str)
-    body = np.char.add(np.char.add("110105", np.char.replace(ymd, "-", "")),
-                       np.char.zfill(seq.astype(str), 3))
+    body = np.char.add(
+        np.char.add("110105", np.char.replace(ymd, "-", "")), np.char.zfill(seq.astype(str), 3)
+    )
     digits = np.frombuffer("".join(body.tolist()).encode(), dtype=np.uint8).reshape(-1, 17) - 48
     check = CHECK[(digits.astype(np.int64) @ WEIGHTS) % 11]
     return np.char.add(body, check)
@@ -90,8 +91,15 @@ def generate(n: int, seed: int) -> dict[str, Any]:
     surnames = np.asarray(synth_names.SURNAMES, dtype=object)[synth_names.draw_surnames(rng, n)]
     given = synth_names.draw_given(rng, np.where(male, 0, 1), years)
     full = surnames + given
-    return {"sizes": sizes, "hh_unit": hh_unit, "person_hh": person_hh, "male": male,
-            "birth": birth, "names": full, "ids": id_numbers(birth, male, rng)}
+    return {
+        "sizes": sizes,
+        "hh_unit": hh_unit,
+        "person_hh": person_hh,
+        "male": male,
+        "birth": birth,
+        "names": full,
+        "ids": id_numbers(birth, male, rng),
+    }
 
 
 def load(data: dict[str, Any]) -> None:
@@ -107,48 +115,95 @@ def load(data: dict[str, Any]) -> None:
     t = time.perf_counter()
     distinct = sorted(set(names.tolist()))
     keys = {nm: name_keys(nm) for nm in distinct}
-    print(f"  name keys for {len(distinct):,} distinct names: {time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"  name keys for {len(distinct):,} distinct names: {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     with connection.cursor() as cur:
         raw = cur.cursor
         # FK integrity holds by construction: every household and unit is written first.
-        with raw.copy("COPY registry_adminunit (code, name, level, parent_id, valid_from, urban_rural) FROM STDIN") as cp:
+        with raw.copy(
+            "COPY registry_adminunit (code, name, level, parent_id, valid_from, urban_rural) FROM STDIN"
+        ) as cp:
             for code, name, level, parent in unit_rows:
                 cp.write_row([code, name, level, parent, "2000-01-01", ""])
         t = time.perf_counter()
-        with raw.copy("COPY registry_household (id, household_no, unit_id, kind, address, created_at) FROM STDIN") as cp:
+        with raw.copy(
+            "COPY registry_household (id, household_no, unit_id, kind, address, created_at) FROM STDIN"
+        ) as cp:
             for i, unit in enumerate(data["hh_unit"].tolist(), start=1):
                 cp.write_row([i, f"{i:09d}", unit, "family", f"{unit[-3:]}村{i % 500}号", now])
-        print(f"  households: {len(data['hh_unit']):,} in {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"  households: {len(data['hh_unit']):,} in {time.perf_counter() - t:.1f} s", flush=True
+        )
         # Load persons without their secondary indexes and FK triggers, then build the
         # indexes once (the same definitions the migrations created).
-        cur.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'registry_person' "
-                    "AND i.indexname NOT IN (SELECT conname FROM pg_constraint)")
+        cur.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'registry_person' "
+            "AND i.indexname NOT IN (SELECT conname FROM pg_constraint)"
+        )
         indexes = cur.fetchall()
         for name, _ in indexes:
             cur.execute(f'DROP INDEX "{name}"')
         cur.execute("SET session_replication_role = replica")
         t = time.perf_counter()
-        cols = ("id, household_id, name, former_names, name_key, name_pinyin, sex, birth_date, ethnicity, "
-                "id_number, registered_unit_id, residence_unit_id, residence_type, status, hukou_kind, "
-                "marital_status, baseline, baseline_event_id, created_at, updated_at")
+        cols = (
+            "id, household_id, name, former_names, name_key, name_pinyin, sex, birth_date, ethnicity, "
+            "id_number, registered_unit_id, residence_unit_id, residence_type, status, hukou_kind, "
+            "marital_status, baseline, baseline_event_id, created_at, updated_at"
+        )
         empty = Jsonb({})
         hh_unit = data["hh_unit"]
         with raw.copy(f"COPY registry_person ({cols}) FROM STDIN") as cp:
-            for i, (hh, nm, male, birth, idn) in enumerate(zip(
-                data["person_hh"].tolist(), names.tolist(), data["male"].tolist(),
-                data["birth"].tolist(), data["ids"].tolist(), strict=True), start=1):
+            for i, (hh, nm, male, birth, idn) in enumerate(
+                zip(
+                    data["person_hh"].tolist(),
+                    names.tolist(),
+                    data["male"].tolist(),
+                    data["birth"].tolist(),
+                    data["ids"].tolist(),
+                    strict=True,
+                ),
+                start=1,
+            ):
                 unit = hh_unit[hh]
                 key, py = keys[nm]
-                cp.write_row([i, hh + 1, nm, "", key, py, "M" if male else "F", birth, "汉族", idn, unit,
-                              unit, "registered", "active", "", "", empty, 0, now, now])
+                cp.write_row(
+                    [
+                        i,
+                        hh + 1,
+                        nm,
+                        "",
+                        key,
+                        py,
+                        "M" if male else "F",
+                        birth,
+                        "汉族",
+                        idn,
+                        unit,
+                        unit,
+                        "registered",
+                        "active",
+                        "",
+                        "",
+                        empty,
+                        0,
+                        now,
+                        now,
+                    ]
+                )
         cur.execute("SET session_replication_role = DEFAULT")
         print(f"  persons: {len(names):,} in {time.perf_counter() - t:.1f} s", flush=True)
         t = time.perf_counter()
         for _, definition in indexes:
             cur.execute(definition)
-        print(f"  {len(indexes)} person indexes rebuilt: {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"  {len(indexes)} person indexes rebuilt: {time.perf_counter() - t:.1f} s", flush=True
+        )
         for table in ("registry_household", "registry_person"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+            )
         t = time.perf_counter()
         cur.execute("ANALYZE")
         print(f"  analyze: {time.perf_counter() - t:.1f} s", flush=True)
@@ -161,10 +216,17 @@ def naive_search(actor: Any, q: str, limit: int = 50) -> Any:
     from popreg.registry.access import scope_persons
     from popreg.registry.models import Person
 
-    cond = (Q(name__icontains=q) | Q(name_pinyin__icontains=q) | Q(id_number__icontains=q)
-            | Q(household__household_no__icontains=q))
-    return scope_persons(Person.objects.select_related("registered_unit", "household"), actor) \
-        .filter(cond).order_by("id")[:limit]
+    cond = (
+        Q(name__icontains=q)
+        | Q(name_pinyin__icontains=q)
+        | Q(id_number__icontains=q)
+        | Q(household__household_no__icontains=q)
+    )
+    return (
+        scope_persons(Person.objects.select_related("registered_unit", "household"), actor)
+        .filter(cond)
+        .order_by("id")[:limit]
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -178,7 +240,10 @@ def run(args: argparse.Namespace) -> None:
     print(f"migrate: {time.perf_counter() - t0:.1f} s", flush=True)
     t = time.perf_counter()
     data = generate(args.persons, args.seed)
-    print(f"generate {args.persons:,} persons (vectorised): {time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"generate {args.persons:,} persons (vectorised): {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     t = time.perf_counter()
     load(data)
     print(f"load (COPY, then indexes): {time.perf_counter() - t:.1f} s", flush=True)
@@ -187,7 +252,10 @@ def run(args: argparse.Namespace) -> None:
     targets = rng.integers(0, args.persons, args.queries)
     from popreg.registry.models import Person
 
-    people = {p.pk: p for p in Person.objects.filter(pk__in=(targets + 1).tolist()).select_related("household")}
+    people = {
+        p.pk: p
+        for p in Person.objects.filter(pk__in=(targets + 1).tolist()).select_related("household")
+    }
     kinds = {
         "name": lambda p: p.name,
         "pinyin": lambda p: p.name_pinyin,
@@ -198,8 +266,12 @@ def run(args: argparse.Namespace) -> None:
     county = Actor(name="bench_county", role="county_admin", prefix="110105", unit_code=COUNTY)
 
     def village_actor(p: Person) -> Actor:
-        return Actor(name="bench_clerk", role="village_clerk", prefix=p.registered_unit_id,
-                     unit_code=p.registered_unit_id)
+        return Actor(
+            name="bench_clerk",
+            role="village_clerk",
+            prefix=p.registered_unit_id,
+            unit_code=p.registered_unit_id,
+        )
 
     def measure(fn: Any, actor_of: Any, kind: str, sample: list[Person]) -> tuple[list[float], int]:
         times, misses = [], 0
@@ -224,10 +296,14 @@ def run(args: argparse.Namespace) -> None:
             print(f"\n[{kind}] {sql % tuple(repr(p) for p in params)}\n    {plan}")
     for p in sample[:5]:  # warm the connection and caches
         list(search_persons(county, p.name))
-    print(f"\nsearch_persons over {Person.objects.count():,} persons, {len(sample)} queries per row "
-          "(milliseconds)")
-    print(f"{'query':<14}{'actor':<9}{'p50':>8}{'p95':>8}{'p99':>8}   | naive icontains p50/p95/p99"
-          f" ({args.naive_queries} queries)   speed-up at p95")
+    print(
+        f"\nsearch_persons over {Person.objects.count():,} persons, {len(sample)} queries per row "
+        "(milliseconds)"
+    )
+    print(
+        f"{'query':<14}{'actor':<9}{'p50':>8}{'p95':>8}{'p99':>8}   | naive icontains p50/p95/p99"
+        f" ({args.naive_queries} queries)   speed-up at p95"
+    )
     for kind in kinds:
         for actor_label, actor_of in (("county", lambda p: county), ("village", village_actor)):
             fast, misses = measure(search_persons, actor_of, kind, sample)
@@ -235,17 +311,25 @@ def run(args: argparse.Namespace) -> None:
             f50, f95, f99 = percentiles(fast)
             s50, s95, s99 = percentiles(slow)
             miss = f"  ({misses} targets not found!)" if misses else ""
-            print(f"{kind:<14}{actor_label:<9}{f50:8.1f}{f95:8.1f}{f99:8.1f}   | {s50:8.1f}{s95:8.1f}{s99:8.1f}"
-                  f"   {s95 / f95:8.1f}x{miss}", flush=True)
+            print(
+                f"{kind:<14}{actor_label:<9}{f50:8.1f}{f95:8.1f}{f99:8.1f}   | {s50:8.1f}{s95:8.1f}{s99:8.1f}"
+                f"   {s95 / f95:8.1f}x{miss}",
+                flush=True,
+            )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200, help="queries per kind for search_persons")
-    ap.add_argument("--naive-queries", type=int, default=20, help="queries per kind for the naive scan")
-    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432/",
-                    help="PostgreSQL server URL (the scratch database popreg_bench is created there)")
+    ap.add_argument(
+        "--naive-queries", type=int, default=20, help="queries per kind for the naive scan"
+    )
+    ap.add_argument(
+        "--pg",
+        default="postgres://postgres@127.0.0.1:5432/",
+        help="PostgreSQL server URL (the scratch database popreg_bench is created there)",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--explain", action="store_true", help="print the query plans (county actor)")
     args = ap.parse_args()
