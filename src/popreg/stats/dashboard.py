@@ -27,6 +27,7 @@ Nothing here imports Django except :func:`snapshots_root` and :func:`refresh_sna
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterable, Sequence
@@ -164,7 +165,9 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
             "has no full year of event history: no yearly indicators can be computed"
         )
     out = snap / CUBE_DIR
-    tmp = snap / f".{CUBE_DIR}-tmp"
+    # A private directory per build, renamed into place when complete: two processes that
+    # build the same cube at once do not mix their files.
+    tmp = snap / f".{CUBE_DIR}-{os.getpid()}-{threading.get_ident()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -205,9 +208,12 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
         "dse": dse_info,
     }
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    try:
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except OSError:  # another process put its (equal) cube in place first
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
