@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -117,6 +118,11 @@ def test_county_page_shows_the_engine_numbers(login, units, dash):  # noqa: F811
     for year in dash.years:
         assert f'data-year="{year}"' in page
     assert "vendor/chart.js-4.6.1/chart.umd.js" in page and "cdn" not in page.lower()
+    from django.contrib.staticfiles import finders
+
+    vendored = finders.find("vendor/chart.js-4.6.1/chart.umd.js")
+    assert vendored and "Chart.js v4.6.1" in Path(vendored).read_text(encoding="utf-8")[:300]
+    assert not re.search(r'src="(https?:)?//', page)  # no script from another site
     assert 'id="stats-data"' in page
 
 
