@@ -73,25 +73,27 @@ def test_run_watch_progress_and_decide(browser, village):  # noqa: F811
     b.open("/login/")
     b.css("#id_username").send_keys("admin")
     b.css("#id_password").send_keys(PASSWORD)
-    b.submit("button[type=submit].primary")
+    b.submit("button[type=submit].primary", timeout=60)
     assert "/login/" not in b.driver.current_url
     b.open("/linkage/runs/")
     b.shot("runs")
-    b.submit("#start-form button[type=submit]")  # the county is the first unit in the list
+    b.submit(
+        "#start-form button[type=submit]", timeout=60
+    )  # the county is the first unit in the list
     assert "/linkage/runs/" in b.driver.current_url
     WebDriverWait(b.driver, 120).until(lambda d: b.css("#state").text in ("已完成", "失败"))
     b.shot("run-done")
     assert b.css("#state").text == "已完成", b.text()
     assert b.css("#pct").text == "100%" and int(b.css("#n_new").text) >= 1
-    b.submit("#done a")
+    b.submit("#done a", timeout=60)
     b.shot("queue")
     assert "孙强" in b.text()
-    b.submit("#queue a.button")
+    b.submit("#queue a.button", timeout=60)
     b.shot("pair")
     assert "字形相同" in b.text() and "日期相同" in b.text()
     b.click("#decide-form button[value=same_person]")  # no reason: the browser refuses
     assert b.css("#status").text == "待审核"
     b.css("#reason").send_keys("同名同出生日期，同村重复登记")
-    b.submit("#decide-form button[value=same_person]")
+    b.submit("#decide-form button[value=same_person]", timeout=60)
     b.shot("decided")
     assert b.css("#status").text == "同一人"
