@@ -132,3 +132,9 @@ def test_verify_history_command(people, actors):
         call_command("verify_history")
     call_command("verify_history", "--repair")
     assert Person.objects.get(pk=people["other"].pk).status == "deceased"
+
+
+def test_merged_record_takes_no_more_changes(people, actors):
+    Person.objects.filter(pk=people["other"].pk).update(merged_into=people["mother"])
+    with pytest.raises(RegistryError, match="并入"):
+        actions.do_register_death(actors["admin"], people["other"], death_date=date(2025, 1, 1))

@@ -170,8 +170,12 @@ def _check_id_unique(number: str | None, exclude_pk: int | None = None) -> None:
         )
 
 
-def _locked(actor: Actor, person: Person | int) -> Person:
-    """Re-read the person under a row lock and check the actor may change them."""
+def _locked(actor: Actor, person: Person | int, *, allow_merged: bool = False) -> Person:
+    """Re-read the person under a row lock and check the actor may change them.
+
+    A record merged into another (a resolved duplicate) takes no further changes until the
+    merge is undone; only the linkage actions pass ``allow_merged``.
+    """
     actor.check_write()
     pk = person if isinstance(person, int) else person.pk
     try:
@@ -180,6 +184,12 @@ def _locked(actor: Actor, person: Person | int) -> Person:
         raise RegistryError(f"人员 {pk} 不存在", f"person {pk} does not exist", "person") from None
     if not person_in_scope(actor, fresh):
         raise JurisdictionError("该人员不在您的辖区内", "this person is outside your jurisdiction", "person")
+    if fresh.merged_into_id is not None and not allow_merged:
+        raise RegistryError(
+            f"该记录已作为重复记录并入编号 {fresh.merged_into_id}，请在该记录上办理，或先撤销合并",
+            f"this record was merged into person {fresh.merged_into_id}; act on that record or undo the merge first",
+            "person",
+        )
     return fresh
 
 
