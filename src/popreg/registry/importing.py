@@ -644,10 +644,13 @@ def check_against_registry(
     actor.check_write()
     earlier = previous_import(sha256)
     if earlier is not None:
+        from django.utils import timezone
+
+        at = timezone.localtime(earlier.at)
         raise ImportFileError(
-            f"该文件已于 {earlier.at:%Y-%m-%d %H:%M} 由 {earlier.actor_name} 导入（审计记录 {earlier.pk}），"
+            f"该文件已于 {at:%Y-%m-%d %H:%M} 由 {earlier.actor_name} 导入（审计记录 {earlier.pk}），"
             "不能重复导入",
-            f"this file was already imported on {earlier.at:%Y-%m-%d %H:%M} by "
+            f"this file was already imported on {at:%Y-%m-%d %H:%M} by "
             f"{earlier.actor_name} (audit record {earlier.pk}); it cannot be imported twice",
         )
     rows = list(rows)

@@ -53,8 +53,9 @@ class Command(BaseCommand):
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
         print(file=sys.stderr)
+        valid = result.total_rows - len({e.row for e in result.errors})
         self.stdout.write(
-            f"{path.name}: {result.total_rows:,} 行 rows, {len(result.rows):,} 行有效 valid, "
+            f"{path.name}: {result.total_rows:,} 行 rows, {valid:,} 行无误 without errors, "
             f"{len(result.errors):,} 处错误 errors ({result.file_format}, sha256 {result.sha256[:12]}…)"
         )
         if result.ignored_headers:
