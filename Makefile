@@ -43,6 +43,7 @@ demo: $(STAMP)
 	test -f $(DEMO)/manifest.json || $(BIN)/popreg synth --seed $(SEED) --out $(DEMO)
 	$(BIN)/popreg migrate --noinput -v 0
 	$(BIN)/popreg load $(DEMO) --if-empty
+	$(BIN)/popreg stats_refresh --no-dse --keep 1
 	$(BIN)/popreg demo_accounts
 	$(BIN)/popreg runserver 127.0.0.1:8000 --noreload
 

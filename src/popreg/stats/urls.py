@@ -1,10 +1,10 @@
 """Statistics pages (namespace ``stats``): dashboards, dual-system estimate, annual report.
 
-Targets, assessment and reconciliation pages live in ``popreg.stats.urls_assessment`` and
-are mounted here too when that module is present.
+Targets, assessment and reconciliation pages live in ``popreg.stats.urls_assessment``
+(namespace ``assess``), mounted beside this module under ``stats/`` in popreg.web.urls.
 """
 
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, path
 
 from popreg.stats import views
 
@@ -19,10 +19,3 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("units/<str:code>/report.pdf", views.report_pdf, name="report_pdf"),
     path("units/<str:code>/report.xlsx", views.report_xlsx, name="report_xlsx"),
 ]
-
-try:
-    import popreg.stats.urls_assessment  # noqa: F401
-except ImportError:  # the assessment pages are not there yet
-    pass
-else:
-    urlpatterns.append(path("", include("popreg.stats.urls_assessment")))
