@@ -74,15 +74,26 @@ class Browser:
         el.click()
 
     def submit(self, selector: str, timeout: float = 15) -> None:
-        """Click something that loads a new page, and wait until the new page is there."""
-        from selenium.webdriver.support import expected_conditions as ec
+        """Click something that loads a new page, and wait until the new page is there.
+
+        The old page is marked with a script variable: the new page is there when the mark is
+        gone and the document has loaded (element references to the old page are not used,
+        Chromium answers them with different errors while the page is being replaced).
+        """
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.css("html")
+        self.driver.execute_script("window.__popregOldPage = true;")
         self.click(selector)
-        WebDriverWait(self.driver, timeout).until(ec.staleness_of(old))
-        WebDriverWait(self.driver, timeout).until(
-            lambda d: d.execute_script("return document.readyState") == "complete")
+
+        def loaded(driver) -> bool:
+            try:
+                return bool(driver.execute_script(
+                    "return !window.__popregOldPage && document.readyState === 'complete';"))
+            except WebDriverException:  # navigating right now
+                return False
+
+        WebDriverWait(self.driver, timeout).until(loaded)
 
     def text(self) -> str:
         return self.css("body").text
