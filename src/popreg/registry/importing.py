@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
+
 from popreg.registry.access import Actor
 from popreg.registry.actions import _check_date, _check_id, _check_name, _check_sex, _unit
 from popreg.registry.errors import RegistryError
@@ -644,8 +646,6 @@ def check_against_registry(
     actor.check_write()
     earlier = previous_import(sha256)
     if earlier is not None:
-        from django.utils import timezone
-
         at = timezone.localtime(earlier.at)
         raise ImportFileError(
             f"该文件已于 {at:%Y-%m-%d %H:%M} 由 {earlier.actor_name} 导入（审计记录 {earlier.pk}），"
