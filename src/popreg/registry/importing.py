@@ -437,7 +437,9 @@ def _registry_error(exc: RegistryError) -> _CellError:
     return _CellError(exc.message_zh, exc.message_en)
 
 
-def _parse_row(number: int, raw: dict[str, Any], res: ParseResult) -> ImportRow | None:
+def _parse_row(
+    number: int, raw: dict[str, Any], res: ParseResult, checked_dates: dict[date, date]
+) -> ImportRow | None:
     """Clean one row; record every problem found (not only the first)."""
     errors: list[RowError] = []
     values: dict[str, Any] = {}
@@ -471,7 +473,10 @@ def _parse_row(number: int, raw: dict[str, Any], res: ParseResult) -> ImportRow 
     def birth(v: Any) -> date:
         if v is None or _cell_text(v) == "":
             raise RegistryError("请填写出生日期", "birth date is required", "birth_date")
-        return _check_date(parse_date(v, "出生日期"), "birth_date", "出生日期")
+        d = parse_date(v, "出生日期")
+        if d not in checked_dates:  # many people share a birth date; the check depends on it only
+            checked_dates[d] = _check_date(d, "birth_date", "出生日期")
+        return checked_dates[d]
 
     def registered(v: Any) -> str:
         t = _cell_text(v)
@@ -548,6 +553,7 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
         )
     result = ParseResult(file_name=file_name, sha256=sha256_of(data), file_format=fmt,
                          headers=headers, ignored_headers=ignored, total_rows=0)
+    checked_dates: dict[date, date] = {}
     for number, cells in enumerate(rows, start=header_row + 1):
         if not any(c is not None and str(c).strip() for c in cells):
             continue
@@ -558,7 +564,7 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
                 f"the file has more than {MAX_ROWS:,} rows; split it by township and import in parts",
             )
         raw = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
-        row = _parse_row(number, raw, result)
+        row = _parse_row(number, raw, result, checked_dates)
         if row is not None:
             result.rows.append(row)
         if result.total_rows % 1000 == 0:
