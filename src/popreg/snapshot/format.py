@@ -64,6 +64,17 @@ class SnapshotError(Exception):
     """A snapshot directory is missing, incomplete or corrupt.  The message says which file."""
 
 
+def parse_moment(text: str) -> datetime:
+    """A reference moment from the command line (``2025-11-01`` or ``2025-11-01T00:00``)."""
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SnapshotError(
+            f"时点格式不正确：{text!r}，应为 2025-11-01T00:00 / "
+            f"a moment must be an ISO date-time such as 2025-11-01T00:00"
+        ) from None
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:

@@ -9,7 +9,6 @@ as it stood at ``--at``, default now) or, with ``--snapshot DIR``, a snapshot.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from popreg.registry.access import system_actor
+from popreg.snapshot.format import SnapshotError, parse_moment
 from popreg.stats.reconciliation import LATE_DAYS, Month, ReconciliationError, reconcile
 
 
@@ -58,14 +58,10 @@ class Command(BaseCommand):
             if snap is None:
                 from popreg.registry.snapshot import write_registry_snapshot
 
-                at = None
-                if opts["at"]:
-                    try:
-                        at = datetime.fromisoformat(opts["at"])
-                    except ValueError:
-                        raise CommandError(
-                            f"--at 格式不正确：{opts['at']!r}，应为 2025-10-01T00:00 / --at must be an ISO date-time"
-                        ) from None
+                try:
+                    at = parse_moment(opts["at"]) if opts["at"] else None
+                except SnapshotError as exc:
+                    raise CommandError(f"--at {exc}") from None
                 write_registry_snapshot(tmp, at)
                 snap = tmp
             try:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from popreg.registry.access import system_actor
 from popreg.registry.actions import audit
+from popreg.snapshot.format import SnapshotError, parse_moment
 from popreg.stats.dashboard import (
     DashboardError,
     list_snapshots,
@@ -41,15 +41,10 @@ class Command(BaseCommand):
                             help="delete all but the newest N snapshots afterwards (0 = keep all)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        at = None
-        if opts["at"]:
-            try:
-                at = datetime.fromisoformat(opts["at"])
-            except ValueError:
-                raise CommandError(
-                    f"--at 时点格式不正确：{opts['at']!r}，应为 2025-11-01T00:00 / "
-                    f"--at must be an ISO date-time such as 2025-11-01T00:00"
-                ) from None
+        try:
+            at = parse_moment(opts["at"]) if opts["at"] else None
+        except SnapshotError as exc:
+            raise CommandError(f"--at {exc}") from None
         if opts["keep"] < 0:
             raise CommandError("--keep 不能为负数 / --keep cannot be negative")
         started = time.perf_counter()
