@@ -23,6 +23,31 @@ def make_id(birth: date, sex: str, seq: int = 10) -> str:
     return compose("110105", birth, sequence % 1000)
 
 
+@pytest.fixture(scope="session")
+def default_county(tmp_path_factory):
+    """The default synthetic county (157,000 people), generated once per test run.
+
+    Under pytest-xdist the workers share one copy (a lock file guards it; the directory name
+    carries the run's id, so no stale county from an earlier run is reused).
+    """
+    import fcntl
+
+    from popreg.synth.generator import generate
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        out = tmp_path_factory.mktemp("county")
+        generate(out, seed=20251101, progress=None)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent / f"synth-county-{run}"
+    with open(f"{shared}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "manifest.json").is_file():
+            generate(shared, seed=20251101, progress=None)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return shared
+
+
 _DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
 
 

@@ -3,11 +3,8 @@ computation straight from the events, and plausible rates on the default county.
 
 from __future__ import annotations
 
-import fcntl
 import math
-import os
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -70,23 +67,6 @@ def test_first_partial_year_is_refused(small_synth):
 
     with pytest.raises(IndicatorError, match="2015"):
         SnapshotIndicators(small_synth).compute([2015], "county")
-
-
-@pytest.fixture(scope="session")
-def default_county(tmp_path_factory) -> Path:
-    """The default county, shared with tests/synth under pytest-xdist (same directory)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
-        out = tmp_path_factory.mktemp("county")
-        generate(out, seed=20251101, progress=None)
-        return out
-    shared = tmp_path_factory.getbasetemp().parent / f"synth-county-{run}"
-    with open(f"{shared}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (shared / "manifest.json").is_file():
-            generate(shared, seed=20251101, progress=None)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return shared
 
 
 @pytest.mark.slow

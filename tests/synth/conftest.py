@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import csv
-import fcntl
-import os
 from pathlib import Path
 
 import duckdb
@@ -30,24 +28,9 @@ def read_truth(snapshot: Path, name: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def county(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default county (157,000 people), generated once per test run.
-
-    Under pytest-xdist the workers share one copy (a lock file guards it; the directory
-    name carries the run's id so no stale county from an earlier run is ever reused).
-    """
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
-        out = tmp_path_factory.mktemp("county")
-        generate(out, seed=20251101, progress=None)
-        return out
-    shared = tmp_path_factory.getbasetemp().parent / f"synth-county-{run}"
-    with open(f"{shared}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (shared / "manifest.json").is_file():
-            generate(shared, seed=20251101, progress=None)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return shared
+def county(default_county: Path) -> Path:
+    """The default county (157,000 people), generated once per test run (tests/conftest.py)."""
+    return default_county
 
 
 @pytest.fixture(scope="session")
