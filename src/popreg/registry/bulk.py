@@ -172,8 +172,14 @@ def _write(
         report("commit", len(person_ids), total)
 
     if heads:
+        table = connection.ops.quote_name(Household._meta.db_table)
         with connection.cursor() as cur:
-            cur.executemany(f"UPDATE {Household._meta.db_table} SET head_id = %s WHERE id = %s", heads)
+            if connection.vendor == "postgresql":  # one statement instead of one per household
+                cur.execute(f"UPDATE {table} AS h SET head_id = v.pid FROM unnest(%s::bigint[], %s::bigint[])"
+                            " AS v(pid, hid) WHERE h.id = v.hid",
+                            [[p for p, _ in heads], [h for _, h in heads]])
+            else:
+                cur.executemany(f"UPDATE {table} SET head_id = %s WHERE id = %s", heads)
 
     joined = len({r.household_no for r in rows if r.household_no in existing})
     counts = {"persons": len(person_ids), "households_created": len(new_rows),
