@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from popreg.core import idnumber, names
 from popreg.registry.access import Actor, scope_persons
-from popreg.registry.models import Person
+from popreg.registry.models import Household, Person
 
 _ASCII = re.compile(r"^[A-Za-z ]+$")
 _IDLIKE = re.compile(r"^[0-9Xx]+$")
@@ -44,10 +44,22 @@ def search_persons(actor: Actor, query: str, limit: int = 50) -> QuerySet[Any]:
             cond = Q(id_number__contains=compact)
         else:
             return base.none()
-        cond |= Q(household__household_no=q)
+        # Household ids first: an OR across the join to households defeats both indexes.
+        households = list(Household.objects.filter(household_no=q).values_list("id", flat=True)[:20])
+        if households:
+            cond |= Q(household_id__in=households)
         return base.filter(cond).order_by("id")[:limit]
     if _ASCII.match(q):
-        key = q.replace(" ", "").lower()
-        return base.filter(name_pinyin__startswith=key).order_by("name_pinyin", "id")[:limit]
-    key = names.normalize_name(q)
-    return base.filter(name_key__startswith=key).order_by("name_key", "id")[:limit]
+        return _prefix(base, "name_pinyin", q.replace(" ", "").lower(), limit)
+    return _prefix(base, "name_key", names.normalize_name(q), limit)
+
+
+def _prefix(base: QuerySet[Any], field: str, key: str, limit: int) -> QuerySet[Any]:
+    """Rows whose ``field`` starts with ``key``, ordered by it, through its btree index.
+
+    The explicit range lets PostgreSQL use the plain index whatever the database collation
+    (``LIKE 'x%'`` is only turned into a range under the C collation); ``startswith`` keeps
+    the result exact where the collation orders differently.
+    """
+    flt = {f"{field}__startswith": key, f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"}
+    return base.filter(**flt).order_by(field, "id")[:limit]
