@@ -14,8 +14,9 @@ existing ``SparkSession``); both run the same model and the same SQL.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class DedupeResult:
     clusters: pd.DataFrame
     pairs: pd.DataFrame
     model: LinkageModel
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
 # --- backends --------------------------------------------------------------------------
@@ -168,6 +170,20 @@ def _read_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
 # --- dedupe ----------------------------------------------------------------------------
 
 
+class _Clock:
+    """Phase timings, logged at DEBUG (``popreg.linkage.engine``)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.phases: dict[str, float] = {}
+
+    def __call__(self, phase: str) -> None:
+        now = time.monotonic()
+        self.phases[phase] = now - self.last
+        self.last = now
+        logger.debug("%s: %.2f s", phase, self.phases[phase])
+
+
 def dedupe(
     data: pd.DataFrame | str | Path,
     *,
@@ -186,7 +202,9 @@ def dedupe(
     the m probabilities; all decisions bind the clustering (approved pairs are merged,
     rejected pairs are kept apart).
     """
+    clock = _Clock()
     records = load_records(data)
+    clock("read")
     mdl = model if isinstance(model, LinkageModel) else load_model(model)
     if mdl.splink is None and not train:
         raise LinkageInputError(
@@ -195,9 +213,11 @@ def dedupe(
         )
     cut = mdl.threshold if threshold is None else threshold
     prepared = prepare_records(records)
+    clock("prepare")
     backend = _Backend(engine, spark)
     table = prepared if mdl.name != "generic" else records[list(REQUIRED_COLUMNS)]
     sdf = backend.register(table, "records")
+    clock("register")
     linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
     label_df = _read_labels(labels) if labels is not None else None
     if train:
@@ -215,10 +235,12 @@ def dedupe(
     # not observe get their priors back (Splink leaves them without m or u).
     linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
 
+    clock("estimate")
     predictions = linker.inference.predict(
         threshold_match_probability=min(PAIRS_FLOOR, cut), warning_mode="never"
     )
     pairs = _pairs_frame(predictions.as_pandas_dataframe(), mdl)
+    clock("predict")
 
     valid = (
         dict(
@@ -249,7 +271,8 @@ def dedupe(
     clusters = pd.DataFrame(
         {"record_id": prepared["record_id"], "cluster_id": prepared["record_id"].map(mapping)}
     )
-    return DedupeResult(clusters=clusters, pairs=pairs, model=mdl)
+    clock("cluster")
+    return DedupeResult(clusters=clusters, pairs=pairs, model=mdl, timings=clock.phases)
 
 
 def apply_labels(linker: Linker, backend: _Backend, labels: pd.DataFrame) -> None:

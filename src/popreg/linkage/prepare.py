@@ -29,16 +29,21 @@ column              meaning
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from io import StringIO
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
 from popreg.core import idnumber, names
+
+_T = TypeVar("_T")
 
 REQUIRED_COLUMNS = (
     "record_id",
@@ -199,6 +204,25 @@ def _name_fields(raw: str) -> tuple[str | None, str | None, str | None, list[str
     return norm, surname or None, (readings[0] if readings else norm), readings or [norm]
 
 
+PARALLEL_MIN_VALUES = 20000
+
+
+def _map_distinct(func: Callable[[str], _T], values: set[str]) -> dict[str, _T]:
+    """``{v: func(v)}``; large sets are spread over the CPU cores (pinyin is slow in Python).
+
+    Workers are spawned, not forked: forking a process that already runs DuckDB, Spark
+    or web-server threads can deadlock the children.
+    """
+    ordered = sorted(values)
+    workers = min(os.cpu_count() or 1, 8)
+    if len(ordered) < PARALLEL_MIN_VALUES or workers < 2:
+        return {v: func(v) for v in ordered}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers) as pool:
+        results = pool.map(func, ordered, chunksize=max(500, len(ordered) // (workers * 8)))
+    return dict(zip(ordered, results, strict=True))
+
+
 def _col(df: pd.DataFrame, name: str) -> list[str]:
     if name not in df.columns:
         return [""] * len(df)
@@ -223,7 +247,7 @@ def prepare_records(df: pd.DataFrame) -> pd.DataFrame:
     ]
     sex = [_SEX.get(v.upper()) for v in _col(df, "sex")]
 
-    name_map = {v: _name_fields(v) for v in set(name)}
+    name_map = _map_distinct(_name_fields, set(name))
     id_map = {v: _id_fields(v) for v in set(id_raw)}
     date_map = {v: parse_birth_date(v) for v in set(birth_raw)}
 

@@ -142,7 +142,9 @@ def _source_as_persons(df: pd.DataFrame, kind: str) -> pd.DataFrame:
             {
                 "record_id": df["record_id"],
                 "name": df["mother_name"],
-                "sex": "F",
+                # The mother is a woman, but registers do carry wrong sex codes: leave it
+                # out of the comparison rather than lose her.
+                "sex": "",
                 "birth_date": df["mother_birth_date"],
                 "id_number": df["mother_id_number"],
                 "village_code": df["address_unit"],
@@ -164,9 +166,9 @@ def link_to_registry(
 ) -> pd.DataFrame:
     """Scored pairs (record_id, person_id, match_probability) between source and registry."""
     mdl = model or load_model(None)
-    backend = _Backend(engine, spark)
     src = prepare_records(source)
     reg = prepare_records(registry)
+    backend = _Backend(engine, spark)
     src["record_id"] = "s" + src["record_id"]
     reg["record_id"] = "r" + reg["record_id"]
     sdf_src = backend.register(src, "source")
@@ -221,8 +223,6 @@ def match_source(
     registry = registry_records(against)
     people = _source_as_persons(df, kind)
     reg_people = registry.drop(columns=["mother_id"])
-    if kind == "hospital_births":
-        reg_people = reg_people[registry["sex"].isin(["F", ""])]
     pairs = link_to_registry(people, reg_people, engine=engine, model=mdl, spark=spark)
     pairs = pairs[pairs["match_probability"] >= cut]
     links = _children(df, pairs, registry) if kind == "hospital_births" else _best(pairs)
@@ -242,6 +242,28 @@ def _best(pairs: pd.DataFrame) -> pd.DataFrame:
         ["record_id", "match_probability", "pid"], ascending=[True, False, True]
     )
     return ranked.drop_duplicates("record_id")[["record_id", "person_id", "match_probability"]]
+
+
+def _date_gap(hospital: date, registered: date) -> int | None:
+    """How far a registered birth date is from the hospital's, as a penalty; None = too far.
+
+    Within ``CHILD_DATE_TOLERANCE_DAYS`` days: the number of days.  Day and month
+    exchanged, or the same day one year off (the usual recording errors): 4.
+    """
+    days = abs((registered - hospital).days)
+    if days <= CHILD_DATE_TOLERANCE_DAYS:
+        return days
+    if hospital.day <= 12 and (registered.year, registered.month, registered.day) == (
+        hospital.year,
+        hospital.day,
+        hospital.month,
+    ):
+        return 4
+    if (registered.month, registered.day) == (hospital.month, hospital.day) and abs(
+        registered.year - hospital.year
+    ) == 1:
+        return 4
+    return None
 
 
 def _children(births: pd.DataFrame, mothers: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
@@ -268,8 +290,8 @@ def _children(births: pd.DataFrame, mothers: pd.DataFrame, registry: pd.DataFram
         for pid, bd, csex, cname in by_mother.get(mid, []):
             if born is None or bd is None:
                 continue
-            gap = abs((bd - born).days)
-            if gap > CHILD_DATE_TOLERANCE_DAYS:
+            gap = _date_gap(born, bd)
+            if gap is None:
                 continue
             penalty = gap + (0 if not sex or not csex or sex == csex else 5)
             penalty += 0 if not child_name or child_name == cname else 1

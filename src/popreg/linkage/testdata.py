@@ -27,6 +27,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from itertools import accumulate
+from typing import Any
 
 import pandas as pd
 
@@ -90,6 +93,18 @@ class _Chars:
         }
 
 
+@cache
+def _s2t() -> Any:
+    import opencc
+
+    return opencc.OpenCC("s2t")
+
+
+@cache
+def _chars() -> _Chars:
+    return _Chars()
+
+
 def _surnames() -> tuple[list[str], list[float]]:
     from faker.providers.person.zh_CN import Provider
 
@@ -113,8 +128,9 @@ def generate_records(
 ) -> pd.DataFrame:
     """About ``n_records`` records (exactly that many) of a county, with truth columns."""
     rng = random.Random(seed)
-    chars = _Chars()
+    chars = _chars()
     surnames, weights = _surnames()
+    cum_weights = list(accumulate(weights))
     n_villages = max(3, n_records // 450)
     villages = [f"{county}{1 + (v // 25):03d}{200 + (v % 25):03d}" for v in range(n_villages)]
     used_ids: set[str] = set()
@@ -167,7 +183,7 @@ def generate_records(
     while len(persons) < n_entities:
         village = rng.choice(villages)
         hh = new_household()
-        surname = rng.choices(surnames, weights)[0]
+        surname = rng.choices(surnames, cum_weights=cum_weights)[0]
         size = rng.choice((1, 2, 2, 3, 3, 3, 4, 4, 5, 6))
         for _ in range(size):
             sex = rng.choice("MF")
@@ -238,9 +254,7 @@ def _record(
     applied: list[str] = []
     for e in errors:
         if e == "traditional":
-            import opencc
-
-            trad = opencc.OpenCC("s2t").convert(name)
+            trad = _s2t().convert(name)
             if trad != name:
                 name = trad
                 applied.append(e)
@@ -350,5 +364,5 @@ def with_errors(
     """One noisy copy of a person (the error kinds listed in the module docstring)."""
     rng = random.Random(seed)
     person = _Person(0, name, sex, birth, id_number, "", "")
-    record = _record(person, errors, rng, _Chars())
+    record = _record(person, errors, rng, _chars())
     return {k: record[k] for k in ("name", "sex", "birth_date", "id_number", "errors")}
