@@ -12,15 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+_EMPTY: frozenset[str] = frozenset()
+
 
 class _Forest:
     def __init__(self, record_ids: Sequence[str], valid_ids: Mapping[str, str | None]) -> None:
         self.index = {rid: i for i, rid in enumerate(record_ids)}
         self.parent = list(range(len(record_ids)))
         self.members: list[list[int]] = [[i] for i in range(len(record_ids))]
-        self.ids: list[frozenset[str]] = [
-            frozenset([v]) if (v := valid_ids.get(rid)) else frozenset() for rid in record_ids
-        ]
+        # One valid number per record at first (a plain string), a set once merged.
+        self.ids: list[frozenset[str] | str | None] = [valid_ids.get(rid) for rid in record_ids]
+
+    def id_set(self, root: int) -> frozenset[str]:
+        value = self.ids[root]
+        if value is None:
+            return _EMPTY
+        if isinstance(value, str):
+            return frozenset((value,))
+        return value
 
     def find(self, i: int) -> int:
         root = i
@@ -36,8 +45,8 @@ class _Forest:
         self.parent[b] = a
         self.members[a].extend(self.members[b])
         self.members[b] = []
-        self.ids[a] = self.ids[a] | self.ids[b]
-        self.ids[b] = frozenset()
+        self.ids[a] = self.id_set(a) | self.id_set(b)
+        self.ids[b] = None
 
 
 def cluster_pairs(
@@ -77,7 +86,7 @@ def cluster_pairs(
         ra, rb = forest.find(idx[a]), forest.find(idx[b])
         if ra == rb:
             continue
-        ids_a, ids_b = forest.ids[ra], forest.ids[rb]
+        ids_a, ids_b = forest.id_set(ra), forest.id_set(rb)
         joined = ids_a | ids_b
         if len(joined) > 1 and joined != ids_a and joined != ids_b:
             continue  # would bring together two different valid ID numbers

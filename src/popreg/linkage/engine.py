@@ -300,7 +300,8 @@ def _pairs_frame(raw: pd.DataFrame, model: LinkageModel) -> pd.DataFrame:
             gammas = raw[col].astype(int)
             out[f"{name}_gamma"] = gammas
             if model.name != "generic" and name in comparisons.LEVEL_LABELS:
-                out[f"{name}_level"] = gammas.map(lambda g, n=name: comparisons.level_label(n, g))
+                labels = {g: comparisons.level_label(name, g) for g in set(gammas.tolist())}
+                out[f"{name}_level"] = [labels[g] for g in gammas.tolist()]
     return out.sort_values(
         ["match_probability", "record_id_l", "record_id_r"], ascending=[False, True, True]
     ).reset_index(drop=True)

@@ -223,7 +223,7 @@ def adapt_to_data(linker: Any, model: LinkageModel, n_records: int) -> None:
     model's u.
     """
     if n_records >= MIN_RECORDS_FOR_U:
-        linker.training.estimate_u_using_random_sampling(max_pairs=5e5, seed=SEED)
+        linker.training.estimate_u_using_random_sampling(max_pairs=3e5, seed=SEED)
     estimate_prior(linker, model)
 
 

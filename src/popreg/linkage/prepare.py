@@ -32,6 +32,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -204,20 +205,31 @@ def _name_fields(raw: str) -> tuple[str | None, str | None, str | None, list[str
     return norm, surname or None, (readings[0] if readings else norm), readings or [norm]
 
 
-PARALLEL_MIN_VALUES = 20000
+PARALLEL_MIN_VALUES = 200_000
+PARALLEL_MIN_VALUES_FORK = 20_000
+
+
+def _single_threaded() -> bool:
+    """True when no other Python thread runs (no web-server or Spark threads), so forking
+    is safe.  The engine prepares records before it opens its DuckDB connection."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _map_distinct(func: Callable[[str], _T], values: set[str]) -> dict[str, _T]:
     """``{v: func(v)}``; large sets are spread over the CPU cores (pinyin is slow in Python).
 
-    Workers are spawned, not forked: forking a process that already runs DuckDB, Spark
-    or web-server threads can deadlock the children.
+    Workers are forked when this process has a single thread (fast: the dictionaries are
+    already loaded); otherwise they are spawned, because forking a process that runs
+    DuckDB, Spark or web-server threads can deadlock the children, and spawning costs a
+    few seconds of imports, worth it only for very large inputs.
     """
     ordered = sorted(values)
     workers = min(os.cpu_count() or 1, 8)
-    if len(ordered) < PARALLEL_MIN_VALUES or workers < 2:
+    forkable = _single_threaded()
+    minimum = PARALLEL_MIN_VALUES_FORK if forkable else PARALLEL_MIN_VALUES
+    if len(ordered) < minimum or workers < 2:
         return {v: func(v) for v in ordered}
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork" if forkable else "spawn")
     with ctx.Pool(workers) as pool:
         results = pool.map(func, ordered, chunksize=max(500, len(ordered) // (workers * 8)))
     return dict(zip(ordered, results, strict=True))
