@@ -54,7 +54,10 @@ def _lock_pair(actor: Actor, a: Person | int, b: Person | int) -> tuple[Person, 
     pa = a if isinstance(a, int) else a.pk
     pb = b if isinstance(b, int) else b.pk
     first, second = sorted((pa, pb))
-    locked = {first: _locked(actor, first, allow_merged=True), second: _locked(actor, second, allow_merged=True)}
+    locked = {
+        first: _locked(actor, first, allow_merged=True),
+        second: _locked(actor, second, allow_merged=True),
+    }
     return locked[pa], locked[pb]
 
 
