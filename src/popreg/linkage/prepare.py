@@ -260,7 +260,7 @@ def prepare_records(df: pd.DataFrame) -> pd.DataFrame:
     sex = [_SEX.get(v.upper()) for v in _col(df, "sex")]
 
     name_map = _map_distinct(_name_fields, set(name))
-    id_map = {v: _id_fields(v) for v in set(id_raw)}
+    id_map = _map_distinct(_id_fields, set(id_raw))
     date_map = {v: parse_birth_date(v) for v in set(birth_raw)}
 
     nf = [name_map[v] for v in name]
