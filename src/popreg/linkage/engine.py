@@ -212,7 +212,9 @@ def dedupe(
             "The model is untrained: use --train or give a trained model."
         )
     cut = mdl.threshold if threshold is None else threshold
-    prepared = prepare_records(records)
+    # Parallel only for a CSV read here: nothing in this process has started Arrow,
+    # DuckDB or Spark thread pools yet, so forking workers is safe.
+    prepared = prepare_records(records, parallel=not isinstance(data, pd.DataFrame))
     clock("prepare")
     backend = _Backend(engine, spark)
     table = prepared if mdl.name != "generic" else records[list(REQUIRED_COLUMNS)]

@@ -205,8 +205,7 @@ def _name_fields(raw: str) -> tuple[str | None, str | None, str | None, list[str
     return norm, surname or None, (readings[0] if readings else norm), readings or [norm]
 
 
-PARALLEL_MIN_VALUES = 200_000
-PARALLEL_MIN_VALUES_FORK = 20_000
+PARALLEL_MIN_VALUES = 20_000
 
 
 def _single_threaded() -> bool:
@@ -215,21 +214,17 @@ def _single_threaded() -> bool:
     return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _map_distinct(func: Callable[[str], _T], values: set[str]) -> dict[str, _T]:
+def _map_distinct(func: Callable[[str], _T], values: set[str], parallel: bool) -> dict[str, _T]:
     """``{v: func(v)}``; large sets are spread over the CPU cores (pinyin is slow in Python).
 
-    Workers are forked when this process has a single thread (fast: the dictionaries are
-    already loaded); otherwise they are spawned, because forking a process that runs
-    DuckDB, Spark or web-server threads can deadlock the children, and spawning costs a
-    few seconds of imports, worth it only for very large inputs.
+    Only with ``parallel`` and no other Python thread: workers are forked (fast: the
+    dictionaries are already loaded).
     """
     ordered = sorted(values)
     workers = min(os.cpu_count() or 1, 8)
-    forkable = _single_threaded()
-    minimum = PARALLEL_MIN_VALUES_FORK if forkable else PARALLEL_MIN_VALUES
-    if len(ordered) < minimum or workers < 2:
+    if not parallel or not _single_threaded() or len(ordered) < PARALLEL_MIN_VALUES or workers < 2:
         return {v: func(v) for v in ordered}
-    ctx = multiprocessing.get_context("fork" if forkable else "spawn")
+    ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool:
         results = pool.map(func, ordered, chunksize=max(500, len(ordered) // (workers * 8)))
     return dict(zip(ordered, results, strict=True))
@@ -241,11 +236,13 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     return ["" if v is None or v != v else str(v).strip() for v in df[name].tolist()]
 
 
-def prepare_records(df: pd.DataFrame) -> pd.DataFrame:
+def prepare_records(df: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame:
     """The input columns plus the derived columns listed in the module docstring.
 
     Works on distinct values (names and ID numbers repeat a lot), so a million records
-    take seconds, not minutes.
+    take seconds, not minutes.  ``parallel`` spreads large inputs over the CPU cores by
+    forking; only for callers that know no native thread pool (Arrow, DuckDB, Spark) is
+    running in this process — forking such a process can deadlock the children.
     """
     record_id = _col(df, "record_id")
     name = _col(df, "name")
@@ -259,8 +256,8 @@ def prepare_records(df: pd.DataFrame) -> pd.DataFrame:
     ]
     sex = [_SEX.get(v.upper()) for v in _col(df, "sex")]
 
-    name_map = _map_distinct(_name_fields, set(name))
-    id_map = _map_distinct(_id_fields, set(id_raw))
+    name_map = _map_distinct(_name_fields, set(name), parallel)
+    id_map = _map_distinct(_id_fields, set(id_raw), parallel)
     date_map = {v: parse_birth_date(v) for v in set(birth_raw)}
 
     nf = [name_map[v] for v in name]
