@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -31,8 +31,9 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint test-sqlite test-postgres
 
+# The SQLite pass also runs the Spark engines in local mode (pyspark + the machine's Java 17).
 test-sqlite: $(STAMP)
-	$(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	POPREG_TEST_SPARK=1 $(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 # The PostgreSQL pass runs the tests that touch the database (see tests/conftest.py).
 test-postgres: $(STAMP)

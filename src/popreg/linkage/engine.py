@@ -112,27 +112,14 @@ def _spark_schema(schema: pa.Schema) -> Any:
 
 def _local_spark() -> Any:
     try:
-        from pyspark.sql import SparkSession
+        from popreg.spark import local_session
+
+        return local_session()
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise LinkageInputError(
             "未安装 pyspark，无法使用 spark 引擎：请安装 pyspark 和 Java 17，或使用 --engine duckdb。\n"
             "pyspark is not installed: install pyspark and Java 17, or use --engine duckdb."
         ) from exc
-    from splink.backends.spark import similarity_jar_location
-
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.jars", similarity_jar_location())  # Splink's string-distance UDFs
-        .appName("popreg-linkage")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    spark.sparkContext.setCheckpointDir(str(Path("/tmp") / "popreg-spark-checkpoints"))
-    return spark
 
 
 # --- input -----------------------------------------------------------------------------

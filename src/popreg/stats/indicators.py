@@ -746,19 +746,16 @@ class _SparkBackend(_Backend):
     """Spark SQL (``pyspark``, Java 17): the same definitions, for national-scale data."""
 
     def __init__(self, root: Path, spark: Any) -> None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise IndicatorError(
-                "Spark 引擎需要安装 pyspark 和 Java 17 / the spark engine needs pyspark and Java 17"
-            ) from exc
-        self.spark = spark or (
-            SparkSession.builder.master("local[*]")
-            .appName("popreg-indicators")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.ui.enabled", "false")
-            .getOrCreate()
-        )
+        if spark is None:
+            try:
+                from popreg.spark import local_session
+
+                spark = local_session()
+            except ImportError as exc:  # pragma: no cover - depends on the installation
+                raise IndicatorError(
+                    "Spark 引擎需要安装 pyspark 和 Java 17 / the spark engine needs pyspark and Java 17"
+                ) from exc
+        self.spark = spark
         self._cached: dict[str, Any] = {}
         for name in ("persons", "events", "units"):
             self.spark.read.parquet(str(snapfmt.table_path(root, name))).createOrReplaceTempView(
