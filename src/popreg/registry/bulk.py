@@ -29,6 +29,7 @@ from django.utils import timezone
 from popreg.registry.access import Actor
 from popreg.registry.actions import audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.fastsql import insert_rows
 from popreg.registry.importing import (
     AUDIT_ACTION,
     ImportFileError,
@@ -234,29 +235,23 @@ class _DbValues:
 
 
 def _fast_insert(model: type[models.Model], fields: list[str], rows: list[tuple[Any, ...]]) -> list[int]:
-    """Insert ``rows`` (values prepared by :class:`_DbValues`, in the order of ``fields``) and
-    return their new ids, in order.
+    """Insert ``rows`` (values in the order of ``fields``) and return their new ids, in order.
 
-    PostgreSQL: ids are drawn from the table's sequence, rows go in by COPY.  SQLite: one
-    ``executemany``; inside the transaction this connection is the only writer, so the
-    AUTOINCREMENT ids are consecutive and end at ``max(id)``.
+    Ids are drawn first (PostgreSQL: from the table's sequence; SQLite: after ``max(id)``,
+    as this transaction holds the only write lock), then the rows go in with
+    ``fastsql.insert_rows`` (COPY or one executemany), which the snapshot load uses too.
     """
     if not rows:
         return []
-    meta = model._meta
-    table = connection.ops.quote_name(meta.db_table)
-    columns = [connection.ops.quote_name(meta.get_field(f).column) for f in fields]  # attnames work
+    table = model._meta.db_table
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                        [meta.db_table, len(rows)])
+                        [table, len(rows)])
             ids = [int(r[0]) for r in cur.fetchall()]
-            with cur.cursor.copy(f"COPY {table} (id, {', '.join(columns)}) FROM STDIN") as copy:
-                for pk, row in zip(ids, rows, strict=True):
-                    copy.write_row((pk, *row))
-            return ids
-        marks = ", ".join(["%s"] * len(columns))
-        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-        cur.execute(f"SELECT MAX(id) FROM {table}")
-        last = int(cur.fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+        else:
+            cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+            start = int(cur.fetchone()[0]) + 1
+            ids = list(range(start, start + len(rows)))
+    insert_rows(model, ["id", *fields], ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
+    return ids
