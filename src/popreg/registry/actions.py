@@ -318,6 +318,29 @@ def do_create_household(
 # ---------------------------------------------------------------- vital events
 
 
+def _new_person_values(
+    actor: Actor, *, name: str, sex: str, birth_date: date, registered_unit_code: str,
+    household: Household | None, id_number: str | None, ethnicity: str, hukou_kind: str,
+) -> dict[str, Any]:
+    """Checked state of a new record registered in a village (birth, move in)."""
+    actor.check_write()
+    name = _check_name(name)
+    sex = _check_sex(sex)
+    birth_date = _check_date(birth_date, "birth_date", "出生日期")
+    unit = _unit(registered_unit_code, "registered_unit", "户籍地")
+    actor.check_unit(unit.code)
+    if household is not None and household.unit_id != unit.code:
+        raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
+    number = _check_id(id_number, birth_date, sex)
+    _check_id_unique(number)
+    return {
+        "name": name, "sex": sex, "birth_date": birth_date, "ethnicity": ethnicity,
+        "id_number": number, "household_id": household.pk if household else None,
+        "registered_unit_id": unit.code, "residence_unit_id": unit.code,
+        "residence_type": ResidenceType.REGISTERED, "status": Status.ACTIVE, "hukou_kind": hukou_kind,
+    }
+
+
 @transaction.atomic
 def do_register_birth(
     actor: Actor,
@@ -335,16 +358,10 @@ def do_register_birth(
     recorded_date: date | None = None,
 ) -> Person:
     """出生登记: a new person whose record starts with a birth event."""
-    actor.check_write()
-    name = _check_name(name)
-    sex = _check_sex(sex)
-    birth_date = _check_date(birth_date, "birth_date", "出生日期")
-    unit = _unit(registered_unit_code, "registered_unit", "户籍地")
-    actor.check_unit(unit.code)
-    if household is not None and household.unit_id != unit.code:
-        raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
-    number = _check_id(id_number, birth_date, sex)
-    _check_id_unique(number)
+    values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
+                                registered_unit_code=registered_unit_code, household=household,
+                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind)
+    birth_date = values["birth_date"]
     for parent, label, field in ((mother, "母亲", "mother"), (father, "父亲", "father")):
         if parent is None:
             continue
@@ -352,16 +369,12 @@ def do_register_birth(
             raise RegistryError(f"{label}年龄不合理", f"the {field} is implausibly young", field)
     if mother is not None and mother.sex == Sex.MALE:
         raise RegistryError("母亲的性别登记为男，请核实", "the mother is recorded as male", "mother")
-    values = {
-        "name": name, "sex": sex, "birth_date": birth_date, "ethnicity": ethnicity,
-        "id_number": number, "household_id": household.pk if household else None,
-        "registered_unit_id": unit.code, "residence_unit_id": unit.code,
-        "residence_type": ResidenceType.REGISTERED, "status": Status.ACTIVE,
+    values.update({
         "hukou_kind": hukou_kind or (mother.hukou_kind if mother else ""),
         "mother_id": mother.pk if mother else None, "father_id": father.pk if father else None,
-    }
+    })
     return _create_person(actor, values, EventType.BIRTH, birth_date, recorded_date=recorded_date,
-                          to_unit=unit.code, action="register_birth")
+                          to_unit=values["registered_unit_id"], action="register_birth")
 
 
 @transaction.atomic
@@ -415,25 +428,13 @@ def do_move_in(
     recorded_date: date | None = None,
 ) -> Person:
     """迁入 from outside the county: a new record starting with a move_in event."""
-    actor.check_write()
-    name = _check_name(name)
-    sex = _check_sex(sex)
-    birth_date = _check_date(birth_date, "birth_date", "出生日期")
-    move_date = _check_date(move_date, "move_date", "迁入日期", not_before=birth_date)
-    unit = _unit(registered_unit_code, "registered_unit", "户籍地")
-    actor.check_unit(unit.code)
-    if household is not None and household.unit_id != unit.code:
-        raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
-    number = _check_id(id_number, birth_date, sex)
-    _check_id_unique(number)
-    values = {
-        "name": name, "sex": sex, "birth_date": birth_date, "ethnicity": ethnicity,
-        "id_number": number, "household_id": household.pk if household else None,
-        "registered_unit_id": unit.code, "residence_unit_id": unit.code,
-        "residence_type": ResidenceType.REGISTERED, "status": Status.ACTIVE, "hukou_kind": hukou_kind,
-    }
+    values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
+                                registered_unit_code=registered_unit_code, household=household,
+                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind)
+    move_date = _check_date(move_date, "move_date", "迁入日期", not_before=values["birth_date"])
     return _create_person(actor, values, EventType.MOVE_IN, move_date, recorded_date=recorded_date,
-                          from_unit=(from_unit_code or "").strip(), to_unit=unit.code, action="move_in")
+                          from_unit=(from_unit_code or "").strip(), to_unit=values["registered_unit_id"],
+                          action="move_in")
 
 
 @transaction.atomic
