@@ -37,9 +37,9 @@ from popreg.campaigns.fieldlists import (
     SEX_ZH,
     FieldListError,
     as_date,
-    mask_id_number,
     sort_persons,
 )
+from popreg.core.privacy import mask_id
 
 FORMAT_NAME = "popreg-field-workbook"
 FORMAT_VERSION = "1"
@@ -188,7 +188,7 @@ def _printed(p: Mapping[str, Any], show_full_id: bool) -> dict[str, str]:
         "name": str(p.get("name") or ""),
         "sex": SEX_ZH.get(str(p.get("sex") or ""), str(p.get("sex") or "")),
         "birth_date": f"{birth:%Y-%m-%d}" if birth else "",
-        "id_number": str(p.get("id_number") or "") if show_full_id else mask_id_number(p.get("id_number")),
+        "id_number": str(p.get("id_number") or "") if show_full_id else mask_id(p.get("id_number")),
         "relation": str(p.get("relation") or ""),
         "residence_type": RESIDENCE_TYPES_ZH.get(str(p.get("residence_type") or ""),
                                                  str(p.get("residence_type") or "")),

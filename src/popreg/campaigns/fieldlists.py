@@ -34,6 +34,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from popreg.core.privacy import mask_id
+
 #: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down).
 OUTCOMES: dict[str, str] = {
     "confirmed": "核实无误",
@@ -62,16 +64,6 @@ class FieldListError(ValueError):
 
 # ---------------------------------------------------------------------------------------
 # shared helpers
-
-
-def mask_id_number(value: str | None) -> str:
-    """Public form of an ID number: first 4 and last 4 characters (1101**********002X)."""
-    if not value:
-        return ""
-    s = value.strip()
-    if len(s) <= 8:
-        return "*" * len(s)
-    return s[:4] + "*" * (len(s) - 8) + s[-4:]
 
 
 def as_date(value: Any) -> date | None:
@@ -238,7 +230,7 @@ def _person_rows(persons: Sequence[Mapping[str, Any]], show_full_id: bool) -> li
             "name": p.get("name") or "",
             "sex": SEX_ZH.get(str(p.get("sex") or ""), p.get("sex") or ""),
             "birth_date": format_date(p.get("birth_date")),
-            "id_number": (p.get("id_number") or "") if show_full_id else mask_id_number(p.get("id_number")),
+            "id_number": (p.get("id_number") or "") if show_full_id else mask_id(p.get("id_number")),
             "relation": p.get("relation") or "",
             "residence_type": RESIDENCE_TYPES_ZH.get(str(p.get("residence_type") or ""),
                                                      p.get("residence_type") or ""),

@@ -24,6 +24,7 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBasicAuth, SessionAuth
 
+from popreg.core.privacy import mask_id
 from popreg.registry.access import (
     Actor,
     actor_for,
@@ -59,15 +60,6 @@ class BasicAuth(HttpBasicAuth):
 
 
 router = Router(tags=["registry 登记库"], auth=[SessionAuth(), BasicAuth()])
-
-
-def mask_id_number(number: str | None) -> str:
-    """``11010519491231002X`` → ``1101**********002X`` (first and last four kept)."""
-    if not number:
-        return ""
-    if len(number) <= 8:
-        return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -127,7 +119,7 @@ class PersonBrief(Schema):
 
     @staticmethod
     def resolve_id_number_masked(obj: Person) -> str:
-        return mask_id_number(obj.id_number)
+        return mask_id(obj.id_number)
 
     @staticmethod
     def resolve_household_no(obj: Person) -> str | None:
