@@ -21,6 +21,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from popreg.linkage.models import DedupRun, DuplicateCandidate
+from popreg.linkage.prepare import REQUIRED_COLUMNS
 from popreg.linkage.review import evidence_from_pair, level_weights
 from popreg.registry.access import Actor
 from popreg.registry.actions import audit
@@ -29,15 +30,7 @@ from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person, Status
 
 logger = logging.getLogger(__name__)
 
-INPUT_COLUMNS = [
-    "record_id",
-    "name",
-    "sex",
-    "birth_date",
-    "id_number",
-    "village_code",
-    "household_no",
-]
+INPUT_COLUMNS = list(REQUIRED_COLUMNS)
 MIN_RECORDS = 2
 STALE_AFTER = timedelta(hours=6)  # a run still unfinished after this was interrupted
 

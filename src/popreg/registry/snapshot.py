@@ -25,7 +25,13 @@ from popreg.registry.models import (
     Person,
     SourceRecord,
 )
-from popreg.snapshot.format import write_manifest, write_table
+from popreg.snapshot.format import (
+    EVENTS_SCHEMA,
+    HOUSEHOLDS_SCHEMA,
+    PERSONS_SCHEMA,
+    write_manifest,
+    write_table,
+)
 
 VITAL_EVENTS = (
     "birth", "death", "move_in", "move_out", "transfer", "marriage", "divorce",
@@ -37,24 +43,7 @@ _UNIT_SCHEMA = pa.schema([
     ("parent_code", pa.string()), ("valid_from", pa.date32()), ("valid_to", pa.date32()),
     ("urban_rural", pa.string()),
 ])
-_HOUSEHOLD_SCHEMA = pa.schema([
-    ("household_id", pa.int64()), ("household_no", pa.string()), ("unit_code", pa.string()),
-    ("kind", pa.string()), ("address", pa.string()), ("head_person_id", pa.int64()),
-])
-_PERSON_SCHEMA = pa.schema([
-    ("person_id", pa.int64()), ("household_id", pa.int64()), ("name", pa.string()),
-    ("sex", pa.string()), ("birth_date", pa.date32()), ("id_number", pa.string()),
-    ("registered_unit", pa.string()), ("residence_unit", pa.string()),
-    ("residence_type", pa.string()), ("status", pa.string()), ("mother_id", pa.int64()),
-    ("father_id", pa.int64()), ("ethnicity", pa.string()), ("hukou_kind", pa.string()),
-    ("marital_status", pa.string()), ("death_date", pa.date32()), ("registered_date", pa.date32()),
-    ("merged_into", pa.int64()),
-])
-_EVENT_SCHEMA = pa.schema([
-    ("event_id", pa.int64()), ("person_id", pa.int64()), ("event_type", pa.string()),
-    ("event_date", pa.date32()), ("recorded_date", pa.date32()), ("unit_code", pa.string()),
-    ("from_unit", pa.string()), ("to_unit", pa.string()),
-])
+_PERSON_SCHEMA = PERSONS_SCHEMA.append(pa.field("merged_into", pa.int64()))
 
 _PERSON_FIELDS = [
     "id", "household_id", "name", "sex", "birth_date", "id_number", "registered_unit_id",
@@ -185,9 +174,9 @@ def write_registry_snapshot(out_dir: str | Path, at: datetime | None = None) -> 
     write_table(root, "households", _table(({
         "household_id": h["id"], "household_no": h["household_no"], "unit_code": h["unit_id"],
         "kind": h["kind"], "address": h["address"], "head_person_id": h["head_id"],
-    } for h in hhs.iterator(chunk_size=5000)), _HOUSEHOLD_SCHEMA))
+    } for h in hhs.iterator(chunk_size=5000)), HOUSEHOLDS_SCHEMA))
     write_table(root, "persons", _table(_person_rows(cutoff), _PERSON_SCHEMA))
-    write_table(root, "events", _table(_event_rows(cutoff), _EVENT_SCHEMA))
+    write_table(root, "events", _table(_event_rows(cutoff), EVENTS_SCHEMA))
     for name in ("hospital_births", "death_notices"):
         t = _source_table(name)
         if t is not None:

@@ -44,6 +44,26 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 CORE_TABLES = ("units", "households", "persons", "events")
 
+#: Arrow schemas of the core tables as every writer (synth, registry) produces them.
+#: Writers may append their own columns (``PERSONS_SCHEMA.append(...)``).
+HOUSEHOLDS_SCHEMA = pa.schema([
+    ("household_id", pa.int64()), ("household_no", pa.string()), ("unit_code", pa.string()),
+    ("kind", pa.string()), ("address", pa.string()), ("head_person_id", pa.int64()),
+])
+PERSONS_SCHEMA = pa.schema([
+    ("person_id", pa.int64()), ("household_id", pa.int64()), ("name", pa.string()),
+    ("sex", pa.string()), ("birth_date", pa.date32()), ("id_number", pa.string()),
+    ("registered_unit", pa.string()), ("residence_unit", pa.string()),
+    ("residence_type", pa.string()), ("status", pa.string()), ("mother_id", pa.int64()),
+    ("father_id", pa.int64()), ("ethnicity", pa.string()), ("hukou_kind", pa.string()),
+    ("marital_status", pa.string()), ("death_date", pa.date32()), ("registered_date", pa.date32()),
+])
+EVENTS_SCHEMA = pa.schema([
+    ("event_id", pa.int64()), ("person_id", pa.int64()), ("event_type", pa.string()),
+    ("event_date", pa.date32()), ("recorded_date", pa.date32()), ("unit_code", pa.string()),
+    ("from_unit", pa.string()), ("to_unit", pa.string()),
+])
+
 UNIT_LEVELS = ("county", "township", "village", "group")
 HOUSEHOLD_KINDS = ("family", "collective")
 SEXES = ("M", "F")

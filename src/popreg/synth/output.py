@@ -15,6 +15,13 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from popreg.snapshot.format import (
+    EVENTS_SCHEMA,
+    HOUSEHOLDS_SCHEMA,
+    PERSONS_SCHEMA,
+    RESIDENCE_TYPES,
+    STATUSES,
+)
 from popreg.synth import ids
 from popreg.synth import names as nm
 from popreg.synth.township import (
@@ -28,28 +35,12 @@ from popreg.synth.township import (
     Township,
 )
 
-RESIDENCE_TYPES = ("registered", "floating_in", "floating_out", "foreign", "pending")
-STATUSES = ("active", "deceased", "emigrated", "deregistered")
 MARITAL = ("single", "married", "divorced", "widowed")
 EVENT_NAMES = tuple(EVENT_CODE)
 
-PERSON_SCHEMA = pa.schema([
-    ("person_id", pa.int64()), ("household_id", pa.int64()), ("name", pa.string()),
-    ("sex", pa.string()), ("birth_date", pa.date32()), ("id_number", pa.string()),
-    ("registered_unit", pa.string()), ("residence_unit", pa.string()),
-    ("residence_type", pa.string()), ("status", pa.string()), ("mother_id", pa.int64()),
-    ("father_id", pa.int64()), ("ethnicity", pa.string()), ("hukou_kind", pa.string()),
-    ("marital_status", pa.string()), ("death_date", pa.date32()), ("registered_date", pa.date32()),
-])
-HOUSEHOLD_SCHEMA = pa.schema([
-    ("household_id", pa.int64()), ("household_no", pa.string()), ("unit_code", pa.string()),
-    ("kind", pa.string()), ("address", pa.string()), ("head_person_id", pa.int64()),
-])
-EVENT_SCHEMA = pa.schema([
-    ("event_id", pa.int64()), ("person_id", pa.int64()), ("event_type", pa.string()),
-    ("event_date", pa.date32()), ("recorded_date", pa.date32()), ("unit_code", pa.string()),
-    ("from_unit", pa.string()), ("to_unit", pa.string()), ("detail", pa.string()),
-])
+PERSON_SCHEMA = PERSONS_SCHEMA
+HOUSEHOLD_SCHEMA = HOUSEHOLDS_SCHEMA
+EVENT_SCHEMA = EVENTS_SCHEMA.append(pa.field("detail", pa.string()))
 BIRTH_SCHEMA = pa.schema([
     ("record_id", pa.string()), ("hospital", pa.string()), ("birth_date", pa.date32()),
     ("child_sex", pa.string()), ("child_name", pa.string()), ("mother_name", pa.string()),
