@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from popreg.core.idnumber import compose
-from popreg.linkage.sources import match_source
+from popreg.linkage.sources import _clerical_births, match_source
 from popreg.linkage.testdata import generate_records, with_errors
 from popreg.snapshot import write_snapshot
 
@@ -126,7 +126,11 @@ def _score(links: pd.DataFrame, truth: dict[str, str]) -> tuple[float, float]:
 
 def test_death_notices_are_matched(snapshot: dict[str, object]) -> None:
     links = match_source("sources/death_notices", snapshot["dir"])  # type: ignore[arg-type]
-    assert list(links.columns) == ["record_id", "person_id", "match_probability", "status"]
+    assert list(links.columns) == [
+        "record_id", "person_id", "match_probability", "status", "rule"
+    ]  # fmt: skip
+    assert set(links.loc[links["status"] == "matched", "rule"]) == {"model"}
+    assert (links.loc[links["status"] == "unmatched", "rule"] == "").all()
     assert len(links) == len(snapshot["deaths"])  # type: ignore[arg-type]
     precision, recall = _score(links, snapshot["deaths"])  # type: ignore[arg-type]
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
@@ -171,3 +175,58 @@ def test_match_errors_are_clear(snapshot: dict[str, object], tmp_path: Path) -> 
             "match", str(bad), "--against", str(tmp_path), "--out", str(tmp_path / "o.csv")
         )
     assert not (tmp_path / "o.csv").exists()
+
+
+def _registry_row(pid: int, sex: str, born: str, village: str, mother: int | None = None,
+                  name: str = "", id_number: str = "") -> dict[str, str]:  # fmt: skip
+    return {
+        "record_id": str(pid), "name": name, "sex": sex, "birth_date": born,
+        "id_number": id_number, "village_code": village, "household_no": "",
+        "mother_id": "" if mother is None else str(mother),
+    }  # fmt: skip
+
+
+def _birth(rid: str, born: str, sex: str, village: str, mother_name: str = "",
+           mother_id: str = "", mother_born: str = "") -> dict[str, str]:  # fmt: skip
+    return {
+        "record_id": rid, "birth_date": born, "child_sex": sex, "mother_name": mother_name,
+        "mother_id_number": mother_id, "mother_birth_date": mother_born, "address_unit": village,
+    }  # fmt: skip
+
+
+def test_clerical_second_pass_rules() -> None:
+    v1, v2 = "411423001201", "411423001202"
+    mum_id = compose("411423", date(1990, 5, 6), 12)
+    registry = pd.DataFrame([
+        _registry_row(1, "F", "1990-05-06", v1, name="李秀英", id_number=mum_id),
+        _registry_row(2, "F", "1991-02-03", v2, name="王芳"),
+        # her child's birth date was typed 40 days off: only the mother tells
+        _registry_row(10, "M", "2024-04-20", v1, mother=1),
+        # a child with no mother link, alone in its village on that day
+        _registry_row(11, "F", "2024-06-02", v2),
+        # two boys born the same day in v2, no mother links: ambiguous
+        _registry_row(12, "M", "2024-07-10", v2),
+        _registry_row(13, "M", "2024-07-11", v2),
+        # already linked by the model: never given again
+        _registry_row(14, "F", "2024-08-01", v1),
+        # mother 王芳 (name and birth date), child of the other sex only
+        _registry_row(15, "M", "2024-09-09", v2, mother=2),
+    ])  # fmt: skip
+    births = pd.DataFrame([
+        _birth("H1", "2024-03-11", "M", v1, "李秀英", mum_id, "1990-05-06"),
+        _birth("H2", "2024-06-01", "F", v2),
+        _birth("H3", "2024-07-10", "M", v2),
+        _birth("H4", "2024-08-01", "F", v1),
+        _birth("H5", "2024-09-09", "F", v2, "王芳", "", "1991-02-03"),
+        _birth("H6", "2024-06-02", "F", ""),  # no address: date alone is not enough
+    ])  # fmt: skip
+    model_links = pd.DataFrame(
+        [{"record_id": "H9", "person_id": "14", "match_probability": 0.99}]
+    )
+    got = _clerical_births(births, model_links, registry)
+    assert dict(zip(got["record_id"], zip(got["person_id"], got["rule"], strict=True),
+                    strict=True)) == {
+        "H1": ("10", "same_mother"),
+        "H2": ("11", "date_village"),
+    }  # fmt: skip
+    assert got["match_probability"].isna().all()

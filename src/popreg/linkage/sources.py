@@ -18,13 +18,15 @@ kind                columns
 The kind is taken from the snapshot table name or guessed from the columns
 (``mother_name`` → hospital births, ``death_date`` or ``notifier`` → death notices).
 Each source record gets one row: record_id, person_id (empty when unmatched),
-match_probability, status (``matched`` / ``unmatched``).
+match_probability, status (``matched`` / ``unmatched``) and rule (how the link was made:
+``model``, or for hospital births one of the clerical rules of :func:`_clerical_births`;
+empty when unmatched).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 from splink import Linker
 
+from popreg.core.idnumber import normalize
+from popreg.core.names import normalize_name
 from popreg.linkage.engine import _Backend
 from popreg.linkage.model import LinkageModel, estimate_prior, load_model
 from popreg.linkage.prepare import (
@@ -59,6 +63,10 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     "persons": ("record_id", "name", "sex", "birth_date", "id_number", "village_code"),
 }
 CHILD_DATE_TOLERANCE_DAYS = 3
+#: Clerical rules for hospital births left unlinked by the model (see _clerical_births).
+SAME_MOTHER_WINDOW_DAYS = 366
+SAME_VILLAGE_WINDOW_DAYS = 1
+RULES = ("model", "same_mother", "date_village")
 
 logger = logging.getLogger(__name__)
 
@@ -225,13 +233,21 @@ def match_source(
     reg_people = registry.drop(columns=["mother_id"])
     pairs = link_to_registry(people, reg_people, engine=engine, model=mdl, spark=spark)
     pairs = pairs[pairs["match_probability"] >= cut]
-    links = _children(df, pairs, registry) if kind == "hospital_births" else _best(pairs)
+    if kind == "hospital_births":
+        links = _children(df, pairs, registry).assign(rule="model")
+        links = pd.concat([links, _clerical_births(df, links, registry)], ignore_index=True)
+    else:
+        links = _best(pairs).assign(rule="model")
     out = pd.DataFrame({"record_id": df["record_id"].astype(str)})
     out = out.merge(links, on="record_id", how="left")
-    out["status"] = out["person_id"].notna().map({True: "matched", False: "unmatched"})
+    matched = out["person_id"].notna()
+    out["status"] = matched.map({True: "matched", False: "unmatched"})
     out["person_id"] = out["person_id"].fillna("")
-    out["match_probability"] = out["match_probability"].fillna(0.0).round(6)
-    return out[["record_id", "person_id", "match_probability", "status"]]
+    # A clerical link has no model probability: it stays empty (NaN); unmatched rows get 0.
+    out["match_probability"] = out["match_probability"].astype(float).round(6)
+    out.loc[~matched, "match_probability"] = 0.0
+    out["rule"] = out["rule"].fillna("")
+    return out[["record_id", "person_id", "match_probability", "status", "rule"]]
 
 
 def _best(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -307,3 +323,100 @@ def _children(births: pd.DataFrame, mothers: pd.DataFrame, registry: pd.DataFram
         used_children.add(pid)
         rows.append({"record_id": rid, "person_id": pid, "match_probability": prob})
     return pd.DataFrame(rows, columns=["record_id", "person_id", "match_probability"])
+
+
+def _clerical_births(
+    births: pd.DataFrame, links: pd.DataFrame, registry: pd.DataFrame
+) -> pd.DataFrame:
+    """A clerical second pass over the hospital births the model left unlinked.
+
+    What a registry clerk does with the leftovers of 月月清, in registry data only.  Among
+    registry persons not linked yet, with the child's sex equal to the record's, a record is
+    linked when **exactly one** candidate passes a rule, tried in this order:
+
+    ``same_mother``
+        the registry mother is certain: her ID number equals the record's mother ID number,
+        or her name and birth date both equal the record's; and the child was born within
+        ``SAME_MOTHER_WINDOW_DAYS`` of the hospital date (a mistyped birth date of the
+        child does not hide a birth whose mother is certain);
+    ``date_village``
+        the child is registered in the village of the record's address and born within
+        ``SAME_VILLAGE_WINDOW_DAYS`` of the hospital date (the mother's record is wrong or
+        missing, or the child has no mother link).
+
+    Records are taken in record_id order and a registry person is given to one record only.
+    A record with no address is never linked by ``date_village``; two candidates or more
+    leave the record unmatched (a clerk would check them by hand).
+    """
+    columns = ["record_id", "person_id", "match_probability", "rule"]
+    todo = births[~births["record_id"].astype(str).isin(set(links["record_id"]))]
+    if todo.empty:
+        return pd.DataFrame(columns=columns)
+    used = set(links["person_id"].astype(str))
+
+    def iso(value: object) -> str:
+        d = parse_birth_date(value)
+        return d.isoformat() if d else ""
+
+    mothers = {
+        pid: (normalize_name(name) if name else "", normalize(idn) if idn else "", iso(bd))
+        for pid, name, idn, bd in zip(
+            registry["record_id"], registry["name"], registry["id_number"],
+            registry["birth_date"], strict=True,
+        )
+    }  # fmt: skip
+    by_mother: dict[object, list[str]] = {}  # mother's ID number, or (name, birth date)
+    by_day: dict[tuple[str, date, str], list[str]] = {}
+    child: dict[str, tuple[str, date]] = {}
+    for pid, sex, bd, village, mid in zip(
+        registry["record_id"], registry["sex"], registry["birth_date"],
+        registry["village_code"], registry["mother_id"], strict=True,
+    ):  # fmt: skip
+        born = parse_birth_date(bd)
+        if pid in used or born is None:
+            continue
+        child[pid] = (sex, born)
+        if village:
+            by_day.setdefault((village, born, sex), []).append(pid)
+        m_name, m_id, m_bd = mothers.get(mid, ("", "", "")) if mid else ("", "", "")
+        if m_id:
+            by_mother.setdefault(m_id, []).append(pid)
+        if m_name and m_bd:
+            by_mother.setdefault((m_name, m_bd), []).append(pid)
+
+    rows: list[dict[str, object]] = []
+    for r in todo.sort_values("record_id").itertuples(index=False):
+        born = parse_birth_date(r.birth_date)
+        if born is None:
+            continue
+        sex = str(r.child_sex)
+        keys: list[object] = []
+        if r.mother_id_number:
+            keys.append(normalize(str(r.mother_id_number)))
+        if r.mother_name and iso(r.mother_birth_date):
+            keys.append((normalize_name(str(r.mother_name)), iso(r.mother_birth_date)))
+        same_mother = sorted(
+            {
+                p
+                for k in keys
+                for p in by_mother.get(k, [])
+                if p not in used
+                and child[p][0] == sex
+                and abs((child[p][1] - born).days) <= SAME_MOTHER_WINDOW_DAYS
+            }
+        )
+        village = str(r.address_unit)[:12]
+        near: list[str] = []
+        if village:
+            for d in range(-SAME_VILLAGE_WINDOW_DAYS, SAME_VILLAGE_WINDOW_DAYS + 1):
+                day = by_day.get((village, born + timedelta(days=d), sex), [])
+                near += [p for p in day if p not in used]
+        for rule, cands in (("same_mother", same_mother), ("date_village", near)):
+            if len(cands) == 1:
+                used.add(cands[0])
+                rows.append(
+                    {"record_id": str(r.record_id), "person_id": cands[0],
+                     "match_probability": float("nan"), "rule": rule}
+                )  # fmt: skip
+                break
+    return pd.DataFrame(rows, columns=columns)
