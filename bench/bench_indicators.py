@@ -3,7 +3,8 @@
 All units (county, townships, villages) × ten years (2015–2024) × all indicators, computed
 three ways in the same run on the same snapshot:
 
-1. the engine (``popreg.stats.indicators``: DuckDB SQL + core formulas), the thing measured;
+1. the engine (``popreg.stats.indicators``: DuckDB SQL + core formulas), the thing measured:
+   every column of docs/indicators.md plus the age pyramid of every unit and year;
 2. a straightforward pandas computation of the same counts (the baseline);
 3. one raw DuckDB query producing the same counts (population at start/end, births by sex,
    deaths, in/out migration per unit and year at all three levels), without the engine's
@@ -250,8 +251,17 @@ CONTRACT = [
 
 
 def run_engine(snap: Path) -> pd.DataFrame:
+    """Every indicator column of every unit and year, and the age pyramids (5-year groups by
+    sex at the start and end of each year) of every unit, as the dashboards use them."""
     eng = SnapshotIndicators(snap)
-    return eng.compute_cube(YEARS)
+    tables, pyramids = [], 0
+    for level in LEVELS:
+        table, pyramid = eng.compute(YEARS, level, "year", with_pyramid=True)
+        tables.append(table)
+        pyramids += 0 if pyramid is None else len(pyramid)
+    cube = pd.concat(tables, ignore_index=True)
+    cube.attrs["pyramid_rows"] = pyramids
+    return cube
 
 
 def _lvl(col: str, level: str) -> str:
@@ -460,7 +470,8 @@ def main() -> None:
     t_eng, eng = timed(run_engine)
     print(
         f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
-        f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns)"
+        f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns, "
+        f"{eng.attrs['pyramid_rows']:,} pyramid rows)"
     )
     if args.engine_only:
         if tmp is not None:
