@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH, chapman, chapman_variance
+from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH, chapman, chapman_variance, coverage_start
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,18 @@ def test_lognormal_interval_is_asymmetric_upwards():
 def test_assumptions_are_stated_in_both_languages():
     assert len(ASSUMPTIONS) == len(ASSUMPTIONS_ZH) == 4
     assert any("independ" in a for a in ASSUMPTIONS)
+
+
+def test_coverage_start_ignores_a_stray_early_record():
+    # A source that reports from 2021-11 on, with one birth date typed a year too early.
+    monthly = {(2020, 11): 1}
+    for i in range(48):
+        y, m = divmod(2021 * 12 + 10 + i, 12)
+        monthly[(y, m + 1)] = 100 + (i % 7)
+    assert coverage_start(monthly) == (2021, 11)
+    # without the stray record the first month opens it; a short first month still counts
+    assert coverage_start({k: v for k, v in monthly.items() if k != (2020, 11)}) == (2021, 11)
+    monthly[(2021, 11)] = 60
+    assert coverage_start(monthly) == (2021, 11)
+    assert coverage_start({}) is None
+    assert coverage_start({(2024, 3): 0}) is None

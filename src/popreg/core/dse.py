@@ -39,7 +39,14 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ASSUMPTIONS", "ASSUMPTIONS_ZH", "ChapmanEstimate", "chapman", "chapman_variance"]
+__all__ = [
+    "ASSUMPTIONS",
+    "ASSUMPTIONS_ZH",
+    "ChapmanEstimate",
+    "chapman",
+    "chapman_variance",
+    "coverage_start",
+]
 
 Z95 = 1.959963984540054
 
@@ -133,3 +140,40 @@ def chapman(
     else:
         raise ValueError(f"unknown interval method {method!r}: use 'normal' or 'lognormal'")
     return ChapmanEstimate(n1, n2, m, est, var, low, high, method)
+
+
+#: A month opens the coverage of a source when it holds at least this share of the source's
+#: median month.
+COVERAGE_SHARE = 0.5
+
+
+def coverage_start(monthly: dict[tuple[int, int], int]) -> tuple[int, int] | None:
+    """First month (year, month) from which a source reports in full, from its monthly counts.
+
+    The earliest record of a source is a poor start of its coverage: one mistyped birth
+    date years too early would open a window in which the registry counts births the source
+    never covered (a breach of closure that inflates N̂).  The coverage starts instead at
+    the first month holding at least ``COVERAGE_SHARE`` of the median monthly count, the
+    median taken over the months from the earliest record to the latest (empty months
+    count as 0).  ``None`` when there are no records.
+
+    >>> coverage_start({(2021, 2): 1, (2021, 11): 70, (2021, 12): 80, (2022, 1): 75})
+    (2021, 11)
+    """
+    months = {k: v for k, v in monthly.items() if v > 0}
+    if not months:
+        return None
+    first, last = min(months), max(months)
+    span = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
+    counts = []
+    for i in range(span):
+        y, m = divmod(first[0] * 12 + first[1] - 1 + i, 12)
+        counts.append(months.get((y, m + 1), 0))
+    ordered = sorted(counts)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    for i, n in enumerate(counts):
+        if n >= COVERAGE_SHARE * median:
+            y, m = divmod(first[0] * 12 + first[1] - 1 + i, 12)
+            return (y, m + 1)
+    return first  # pragma: no cover - the median month itself always qualifies

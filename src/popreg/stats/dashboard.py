@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -329,7 +330,8 @@ def dse_counts(snapshot_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]
 
     The hospital records (``sources/hospital_births``) are linked to registry persons by
     the linkage engine (:func:`popreg.linkage.sources.match_source`).  The window is from
-    the first day of the month of the earliest hospital birth to the reference moment;
+    the first month the hospital source covers in full (:func:`popreg.core.dse.coverage_start`:
+    a stray record with a mistyped early date does not open it) to the reference moment;
     registry births are the ``birth`` events dated in it, placed by the event's unit.  A
     linked hospital record takes the village and year of the registry birth it is linked
     to (so m never exceeds n1 or n2 of a cell); an unlinked one its own ``address_unit``
@@ -347,8 +349,11 @@ def dse_counts(snapshot_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]
     if hosp.empty:
         return None, {"computed": False, "reason": "no_source"}
     hosp["birth_date"] = pd.to_datetime(hosp["birth_date"]).dt.date
-    first = min(d for d in hosp["birth_date"] if d is not None)
-    start = date(first.year, first.month, 1)
+    monthly = Counter((d.year, d.month) for d in hosp["birth_date"] if d is not None and d < ref)
+    first = dse_core.coverage_start(dict(monthly))
+    if first is None:
+        return None, {"computed": False, "reason": "no_source"}
+    start = date(first[0], first[1], 1)
     hosp = hosp[(hosp["birth_date"] >= start) & (hosp["birth_date"] < ref)]
     events = snapfmt.read_table(
         snapshot_dir, "events", ["person_id", "event_type", "event_date", "unit_code"]
