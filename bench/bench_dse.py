@@ -9,8 +9,9 @@ true number of births in the hospital source's window from
     m  = hospital records linked to one of those registry births (distinct persons).
 
 The true number is known from the generator's truth files: distinct real children among
-the registry births (truth/entities.csv) plus the hospital births whose child was never
-registered (truth/defects.csv, ``unregistered_birth``).  Truth is read only to score.
+the registry births (truth/entities.csv), plus the hospital births whose child was never
+registered (truth/defects.csv, ``unregistered_birth``), plus the births on neither list
+(truth/unrecorded_births.csv).  Truth is read only to score.
 
 Links missed by the engine bias N̂ upwards, and with two lists this complete the interval
 is only a few births wide.  ``popreg match`` ends with a clerical second pass over the
@@ -90,13 +91,19 @@ def one_county(snap: Path, window_start: date) -> dict[str, object]:
         for r in _read_csv(snap / "truth" / "defects.csv")
         if r["source"] == "hospital_births" and r["defect_type"] == "unregistered_birth"
     }
-    true_n = len({entity.get(p, f"p{p}") for p in reg_births}) + len(ghosts & in_window)
+    unseen = sum(
+        1
+        for r in _read_csv(snap / "truth" / "unrecorded_births.csv")
+        if window_start <= date.fromisoformat(r["birth_date"]) < ref
+    )
+    true_n = len({entity.get(p, f"p{p}") for p in reg_births}) + len(ghosts & in_window) + unseen
     n1, n2 = len(reg_births), len(in_window)
     return {
         "n1": n1,
         "n2": n2,
         "m": m_match,
         "m_truth": m_truth,
+        "unseen": unseen,
         "true": true_n,
         "precision": precision,
         "recall": recall,
@@ -187,7 +194,8 @@ def main() -> None:
     bias = [(r["est"].estimate - r["true"]) / r["true"] for r in rows]
     print(
         f"  mean relative error of N_hat (match links): {sum(bias) / k:+.2%}; "
-        f"registry completeness n1/true: {sum(r['n1'] / r['true'] for r in rows) / k:.1%}"
+        f"registry completeness n1/true: {sum(r['n1'] / r['true'] for r in rows) / k:.1%}; "
+        f"births on neither list: {df['unseen'].mean():.1f} per county"
     )
     print(
         f"  linkage precision {df['precision'].mean():.4f}, recall {df['recall'].mean():.4f}, "

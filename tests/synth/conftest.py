@@ -15,7 +15,7 @@ def connect(snapshot: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for name in TABLES:
         con.execute(f"CREATE VIEW {name.split('/')[-1]} AS SELECT * FROM read_parquet('{snapshot}/{name}.parquet')")
-    for name in ("entities", "defects", "source_links"):
+    for name in ("entities", "defects", "source_links", "unrecorded_births"):
         con.execute(
             f"CREATE VIEW truth_{name} AS SELECT * FROM read_csv('{snapshot}/truth/{name}.csv', all_varchar=true, header=true)"
         )

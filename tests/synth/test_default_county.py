@@ -35,7 +35,7 @@ def test_manifest_is_complete_and_verifies(county):
     assert manifest["generator"]["parameters"]["persons"] == 157_000
     for name in ("units", "persons", "households", "events", "sources/hospital_births", "sources/death_notices"):
         assert manifest["row_counts"][name] > 0
-    for name in ("entities", "defects", "source_links"):
+    for name in ("entities", "defects", "source_links", "unrecorded_births"):
         assert f"truth/{name}.csv" in manifest["checksums"]
 
 

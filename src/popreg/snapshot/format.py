@@ -6,6 +6,7 @@ A snapshot is a directory::
     units.parquet  households.parquet  persons.parquet  events.parquet
     sources/hospital_births.parquet  sources/death_notices.parquet   (optional)
     truth/entities.csv  truth/defects.csv  truth/source_links.csv    (synthetic data only)
+    truth/unrecorded_births.csv                                      (synthetic data only)
 
 Checksums are SHA-256 of the file bytes.  Parquet files are written without creation
 timestamps and with fixed row-group sizes so the same tables give the same bytes: a

@@ -159,11 +159,12 @@ def generate(out_dir: str | Path, seed: int, persons: int | None = None,
         "sources/death_notices": _Writer(root, "sources/death_notices", DEATH_SCHEMA),
     }
     truth_files = {k: (root / "truth" / f"{k}.csv").open("w", encoding="utf-8", newline="")
-                   for k in ("entities", "defects", "source_links")}
+                   for k in ("entities", "defects", "source_links", "unrecorded_births")}
     truth = {k: csv.writer(f, lineterminator="\n") for k, f in truth_files.items()}
     truth["entities"].writerow(("person_id", "entity_id"))
     truth["defects"].writerow(("record_id", "source", "defect_type"))
     truth["source_links"].writerow(("source", "record_id", "person_id"))
+    truth["unrecorded_births"].writerow(("birth_date", "village_code", "sex", "mother_id"))
     outside = _outside_code_factory(plan.code)
     counters = Counters()
     began = time.monotonic()
@@ -179,6 +180,7 @@ def generate(out_dir: str | Path, seed: int, persons: int | None = None,
             truth["entities"].writerows(rows.entities)
             truth["defects"].writerows(rows.defects)
             truth["source_links"].writerows(rows.links)
+            truth["unrecorded_births"].writerows(rows.unrecorded_births)
             del t, rows
             if progress is not None:
                 done = t_plan.index + 1

@@ -55,6 +55,8 @@ DEATH_SCHEMA = pa.schema([
 
 #: years of outside sources before the reference moment
 HOSPITAL_YEARS = 4
+#: Share of the births of those years that the hospital source holds.
+HOSPITAL_SHARE = 0.97
 DEATH_NOTICE_YEARS = 3
 
 
@@ -77,6 +79,7 @@ class TownshipRows:
     entities: list[tuple[int, int]] = field(default_factory=list)
     defects: list[tuple[str, str, str]] = field(default_factory=list)
     links: list[tuple[str, str, int]] = field(default_factory=list)
+    unrecorded_births: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
 def _dates(days: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
@@ -145,7 +148,7 @@ def build(t: Township, county_name: str, counters: Counters) -> TownshipRows:
     events, enlisted = _events(t, pid, counters)
     rows = TownshipRows(persons, households, events, pa.table({}), pa.table({}))
     rows.entities = list(zip(pid.tolist(), (c["entity"] + counters.person).tolist(), strict=True))
-    births, b_defects, b_links = _hospital_births(t, pid, county_name, counters)
+    births, b_defects, b_links = _hospital_births(t, pid, county_name, counters, rows.unrecorded_births)
     notices, dead_active, d_links = _death_notices(t, pid, counters)
     rows.hospital_births, rows.death_notices = births, notices
     rows.links = b_links + d_links
@@ -262,17 +265,29 @@ def _true_name(t: Township, p: int) -> str:
     return str(t.c["sur"][p]) + str(t.c["given"][p])
 
 
-def _hospital_births(t: Township, pid: np.ndarray, county: str, counters: Counters) -> tuple[pa.Table, list[tuple[str, str, str]], list[tuple[str, str, int]]]:
+def _hospital_births(t: Township, pid: np.ndarray, county: str, counters: Counters,
+                     unrecorded: list[tuple[str, str, str, int]]) -> tuple[pa.Table, list[tuple[str, str, str]], list[tuple[str, str, int]]]:
+    """Hospital birth records of the last ``HOSPITAL_YEARS`` years; births on no list at
+    all (never registered, not in the source) are appended to ``unrecorded``."""
     rng, c = t.rng, t.c
     since = t.ref - HOSPITAL_YEARS * 365
     hospitals = (f"{county}人民医院", f"{county}妇幼保健院", f"{county}中医医院", f"{t.plan.name}卫生院")
     rows: list[tuple[int, int, int, int, str | None, int]] = []  # child, mother, father, date, name, sex
     for child, mother, father, day, sx in t.births:
-        if day >= since and rng.random() < 0.97:
+        if day >= since and rng.random() < HOSPITAL_SHARE:
             rows.append((child, mother, father, day, None, sx))
+    # An unregistered birth reaches the hospital source as often as a registered one (the
+    # two lists are independent, as dual-system estimation assumes); the others are on no
+    # list at all.  Drawn from a stream of their own so that the rest stays as it was.
+    ghost_rng = np.random.default_rng(t.rng.bit_generator.seed_seq.spawn(1)[0])  # type: ignore[attr-defined]
     for mother, father, day, sx, name in t.ghosts:
-        if since <= day < t.ref:
+        in_source = ghost_rng.random() < HOSPITAL_SHARE
+        if since <= day < t.ref and in_source:
             rows.append((-1, mother, father, day, name, sx))
+        elif day < t.ref:
+            vil = int(c["vil"][mother])
+            unrecorded.append((ids.to_date(day).isoformat(), str(t.vcodes[vil]) if vil >= 0 else "",
+                               "M" if sx == 0 else "F", int(pid[mother])))
     rows.sort(key=lambda r: (r[3], r[1], r[0]))
     out: dict[str, list[object]] = {k: [] for k in BIRTH_SCHEMA.names}
     defects: list[tuple[str, str, str]] = []
