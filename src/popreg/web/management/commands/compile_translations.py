@@ -10,15 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import polib
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
 def po_files() -> list[Path]:
-    """Every django.po under the configured LOCALE_PATHS."""
+    """Every django.po under the configured LOCALE_PATHS and under the ``locale`` directory
+    of each popreg app (Django reads both)."""
+    bases = [Path(b) for b in settings.LOCALE_PATHS]
+    bases += [Path(app.path) / "locale" for app in apps.get_app_configs() if app.name.startswith("popreg.")]
     out: list[Path] = []
-    for base in settings.LOCALE_PATHS:
-        out.extend(sorted(Path(base).glob("*/LC_MESSAGES/django.po")))
+    seen: set[Path] = set()
+    for base in bases:
+        for po in sorted(base.glob("*/LC_MESSAGES/django.po")):
+            if po.resolve() not in seen:
+                seen.add(po.resolve())
+                out.append(po)
     return out
 
 
