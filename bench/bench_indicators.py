@@ -15,6 +15,7 @@ The three are checked to agree on the contract counts before timings are printed
     .venv/bin/python bench/bench_indicators.py --persons 1000000
     .venv/bin/python bench/bench_indicators.py --persons 10000000 --skip-pandas
     .venv/bin/python bench/bench_indicators.py --snapshot DIR   # e.g. from popreg synth
+    .venv/bin/python bench/bench_indicators.py --persons 1000000 --spark --engine-only
 
 Without ``--snapshot`` it writes a snapshot with its own vectorised generator (10 years of
 births, deaths, moves and transfers with consistent event chains); ``--cache DIR`` keeps it
@@ -264,6 +265,17 @@ def run_engine(snap: Path) -> pd.DataFrame:
     return cube
 
 
+def run_spark(snap: Path) -> pd.DataFrame:
+    """The same cube with the Spark engine (local mode), the session already started."""
+    from popreg.spark import local_session
+
+    eng = SnapshotIndicators(snap, engine="spark", spark=local_session())
+    return pd.concat(
+        [eng.compute(YEARS, level, "year", with_pyramid=True)[0] for level in LEVELS],
+        ignore_index=True,
+    )
+
+
 def _lvl(col: str, level: str) -> str:
     return {
         "county": f"substr({col},1,6)||'000000'",
@@ -430,6 +442,11 @@ def main() -> None:
         "--engine-only", action="store_true", help="time the engine alone (no baselines, no ratios)"
     )
     ap.add_argument("--repeat", type=int, default=1, help="best of N for the DuckDB timings")
+    ap.add_argument(
+        "--spark",
+        action="store_true",
+        help="also time the Spark engine (local mode; the JVM start is timed apart)",
+    )
     args = ap.parse_args()
 
     tmp = None
@@ -473,6 +490,21 @@ def main() -> None:
         f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns, "
         f"{eng.attrs['pyramid_rows']:,} pyramid rows)"
     )
+    if args.spark:
+        from popreg.spark import local_session
+
+        t0 = time.perf_counter()
+        local_session()
+        print(
+            f"Spark session start (JVM, not in the timings):            {time.perf_counter() - t0:7.2f} s"
+        )
+        t_sp, sp = timed(run_spark)
+        print(
+            f"Spark engine, same cube:                                {t_sp:7.2f} s wall "
+            f"(driver CPU {cpu['run_spark']:.2f} s; executors run in the JVM)"
+        )
+        assert _key(sp, "period").equals(_key(eng, "period")), "Spark and DuckDB disagree"
+        print(f"ratio Spark / DuckDB engine: {t_sp / t_eng:.1f}")
     if args.engine_only:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
