@@ -10,7 +10,7 @@ from popreg.registry.history import rebuild_person
 from popreg.registry.importing import ImportFileError, parse_file, validate_file
 from popreg.registry.models import AuditRecord, Event, Household, Person
 
-from ..conftest import VILLAGE_A1, VILLAGE_B1
+from ..conftest import VILLAGE_A1, VILLAGE_A2, VILLAGE_B1
 from .helpers import HEADER, counts, person_row, sample_rows, to_csv, to_xlsx
 
 
@@ -109,7 +109,7 @@ def test_read_only_roles_cannot_import(county, actors, role):
 
 def test_joining_an_existing_household(people, actors):
     hh = people["hh_a"]
-    row = person_row(7, household=hh.household_no, unit=VILLAGE_A1, relation="子")
+    row = person_row(7, household=hh.household_no, unit=VILLAGE_A1, relation="子", 住址=hh.address)
     summary = run(actors["clerk_a1"], to_csv([row]))
     assert summary.households_joined == 1 and summary.households_created == 0
     assert hh.members.count() == 3
@@ -119,6 +119,33 @@ def test_joining_an_existing_household(people, actors):
     row = person_row(8, household=hh.household_no, unit=VILLAGE_A1, relation="户主")
     result = validate_file(actors["clerk_a1"], to_csv([row]), "h.csv")
     assert result.errors and "已有户主" in result.errors[0].message_zh
+
+
+def test_joining_a_household_with_another_address_is_refused(people, actors):
+    hh = people["hh_a"]  # 东关村1号
+    row = person_row(7, household=hh.household_no, unit=VILLAGE_A1, relation="子", 住址="东关村9号")
+    result = validate_file(actors["clerk_a1"], to_csv([row]), "h.csv")
+    (err,) = result.errors
+    assert err.column == "住址" and "东关村1号" in err.message_zh and "address" in err.message_en
+    # the same address written with other spacing or full-width digits is the same
+    row = person_row(7, household=hh.household_no, unit=VILLAGE_A1, relation="子", 住址="东关村 １号")
+    assert validate_file(actors["clerk_a1"], to_csv([row]), "h.csv").errors == []
+
+
+def test_person_without_id_already_registered_is_refused(county, actors):
+    """A file of persons without ID numbers, edited and uploaded again, adds nobody twice."""
+    rows = [person_row(i, household="900000001", 公民身份号码="") for i in range(1, 4)]
+    run(actors["admin"], to_csv(rows))
+    before = counts()
+    again = [*rows, person_row(4, household="900000001", 公民身份号码="")]  # one new person
+    result = validate_file(actors["admin"], to_csv(again), "edited.csv")
+    assert sorted(e.row for e in result.errors) == [2, 3, 4]
+    assert all(e.column == "姓名" and "重复登记" in e.message_zh for e in result.errors)
+    assert counts() == before
+    # the same name in another village, or with another birth date, is another person
+    other = person_row(1, household="900000003", unit=VILLAGE_A2, 公民身份号码="")
+    born = person_row(2, household="900000001", 公民身份号码="", 出生日期="1999-09-09")
+    assert validate_file(actors["admin"], to_csv([other, born]), "x.csv").errors == []
 
 
 def test_household_number_of_another_village_is_refused(people, actors):

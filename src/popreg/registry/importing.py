@@ -35,6 +35,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from popreg.core import names as names_core
 from popreg.registry.access import Actor
 from popreg.registry.actions import _check_date, _check_id, _check_name, _check_sex, _unit
 from popreg.registry.errors import RegistryError
@@ -712,6 +713,27 @@ def check_against_registry(
                 f"公民身份号码 {number} 已登记给在册人员（编号 {pk}），请核实是否重复登记",
                 f"ID number {number} already belongs to active person {pk}; check for a duplicate"))
 
+    # Persons without an ID number: an active person of the same village with the same
+    # name, sex and birth date is most likely the same person, already registered (e.g. a
+    # file edited and uploaded again).
+    no_id = [r for r in rows if not r.id_number and r.registered_unit]
+    wanted: dict[tuple[str, str, str, date], ImportRow] = {}
+    for r in no_id:
+        wanted.setdefault((r.registered_unit, names_core.normalize_name(r.name), r.sex, r.birth_date), r)
+    for chunk in _chunks(sorted({r.registered_unit for r in no_id})):
+        found = (Person.objects.filter(registered_unit_id__in=chunk, status=Status.ACTIVE)
+                 .values_list("registered_unit_id", "name_key", "sex", "birth_date", "pk")
+                 .iterator(chunk_size=5000))
+        for unit_code, key, sex, born, pk in found:
+            r = wanted.get((unit_code, key, sex, born))
+            if r is not None:
+                errors.append(RowError(
+                    r.row, label("name"), r.name,
+                    f"{unit_code} 已有同名、同性别、同出生日期的在册人员（编号 {pk}），"
+                    "请核实是否重复登记；确为另一人时请填写公民身份号码",
+                    f"active person {pk} in {unit_code} has the same name, sex and birth date; "
+                    "check for a duplicate, or give the ID number if this is another person"))
+
     # Household numbers that already exist: joining them is allowed within one's unit.
     first_of: dict[str, ImportRow] = {}
     for r in rows:
@@ -746,8 +768,20 @@ def check_against_registry(
                 r.row, label("relation"), r.relation,
                 f"户号 {r.household_no} 已有户主（编号 {hh.head_id}），不能再导入户主；变更户主请另行办理",
                 f"household {r.household_no} already has a head (person {hh.head_id})"))
+        if (r.address and hh.address and actor.covers(hh.unit_id)
+                and hh.unit_id == r.registered_unit and _norm_address(r.address) != _norm_address(hh.address)):
+            errors.append(RowError(
+                r.row, label("address"), r.address,
+                f"户号 {r.household_no} 是已有的户，住址为“{hh.address}”，与本行不一致；"
+                "变更住址请另行办理",
+                f"household {r.household_no} already exists with address {hh.address!r}; "
+                "change an address through its own form"))
     errors.sort(key=lambda e: e.row)
     return RegistryCheck(errors=errors, units=units, existing_households=existing)
+
+
+def _norm_address(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def validate_file(actor: Actor, data: bytes, file_name: str = "",
