@@ -216,3 +216,62 @@ def test_candidate_across_villages_needs_both_in_jurisdiction(people, actors):
     with pytest.raises(JurisdictionError):
         actions.do_merge_persons(actors["clerk_a1"], people["mother"], a2, "同一人")
     assert Person.objects.get(pk=a2.pk).merged_into_id is None
+
+
+def test_merge_moves_children_and_headship_to_the_survivor_and_undo_returns_them(pair, people, actors):
+    """A child of the duplicate (even in another village) gets the survivor as parent, and
+    a household the duplicate headed, when the survivor lives in it, gets the survivor as
+    head; the undo gives both back; every change is an event or an audit record."""
+    admin, clerk = actors["admin"], actors["clerk_a1"]
+    survivor, duplicate = pair  # the survivor lives in hh_a
+    hh = people["hh_a"]
+    hh.head = duplicate
+    hh.save()
+    kid_here = reg.do_register_birth(
+        admin, name="赵小明", sex="M", birth_date=date(2000, 1, 2), registered_unit_code=VILLAGE_A1,
+        father=Person.objects.get(pk=duplicate.pk),
+    )
+    kid_away = reg.do_register_birth(
+        admin, name="赵小红", sex="F", birth_date=date(2002, 3, 4), registered_unit_code=VILLAGE_A2,
+        father=Person.objects.get(pk=duplicate.pk),
+    )
+    kid_of_survivor = reg.do_register_birth(
+        admin, name="赵小刚", sex="M", birth_date=date(2004, 5, 6), registered_unit_code=VILLAGE_A1,
+        father=Person.objects.get(pk=survivor.pk),
+    )
+    _check_history(kid_here, kid_away)
+
+    merge = actions.do_merge_persons(clerk, survivor, duplicate, "同一人")
+    for kid in (kid_here, kid_away):
+        fresh = Person.objects.get(pk=kid.pk)
+        assert fresh.father_id == survivor.pk
+        last = Event.objects.filter(person=kid).latest("id")
+        assert last.event_type == EventType.MERGE and last.changes["father_id"] == [duplicate.pk, survivor.pk]
+        assert last.detail["merge_id"] == merge.pk and last.detail["role"] == "child"
+    hh.refresh_from_db()
+    assert hh.head_id == survivor.pk
+    assert AuditRecord.objects.filter(action="set_household_head", target_id=str(hh.pk)).count() == 1
+    assert Event.objects.get(pk=merge.survivor_event_id).detail["repointed"] == {
+        "children": {str(kid_here.pk): ["father_id"], str(kid_away.pk): ["father_id"]},
+        "heads": [hh.pk],
+    }
+    _check_history(kid_here, kid_away, kid_of_survivor)
+
+    actions.do_unmerge(clerk, merge, "误合并")
+    for kid in (kid_here, kid_away):
+        assert Person.objects.get(pk=kid.pk).father_id == duplicate.pk
+    assert Person.objects.get(pk=kid_of_survivor.pk).father_id == survivor.pk  # never the duplicate's
+    hh.refresh_from_db()
+    assert hh.head_id == duplicate.pk
+    _check_history(kid_here, kid_away, kid_of_survivor)
+
+
+def test_headship_stays_when_the_survivor_lives_in_another_household(pair, people, actors):
+    admin = actors["admin"]
+    survivor, duplicate = pair  # the survivor lives in hh_a
+    hh = reg.do_create_household(admin, unit_code=VILLAGE_A1, address="东关村6号")
+    hh.head = duplicate
+    hh.save()
+    actions.do_merge_persons(admin, survivor, duplicate, "同一人")
+    hh.refresh_from_db()
+    assert hh.head_id == duplicate.pk  # a person must choose the head

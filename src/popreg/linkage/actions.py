@@ -203,6 +203,7 @@ def do_merge_persons(
         detail={"merge_id": merge.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action="merge_persons",
     )
+    repointed = _repoint(actor, d, s, merge.pk, text, EventType.MERGE, "merge_persons")
     fill: dict[str, Any] = {}
     for field in FILLABLE:
         mine, theirs = getattr(s, field), getattr(d, field)
@@ -221,6 +222,7 @@ def do_merge_persons(
             "duplicate_id": d.pk,
             "reason": text,
             "filled": sorted(fill),
+            "repointed": repointed,
         },
         action="merge_persons",
     )
@@ -312,6 +314,10 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         },
         action="unmerge_persons",
     )
+    # Children and households that the merge pointed at the survivor go back to the
+    # duplicate, where they still point at the survivor.
+    done = (m.survivor_event.detail if m.survivor_event_id else {}).get("repointed") or {}
+    _repoint(actor, s, d, m.pk, text, EventType.UNMERGE, "unmerge_persons", only=done)
     m.undone = True
     m.undone_at = timezone.now()
     m.undone_by = _user(actor)
@@ -336,6 +342,72 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
             detail={"merge_id": m.pk, "reason": text},
         )
     return m
+
+
+PARENT_FIELDS = ("mother_id", "father_id")
+
+
+def _repoint(
+    actor: Actor,
+    old: Person,
+    new: Person,
+    merge_id: int,
+    reason: str,
+    event_type: str,
+    action: str,
+    only: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Point the children and the household headship of ``old`` at ``new``.
+
+    A child whose mother or father is ``old`` gets an event (``event_type``, role
+    ``child``) that changes the link; a household headed by ``old`` is headed by ``new``
+    when ``new`` is a member of it (otherwise the household keeps its head and a person
+    must choose one), with an audit record.  The children may lie outside the actor's
+    jurisdiction: the change follows from the merge the actor may make.  ``only`` (on
+    undo) limits the change to what the merge did.  Returns what was changed, as
+    ``{"children": {child_id: [fields]}, "heads": [household_id]}``.
+    """
+    from popreg.registry.models import Household
+
+    want_children = None if only is None else {int(k): v for k, v in only.get("children", {}).items()}
+    want_heads = None if only is None else set(only.get("heads", []))
+    children: dict[str, list[str]] = {}
+    kids = Person.objects.select_for_update().filter(Q(mother_id=old.pk) | Q(father_id=old.pk))
+    for child in kids.order_by("pk"):
+        fields = [f for f in PARENT_FIELDS if getattr(child, f) == old.pk]
+        if want_children is not None:
+            fields = [f for f in fields if f in want_children.get(child.pk, [])]
+        if not fields or child.pk in (old.pk, new.pk):
+            continue
+        _record(
+            actor,
+            child,
+            event_type,
+            _today(),
+            {f: new.pk for f in fields},
+            detail={"merge_id": merge_id, "role": "child", "reason": reason, "parent_fields": fields},
+            action=action,
+        )
+        children[str(child.pk)] = fields
+    heads: list[int] = []
+    for hh in Household.objects.select_for_update().filter(head_id=old.pk).order_by("pk"):
+        if want_heads is not None and hh.pk not in want_heads:
+            continue
+        if want_heads is None and new.household_id != hh.pk:
+            continue
+        hh.head = new
+        hh.save(update_fields=["head"])
+        audit(
+            actor,
+            "set_household_head",
+            hh,
+            unit_code=hh.unit_id,
+            before={"head_id": old.pk},
+            after={"head_id": new.pk},
+            detail={"merge_id": merge_id, "reason": reason},
+        )
+        heads.append(hh.pk)
+    return {"children": children, "heads": heads}
 
 
 def _from_json_values(values: dict[str, Any]) -> dict[str, Any]:
