@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from popreg.linkage import actions, jobs, review
@@ -26,11 +27,54 @@ from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person
 from popreg.registry.views import PAGE_SIZE, _base_context, _value_labels, with_actor, writer
 
 STATUS_FILTERS = [
-    ("pending", "待审核"),
-    ("same_person", "已判定同一人"),
-    ("different_people", "已判定不同的人"),
-    ("all", "全部"),
+    ("pending", _("Pending review")),
+    ("same_person", _("Decided: same person")),
+    ("different_people", _("Decided: different people")),
+    ("all", _("All")),
 ]
+
+#: Labels of ``DuplicateCandidate.status`` and ``DedupRun.state`` in the active language.
+CANDIDATE_STATUSES = {
+    "pending": _("Pending review"),
+    "same_person": _("Same person"),
+    "different_people": _("Different people"),
+}
+RUN_STATES = {
+    "queued": _("queued"),
+    "running": _("running"),
+    "done": _("finished"),
+    "failed": _("failed"),
+}
+
+#: Names of the fields a merge fills in the kept record (``actions.FILLABLE``).
+FILLABLE_LABELS = {
+    "id_number": _("ID number"),
+    "birth_date": _("Birth date"),
+    "sex": _("Sex"),
+    "ethnicity": _("Ethnicity"),
+    "former_names": _("Former names"),
+    "hukou_kind": _("Hukou kind"),
+    "marital_status": _("Marital status"),
+    "mother_id": _("Mother"),
+    "father_id": _("Father"),
+    "household_id": _("Household"),
+}
+
+
+def _status_label(c: DuplicateCandidate) -> DuplicateCandidate:
+    c.status_label = CANDIDATE_STATUSES.get(c.status, c.get_status_display())  # type: ignore[attr-defined]
+    return c
+
+
+def _state_label(run: DedupRun) -> str:
+    return str(RUN_STATES.get(run.state, run.get_state_display()))
+
+
+def _with_state_labels(runs: Any) -> list[DedupRun]:
+    out = list(runs)
+    for r in out:
+        r.state_label = _state_label(r)  # type: ignore[attr-defined]
+    return out
 
 
 def _units(actor: Actor) -> list[AdminUnit]:
@@ -74,10 +118,13 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     prefix = unit.code[: PREFIX_LENGTH[unit.level]] if unit else ""
     qs = review.candidates(actor, status="" if status == "all" else status, unit_prefix=prefix)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = [_status_label(c) for c in page.object_list]
     query = urlencode({"status": status, "unit": unit.code if unit else ""})
-    recent = DedupRun.objects.select_related("unit").filter(
-        unit__code__in=[u.code for u in _units(actor)]
-    )[:5]
+    recent = _with_state_labels(
+        DedupRun.objects.select_related("unit").filter(
+            unit__code__in=[u.code for u in _units(actor)]
+        )[:5]
+    )
     return render(
         request,
         "linkage/index.html",
@@ -144,7 +191,11 @@ def _detail(
         and b.merged_into_id is None
         and c.status != DuplicateCandidate.Status.DIFFERENT_PEOPLE
     )
-    filled = [actions.FILLABLE.get(f, f) for f in (active_merge.filled if active_merge else {})]
+    filled = [
+        FILLABLE_LABELS.get(f, actions.FILLABLE.get(f, f))
+        for f in (active_merge.filled if active_merge else {})
+    ]
+    _status_label(c)
     return render(
         request,
         "linkage/candidate.html",
@@ -269,6 +320,7 @@ def _scoped_runs(actor: Actor) -> Any:
 @with_actor
 def runs(request: HttpRequest, actor: Actor) -> HttpResponse:
     page = Paginator(_scoped_runs(actor), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _with_state_labels(page.object_list)
     return render(
         request, "linkage/runs.html", _base_context(actor, page=page, query="", units=_units(actor))
     )
@@ -288,6 +340,7 @@ def start_run(request: HttpRequest, actor: Actor) -> HttpResponse:
         run = jobs.start_dedup_run(actor, code)
     except RegistryError as err:
         page = Paginator(_scoped_runs(actor), PAGE_SIZE).get_page(1)
+        page.object_list = _with_state_labels(page.object_list)
         return render(
             request,
             "linkage/runs.html",
@@ -307,7 +360,7 @@ def _run_json(run: DedupRun) -> dict[str, Any]:
     return {
         "id": run.pk,
         "state": run.state,
-        "state_label": run.get_state_display(),
+        "state_label": _state_label(run),
         "progress": run.progress,
         "stage": run.stage,
         "n_records": run.n_records,
