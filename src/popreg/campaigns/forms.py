@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from popreg.campaigns.actions import ACTION_LABELS
 from popreg.campaigns.models import FoundPerson, Outcome
@@ -14,11 +15,42 @@ from popreg.registry.actions import CORRECTABLE
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit
 
-_DATE_ERRORS = {"invalid": "请填写有效日期，格式 年-月-日（如 2025-11-01）", "required": "请填写日期"}
+_DATE_ERRORS = {"invalid": _("Enter a valid date as YYYY-MM-DD (for example 2025-11-01)."),
+                "required": _("Please enter the date.")}
 _FORMATS = ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"]
 
+#: English names of the registry fields a campaign may correct (their Chinese is
+#: ``registry.actions.CORRECTABLE``, which also labels the printed and uploaded workbooks).
+CORRECTABLE_NAMES = {
+    "name": _("Name"), "former_names": _("Former names"), "sex": _("Sex"), "birth_date": _("Birth date"),
+    "ethnicity": _("Ethnicity"), "id_number": _("ID number"), "hukou_kind": _("Hukou kind"),
+    "residence_unit_id": _("Residence unit"), "residence_type": _("Residence type"), "mother_id": _("Mother"),
+    "father_id": _("Father"),
+}
 
-def date_field(label: str, required: bool = True, **kwargs: Any) -> forms.DateField:
+#: English names of the resolving actions (their Chinese is ``actions.ACTION_LABELS``).
+ACTION_NAMES = {
+    "register_death": _("Deregister a death"), "register_enlistment": _("Deregister for enlistment"),
+    "correct_person": _("Correct registered items"), "transfer": _("Transfer within the county"),
+    "move_out": _("Move out of the county"), "merge_persons": _("Merge duplicate records"),
+    "register_birth": _("Register a birth"), "move_in": _("Register a move-in"),
+}
+
+#: Sign-off levels, as the summary page names them.
+SIGN_OFF_LEVELS = {"village": _("village level"), "township": _("township level"), "county": _("county level")}
+
+_SEXES = [("M", _("Male")), ("F", _("Female"))]
+_CORRECTABLE_CHOICES = [("", "—"), *((k, CORRECTABLE_NAMES.get(k, v)) for k, v in CORRECTABLE.items())]
+
+
+def action_label(action: str) -> str:
+    """The resolving action's name in the active language."""
+    return str(ACTION_NAMES.get(action, ACTION_LABELS.get(action, action)))
+
+
+
+
+def date_field(label: Any, required: bool = True, **kwargs: Any) -> forms.DateField:
     return forms.DateField(
         label=label, required=required, input_formats=_FORMATS, error_messages=_DATE_ERRORS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **kwargs,
@@ -38,28 +70,29 @@ def add_error(form: forms.Form, err: RegistryError) -> None:
 
 
 class CampaignForm(_Base):
-    name = forms.CharField(label="活动名称", max_length=120, initial="户口整顿")
+    name = forms.CharField(label=_("Campaign name"), max_length=120, initial="户口整顿")
     scope_codes = forms.MultipleChoiceField(
-        label="范围", widget=forms.CheckboxSelectMultiple,
-        help_text="选择县、乡镇(街道)或村(居)委会；所选单位下的全部村都在范围内",
+        label=_("Scope"), widget=forms.CheckboxSelectMultiple,
+        help_text=_("Choose the county, townships (subdistricts) or villages (neighbourhood committees); every village under a chosen unit is in scope."),
     )
     reference_moment = forms.DateTimeField(
-        label="标准时点", input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        label=_("Reference time"), input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    preparation_start = date_field("准备阶段开始")
-    preparation_end = date_field("准备阶段结束")
-    verification_start = date_field("入户核对开始")
-    verification_end = date_field("入户核对结束")
-    rectification_start = date_field("整改开始")
-    rectification_end = date_field("整改结束（整改期限）")
-    summary_start = date_field("总结验收开始")
-    summary_end = date_field("总结验收结束")
-    spot_check_households = forms.IntegerField(label="每村抽查户数", min_value=1, initial=5)
-    error_threshold = forms.FloatField(label="抽查差错率上限", min_value=0.001, max_value=0.999, initial=0.05,
-                                       help_text="小数，如 0.05 表示 5%；抽查差错率低于此值的村验收通过")
-    seed = forms.IntegerField(label="抽样随机种子", initial=20251101,
-                              help_text="相同种子抽到相同的户，便于复查")
+    preparation_start = date_field(_("Preparation starts"))
+    preparation_end = date_field(_("Preparation ends"))
+    verification_start = date_field(_("Door-to-door verification starts"))
+    verification_end = date_field(_("Door-to-door verification ends"))
+    rectification_start = date_field(_("Rectification starts"))
+    rectification_end = date_field(_("Rectification ends (deadline for rectification)"))
+    summary_start = date_field(_("Summary and acceptance starts"))
+    summary_end = date_field(_("Summary and acceptance ends"))
+    spot_check_households = forms.IntegerField(label=_("Households to spot-check per village"), min_value=1, initial=5)
+    error_threshold = forms.FloatField(label=_("Spot-check error rate limit"), min_value=0.001, max_value=0.999,
+                                       initial=0.05,
+                                       help_text=_("A fraction: 0.05 means 5%. A village passes acceptance when its spot-check error rate is below this limit."))
+    seed = forms.IntegerField(label=_("Random seed for sampling"), initial=20251101,
+                              help_text=_("The same seed draws the same households, so the draw can be repeated."))
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,30 +103,31 @@ class CampaignForm(_Base):
 
 
 class OutcomeForm(_Base):
-    outcome = forms.ChoiceField(label="核对结果", choices=Outcome.choices, widget=forms.RadioSelect)
-    field_name = forms.ChoiceField(label="有误项目", required=False,
-                                   choices=[("", "—")] + [(k, v) for k, v in CORRECTABLE.items()])
-    value = forms.CharField(label="正确值 / 迁往地代码 / 重复记录编号", required=False, max_length=200)
-    date = date_field("日期（死亡、迁出）", required=False)
-    note = forms.CharField(label="备注", required=False, max_length=200)
+    outcome = forms.ChoiceField(label=_("Verification result"), choices=Outcome.choices, widget=forms.RadioSelect)
+    field_name = forms.ChoiceField(label=_("Incorrect item"), required=False, choices=_CORRECTABLE_CHOICES)
+    value = forms.CharField(label=_("Correct value / destination code / duplicate record number"), required=False,
+                            max_length=200)
+    date = date_field(_("Date (death, move away)"), required=False)
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
 
 class FoundPersonForm(_Base):
-    name = forms.CharField(label="姓名", max_length=60)
-    sex = forms.ChoiceField(label="性别", choices=[("M", "男"), ("F", "女")], widget=forms.RadioSelect)
-    birth_date = date_field("出生日期")
-    kind = forms.ChoiceField(label="类别", choices=FoundPerson.Kind.choices, widget=forms.RadioSelect,
+    name = forms.CharField(label=_("Name"), max_length=60)
+    sex = forms.ChoiceField(label=_("Sex"), choices=_SEXES, widget=forms.RadioSelect)
+    birth_date = date_field(_("Birth date"))
+    kind = forms.ChoiceField(label=_("Category"), choices=FoundPerson.Kind.choices, widget=forms.RadioSelect,
                              initial=FoundPerson.Kind.BIRTH)
-    id_number = forms.CharField(label="公民身份号码", required=False, max_length=18)
-    household_no = forms.CharField(label="户号", required=False, max_length=20)
-    address = forms.CharField(label="住址（门牌）", required=False, max_length=200)
-    from_unit_code = forms.CharField(label="迁出地代码（迁入未登记时）", required=False, max_length=12)
-    date = date_field("迁入日期", required=False)
-    note = forms.CharField(label="备注", required=False, max_length=200)
+    id_number = forms.CharField(label=_("ID number"), required=False, max_length=18)
+    household_no = forms.CharField(label=_("Household number"), required=False, max_length=20)
+    address = forms.CharField(label=_("Address (house number)"), required=False, max_length=200)
+    from_unit_code = forms.CharField(label=_("Moved in from (code, for an unregistered move-in)"), required=False,
+                                     max_length=12)
+    date = date_field(_("Move-in date"), required=False)
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
 
 
 class UploadForm(_Base):
-    file = forms.FileField(label="填好的核对表（.xlsx）")
+    file = forms.FileField(label=_("Completed workbook (.xlsx)"))
 
 
 #: The inputs each resolving action reads (the form shows only those of the item's actions).
@@ -110,23 +144,25 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 class ResolveForm(_Base):
-    action = forms.ChoiceField(label="整改措施")
-    date = date_field("日期（死亡、迁移、入伍、迁入）", required=False)
-    field_name = forms.ChoiceField(label="更正项目", required=False,
-                                   choices=[("", "—")] + [(k, v) for k, v in CORRECTABLE.items()])
-    value = forms.CharField(label="正确值", required=False, max_length=200)
-    destination_code = forms.CharField(label="迁往地代码（县内为12位村代码）", required=False, max_length=12)
-    other_person_id = forms.CharField(label="保留的记录编号（本记录并入该记录，两份历史都保留）", required=False, max_length=12)
-    name = forms.CharField(label="姓名（登记新人员）", required=False, max_length=60)
-    sex = forms.ChoiceField(label="性别（登记新人员）", required=False, choices=[("", "—"), ("M", "男"), ("F", "女")])
-    birth_date = date_field("出生日期（登记新人员）", required=False)
-    id_number = forms.CharField(label="公民身份号码（登记新人员）", required=False, max_length=18)
-    household_no = forms.CharField(label="户号（登记新人员）", required=False, max_length=20)
-    from_unit_code = forms.CharField(label="迁出地代码（迁入登记）", required=False, max_length=12)
+    action = forms.ChoiceField(label=_("Rectification action"))
+    date = date_field(_("Date (death, move, enlistment, move-in)"), required=False)
+    field_name = forms.ChoiceField(label=_("Item to correct"), required=False, choices=_CORRECTABLE_CHOICES)
+    value = forms.CharField(label=_("Correct value"), required=False, max_length=200)
+    destination_code = forms.CharField(label=_("Destination code (12-digit village code within the county)"),
+                                       required=False, max_length=12)
+    other_person_id = forms.CharField(
+        label=_("Number of the record to keep (this record is merged into it; both histories are kept)"),
+        required=False, max_length=12)
+    name = forms.CharField(label=_("Name (new person)"), required=False, max_length=60)
+    sex = forms.ChoiceField(label=_("Sex (new person)"), required=False, choices=[("", "—"), *_SEXES])
+    birth_date = date_field(_("Birth date (new person)"), required=False)
+    id_number = forms.CharField(label=_("ID number (new person)"), required=False, max_length=18)
+    household_no = forms.CharField(label=_("Household number (new person)"), required=False, max_length=20)
+    from_unit_code = forms.CharField(label=_("Moved in from (code, for a move-in)"), required=False, max_length=12)
 
     def __init__(self, *args: Any, actions: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [(a, ACTION_LABELS[a]) for a in actions]
+        self.fields["action"].choices = [(a, action_label(a)) for a in actions]
         wanted = {"action"}.union(*(ACTION_FIELDS.get(a, ()) for a in actions))
         for name in list(self.fields):
             if name not in wanted:
@@ -134,13 +170,13 @@ class ResolveForm(_Base):
 
 
 class RejectForm(_Base):
-    reason = forms.CharField(label="驳回理由", max_length=200)
+    reason = forms.CharField(label=_("Reason for rejection"), max_length=200)
 
 
 class AssignForm(_Base):
-    owner = forms.ChoiceField(label="责任人", required=False)
-    deadline = date_field("整改期限", required=False)
-    start = forms.BooleanField(label="标记为处理中", required=False)
+    owner = forms.ChoiceField(label=_("Responsible officer"), required=False)
+    deadline = date_field(_("Deadline"), required=False)
+    start = forms.BooleanField(label=_("Mark as in progress"), required=False)
 
     def __init__(self, *args: Any, owners: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,13 +184,13 @@ class AssignForm(_Base):
 
 
 class SpotCheckForm(_Base):
-    agrees = forms.ChoiceField(label="复核结果", choices=[("1", "与核对结果一致"), ("0", "不一致")],
+    agrees = forms.ChoiceField(label=_("Re-check result"),
+                               choices=[("1", _("Agrees with the verification result")), ("0", _("Differs"))],
                                widget=forms.RadioSelect)
-    note = forms.CharField(label="差错说明", required=False, max_length=200)
+    note = forms.CharField(label=_("Description of the error"), required=False, max_length=200)
 
 
 class SignOffForm(_Base):
     unit = forms.CharField(widget=forms.HiddenInput)
-    level = forms.ChoiceField(choices=[("village", "村级"), ("township", "乡镇级"), ("county", "县级")],
-                              widget=forms.HiddenInput)
-    note = forms.CharField(label="验收意见", required=False, max_length=200)
+    level = forms.ChoiceField(choices=list(SIGN_OFF_LEVELS.items()), widget=forms.HiddenInput)
+    note = forms.CharField(label=_("Acceptance remarks"), required=False, max_length=200)

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from popreg.campaigns import actions, fieldlists, forms
@@ -27,6 +29,7 @@ from popreg.campaigns.models import (
     SpotCheck,
 )
 from popreg.campaigns.queries import (
+    UnitProgress,
     campaign_info,
     campaigns_for,
     field_list_persons,
@@ -38,7 +41,7 @@ from popreg.campaigns.queries import (
     scope_villages,
     village_info,
 )
-from popreg.campaigns.summary import summary_pdf, summary_table, summary_xlsx
+from popreg.campaigns.summary import SummaryTable, summary_pdf, summary_table, summary_xlsx
 from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor
 from popreg.registry.actions import audit
@@ -47,6 +50,70 @@ from popreg.registry.models import AdminUnit, Household, Role
 from popreg.registry.views import with_actor, writer
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# ---------------------------------------------------------------- labels in the active language
+
+
+def _item_type_names() -> dict[str, str]:
+    """Item types by name (their Chinese is ``queries.item_type_labels()``, which also heads
+    the printed and exported summary table)."""
+    return {
+        "died": _("Door-to-door check: died"),
+        "moved_away": _("Door-to-door check: moved away"),
+        "not_found": _("Door-to-door check: no such person"),
+        "field_wrong": _("Door-to-door check: wrong information"),
+        "found_person": _("Door-to-door check: newly found person"),
+        "duplicate": _("Duplicate registration (same household or person registered twice)"),
+        "living_away": _("Living away from the place of registration"),
+        "death_not_deregistered": _("Death not deregistered"),
+        "enlisted_not_deregistered": _("Enlistment not deregistered"),
+        "pending_registration": _("Registration pending too long"),
+        "id_checksum_error": _("ID number check digit wrong"),
+        "id_birthdate_mismatch": _("ID number does not match the birth date"),
+        "id_sex_mismatch": _("ID number does not match the sex"),
+        "missing_field": _("Required item missing"),
+        "unregistered_birth": _("Unregistered birth"),
+        "id_region_invalid": _("ID number region code not valid at birth"),
+        "implausible_age": _("Age over 110"),
+        "implausible_mother_age": _("Implausible age of the mother at the birth"),
+        "future_event": _("Date after the reference time"),
+        "death_notice_unmatched": _("Death notice matches no registered person"),
+    }
+
+
+def _type_labels() -> dict[str, str]:
+    """Every item type with its label in the active language."""
+    names = _item_type_names()
+    return {t: names.get(t, label) for t, label in item_type_labels().items()}
+
+
+def _summary_columns() -> dict[str, str]:
+    """The summary table's Chinese column heads (``SummaryTable.header()``) by name."""
+    return {
+        "单位代码": _("Unit code"), "单位名称": _("Unit name"), "层级": _("Level"), "名单人数": _("Listed"),
+        "已核对": _("Verified"), "核对率%": _("Verified (%)"), "问题合计": _("Problems in all"),
+        "已整改": _("Resolved"), "已驳回": _("Rejected"), "未办结": _("Outstanding"),
+        "抽查户数": _("Households spot-checked"), "抽查差错": _("Spot-check errors"),
+        "抽查差错率%": _("Spot-check error rate (%)"), "签字": _("Sign-offs"),
+    }
+
+
+def _summary_screen(table: SummaryTable) -> tuple[list[str], list[tuple[UnitProgress, list[Any]]]]:
+    """The summary table's header and rows for the screen, in the active language (the
+    printed and exported table stays Chinese)."""
+    header = table.header()
+    names = {**_summary_columns(), **{label: _item_type_names().get(t, label) for t, label in table.types}}
+    levels = {"campaign": _("Total"), "township": _("Township (subdistrict)"),
+              "village": _("Village (neighbourhood committee)")}
+    level_col, sign_col = header.index("层级"), header.index("签字")
+    rows = []
+    for r in table.rows:
+        values = table.values(r)
+        values[level_col] = levels.get(r.level, values[level_col])
+        values[sign_col] = _(", ").join(str(forms.SIGN_OFF_LEVELS.get(s, s)) for s in r.signoffs)
+        rows.append((r, values))
+    return [names.get(h, h) for h in header], rows
 
 
 # ---------------------------------------------------------------- lookups
@@ -66,8 +133,14 @@ def _village(actor: Actor, campaign: Campaign, code: str) -> AdminUnit:
     return unit
 
 
+def _percent(part: float, whole: float = 1) -> str:
+    """A ratio as a whole percentage, rounded as the ``widthratio`` template tag does."""
+    return f"{round(part / whole * 100)}%"
+
+
 def _ctx(actor: Actor, campaign: Campaign, **extra: Any) -> dict[str, Any]:
     return {"actor": actor, "campaign": campaign, "can_write": actor.can_write,
+            "threshold": _percent(campaign.error_threshold),
             "is_county": actor.role in (Role.COUNTY_ADMIN,) or actor.prefix == "",
             "is_township": actor.role in (Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN), **extra}
 
@@ -105,9 +178,10 @@ def create(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             forms.add_error(form, err)
         else:
-            messages.success(request, f"已创建整顿活动“{c.name}”，核对名单已生成")
+            messages.success(request, _("Campaign “%(name)s” created; its verification lists are ready.") % {"name": c.name})
             return redirect("campaigns:detail", c.pk)
-    return render(request, "campaigns/form.html", {"actor": actor, "form": form, "title": "发起整顿活动",
+    return render(request, "campaigns/form.html", {"actor": actor, "form": form,
+                                                   "title": _("Start a verification campaign"),
                                                    "cancel": reverse("campaigns:index")})
 
 
@@ -134,7 +208,7 @@ def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     try:
         c = actions.do_advance_phase(actor, c)
-        messages.success(request, f"已进入“{c.get_phase_display()}”阶段")
+        messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {"phase": c.get_phase_display()})
     except RegistryError as err:
         messages.error(request, err.message)
     return redirect("campaigns:detail", c.pk)
@@ -146,7 +220,8 @@ def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     try:
         r = actions.do_generate_items(actor, c)
-        messages.success(request, f"自动发现问题：新增整改事项 {r.created} 个，已有 {r.existing} 个")
+        messages.success(request, _("Automatic checks: %(created)s new rectification items, %(existing)s already listed.")
+                         % {"created": r.created, "existing": r.existing})
     except RegistryError as err:
         messages.error(request, err.message)
     return redirect("campaigns:items", c.pk)
@@ -188,7 +263,8 @@ def upload(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRespon
         f = form.cleaned_data["file"]
         report = actions.do_upload_workbook(actor, c, f.read(), filename=f.name, village_code=v.code)
         if report.accepted and not report.duplicate:
-            messages.success(request, f"上传成功：{report.changed} 行已录入，{report.unchanged} 行与已录入的相同")
+            messages.success(request, _("Upload accepted: %(changed)s rows recorded, %(unchanged)s rows the same as already recorded.")
+                             % {"changed": report.changed, "unchanged": report.unchanged})
             return redirect(f"{reverse('campaigns:items', args=[c.pk])}?unit={v.code}")
     return render(request, "campaigns/upload.html", _ctx(actor, c, village=v, form=form, report=report))
 
@@ -229,7 +305,7 @@ def capture_person(request: HttpRequest, actor: Actor, pk: int, code: str, perso
     get_object_or_404(ListedPerson, campaign=c, unit=v, person_id=person_pk)
     form = forms.OutcomeForm(request.POST)
     if not form.is_valid():
-        msg = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        msg = _("; ").join(str(e) for errs in form.errors.values() for e in errs)
         return capture(request, pk=pk, code=code, errors={person_pk: msg})
     d = form.cleaned_data
     try:
@@ -257,7 +333,8 @@ def capture_found(request: HttpRequest, actor: Actor, pk: int, code: str) -> Htt
         except RegistryError as err:
             forms.add_error(form, err)
         else:
-            messages.success(request, f"已登记新发现人员 {fp.name}" if created else f"{fp.name} 已登记过")
+            text = _("Newly found person %(name)s registered") if created else _("%(name)s was already registered")
+            messages.success(request, text % {"name": fp.name})
             return redirect(f"{reverse('campaigns:capture', args=[c.pk, v.code])}#found")
     return capture(request, pk=pk, code=code, found_form=form)
 
@@ -276,7 +353,7 @@ def items(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         qs = qs.filter(status=status)
     if item_type:
         qs = qs.filter(item_type=item_type)
-    labels = item_type_labels()
+    labels = _type_labels()
     page = Paginator(qs.order_by("unit_id", "status", "id"), 200).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for it in rows:
@@ -297,7 +374,8 @@ def _owner_choices(item: RectificationItem) -> list[tuple[str, str]]:
         a = u.assignment
         if a.role in (Role.VILLAGE_CLERK, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN) and item.unit_id.startswith(
                 a.unit.prefix):
-            out.append((str(u.pk), f"{u.get_username()}（{a.get_role_display()}·{a.unit.name}）"))
+            out.append((str(u.pk), _("%(user)s (%(role)s, %(unit)s)") % {
+                "user": u.get_username(), "role": a.get_role_display(), "unit": a.unit.name}))
     return out
 
 
@@ -319,13 +397,13 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
                 if resolve_form.is_valid():
                     d = resolve_form.cleaned_data
                     actions.do_resolve_item(actor, it, action=d.pop("action"), params=d)
-                    messages.success(request, "已整改，登记已按规定程序更新")
+                    messages.success(request, _("Resolved: the register was updated through the proper procedure."))
                     return redirect("campaigns:item", c.pk, it.pk)
             elif op == "reject":
                 reject_form = forms.RejectForm(request.POST)
                 if reject_form.is_valid():
                     actions.do_reject_item(actor, it, reason=reject_form.cleaned_data["reason"])
-                    messages.success(request, "已驳回")
+                    messages.success(request, _("Item rejected."))
                     return redirect("campaigns:item", c.pk, it.pk)
             elif op == "assign":
                 assign_form = forms.AssignForm(request.POST, owners=_owner_choices(it))
@@ -333,7 +411,7 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
                     d = assign_form.cleaned_data
                     actions.do_update_item(actor, it, owner=d["owner"] or None, deadline=d["deadline"],
                                            start=d["start"])
-                    messages.success(request, "已更新")
+                    messages.success(request, _("Item updated."))
                     return redirect("campaigns:item", c.pk, it.pk)
         except RegistryError as err:
             target = {"resolve": resolve_form, "reject": reject_form, "assign": assign_form}.get(op or "")
@@ -343,9 +421,9 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
     if person is not None:
         person.masked_id = mask_id(person.id_number)  # type: ignore[attr-defined]
     return render(request, "campaigns/item.html", _ctx(
-        actor, c, item=it, person=person, type_label=item_type_labels().get(it.item_type, it.item_type),
+        actor, c, item=it, person=person, type_label=_type_labels().get(it.item_type, it.item_type),
         resolve_form=resolve_form, reject_form=reject_form, assign_form=assign_form, allowed=allowed,
-        action_label=actions.ACTION_LABELS.get(it.action_taken, ""), locked=is_locked(c, it.unit_id),
+        action_label=forms.action_label(it.action_taken) if it.action_taken else "", locked=is_locked(c, it.unit_id),
         merge_missing=it.item_type == "duplicate" and actions.merge_action() is None,
     ))
 
@@ -357,8 +435,9 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
 def summary(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     table = summary_table(c, actor)
+    header, rows = _summary_screen(table)
     return render(request, "campaigns/summary.html", _ctx(
-        actor, c, table=table, header=table.header(), rows=[(r, table.values(r)) for r in table.rows],
+        actor, c, table=table, header=header, rows=rows,
         sign_form=forms.SignOffForm(),
     ))
 
@@ -385,7 +464,8 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
         try:
             if request.POST.get("op") == "draw":
                 checks = actions.do_draw_spot_check(actor, c, v.code)
-                messages.success(request, f"已抽取 {len(checks)} 户")
+                messages.success(request, ngettext("%(n)s household drawn.", "%(n)s households drawn.", len(checks))
+                                 % {"n": len(checks)})
                 return redirect("campaigns:spot_check", c.pk, v.code)
             raw = request.POST.get("spot_check", "")
             if not raw.isdigit():
@@ -408,8 +488,10 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
         members.setdefault(lp.household_id or 0, []).append(lp.person)
     for s in checks:
         s.members = members.get(s.household_id, [])  # type: ignore[attr-defined]
+    result = actions.spot_check_result(c, v.code)
     return render(request, "campaigns/spot_check.html", _ctx(
-        actor, c, village=v, checks=checks, result=actions.spot_check_result(c, v.code), form=form,
+        actor, c, village=v, checks=checks, result=result, form=form,
+        error_rate=_percent(result.errors, result.checked) if result.checked else "",
         error_for=error_for, signed=SignOff.objects.filter(campaign=c, unit=v).exists(),
         households=Household.objects.filter(unit_id__startswith=v.code).count(),
     ))
@@ -424,7 +506,8 @@ def sign_off(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         d = form.cleaned_data
         try:
             s = actions.do_sign_off(actor, c, d["unit"], level=d["level"], note=d["note"])
-            messages.success(request, f"{s.unit.name} {s.get_level_display()}签字完成")
+            messages.success(request, _("%(unit)s: %(level)s sign-off done") % {
+                "unit": s.unit.name, "level": forms.SIGN_OFF_LEVELS.get(s.level, s.get_level_display())})
         except RegistryError as err:
             messages.error(request, err.message)
     else:
