@@ -23,8 +23,8 @@ As a reference the same estimate is also computed with the exact links of
 truth/source_links.csv ("truth links", a fallback that shows the estimator alone, without
 linkage error).
 
-    .venv/bin/python bench/bench_dse.py                  # 20 seeds, 20,000 persons each
-    .venv/bin/python bench/bench_dse.py --seeds 5 --persons 12000
+    .venv/bin/python bench/bench_dse.py                    # 20 default-size counties (~5 min)
+    .venv/bin/python bench/bench_dse.py --persons 20000    # 20 small counties (~1 min)
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import pandas as pd
 
 from popreg.core.dse import ASSUMPTIONS, chapman
 from popreg.snapshot.format import read_manifest, read_table
+from popreg.synth.plan import DEFAULT_PERSONS
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -123,7 +124,12 @@ def main() -> None:
     )
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--persons", type=int, default=20_000)
+    ap.add_argument(
+        "--persons",
+        type=int,
+        default=DEFAULT_PERSONS,
+        help=f"persons per county (default: the default county, {DEFAULT_PERSONS:,})",
+    )
     ap.add_argument(
         "--window-start",
         default="2022-01-01",
