@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
@@ -35,8 +36,21 @@ from popreg.stats.dashboard import (
 )
 from popreg.stats.indicators import POPULATIONS, Population
 
-POPULATION_LABELS = {"registered": "户籍人口", "resident": "常住人口"}
-LEVEL_LABELS = {"county": "县", "township": "乡镇(街道)", "village": "村(居)委会"}
+POPULATION_LABELS = {"registered": _("Registered population"), "resident": _("Resident population")}
+LEVEL_LABELS = {"county": _("county"), "township": _("township"), "village": _("village")}
+#: Column headings of the ranked indicators, in the order of ``RANK_KEYS`` (whose first
+#: element is the Chinese heading these translate to).
+RANK_LABELS = {
+    "population_end": _("Population at year end"),
+    "births": _("Births"),
+    "deaths": _("Deaths"),
+    "cbr": _("Birth rate"),
+    "cdr": _("Death rate"),
+    "rni": _("Natural growth rate"),
+    "srb": _("Sex ratio at birth"),
+    "tfr": _("Total fertility rate"),
+    "total_dependency_ratio": _("Total dependency ratio"),
+}
 REFRESH_ROLES: frozenset[str] = frozenset({"county_admin", "county_statistician"})  # Role values
 
 
@@ -127,7 +141,12 @@ def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         "comparison": {
             "names": [r["unit_name"] for r in comparison],
             "values": [r[sort] for r in comparison],
-            "label": RANK_KEYS[sort][0],
+            "label": str(RANK_LABELS[sort]),
+        },
+        "labels": {
+            "male": str(_("Male")), "female": str(_("Female")),
+            **{k: str(RANK_LABELS[k]) for k in ("population_end", "births", "deaths", "cbr", "cdr", "rni", "srb")},
+            "srb_low": str(_("Lower 95% limit")), "srb_high": str(_("Upper 95% limit")),
         },
     }
     return render(request, "stats/unit.html", _context(
@@ -135,7 +154,7 @@ def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         population=population, population_label=POPULATION_LABELS[population],
         populations=POPULATION_LABELS, year=year, rows=rows, row=row,
         now=dash.population_now(unit), comparison=comparison, sort=sort, ascending=ascending,
-        rank_keys=RANK_KEYS, pyramid=pyramid, chart_data=chart_data,
+        rank_keys={k: RANK_LABELS[k] for k in RANK_KEYS}, pyramid=pyramid, chart_data=chart_data,
         child_level_label=LEVEL_LABELS.get(comparison[0]["level"], "") if comparison else "",
     ))
 
@@ -202,10 +221,10 @@ def report_xlsx(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
 def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Write a new statistics snapshot of the registry and build its cube (county staff)."""
     if not can_refresh(actor):
-        raise PermissionDenied("只有县级管理员或统计员可以刷新统计快照 / only county staff can refresh")
+        raise PermissionDenied(_("Only county administrators and statisticians can refresh the statistics snapshot."))
     snap = refresh_snapshot(with_dse=False)
     actions.audit(actor, "stats_refresh", None, detail={"snapshot": snap.name})
-    messages.success(request, f"统计快照已刷新：{snap.name} / statistics snapshot refreshed")
+    messages.success(request, _("Statistics snapshot refreshed: %(name)s") % {"name": snap.name})
     return redirect("stats:index")
 
 
@@ -214,7 +233,7 @@ def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
 def dse_build(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Link the latest snapshot's hospital births and compute the DSE counts (county staff)."""
     if not can_refresh(actor):
-        raise PermissionDenied("只有县级管理员或统计员可以计算双系统估计 / only county staff can run this")
+        raise PermissionDenied(_("Only county administrators and statisticians can compute the dual-system estimate."))
     dash = _dashboard(request, actor)
     if isinstance(dash, HttpResponse):
         return dash

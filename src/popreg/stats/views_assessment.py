@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from popreg.core.rules import parse_rule_set
 from popreg.registry.access import Actor
@@ -40,7 +41,7 @@ from popreg.stats.assessment import (
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
 from popreg.stats.models import RuleSetVersion, UnitTarget
 
-LEVELS = (("village", "村(居)委会"), ("township", "乡镇(街道)"), ("county", "县"))
+LEVELS = (("village", _("village")), ("township", _("township")), ("county", _("county")))
 KNOWN_INDICATORS = sorted(
     {c for c in INDICATOR_COLUMNS if c not in ("level", "unit_code", "unit_name", "parent_code", "period", "period_start", "period_end")}
     | set(EXTRA_INDICATORS)
@@ -109,7 +110,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         snap = snapshot_path(snap_name)
         rs_obj = next((r for r in rule_sets if r.pk == rs_id), None)
         if snap is None or rs_obj is None:
-            ctx["error"] = "请选择快照和考核规则 / choose a snapshot and a rule set"
+            ctx["error"] = _("Choose a snapshot and a rule set.")
         else:
             try:
                 result = assess(snap, year, level, parse_rule_set(rs_obj.definition),
@@ -120,13 +121,13 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                 fmt = q.get("format")
                 if fmt == "csv":
                     if not _county(actor):
-                        raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
+                        raise PermissionDenied(_("Only county staff can export the scores of every unit."))
                     resp = HttpResponse(to_csv_bytes(result), content_type="text/csv; charset=utf-8")
                     resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.csv"'
                     return resp
                 if fmt == "xlsx":
                     if not _county(actor):
-                        raise PermissionDenied("导出全部单位的考核结果需要县级权限 / the full export is for the county")
+                        raise PermissionDenied(_("Only county staff can export the scores of every unit."))
                     actions.audit(actor, "export_scorecards", None, detail={"year": year, "level": level, "snapshot": snap_name})
                     resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
                                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -146,9 +147,36 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     return render(request, "stats/assessment/index.html", ctx)
 
 
+def _rule_text(rule: dict[str, Any]) -> str:
+    """One stored rule in words: label (comparison bounds, weight points[, veto])."""
+
+    def blank(v: Any) -> Any:
+        return "" if v is None else v
+
+    if rule.get("comparison") == "band":
+        bounds = f"{blank(rule.get('low'))}–{blank(rule.get('high'))}"
+    else:
+        bounds = f"{rule.get('threshold', '')}"
+    args = {"label": rule.get("label") or rule.get("indicator", ""), "comparison": rule.get("comparison", ""),
+            "bounds": bounds, "weight": rule.get("weight", "")}
+    if rule.get("veto"):
+        return _("%(label)s (%(comparison)s %(bounds)s, %(weight)s points, veto)") % args
+    return _("%(label)s (%(comparison)s %(bounds)s, %(weight)s points)") % args
+
+
+def _with_summaries(versions: Any) -> list[RuleSetVersion]:
+    """The stored rule sets, each with ``summary``: its rules in words, for the page."""
+    out = list(versions)
+    for rs in out:
+        rules = rs.definition.get("rules", []) if isinstance(rs.definition, dict) else []
+        rs.summary = str(_("; ")).join(_rule_text(r) for r in rules if isinstance(r, dict))
+    return out
+
+
 @with_actor
 def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
-    ctx: dict[str, Any] = {"rule_sets": RuleSetVersion.objects.all(), "can_edit": actor.can_write and _county(actor)}
+    ctx: dict[str, Any] = {"rule_sets": _with_summaries(RuleSetVersion.objects.all()),
+                           "can_edit": actor.can_write and _county(actor)}
     if request.method == "POST":
         text = request.POST.get("definition", "")
         try:
@@ -157,7 +185,7 @@ def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
             ctx["error"] = str(err)
             ctx["definition"] = text
         else:
-            messages.success(request, f"已保存规则 {obj} / rule set saved")
+            messages.success(request, _("Rule set saved: %(rule_set)s") % {"rule_set": obj})
             return redirect("assess:rules")
     return render(request, "stats/assessment/rules.html", ctx)
 
@@ -175,7 +203,7 @@ def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
     ctx: dict[str, Any] = {"year": year, "indicators": KNOWN_INDICATORS, "can_edit": actor.can_write, "errors": []}
     if request.method == "POST":
         if not actor.can_write:
-            raise PermissionDenied("当前角色为只读 / your role is read-only")
+            raise PermissionDenied(_("Your role is read-only: it cannot change targets."))
         units = _levels_units(actor)
         upload = request.FILES.get("file")
         try:
@@ -194,7 +222,7 @@ def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
         except (AssessmentError, RegistryError) as err:
             ctx["errors"] = [str(err)]
         else:
-            messages.success(request, f"已保存 {n} 条目标 / {n} targets saved")
+            messages.success(request, _("Targets saved: %(n)s") % {"n": n})
             return redirect(f"{request.path}?year={rows[0].year if rows else year}")
     qs = UnitTarget.objects.filter(year=year).select_related("unit")
     if actor.prefix:

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from popreg.registry.access import Actor
 from popreg.registry.errors import RegistryError
@@ -58,11 +59,11 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     ctx: dict[str, Any] = {"snapshots": snapshots(), "levels": LEVELS, "level": level,
                            "snapshot": data.get("snapshot", ""), "month": data.get("month") or last.label,
                            "can_write": actor.can_write}
-    if "month" in data:
+    if "month" in data and data.get("snapshot") and snapshot_path(data["snapshot"]) is None:
+        ctx["error"] = _("The chosen snapshot does not exist.")
+    elif "month" in data:
         try:
             month = Month.parse(data["month"])
-            if data.get("snapshot") and snapshot_path(data["snapshot"]) is None:
-                raise ReconciliationError("所选快照不存在", "the chosen snapshot does not exist")
             result = _run(data.get("snapshot", ""), month, level, actor)
         except ReconciliationError as exc:
             ctx["error"] = str(exc)
@@ -72,7 +73,8 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                     created, existing = actions.do_create_reconciliation_items(actor, result.records)
                 except RegistryError as err:
                     raise PermissionDenied(err.message) from None
-                messages.success(request, f"已生成 {created} 条待核实事项（已有 {existing} 条）/ {created} items created, {existing} already there")
+                messages.success(request, _("Items to verify created: %(created)s (%(existing)s already there)")
+                                 % {"created": created, "existing": existing})
                 return redirect(f"{request.path}?{request.POST.urlencode()}")
             if data.get("format") == "csv":
                 resp = HttpResponse(result.summary.to_csv(index=False, lineterminator="\n").encode("utf-8"),
@@ -99,5 +101,5 @@ def settle_item(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     except RegistryError as err:
         messages.error(request, str(err))
     else:
-        messages.success(request, "已处理 / settled")
+        messages.success(request, _("Settled."))
     return redirect(back)
