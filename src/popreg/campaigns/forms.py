@@ -39,6 +39,22 @@ ACTION_NAMES = {
 #: Sign-off levels, as the summary page names them.
 SIGN_OFF_LEVELS = {"village": _("village level"), "township": _("township level"), "county": _("county level")}
 
+#: The pages' names for the choices of ``popreg.campaigns.models``.  The models' own labels
+#: stay Chinese in every language: the actions write them into item details, messages and the
+#: printed tables, so the pages translate the stored values through these instead.
+PHASE_NAMES = {
+    "preparation": _("Preparation"), "verification": _("Door-to-door verification"),
+    "rectification": _("Rectification"), "summary": _("Review and acceptance"), "closed": _("Closed"),
+}
+OUTCOME_NAMES = {
+    "confirmed": _("Confirmed"), "moved_away": _("Moved away"), "died": _("Died"),
+    "duplicate": _("Duplicate registration"), "not_found": _("No such person"), "field_wrong": _("Wrong information"),
+}
+STATUS_NAMES = {"open": _("Open"), "in_progress": _("In progress"), "resolved": _("Resolved"), "rejected": _("Rejected")}
+ORIGIN_NAMES = {"anomaly": _("Found automatically"), "field": _("Door-to-door verification")}
+KIND_NAMES = {"birth": _("Unregistered birth"), "move_in": _("Unregistered move-in")}
+RESULT_NAMES = {"pending": _("Pending"), "agrees": _("Agrees"), "differs": _("Differs")}
+
 _SEXES = [("M", _("Male")), ("F", _("Female"))]
 _CORRECTABLE_CHOICES = [("", "—"), *((k, CORRECTABLE_NAMES.get(k, v)) for k, v in CORRECTABLE.items())]
 
@@ -46,6 +62,11 @@ _CORRECTABLE_CHOICES = [("", "—"), *((k, CORRECTABLE_NAMES.get(k, v)) for k, v
 def action_label(action: str) -> str:
     """The resolving action's name in the active language."""
     return str(ACTION_NAMES.get(action, ACTION_LABELS.get(action, action)))
+
+
+def named(names: dict[str, Any], choices: Any) -> list[tuple[str, Any]]:
+    """A model's choices with the pages' names (the model's label for a value they lack)."""
+    return [(str(value), names.get(str(value), label)) for value, label in choices]
 
 
 
@@ -85,8 +106,8 @@ class CampaignForm(_Base):
     verification_end = date_field(_("Door-to-door verification ends"))
     rectification_start = date_field(_("Rectification starts"))
     rectification_end = date_field(_("Rectification ends (deadline for rectification)"))
-    summary_start = date_field(_("Summary and acceptance starts"))
-    summary_end = date_field(_("Summary and acceptance ends"))
+    summary_start = date_field(_("Review and acceptance starts"))
+    summary_end = date_field(_("Review and acceptance ends"))
     spot_check_households = forms.IntegerField(label=_("Households to spot-check per village"), min_value=1, initial=5)
     error_threshold = forms.FloatField(label=_("Spot-check error rate limit"), min_value=0.001, max_value=0.999,
                                        initial=0.05,
@@ -103,7 +124,8 @@ class CampaignForm(_Base):
 
 
 class OutcomeForm(_Base):
-    outcome = forms.ChoiceField(label=_("Verification result"), choices=Outcome.choices, widget=forms.RadioSelect)
+    outcome = forms.ChoiceField(label=_("Verification result"), choices=named(OUTCOME_NAMES, Outcome.choices),
+                                widget=forms.RadioSelect)
     field_name = forms.ChoiceField(label=_("Incorrect item"), required=False, choices=_CORRECTABLE_CHOICES)
     value = forms.CharField(label=_("Correct value / destination code / duplicate record number"), required=False,
                             max_length=200)
@@ -115,7 +137,8 @@ class FoundPersonForm(_Base):
     name = forms.CharField(label=_("Name"), max_length=60)
     sex = forms.ChoiceField(label=_("Sex"), choices=_SEXES, widget=forms.RadioSelect)
     birth_date = date_field(_("Birth date"))
-    kind = forms.ChoiceField(label=_("Category"), choices=FoundPerson.Kind.choices, widget=forms.RadioSelect,
+    kind = forms.ChoiceField(label=_("Category"), choices=named(KIND_NAMES, FoundPerson.Kind.choices),
+                             widget=forms.RadioSelect,
                              initial=FoundPerson.Kind.BIRTH)
     id_number = forms.CharField(label=_("ID number"), required=False, max_length=18)
     household_no = forms.CharField(label=_("Household number"), required=False, max_length=20)

@@ -133,6 +133,11 @@ def _village(actor: Actor, campaign: Campaign, code: str) -> AdminUnit:
     return unit
 
 
+def _name(names: dict[str, Any], value: str, display: Any) -> str:
+    """A stored choice by the pages' name for it (``forms.*_NAMES``), else its model label."""
+    return str(names.get(value, display))
+
+
 def _percent(part: float, whole: float = 1) -> str:
     """A ratio as a whole percentage, rounded as the ``widthratio`` template tag does."""
     return f"{round(part / whole * 100)}%"
@@ -141,6 +146,7 @@ def _percent(part: float, whole: float = 1) -> str:
 def _ctx(actor: Actor, campaign: Campaign, **extra: Any) -> dict[str, Any]:
     return {"actor": actor, "campaign": campaign, "can_write": actor.can_write,
             "threshold": _percent(campaign.error_threshold),
+            "phase_label": _name(forms.PHASE_NAMES, campaign.phase, campaign.get_phase_display()),
             "is_county": actor.role in (Role.COUNTY_ADMIN,) or actor.prefix == "",
             "is_township": actor.role in (Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN), **extra}
 
@@ -158,8 +164,11 @@ def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
 
 @with_actor
 def index(request: HttpRequest, actor: Actor) -> HttpResponse:
+    campaigns = campaigns_for(actor)
+    for c in campaigns:
+        c.phase_label = _name(forms.PHASE_NAMES, c.phase, c.get_phase_display())  # type: ignore[attr-defined]
     return render(request, "campaigns/index.html", {
-        "actor": actor, "campaigns": campaigns_for(actor),
+        "actor": actor, "campaigns": campaigns,
         "can_create": actor.role in (Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER),
     })
 
@@ -190,7 +199,8 @@ def detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     rows = progress(c, actor)
     return render(request, "campaigns/detail.html", _ctx(
-        actor, c, rows=rows, phases=c.phase_dates(), phase_index=[p.value for p in Phase].index(c.phase),
+        actor, c, rows=rows, phases=[(p, _name(forms.PHASE_NAMES, p, label), start, end)
+                                     for p, label, start, end in c.phase_dates()], phase_index=[p.value for p in Phase].index(c.phase),
         next_phase=_next_phase(c), n_open=items_for(c, actor).filter(
             status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)).count(),
     ))
@@ -199,7 +209,9 @@ def detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def _next_phase(c: Campaign) -> str:
     order = [p.value for p in Phase]
     i = order.index(c.phase)
-    return str(Phase(order[i + 1]).label) if i + 1 < len(order) else ""
+    if i + 1 == len(order):
+        return ""
+    return _name(forms.PHASE_NAMES, order[i + 1], Phase(order[i + 1]).label)
 
 
 @require_POST
@@ -208,7 +220,8 @@ def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     try:
         c = actions.do_advance_phase(actor, c)
-        messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {"phase": c.get_phase_display()})
+        messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {
+            "phase": _name(forms.PHASE_NAMES, c.phase, c.get_phase_display())})
     except RegistryError as err:
         messages.error(request, err.message)
     return redirect("campaigns:detail", c.pk)
@@ -220,7 +233,7 @@ def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     try:
         r = actions.do_generate_items(actor, c)
-        messages.success(request, _("Automatic checks: %(created)s new rectification items, %(existing)s already listed.")
+        messages.success(request, _("Automatic checks: new rectification items: %(created)s; already listed: %(existing)s.")
                          % {"created": r.created, "existing": r.existing})
     except RegistryError as err:
         messages.error(request, err.message)
@@ -263,7 +276,7 @@ def upload(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRespon
         f = form.cleaned_data["file"]
         report = actions.do_upload_workbook(actor, c, f.read(), filename=f.name, village_code=v.code)
         if report.accepted and not report.duplicate:
-            messages.success(request, _("Upload accepted: %(changed)s rows recorded, %(unchanged)s rows the same as already recorded.")
+            messages.success(request, _("Upload accepted: rows recorded: %(changed)s; rows the same as already recorded: %(unchanged)s.")
                              % {"changed": report.changed, "unchanged": report.unchanged})
             return redirect(f"{reverse('campaigns:items', args=[c.pk])}?unit={v.code}")
     return render(request, "campaigns/upload.html", _ctx(actor, c, village=v, form=form, report=report))
@@ -286,10 +299,13 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
             continue
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
         p.outcome = outcomes.get(p.pk)  # type: ignore[attr-defined]
+        if p.outcome:  # type: ignore[attr-defined]
+            o = p.outcome  # type: ignore[attr-defined]
+            p.outcome_label = _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display())  # type: ignore[attr-defined]
         p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
         persons.append(p)
     return render(request, "campaigns/capture.html", _ctx(
-        actor, c, village=v, persons=persons, outcome_choices=forms.Outcome.choices,
+        actor, c, village=v, persons=persons, outcome_choices=forms.OutcomeForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
         field_choices=forms.OutcomeForm.base_fields["field_name"].choices,  # type: ignore[attr-defined]
         found_form=found_form or forms.FoundPersonForm(), checked=len(outcomes), locked=is_locked(c, v.code),
         total=total, q=q, todo=todo,
@@ -358,12 +374,14 @@ def items(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     rows = list(page.object_list)
     for it in rows:
         it.type_label = labels.get(it.item_type, it.item_type)  # type: ignore[attr-defined]
+        it.status_label = _name(forms.STATUS_NAMES, it.status, it.get_status_display())  # type: ignore[attr-defined]
+        it.origin_label = _name(forms.ORIGIN_NAMES, it.origin, it.get_origin_display())  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "campaigns/items.html", _ctx(
         actor, c, items=rows, total=page.paginator.count, page=page, query=query.urlencode(),
         unit=unit, status=status, item_type=item_type,
-        statuses=ItemStatus.choices, types=sorted(labels.items()),
+        statuses=forms.named(forms.STATUS_NAMES, ItemStatus.choices), types=sorted(labels.items()),
         villages=[v for v in scope_villages(c) if actor.covers(v.code)],
     ))
 
@@ -425,6 +443,10 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
         resolve_form=resolve_form, reject_form=reject_form, assign_form=assign_form, allowed=allowed,
         action_label=forms.action_label(it.action_taken) if it.action_taken else "", locked=is_locked(c, it.unit_id),
         merge_missing=it.item_type == "duplicate" and actions.merge_action() is None,
+        status_label=_name(forms.STATUS_NAMES, it.status, it.get_status_display()),
+        origin_label=_name(forms.ORIGIN_NAMES, it.origin, it.get_origin_display()),
+        kind_label=_name(forms.KIND_NAMES, it.found_person.kind, it.found_person.get_kind_display())
+        if it.found_person else "",
     ))
 
 
@@ -484,10 +506,13 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
     outcomes = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=c, unit=v)}
     for lp in ListedPerson.objects.filter(campaign=c, unit=v, household_id__in=[s.household_id for s in checks]
                                           ).select_related("person"):
-        lp.person.outcome = outcomes.get(lp.person_id)  # type: ignore[attr-defined]
+        o = outcomes.get(lp.person_id)
+        lp.person.outcome_label = (  # type: ignore[attr-defined]
+            _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display()) if o else "")
         members.setdefault(lp.household_id or 0, []).append(lp.person)
     for s in checks:
         s.members = members.get(s.household_id, [])  # type: ignore[attr-defined]
+        s.result_label = _name(forms.RESULT_NAMES, s.result, s.get_result_display())  # type: ignore[attr-defined]
     result = actions.spot_check_result(c, v.code)
     return render(request, "campaigns/spot_check.html", _ctx(
         actor, c, village=v, checks=checks, result=result, form=form,
