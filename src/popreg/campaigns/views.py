@@ -198,9 +198,9 @@ def create(request: HttpRequest, actor: Actor) -> HttpResponse:
 def detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     rows = progress(c, actor)
+    phases = [(p, _name(forms.PHASE_NAMES, p, label), start, end) for p, label, start, end in c.phase_dates()]
     return render(request, "campaigns/detail.html", _ctx(
-        actor, c, rows=rows, phases=[(p, _name(forms.PHASE_NAMES, p, label), start, end)
-                                     for p, label, start, end in c.phase_dates()], phase_index=[p.value for p in Phase].index(c.phase),
+        actor, c, rows=rows, phases=phases, phase_index=[p.value for p in Phase].index(c.phase),
         next_phase=_next_phase(c), n_open=items_for(c, actor).filter(
             status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)).count(),
     ))
@@ -298,10 +298,10 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         if todo and p.pk in outcomes:
             continue
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
-        p.outcome = outcomes.get(p.pk)  # type: ignore[attr-defined]
-        if p.outcome:  # type: ignore[attr-defined]
-            o = p.outcome  # type: ignore[attr-defined]
-            p.outcome_label = _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display())  # type: ignore[attr-defined]
+        o = outcomes.get(p.pk)
+        p.outcome = o  # type: ignore[attr-defined]
+        p.outcome_label = (  # type: ignore[attr-defined]
+            _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display()) if o else "")
         p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
         persons.append(p)
     return render(request, "campaigns/capture.html", _ctx(
