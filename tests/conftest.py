@@ -67,6 +67,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _default_language_after():
+    """A request with the English cookie leaves English active in the test's thread; put
+    the default (Chinese) back so that later tests see Chinese labels."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     """PBKDF2 makes each test user cost ~0.3 s; hash strength is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

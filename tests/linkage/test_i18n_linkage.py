@@ -15,6 +15,7 @@ from django.urls import reverse
 from popreg.linkage.models import DedupRun, DuplicateCandidate
 from popreg.registry import actions as reg
 
+from ..bilingual import check_bilingual, get_page
 from ..conftest import VILLAGE_A1
 from ..importing.helpers import sample_rows, to_csv
 
@@ -46,34 +47,9 @@ def pair(people, actors):
     return {"candidate": c, "run": run, "twin": twin}
 
 
-def _get(client, url, *, english, **params):
-    if english:
-        client.cookies["django_language"] = "en"
-    else:
-        client.cookies.pop("django_language", None)
-    r = client.get(url, params)
-    assert r.status_code == 200, r.content[:300]
-    return r.content.decode()
-
-
-def _check(client, url, english_texts, chinese_texts, **params):
-    page = _get(client, url, english=True, **params)
-    assert '<html lang="en">' in page
-    for text in english_texts:
-        assert text in page, text
-    for text in chinese_texts:
-        assert text not in page, text
-    page = _get(client, url, english=False, **params)
-    assert '<html lang="zh-hans">' in page
-    for text in chinese_texts:
-        assert text in page, text
-    for text in english_texts:
-        assert text not in page, text
-
-
 def test_queue_page(client, users, pair):
     client.force_login(users["clerk_a1"])
-    _check(
+    check_bilingual(
         client,
         reverse("linkage:index"),
         ["Duplicate review (persons and households registered twice)", "Review queue",
@@ -82,12 +58,12 @@ def test_queue_page(client, users, pair):
         ["重复记录审核（重户重口）", "待审核队列", "匹配概率", "待审核", "已判定同一人",
          "最近的查重运行", "对待审核", "3 人，1 对疑似重复"],
     )
-    assert "张伟" in _get(client, reverse("linkage:index"), english=True)  # data stays as entered
+    assert "张伟" in get_page(client, reverse("linkage:index"), english=True)  # data stays as entered
 
 
 def test_pair_page_with_evidence_and_decision_form(client, users, pair):
     client.force_login(users["clerk_a1"])
-    _check(
+    check_bilingual(
         client,
         reverse("linkage:candidate", args=[pair["candidate"].pk]),
         ["Check possible duplicate: 張偉 and 张伟", "Total match weight", "Same person",
@@ -107,30 +83,30 @@ def test_merge_note_and_error_message(client, users, pair):
     assert r.status_code == 400 and "a reason is required" in page and "请填写理由" not in page
     client.post(reverse("linkage:merge", args=[c.pk]), {"survivor": twin.pk, "merge_reason": "同一人"})
     url = reverse("linkage:candidate", args=[c.pk])
-    page = _get(client, url, english=True)
+    page = get_page(client, url, english=True)
     assert "the kept record took from the duplicate: ID number" in page
     assert "Both records and their full history are kept." in page and "Undo merge" in page
     assert "补充了" not in page and "撤销合并" not in page
-    page = _get(client, url, english=False)
+    page = get_page(client, url, english=False)
     assert "补充了：公民身份号码" in page and "两条记录及其全部历史均保留。" in page
 
 
 def test_runs_run_and_merges_pages(client, users, pair):
     client.force_login(users["admin"])
     run = pair["run"]
-    _check(
+    check_bilingual(
         client,
         reverse("linkage:runs"),
         ["Start deduplication", "Possible duplicates", f"Run {run.pk}", "finished"],
         ["开始查重", "疑似重复", f"第 {run.pk} 次", "已完成"],
     )
-    _check(
+    check_bilingual(
         client,
         reverse("linkage:run", args=[run.pk]),
         [f"Deduplication run {run.pk}: 东关村民委员会", "Persons compared", "Already decided, skipped"],
         [f"第 {run.pk} 次查重：", "参与比对人数", "已判定、跳过"],
     )
-    _check(client, reverse("linkage:merges"), ["Merge log", "No merges yet."], ["合并记录", "暂无合并记录。"])
+    check_bilingual(client, reverse("linkage:merges"), ["Merge log", "No merges yet."], ["合并记录", "暂无合并记录。"])
     progress = reverse("linkage:run_progress", args=[run.pk])
     client.cookies["django_language"] = "en"
     assert client.get(progress).json()["state_label"] == "finished"
@@ -141,7 +117,7 @@ def test_runs_run_and_merges_pages(client, users, pair):
 def test_import_pages(client, users, settings, tmp_path):
     settings.POPREG_HOME = tmp_path
     client.force_login(users["admin"])
-    _check(
+    check_bilingual(
         client,
         "/import/",
         ["Bulk import of persons and households", "Upload and check", "Download a template:",
@@ -150,7 +126,7 @@ def test_import_pages(client, users, settings, tmp_path):
     )
     r = client.post("/import/", {"file": SimpleUploadedFile("people.csv", to_csv(sample_rows(3)))})
     job = r["Location"]
-    _check(
+    check_bilingual(
         client,
         job,
         ["Checked, ready to import", "All rows passed the checks", "Import 3 rows",
@@ -158,10 +134,10 @@ def test_import_pages(client, users, settings, tmp_path):
         ["检查通过", "确认导入", "前 3 行预览", "与户主关系"],
     )
     r = client.post("/import/", {"file": SimpleUploadedFile("scan.pdf", b"%PDF-1.7\x00\x01")})
-    page = _get(client, r["Location"], english=True)
+    page = get_page(client, r["Location"], english=True)
     assert "not a spreadsheet" in page and "Nothing was written." in page
     assert "不是电子表格" not in page and "无法读取" not in page
-    page = _get(client, r["Location"], english=False)
+    page = get_page(client, r["Location"], english=False)
     assert "不是电子表格" in page and "没有写入任何数据。" in page
 
 

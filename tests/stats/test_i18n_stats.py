@@ -8,7 +8,6 @@ parts' catalogs for its own msgids, or a Chinese page would change under it.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
@@ -21,6 +20,7 @@ import popreg
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
 from popreg.stats.dashboard import RANK_KEYS
 
+from ..bilingual import check_bilingual, get_page
 from .handmade import UNITS
 from .test_assessment import RULES
 from .test_assessment_views import site  # noqa: F401  (shared fixture)
@@ -39,49 +39,23 @@ from .test_reconciliation_items import loaded  # noqa: F401  (shared fixture)
 LOCALE = Path(popreg.__file__).parent / "stats" / "locale"
 
 
-def _get(client, url, *, english, status=200, **params):
-    if english:
-        client.cookies["django_language"] = "en"
-    else:
-        client.cookies.pop("django_language", None)
-    r = client.get(url, params)
-    assert r.status_code == status, r.content[:300]
-    return html.unescape(r.content.decode())
-
-
-def _check(client, url, english_texts, chinese_texts, **params):
-    """English page: its English texts and none of its Chinese ones; Chinese page: the reverse."""
-    page = _get(client, url, english=True, **params)
-    assert '<html lang="en">' in page
-    for text in english_texts:
-        assert text in page, text
-    for text in chinese_texts:
-        assert text not in page, text
-    page = _get(client, url, english=False, **params)
-    assert '<html lang="zh-hans">' in page
-    for text in chinese_texts:
-        assert text in page, text
-    for text in english_texts:
-        assert text not in page, text
-
-
 def test_dashboard_page(login, units, dash):  # noqa: F811
     client = login("statistician")
     county = units["county"]
-    _check(client, f"/stats/units/{county.code}/",
+    check_bilingual(client, f"/stats/units/{county.code}/",
            ["Overview", "Registered population (reference moment)", "Registered population at the end of",
             "Sex ratio at birth (95% interval)", "Comparison and ranking by township",
             "Indicators by year (Registered population)", "Population at start of year",
             "Refresh the statistics snapshot", "Total fertility rate"],
            ["统计概览", "户籍人口（标准时点）", "年末户籍人口", "出生人口性别比（95%区间）",
             "比较与排名", "历年指标（户籍人口）", "年初人口", "刷新统计快照", "总和生育率"])
-    page = _get(client, f"/stats/units/{county.code}/", english=True)
+    page = get_page(client, f"/stats/units/{county.code}/", english=True)
     assert county.name in page  # data stays as it is
     assert '<span class="tag">county</span>' in page
     data = json.loads(re.search(r'id="stats-data" type="application/json">(.*?)</script>', page).group(1))
     assert data["labels"]["srb"] == "Sex ratio at birth" and data["labels"]["male"] == "Male"
     assert data["comparison"]["label"] == "Population at year end"
-    page = _get(client, f"/stats/units/{county.code}/", english=False)
+    page = get_page(client, f"/stats/units/{county.code}/", english=False)
     data = json.loads(re.search(r'id="stats-data" type="application/json">(.*?)</script>', page).group(1))
     assert data["labels"]["srb"] == "出生人口性别比" and data["comparison"]["label"] == "年末人口"
 
@@ -89,14 +63,14 @@ def test_dashboard_page(login, units, dash):  # noqa: F811
 def test_dse_page(login, units):  # noqa: F811
     client = login("statistician")
     url = f"/stats/units/{units['county'].code}/dse/"
-    _check(client, url,
+    check_bilingual(client, url,
            ["birth under-registration (dual-system estimate)", "Assumptions of the estimate",
             "Registered births n1", "95% interval", "(total)"],
            ["出生漏报估计（双系统估计）", "估计的前提假设", "登记出生 n1", "95% 区间", "（合计）"])
     # the assumptions: English alone in English; Chinese with the English beside it in Chinese
-    page = _get(client, url, english=True)
+    page = get_page(client, url, english=True)
     assert all(en in page for en in ASSUMPTIONS) and not any(zh in page for zh in ASSUMPTIONS_ZH)
-    page = _get(client, url, english=False)
+    page = get_page(client, url, english=False)
     assert all(en in page and zh in page for zh, en in zip(ASSUMPTIONS_ZH, ASSUMPTIONS, strict=True))
 
 
@@ -108,7 +82,7 @@ def test_messages_and_refusals_follow_the_language(login, home, settings, tmp_pa
     clerk.cookies.pop("django_language")
     assert "只有县级管理员或统计员可以刷新统计快照" in clerk.post("/stats/refresh/").content.decode()
     settings.POPREG_HOME = tmp_path  # no snapshot: the page that asks for one
-    _check(clerk, "/stats/", ["Population statistics", "Ask the county statistics staff"],
+    check_bilingual(clerk, "/stats/", ["Population statistics", "Ask the county statistics staff"],
            ["人口统计", "请联系县级统计人员生成统计快照"])
 
 
@@ -125,16 +99,16 @@ def test_assessment_pages(site, client, django_user_model):  # noqa: F811
 
     params = {"snapshot": "2025-11-01", "year": 2024, "level": "village",
               "rules": RuleSetVersion.objects.get().pk, "lagging": 10}
-    _check(client, "/stats/assessment/",
+    check_bilingual(client, "/stats/assessment/",
            ["Annual assessment · ranking · lagging units", "Vetoed (cdr)", "cdr (veto)", "Maximum score",
             "Lagging units (bottom 10.0 percent of each group)", "Scorecards", "version 2"],
            ["年度考核 · 排名 · 后进名单", "一票否决（cdr）", "cdr（否决项）", "满分", "后进单位（每组后 10.0%）",
             "考核评分", "第2版"], **params)
-    _check(client, "/stats/assessment/rules/",
+    check_bilingual(client, "/stats/assessment/rules/",
            ["Assessment rules (saved as versions, never changed)", "rni (band 0.0–400.0, 50.0 points)",
             "cdr (at_most 0.0, 10.0 points, veto); srb"],
            ["考核规则（按版本保存，不可修改）", "rni（band 0.0–400.0，50.0 分）", "cdr（at_most 0.0，10.0 分，一票否决）；srb"])
-    _check(client, "/stats/assessment/targets/", ["Targets for 2024", "No targets for this year yet"],
+    check_bilingual(client, "/stats/assessment/targets/", ["Targets for 2024", "No targets for this year yet"],
            ["2024 年度目标", "该年度尚无目标"], year=2024)
 
 
@@ -151,12 +125,12 @@ def test_reconciliation_page(loaded, client, monkeypatch):  # noqa: F811
     params = {"month": "2024-05", "snapshot": "", "level": "village"}
     r = client.post("/stats/reconciliation/", params, follow=True)
     assert "Items to verify created: 2 (0 already there)" in r.content.decode()
-    _check(client, "/stats/reconciliation/",
+    check_bilingual(client, "/stats/reconciliation/",
            ["births and deaths against their sources", "Accuracy rate = reported ÷ verified × 100%",
             "Items to verify", "birth · registry only", "to verify", "Settled"],
            ["出生死亡来源比对", "统计求实率 = 登记数 ÷ 核实数 × 100%", "待核实事项", "出生 · 仅登记", "已处理"],
            **params)
-    page = _get(client, "/stats/reconciliation/", english=True, **{**params, "snapshot": "nope"})
+    page = get_page(client, "/stats/reconciliation/", english=True, **{**params, "snapshot": "nope"})
     assert "The chosen snapshot does not exist." in page
 
 

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from popreg.campaigns import actions, fieldlists, forms
@@ -111,7 +111,7 @@ def _summary_screen(table: SummaryTable) -> tuple[list[str], list[tuple[UnitProg
     for r in table.rows:
         values = table.values(r)
         values[level_col] = levels.get(r.level, values[level_col])
-        values[sign_col] = _(", ").join(str(forms.SIGN_OFF_LEVELS.get(s, s)) for s in r.signoffs)
+        values[sign_col] = pgettext("list separator", ", ").join(str(forms.SIGN_OFF_LEVELS.get(s, s)) for s in r.signoffs)
         rows.append((r, values))
     return [names.get(h, h) for h in header], rows
 
