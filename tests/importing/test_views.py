@@ -142,3 +142,16 @@ def test_large_files_run_in_the_background_with_progress(client, users, monkeypa
     client.post(f"/import/{jid}/commit/")
     assert wait()["state"] == "committed"
     assert Person.objects.count() == 6
+
+
+def test_progress_stages_are_shown_in_the_users_language():
+    from django.utils import translation
+
+    from popreg.registry.import_views import _stage
+
+    with translation.override("zh-hans"):
+        assert _stage({"stage": "commit"}) == "写入人员"
+    with translation.override("en"):
+        assert _stage({"stage": "parse"}) == "Reading the rows"
+    assert _stage({"stage": "something-new"}) == "something-new"
+    assert _stage({}) == ""

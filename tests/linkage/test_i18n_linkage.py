@@ -148,3 +148,18 @@ def test_import_refused_to_read_only_role(client, users):
     page = r.content.decode()
     assert r.status_code == 403 and "<h1>Bulk import</h1>" in page
     assert "read-only" in page and "只读" not in page.split("<main", 1)[1]
+
+
+def test_run_stage_follows_the_language(client, users, pair):
+    run = pair["run"]
+    run.stage = "too_few"
+    run.save()
+    client.force_login(users["clerk_a1"])
+    url = reverse("linkage:run_progress", args=[run.pk])
+    client.cookies["django_language"] = "en"
+    assert client.get(url).json()["stage"] == "Fewer than two persons: nothing to compare"
+    client.cookies.pop("django_language")
+    assert client.get(url).json()["stage"] == "人数不足两人，无需查重"
+    run.stage = "旧版本写入的文字"  # runs recorded before stages had keys show their text
+    run.save()
+    assert client.get(url).json()["stage"] == "旧版本写入的文字"

@@ -19,6 +19,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop, pgettext
 
 from popreg.linkage.models import DedupRun, DuplicateCandidate
 from popreg.linkage.prepare import REQUIRED_COLUMNS
@@ -99,7 +100,7 @@ def start_dedup_run(
         started_by=user,
         started_by_name=actor.name,
         threshold=threshold,
-        stage="排队等待",
+        stage="queued",
     )
     audit(actor, "start_dedup_run", run, unit_code=unit.code, detail={"threshold": threshold})
     sync = (
@@ -123,7 +124,7 @@ def _fail_stale_runs(unit: AdminUnit) -> None:
         unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING), created_at__lt=cutoff
     ).update(
         state=DedupRun.State.FAILED,
-        stage="中断",
+        stage="interrupted",
         finished_at=timezone.now(),
         error="查重被中断（服务重启或超时），请重新运行 / the run was interrupted; start it again",
     )
@@ -137,6 +138,40 @@ def _thread_main(run_pk: int) -> None:
         connection.close()
 
 
+#: Stages of a run, stored by key in ``DedupRun.stage`` and shown in the user's language
+#: (``stage_text``); the counts come from the run's own fields.
+STAGES: dict[str, str] = {
+    "queued": gettext_noop("Queued"),
+    "reading": gettext_noop("Reading the persons of the unit"),
+    "comparing": gettext_noop(
+        "Read %(n_records)s persons; comparing names, pinyin, ID numbers, birth dates, sex "
+        "and addresses"
+    ),
+    "too_few": gettext_noop("Fewer than two persons: nothing to compare"),
+    "saving": gettext_noop("Comparison done: %(n_pairs)s suspected duplicate pairs; saving"),
+    "done": gettext_noop(
+        "Found %(n_pairs)s suspected duplicate pairs among %(n_records)s persons in %(seconds)s s"
+    ),
+    "failed": gettext_noop("Failed"),
+    "interrupted": gettext_noop("Interrupted"),
+}
+
+
+def stage_text(run: DedupRun) -> str:
+    """The run's stage in the active language (older runs stored the text itself)."""
+    template = STAGES.get(run.stage)
+    if template is None:
+        return run.stage
+    seconds = (
+        (run.finished_at - run.started_at).total_seconds()
+        if run.finished_at and run.started_at
+        else 0
+    )
+    return pgettext("dedup stage", template) % {
+        "n_records": run.n_records, "n_pairs": run.n_pairs, "seconds": f"{seconds:.0f}",
+    }  # fmt: skip
+
+
 def _progress(run: DedupRun, percent: int, stage: str, **fields: Any) -> None:
     run.progress = percent
     run.stage = stage
@@ -148,7 +183,7 @@ def _progress(run: DedupRun, percent: int, stage: str, **fields: Any) -> None:
 def run_job(run_pk: int) -> DedupRun:
     """Do the work of one run; never raises (a failure is stored on the run)."""
     run = DedupRun.objects.select_related("unit").get(pk=run_pk)
-    _progress(run, 2, "读取辖区人员", state=DedupRun.State.RUNNING, started_at=timezone.now())
+    _progress(run, 2, "reading", state=DedupRun.State.RUNNING, started_at=timezone.now())
     try:
         _run(run)
     except Exception as exc:  # noqa: BLE001 - the failure is shown to the user on the run page
@@ -157,7 +192,7 @@ def run_job(run_pk: int) -> DedupRun:
         _progress(
             run,
             run.progress,
-            "失败",
+            "failed",
             state=DedupRun.State.FAILED,
             finished_at=timezone.now(),
             error=str(message)[:2000],
@@ -172,14 +207,14 @@ def _run(run: DedupRun) -> None:
     _progress(
         run,
         10,
-        f"已读取 {len(records)} 人，正在比对（姓名、拼音、身份号码、出生日期、性别、地址）",
+        "comparing",
         n_records=len(records),
     )
     if len(records) < MIN_RECORDS:
         _progress(
             run,
             100,
-            "人数不足两人，无需查重",
+            "too_few",
             state=DedupRun.State.DONE,
             finished_at=timezone.now(),
         )
@@ -188,15 +223,14 @@ def _run(run: DedupRun) -> None:
     cut = run.threshold if run.threshold is not None else result.model.threshold
     pairs = result.pairs[result.pairs["match_probability"] >= cut]
     _progress(
-        run, 80, f"比对完成，{len(pairs)} 对疑似重复，正在保存", n_pairs=len(pairs), threshold=cut
+        run, 80, "saving", n_pairs=len(pairs), threshold=cut
     )
     weights = level_weights(result.model.splink)
     new, updated, decided = _store(run, pairs.to_dict("records"), weights)
-    seconds = (timezone.now() - (run.started_at or timezone.now())).total_seconds()
     _progress(
         run,
         100,
-        f"{len(records)} 人中找到 {len(pairs)} 对疑似重复，用时 {seconds:.0f} 秒",
+        "done",
         state=DedupRun.State.DONE,
         finished_at=timezone.now(),
         n_new=new,

@@ -362,7 +362,7 @@ def _run_json(run: DedupRun) -> dict[str, Any]:
         "state": run.state,
         "state_label": _state_label(run),
         "progress": run.progress,
-        "stage": run.stage,
+        "stage": jobs.stage_text(run),
         "n_records": run.n_records,
         "n_pairs": run.n_pairs,
         "n_new": run.n_new,

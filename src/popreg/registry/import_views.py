@@ -31,6 +31,7 @@ from django.db import connections
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from popreg.registry.access import Actor, actor_for
@@ -61,6 +62,17 @@ SHOWN_ERRORS = 200
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 RUNNING = ("validating", "committing")
+#: Progress stages reported by the import (``Progress`` callbacks), shown translated.
+STAGES = {
+    "parse": gettext_lazy("Reading the rows"),
+    "households": gettext_lazy("Creating households"),
+    "commit": gettext_lazy("Writing persons"),
+}
+
+
+def _stage(status: dict[str, Any]) -> str:
+    stage = str(status.get("stage") or "")
+    return str(STAGES.get(stage, stage))
 
 
 # --------------------------------------------------------------------------- job folder
@@ -300,6 +312,7 @@ def job_page(request: HttpRequest, job: str) -> HttpResponse:
     errors = j.errors()
     return render(request, "registry/import/job.html", {
         "job": j, "meta": j.meta, "status": status, "state": status.get("state"),
+        "stage": _stage(status),
         "preview": status.get("preview") or {}, "errors": errors[:SHOWN_ERRORS],
         "error_total": len(errors), "running": status.get("state") in RUNNING,
     })
@@ -311,7 +324,7 @@ def job_progress(request: HttpRequest, job: str) -> JsonResponse:
     total = int(st.get("total") or 0)
     done = int(st.get("done") or 0)
     return JsonResponse({
-        "state": st.get("state"), "stage": st.get("stage"), "done": done, "total": total,
+        "state": st.get("state"), "stage": _stage(st), "done": done, "total": total,
         "percent": round(100 * done / total) if total else None,
         "running": st.get("state") in RUNNING,
     })
