@@ -1,0 +1,274 @@
+"""Door-to-door results: the outcome of each listed person and the persons found at the
+door who are not on the list.  Public through :mod:`popreg.campaigns.actions`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+
+from popreg.campaigns._common import (
+    _check_phase,
+    _check_unlocked,
+    _check_writer,
+    _default_owner,
+    _err,
+    _parse_date,
+    _user,
+    _village,
+)
+from popreg.campaigns.models import (
+    Campaign,
+    FieldOutcome,
+    FoundPerson,
+    ItemOrigin,
+    ItemStatus,
+    ListedPerson,
+    Outcome,
+    Phase,
+    RectificationItem,
+    Source,
+    Upload,
+)
+from popreg.campaigns.queries import in_scope
+from popreg.core import idnumber
+from popreg.registry import actions as registry
+from popreg.registry.access import Actor
+from popreg.registry.models import Person, ResidenceType
+
+# ---------------------------------------------------------------- field outcomes
+
+#: Workbook / form spellings of a correctable field -> registry field.
+_FIELD_ALIASES: dict[str, str] = {
+    **{k: k for k in registry.CORRECTABLE},
+    **{v: k for k, v in registry.CORRECTABLE.items()},
+    "residence_unit": "residence_unit_id", "mother": "mother_id", "father": "father_id",
+    "身份证号": "id_number", "身份证号码": "id_number", "居住地代码": "residence_unit_id",
+}
+
+_SEX_VALUES = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
+
+
+def correctable_field(value: str) -> str:
+    key = (value or "").strip()
+    if key not in _FIELD_ALIASES:
+        allowed = "、".join(registry.CORRECTABLE.values())
+        raise _err(f"有误字段“{value}”无法识别，可填：{allowed}",
+                   f"unknown field {value!r}; use one of {', '.join(registry.CORRECTABLE)}", "field_name")
+    return _FIELD_ALIASES[key]
+
+
+def corrected_value(field_name: str, raw: str) -> Any:
+    """The corrected value as the registry action expects it (dates, codes, M/F)."""
+    value = (raw or "").strip()
+    if not value:
+        raise _err("请填写正确值", "the corrected value is required", "corrected_value")
+    if field_name == "birth_date":
+        return _parse_date(value, "corrected_value", "正确的出生日期", required=True)
+    if field_name == "sex":
+        if value not in _SEX_VALUES:
+            raise _err("性别的正确值应为 男 或 女", "sex must be 男/女 (M/F)", "corrected_value")
+        return _SEX_VALUES[value]
+    if field_name == "residence_type":
+        labels = {str(lbl): v for v, lbl in ResidenceType.choices}
+        if value in ResidenceType.values:
+            return value
+        if value in labels:
+            return labels[value]
+        raise _err(f"居住类型“{value}”无法识别，可填：{'、'.join(labels)}", "unknown residence type", "corrected_value")
+    if field_name in ("mother_id", "father_id"):
+        if not value.isdigit():
+            raise _err("父母应填写人员编号（数字）", "mother/father must be a person number", "corrected_value")
+        return int(value)
+    if field_name == "id_number":
+        return value.upper()
+    return value
+
+
+def _validate_outcome(
+    person: Person, outcome: str, field_name: str, value: str, event_date: Any
+) -> tuple[str, str, date | None]:
+    if outcome not in Outcome.values:
+        labels = "、".join(str(lbl) for _, lbl in Outcome.choices)
+        raise _err(f"核对结果“{outcome}”无法识别，可填：{labels}", f"unknown outcome {outcome!r}", "outcome")
+    d = _parse_date(event_date, "event_date", "日期", required=outcome in (Outcome.DIED, Outcome.MOVED_AWAY))
+    if d is not None and person.birth_date and d < person.birth_date:
+        raise _err(f"日期 {d:%Y-%m-%d} 早于出生日期 {person.birth_date:%Y-%m-%d}",
+                   f"date {d} is before the birth date {person.birth_date}", "event_date")
+    field_name = (field_name or "").strip()
+    value = (value or "").strip()
+    if outcome == Outcome.FIELD_WRONG:
+        field_name = correctable_field(field_name)
+        corrected_value(field_name, value)
+    elif outcome == Outcome.MOVED_AWAY and value:
+        if not (value.isdigit() and len(value) in (6, 12)):
+            raise _err("迁往地应填写6位或12位区划代码", "destination must be a 6- or 12-digit code", "corrected_value")
+    elif outcome == Outcome.DUPLICATE and value:
+        if not value.isdigit() or not Person.objects.filter(pk=int(value)).exclude(pk=person.pk).exists():
+            raise _err(f"重复登记的另一人员编号“{value}”不存在", f"the other record {value!r} does not exist",
+                       "corrected_value")
+    elif outcome in (Outcome.CONFIRMED, Outcome.NOT_FOUND, Outcome.DIED):
+        field_name = ""
+    return field_name, value, d
+
+
+def _outcome_detail(o: FieldOutcome) -> str:
+    label = Outcome(o.outcome).label
+    parts = [str(label)]
+    if o.field_name:
+        parts.append(f"{registry.CORRECTABLE.get(o.field_name, o.field_name)} 应为 {o.corrected_value}")
+    elif o.corrected_value:
+        parts.append(str(o.corrected_value))
+    if o.event_date:
+        parts.append(f"{o.event_date:%Y-%m-%d}")
+    if o.note:
+        parts.append(o.note)
+    return "；".join(parts)
+
+
+@transaction.atomic
+def do_record_outcome(
+    actor: Actor,
+    campaign: Campaign,
+    person: Person | int,
+    *,
+    outcome: str,
+    field_name: str = "",
+    corrected_value: str = "",
+    event_date: Any = None,
+    note: str = "",
+    source: str = Source.WEB,
+    upload: Upload | None = None,
+) -> tuple[FieldOutcome, bool]:
+    """Record (or revise) the door-to-door outcome of one listed person.
+
+    Returns the outcome and whether anything changed: recording the same values again is a
+    no-op, which makes workbook uploads idempotent.  Any outcome other than ``confirmed``
+    opens a rectification item; revising it updates the open item.
+    """
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    pk = person if isinstance(person, int) else person.pk
+    try:
+        entry = ListedPerson.objects.select_related("person").get(campaign=campaign, person_id=pk)
+    except ListedPerson.DoesNotExist:
+        raise _err(f"人员 {pk} 不在本次整顿的核对名单上", f"person {pk} is not on this campaign's list",
+                   "person") from None
+    _check_writer(actor, entry.unit_id)
+    _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "录入核对结果", "record outcomes")
+    _check_unlocked(campaign, entry.unit_id)
+    p = entry.person
+    field_name, value, d = _validate_outcome(p, outcome, field_name, corrected_value, event_date)
+    note = (note or "").strip()[:200]
+    new = {"outcome": outcome, "field_name": field_name, "corrected_value": value, "event_date": d, "note": note}
+    current = FieldOutcome.objects.select_for_update().filter(campaign=campaign, person_id=pk).first()
+    item = RectificationItem.objects.filter(campaign=campaign, key=f"field:{pk}").first()
+    if current is not None:
+        old = {k: getattr(current, k) for k in new}
+        if old == new:
+            return current, False
+        if item is not None and item.closed:
+            raise _err(f"{p.name} 的整改事项已{item.get_status_display()}，不能再修改核对结果",
+                       f"the item of {p.name} is already {item.status}; the outcome cannot change", "outcome")
+        before: dict[str, Any] | None = {k: str(v) if v is not None else None for k, v in old.items()}
+        for k, v in new.items():
+            setattr(current, k, v)
+        current.source, current.upload, current.recorded_by = source, upload, _user(actor)
+        current.save()
+        fo = current
+    else:
+        before = None
+        fo = FieldOutcome.objects.create(campaign=campaign, person=p, unit_id=entry.unit_id, source=source,
+                                         upload=upload, recorded_by=_user(actor), **new)
+    if outcome != Outcome.CONFIRMED:
+        if item is None:
+            RectificationItem.objects.create(
+                campaign=campaign, key=f"field:{pk}", origin=ItemOrigin.FIELD, item_type=outcome, person=p,
+                outcome=fo, detail=_outcome_detail(fo), unit_id=entry.unit_id,
+                owner=_default_owner(entry.unit_id, {}), deadline=campaign.rectification_end,
+            )
+        else:
+            item.item_type, item.outcome, item.detail = outcome, fo, _outcome_detail(fo)
+            if item.status == ItemStatus.REJECTED:
+                item.status, item.reject_reason = ItemStatus.OPEN, ""
+            item.save()
+    elif item is not None and not item.closed:
+        item.status = ItemStatus.REJECTED
+        item.reject_reason = "入户核对结果已更正为核实无误 / outcome revised to confirmed"
+        item.save()
+    registry.audit(actor, "campaign_record_outcome", fo, unit_code=entry.unit_id, before=before,
+                   after={k: str(v) if v is not None else None for k, v in new.items()},
+                   detail={"campaign": campaign.pk, "person": pk, "source": source,
+                           "upload": upload.pk if upload else None})
+    return fo, True
+
+
+@transaction.atomic
+def do_record_found_person(
+    actor: Actor,
+    campaign: Campaign,
+    unit_code: str,
+    *,
+    name: str,
+    sex: str,
+    birth_date: Any,
+    kind: str = FoundPerson.Kind.BIRTH,
+    id_number: str = "",
+    household_no: str = "",
+    address: str = "",
+    from_unit_code: str = "",
+    event_date: Any = None,
+    note: str = "",
+    source: str = Source.WEB,
+    upload: Upload | None = None,
+) -> tuple[FoundPerson, bool]:
+    """Record a person found at the door who is not on the list; opens an item to register them.
+
+    The same person (unit, name, birth date) recorded twice is kept once.
+    """
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    unit = _village(unit_code)
+    _check_writer(actor, unit.code)
+    _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "登记新发现人员", "record found persons")
+    _check_unlocked(campaign, unit.code)
+    if not in_scope(campaign, unit.code):
+        raise _err(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
+    name = (name or "").strip()
+    if not name:
+        raise _err("请填写姓名", "name is required", "name")
+    if (sex or "").strip() not in _SEX_VALUES:
+        raise _err("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")
+    sex = _SEX_VALUES[sex.strip()]
+    born = _parse_date(birth_date, "birth_date", "出生日期", required=True)
+    assert born is not None
+    if kind not in FoundPerson.Kind.values:
+        raise _err("类别应为 出生未登记 或 迁入未登记", "kind must be birth or move_in", "kind")
+    number = (id_number or "").strip().upper()
+    if number:
+        check = idnumber.validate(number, birth_date=born, sex=sex)
+        if not check.ok:
+            prob = check.problems[0]
+            raise _err(f"公民身份号码有误：{prob.message_zh}", f"ID number: {prob.message_en}", "id_number")
+        number = check.number or number
+    moved = _parse_date(event_date, "event_date", "迁入日期")
+    from_code = (from_unit_code or "").strip()
+    if kind == FoundPerson.Kind.MOVE_IN and from_code and not (from_code.isdigit() and len(from_code) in (6, 12)):
+        raise _err("迁出地应填写6位或12位区划代码", "origin must be a 6- or 12-digit code", "from_unit_code")
+    same = FoundPerson.objects.filter(campaign=campaign, unit=unit, name=name, birth_date=born).first()
+    if same is not None:
+        return same, False
+    fp = FoundPerson.objects.create(
+        campaign=campaign, unit=unit, kind=kind, name=name, sex=sex, birth_date=born, id_number=number,
+        household_no=(household_no or "").strip(), address=(address or "").strip(), from_unit_code=from_code,
+        event_date=moved, note=(note or "").strip()[:200], source=source, upload=upload, recorded_by=_user(actor),
+    )
+    RectificationItem.objects.create(
+        campaign=campaign, key=f"found:{fp.pk}", origin=ItemOrigin.FIELD, item_type="found_person",
+        found_person=fp, detail=f"{fp.get_kind_display()}：{name}，{born:%Y-%m-%d}", unit=unit,
+        owner=_default_owner(unit.code, {}), deadline=campaign.rectification_end,
+    )
+    registry.audit(actor, "campaign_record_found_person", fp, unit_code=unit.code,
+                   after={"name": name, "sex": sex, "birth_date": born.isoformat(), "kind": kind},
+                   detail={"campaign": campaign.pk})
+    return fp, True
