@@ -443,11 +443,19 @@ def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=1, help="best of N for the DuckDB timings")
     ap.add_argument(
+        "--years",
+        default=f"{YEARS[0]}-{YEARS[-1]}",
+        help="calendar years of the cube, FIRST-LAST (a popreg synth snapshot taken at "
+        "2025-11-01 has full years 2016-2024)",
+    )
+    ap.add_argument(
         "--spark",
         action="store_true",
         help="also time the Spark engine (local mode; the JVM start is timed apart)",
     )
     args = ap.parse_args()
+    first, _, last = args.years.partition("-")
+    YEARS[:] = list(range(int(first), int(last or first) + 1))
 
     tmp = None
     if args.snapshot:
@@ -462,7 +470,8 @@ def main() -> None:
                 f"generated {args.persons:,} persons in {time.perf_counter() - t0:.1f} s -> {snap}"
             )
     rows = pd.read_parquet(snap / "events.parquet", columns=["event_id"]).shape[0]
-    print(f"snapshot: {snap}  events: {rows:,}  years {YEARS[0]}-{YEARS[-1]}")
+    persons = pd.read_parquet(snap / "persons.parquet", columns=["person_id"]).shape[0]
+    print(f"snapshot: {snap}  persons: {persons:,}  events: {rows:,}  years {YEARS[0]}-{YEARS[-1]}")
 
     cpu: dict[str, float] = {}
 
@@ -486,7 +495,7 @@ def main() -> None:
     )
     t_eng, eng = timed(run_engine)
     print(
-        f"engine (DuckDB + core formulas), all levels × 10 years: {t_eng:7.2f} s wall, "
+        f"engine (DuckDB + core formulas), all levels × {len(YEARS)} years: {t_eng:7.2f} s wall, "
         f"{cpu['run_engine']:7.2f} s CPU  ({len(eng):,} rows × {eng.shape[1]} columns, "
         f"{eng.attrs['pyramid_rows']:,} pyramid rows)"
     )

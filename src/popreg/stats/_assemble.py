@@ -1,16 +1,43 @@
 """The indicator table from the engine's counts (:mod:`popreg.stats.indicators`): rates,
 ratios and fertility by the formulas of :mod:`popreg.core.demography`.
+
+The counts are joined column-wise (one row per unit and period) and each formula of the
+domain core is applied over the zipped columns, so a province of 20,000 villages × ten
+years (200,000 rows) takes seconds, not a minute of per-row dictionary lookups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
 from popreg.core import demography as demo
 from popreg.stats._indicator_defs import COLUMNS, FERTILE_GROUPS, Level, PeriodSpec
+
+RESIDENCE = ("registered", "floating_out", "floating_in", "foreign")
+#: Counts at a boundary (``population_at_moments``) used for the start and end of a period.
+STOCKS = ("total", "male", "female", *(f"rt_{rt}" for rt in RESIDENCE), "a0_14", "a15_64",
+          "a65_plus", *(f"f{g}" for g in FERTILE_GROUPS))  # fmt: skip
+FLOWS = ("births", "male_births", "female_births", "deaths", "move_in", "move_out",
+         "transfer_in", "transfer_out", "enlistments", "discharges", "other_in", "other_out")  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
+def _srb(male: int, female: int) -> demo.SexRatioAtBirth:
+    # Small units repeat the same few birth counts: one interval per distinct pair.
+    return demo.sex_ratio_at_birth(male, female)
+
+
+def _counts(frame: pd.DataFrame, key: str, columns: Sequence[str], prefix: str = "") -> pd.DataFrame:
+    """``frame`` keyed by (``key``, unit_code) with integer ``columns`` (missing ones 0)."""
+    out = frame.reindex(columns=[key, "unit_code", *columns]).fillna(0)
+    out[key] = out[key].astype("int64")
+    for col in columns:
+        out[col] = out[col].astype("int64")
+    return out.rename(columns={key: "_k", **{c: prefix + c for c in columns}})
 
 
 def _assemble(
@@ -21,100 +48,101 @@ def _assemble(
     flows: pd.DataFrame,
     mbirths: pd.DataFrame,
 ) -> pd.DataFrame:
-    popw: dict[tuple[int, str], dict[str, Any]] = {
-        (int(r["j"]), r["unit_code"]): r for r in pop.fillna(0).to_dict("records")
-    }
-    fl: dict[tuple[int, str], dict[str, Any]] = {
-        (int(r["pidx"]), r["unit_code"]): r for r in flows.fillna(0).to_dict("records")
-    }
-    mb: dict[tuple[int, str], dict[int | None, float]] = {}
-    for r in mbirths.to_dict("records"):
-        g = None if pd.isna(r["mgroup"]) else int(r["mgroup"])
-        mb.setdefault((int(r["pidx"]), r["unit_code"]), {})[g] = float(r["births"])
-    empty: dict[str, Any] = {}
+    grid = pd.DataFrame(
+        [(i, p.label, p.start.isoformat(), p.end.isoformat(), p.years) for i, p in periods],
+        columns=["_k", "period", "period_start", "period_end", "_years"],
+    )
+    t = grid.merge(units[["unit_code", "unit_name", "parent_code"]], how="cross")
+    stocks = _counts(pop, "j", STOCKS)
+    t = t.merge(stocks.add_prefix("st_").rename(columns={"st__k": "_k", "st_unit_code": "unit_code"}),
+                on=["_k", "unit_code"], how="left")  # fmt: skip
+    t["_k1"] = t["_k"] + 1  # boundary i = start of period i, i + 1 = its end
+    t = t.merge(stocks.add_prefix("en_").rename(columns={"en__k": "_k1", "en_unit_code": "unit_code"}),
+                on=["_k1", "unit_code"], how="left")  # fmt: skip
+    t = t.merge(_counts(flows, "pidx", FLOWS), on=["_k", "unit_code"], how="left")
+    groups = pd.DataFrame(
+        {
+            "_k": mbirths["pidx"].astype("int64"),
+            "unit_code": mbirths["unit_code"],
+            "g": mbirths["mgroup"].fillna(-1).astype("int64"),
+            "n": mbirths["births"].astype(float),
+        }
+    )
+    wide = groups.pivot_table(index=["_k", "unit_code"], columns="g", values="n", aggfunc="sum")
+    wide = wide.reindex(columns=[-1, *FERTILE_GROUPS]).fillna(0.0)
+    wide.columns = ["mb_unknown", *(f"mb{g}" for g in FERTILE_GROUPS)]
+    t = t.merge(wide.reset_index(), on=["_k", "unit_code"], how="left")
+    counted = [c for c in t.columns if c.startswith(("st_", "en_")) or c in FLOWS]
+    t[counted] = t[counted].fillna(0).astype("int64")
+    mb_cols = ["mb_unknown", *(f"mb{g}" for g in FERTILE_GROUPS)]
+    t[mb_cols] = t[mb_cols].fillna(0.0)
 
-    rows: list[dict[str, Any]] = []
-    unit_rows = units.to_dict("records")
-    for i, p in periods:
-        for u in unit_rows:
-            code = u["unit_code"]
-            f = fl.get((i, code), empty)
-            st = popw.get((i, code), empty)  # boundary i = start, i + 1 = end
-            en = popw.get((i + 1, code), empty)
+    out = pd.DataFrame({"level": level, "unit_code": t["unit_code"], "unit_name": t["unit_name"],
+                        "parent_code": t["parent_code"], "period": t["period"],
+                        "period_start": t["period_start"], "period_end": t["period_end"]})  # fmt: skip
+    ps, pe = t["st_total"].tolist(), t["en_total"].tolist()
+    avg = [demo.average_population(a, b) for a, b in zip(ps, pe, strict=True)]
+    births, deaths = t["births"].tolist(), t["deaths"].tolist()
+    out["population_start"], out["population_end"], out["average_population"] = ps, pe, avg
+    for side, name in (("st", "start"), ("en", "end")):
+        out[f"population_{name}_male"] = t[f"{side}_male"]
+        out[f"population_{name}_female"] = t[f"{side}_female"]
+    for name in ("start", "end"):
+        for rt in RESIDENCE:
+            out[f"population_{name}_{rt}"] = t[f"{'st' if name == 'start' else 'en'}_rt_{rt}"]
+    out["births"], out["male_births"], out["female_births"] = births, t["male_births"], t["female_births"]
+    out["births_sex_unknown"] = t["births"] - t["male_births"] - t["female_births"]
+    out["deaths"] = deaths
+    out["in_migration"] = t["move_in"] + t["transfer_in"]
+    out["out_migration"] = t["move_out"] + t["transfer_out"]
+    for col in ("move_in", "move_out", "transfer_in", "transfer_out", "enlistments", "discharges",
+                "other_in", "other_out"):  # fmt: skip
+        out[col] = t[col]
+    out["cbr"] = [demo.crude_birth_rate(b, a) for b, a in zip(births, avg, strict=True)]
+    out["cdr"] = [demo.crude_death_rate(d, a) for d, a in zip(deaths, avg, strict=True)]
+    out["rni"] = [demo.rate_of_natural_increase(b, d, a) for b, d, a in zip(births, deaths, avg, strict=True)]
+    srb = [_srb(m, f) for m, f in zip(t["male_births"].tolist(), t["female_births"].tolist(), strict=True)]
+    out["srb"] = [s.ratio for s in srb]
+    out["srb_low"] = [s.low for s in srb]
+    out["srb_high"] = [s.high for s in srb]
+    out["srb_insufficient"] = [s.insufficient for s in srb]
+    # ASFR: women-years = mean of start and end female population × period length; births
+    # with unknown mother's age are spread in proportion to the known ones.
+    known = t[[f"mb{g}" for g in FERTILE_GROUPS]].sum(axis=1)
+    unknown = t["mb_unknown"]
+    scale = ((known + unknown) / known.where(known > 0)).fillna(0.0)
+    asfr_cols: list[list[float | None]] = []
+    for g in FERTILE_GROUPS:
+        wy = ((t[f"st_f{g}"] + t[f"en_f{g}"]) / 2 * t["_years"]).tolist()
+        b = (t[f"mb{g}"] * scale).tolist()
+        asfr_cols.append([demo.age_specific_fertility([x], [w])[0] for x, w in zip(b, wy, strict=True)])
+    rows_asfr = list(zip(*asfr_cols, strict=True))
+    tfr: list[float | None] = [
+        demo.total_fertility_rate(list(a), 5)
+        if k > 0 or (n == 0 and any(v is not None for v in a))
+        else None
+        for a, k, n in zip(rows_asfr, known.tolist(), births, strict=True)
+    ]
+    for g, col in zip(FERTILE_GROUPS, asfr_cols, strict=True):
+        out[f"asfr_{g}_{g + 4}"] = col
+    out["births_mother_age_unknown"] = unknown.astype("int64")
+    out["tfr"] = tfr
+    young, working, old = t["en_a0_14"].tolist(), t["en_a15_64"].tolist(), t["en_a65_plus"].tolist()
+    dep = [demo.dependency_ratios(a, b, c) for a, b, c in zip(young, working, old, strict=True)]
+    out["population_end_0_14"], out["population_end_15_64"], out["population_end_65_plus"] = young, working, old
+    out["youth_dependency_ratio"] = [d.youth for d in dep]
+    out["old_age_dependency_ratio"] = [d.old_age for d in dep]
+    out["total_dependency_ratio"] = [d.total for d in dep]
+    return _as_records_frame(out[list(COLUMNS)])
 
-            def c(name: str, d: dict[str, Any] = f) -> int:
-                return int(d.get(name, 0) or 0)
 
-            ps, pe = c("total", st), c("total", en)
-            avg = demo.average_population(ps, pe)
-            births, deaths = c("births"), c("deaths")
-            male, female = c("male_births"), c("female_births")
-            srb = demo.sex_ratio_at_birth(male, female)
-            # ASFR: women-years = mean of start and end female population × period length;
-            # births with unknown mother's age are spread in proportion to the known ones.
-            mbu = mb.get((i, code), {})
-            known = sum(v for k, v in mbu.items() if k is not None)
-            unknown = mbu.get(None, 0.0)
-            scale = (known + unknown) / known if known > 0 else 0.0
-            asfr: list[float | None] = []
-            for g in FERTILE_GROUPS:
-                wy = (c(f"f{g}", st) + c(f"f{g}", en)) / 2 * p.years
-                (a,) = demo.age_specific_fertility([mbu.get(g, 0.0) * scale], [wy])
-                asfr.append(a)
-            tfr: float | None = None
-            if known > 0 or (births == 0 and any(a is not None for a in asfr)):
-                tfr = demo.total_fertility_rate(asfr, 5)
-            dep = demo.dependency_ratios(c("a0_14", en), c("a15_64", en), c("a65_plus", en))
-            row: dict[str, Any] = {
-                "level": level,
-                "unit_code": code,
-                "unit_name": u["unit_name"],
-                "parent_code": u["parent_code"],
-                "period": p.label,
-                "period_start": p.start.isoformat(),
-                "period_end": p.end.isoformat(),
-                "population_start": ps,
-                "population_end": pe,
-                "average_population": avg,
-                "population_start_male": c("male", st),
-                "population_start_female": c("female", st),
-                "population_end_male": c("male", en),
-                "population_end_female": c("female", en),
-                "births": births,
-                "male_births": male,
-                "female_births": female,
-                "births_sex_unknown": births - male - female,
-                "deaths": deaths,
-                "in_migration": c("move_in") + c("transfer_in"),
-                "out_migration": c("move_out") + c("transfer_out"),
-                "move_in": c("move_in"),
-                "move_out": c("move_out"),
-                "transfer_in": c("transfer_in"),
-                "transfer_out": c("transfer_out"),
-                "enlistments": c("enlistments"),
-                "discharges": c("discharges"),
-                "other_in": c("other_in"),
-                "other_out": c("other_out"),
-                "cbr": demo.crude_birth_rate(births, avg),
-                "cdr": demo.crude_death_rate(deaths, avg),
-                "rni": demo.rate_of_natural_increase(births, deaths, avg),
-                "srb": srb.ratio,
-                "srb_low": srb.low,
-                "srb_high": srb.high,
-                "srb_insufficient": srb.insufficient,
-                "births_mother_age_unknown": int(unknown),
-                "tfr": tfr,
-                "population_end_0_14": c("a0_14", en),
-                "population_end_15_64": c("a15_64", en),
-                "population_end_65_plus": c("a65_plus", en),
-                "youth_dependency_ratio": dep.youth,
-                "old_age_dependency_ratio": dep.old_age,
-                "total_dependency_ratio": dep.total,
-            }
-            for rt in ("registered", "floating_out", "floating_in", "foreign"):
-                row[f"population_start_{rt}"] = c(f"rt_{rt}", st)
-                row[f"population_end_{rt}"] = c(f"rt_{rt}", en)
-            for g, a in zip(FERTILE_GROUPS, asfr, strict=True):
-                row[f"asfr_{g}_{g + 4}"] = a
-            rows.append(row)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+def _as_records_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The dtypes a table built row by row would have: numbers with gaps as float (NaN)."""
+    out: dict[str, Any] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype == object and col not in ("level", "unit_code", "unit_name", "parent_code",
+                                              "period", "period_start", "period_end"):  # fmt: skip
+            s = pd.to_numeric(s)
+        out[col] = s
+    return pd.DataFrame(out).reset_index(drop=True)

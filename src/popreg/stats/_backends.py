@@ -39,6 +39,10 @@ class _Backend:
     def df(self, sql: str) -> pd.DataFrame:
         raise NotImplementedError
 
+    def long_df(self, sql: str) -> pd.DataFrame:
+        """A long result (text and non-null integer columns only)."""
+        return self.df(sql)
+
     def scalar(self, sql: str) -> Any:
         frame = self.df(sql)
         return None if frame.empty else frame.iloc[0, 0]
@@ -61,6 +65,11 @@ class _DuckDBBackend(_Backend):
 
     def df(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def long_df(self, sql: str) -> pd.DataFrame:
+        # Through Arrow: several times faster than .df() for millions of string rows (the
+        # village pyramids of a province); same dtypes for text and non-null integers.
+        return self.con.sql(sql).to_arrow_table().to_pandas()
 
     def scalar(self, sql: str) -> Any:
         row = self.con.execute(sql).fetchone()

@@ -324,7 +324,7 @@ class SnapshotIndicators:
             (i + 1, p.label, "end") for i, p in periods
         ]
         self.backend.values("plabels", ("j", "period", "moment"), labels)
-        return self.backend.df(
+        return self.backend.long_df(
             f"""
             SELECT '{level}' AS level, {_level_expr("unit", level)} AS unit_code, l.period,
                    l.moment, sex,
