@@ -199,6 +199,9 @@ def test_dse_page_states_the_estimate_and_its_assumptions(login, units, dash):  
     assert f"<td class=\"num\">{est.n1}</td><td class=\"num\">{est.n2}</td><td class=\"num\">{est.m}</td>" in page
     assert f"{est.estimate.estimate:.1f}" in page
     assert f"{est.estimate.low:.1f}–{est.estimate.high:.1f}" in page
+    info = dash.meta["dse"]
+    assert 0 <= info["linked_clerical"] <= info["linked"]
+    assert f"已链接的 {info['linked']} 条医院记录中，有 {info['linked_clerical']} 条" in page
     for town in dash.children(county):
         assert f'data-unit="{town.code}"' in page
     year = dash.dse_years()[-1]
