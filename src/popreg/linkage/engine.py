@@ -14,7 +14,11 @@ existing ``SparkSession``); both run the same model and the same SQL.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +40,25 @@ from popreg.linkage.model import (
 from popreg.linkage.prepare import (
     REQUIRED_COLUMNS,
     LinkageInputError,
+    _col,
     check_columns,
     check_record_ids,
-    prepare_records,
+    prepare_table,
     read_input_csv,
 )
 
 ENGINES = ("duckdb", "spark")
+# Prepared columns the comparisons and blocking rules read (the raw name, birth_date and
+# id_number are not among them): only these are handed to Splink.
+MODEL_COLUMNS = (
+    "record_id", "sex", "village_code", "township", "household_no", "name_norm", "surname",
+    "name_py", "name_readings", "name_len", "id_norm", "id18", "id_valid", "id_body",
+    "id_prefix14", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
+)  # fmt: skip
+# DuckDB's memory limit: this share of the machine's memory (at least the minimum); beyond
+# it DuckDB spills to a temporary directory instead of growing.
+DUCKDB_MEMORY_SHARE = 0.25
+DUCKDB_MIN_MEMORY_MB = 1024
 PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
 
 logger = logging.getLogger(__name__)
@@ -72,7 +88,7 @@ class _Backend:
         if engine == "duckdb":
             from splink import DuckDBAPI
 
-            self.db_api: Any = DuckDBAPI()
+            self.db_api: Any = DuckDBAPI(_duckdb_connection())
             self.dialect = "duckdb"
         else:
             self.spark = spark or _local_spark()
@@ -81,13 +97,35 @@ class _Backend:
             self.db_api = SparkAPI(spark_session=self.spark)
             self.dialect = "spark"
 
-    def register(self, df: pd.DataFrame, name: str) -> Any:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+    def register(self, df: pd.DataFrame | pa.Table, name: str) -> Any:
+        table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
         if self.engine == "duckdb":
             return self.db_api.register(table, dataset_display_name=name)
         rows = [tuple(r.values()) for r in table.to_pylist()]
         spark_df = self.spark.createDataFrame(rows, schema=_spark_schema(table.schema))
         return self.db_api.register(spark_df, table_name=name)
+
+
+def _duckdb_connection() -> Any:
+    """An in-memory DuckDB that spills to a temporary directory beyond its share of memory.
+
+    DuckDB's own default (80 % of the machine's memory, spilling into ``./.tmp``) counts
+    only DuckDB's buffers: with the prepared records, the pairs and the clustering also in
+    this process, a large run could outgrow the machine.  Results do not depend on it.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        total = 0
+    limit_mb = max(DUCKDB_MIN_MEMORY_MB, int(total * DUCKDB_MEMORY_SHARE) // 2**20)
+    spill = tempfile.mkdtemp(prefix="popreg-duckdb-")
+    weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
+    con.execute(f"SET memory_limit = '{limit_mb}MB'")
+    con.execute(f"SET temp_directory = '{spill}'")
+    return con
 
 
 def _spark_schema(schema: pa.Schema) -> Any:
@@ -201,22 +239,39 @@ def dedupe(
     cut = mdl.threshold if threshold is None else threshold
     # Parallel only for a CSV read here: nothing in this process has started Arrow,
     # DuckDB or Spark thread pools yet, so forking workers is safe.
-    prepared = prepare_records(records, parallel=not isinstance(data, pd.DataFrame))
+    n_records = len(records)
+    if mdl.name == "generic":
+        table: pd.DataFrame | pa.Table = records[list(REQUIRED_COLUMNS)]
+        record_ids = _col(records, "record_id")
+        valid: dict[str, str] = {}
+    else:
+        prepared = prepare_table(records, parallel=not isinstance(data, pd.DataFrame))
+        del records  # the prepared Arrow table holds all that is needed from here on
+        table = prepared.select(list(MODEL_COLUMNS))
+        del prepared
+        record_ids = table.column("record_id").to_pylist()
+        valid_rows = table.filter(table.column("id_valid")).select(["record_id", "id18"])
+        valid = dict(
+            zip(
+                valid_rows.column("record_id").to_pylist(),
+                valid_rows.column("id18").to_pylist(),
+                strict=True,
+            )
+        )
+        del valid_rows
     clock("prepare")
     backend = _Backend(engine, spark)
-    table = prepared if mdl.name != "generic" else records[list(REQUIRED_COLUMNS)]
     sdf = backend.register(table, "records")
+    del table
     clock("register")
     linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
     label_df = _read_labels(labels) if labels is not None else None
     if train:
         train_unsupervised(linker, mdl)
-        mdl = snapshot_model(linker, mdl, "unsupervised", f"{len(records)} records")
+        mdl = snapshot_model(linker, mdl, "unsupervised", f"{n_records} records")
     else:
-        adapt_to_data(linker, mdl, len(records))
-        mdl = snapshot_model(
-            linker, mdl, "m from model, u and λ from data", f"{len(records)} records"
-        )
+        adapt_to_data(linker, mdl, n_records)
+        mdl = snapshot_model(linker, mdl, "m from model, u and λ from data", f"{n_records} records")
     if label_df is not None and label_df["is_match"].any():
         apply_labels(linker, backend, label_df)
         mdl = snapshot_model(linker, mdl, "labels", f"{int(label_df['is_match'].sum())} pairs")
@@ -228,28 +283,18 @@ def dedupe(
     predictions = linker.inference.predict(
         threshold_match_probability=min(PAIRS_FLOOR, cut), warning_mode="never"
     )
-    pairs = _pairs_frame(predictions.as_pandas_dataframe(), mdl)
+    pairs = _pairs_frame(_used_columns(predictions), mdl)
+    predictions.drop_table_from_database_and_remove_from_cache()
     clock("predict")
 
-    valid = (
-        dict(
-            zip(
-                prepared["record_id"],
-                prepared["id18"].where(prepared["id_valid"].astype(bool), None),
-                strict=True,
-            )
-        )
-        if "id_valid" in prepared
-        else {}
-    )
     approved: list[tuple[str, str]] = []
     rejected: list[tuple[str, str]] = []
     if label_df is not None:
         for a, b, is_match in label_df.itertuples(index=False):
             (approved if is_match else rejected).append((a, b))
     mapping = cluster_pairs(
-        list(prepared["record_id"]),
-        valid if mdl.name != "generic" else {},
+        record_ids,
+        valid,
         pairs[["record_id_l", "record_id_r", "match_probability"]].itertuples(
             index=False, name=None
         ),
@@ -258,7 +303,10 @@ def dedupe(
         rejected=rejected,
     )
     clusters = pd.DataFrame(
-        {"record_id": prepared["record_id"], "cluster_id": prepared["record_id"].map(mapping)}
+        {
+            "record_id": pd.Series(record_ids, dtype=object),
+            "cluster_id": pd.Series([mapping[r] for r in record_ids], dtype=object),
+        }
     )
     clock("cluster")
     return DedupeResult(clusters=clusters, pairs=pairs, model=mdl, timings=clock.phases)
@@ -272,6 +320,18 @@ def apply_labels(linker: Linker, backend: _Backend, labels: pd.DataFrame) -> Non
     matches = matches.assign(source_dataset_l="records", source_dataset_r="records")
     sdf = backend.register(matches, f"labels_{id(matches)}")
     linker.training.estimate_m_from_pairwise_labels(sdf)
+
+
+def _used_columns(predictions: Any) -> pd.DataFrame:
+    """The predictions' ids, weight, probability and levels (not the compared values)."""
+    keep = [
+        c.name  # quoted for the dialect
+        for c in predictions.columns
+        if c.unquote().name in ("record_id_l", "record_id_r", "match_weight", "match_probability")
+        or c.unquote().name.startswith("gamma_")
+    ]
+    select = ", ".join(keep)
+    return predictions.query_sql(f"SELECT {select} FROM {{this}}").as_pandas_dataframe()
 
 
 def _pairs_frame(raw: pd.DataFrame, model: LinkageModel) -> pd.DataFrame:

@@ -40,7 +40,9 @@ from io import StringIO
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from popreg.core import idnumber, names
 
@@ -236,6 +238,105 @@ def _col(df: pd.DataFrame, name: str) -> list[str]:
     return ["" if v is None or v != v else str(v).strip() for v in df[name].tolist()]
 
 
+def _distinct(df: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
+    """Column ``name`` as (row → code, distinct values): ``values[codes]`` is :func:`_col`.
+
+    Only the distinct values become Python strings: a column of ten million rows costs
+    an integer array, not ten million string objects.
+    """
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=np.int64), [""]
+    column = df[name]
+    if column.dtype == object:  # mixed Python objects: 1 and 1.0 hash alike, so str() first
+        column = pd.Series(_col(df, name), dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    values = ["" if v is None or v != v else str(v).strip() for v in uniques.tolist()]
+    values.append("")  # missing values
+    codes = np.where(codes < 0, len(values) - 1, codes).astype(np.int64)
+    return codes, values
+
+
+def _take(values: list[object], codes: np.ndarray, kind: pa.DataType) -> pa.Array:
+    return pa.array(values, type=kind).take(pa.array(codes))
+
+
+_STRING = pa.string()
+_STRINGS = pa.list_(pa.string())
+
+# The table's columns and types; prepare_records turns them into the frame's dtypes.
+PREPARED_COLUMNS = (
+    "record_id", "name", "sex", "birth_date", "id_number", "village_code", "township",
+    "household_no", "name_norm", "surname", "name_py", "name_readings", "name_len",
+    "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "dob", "birth_day",
+    "birth_year", "birth_md", "birth_swapped",
+)  # fmt: skip
+
+
+def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
+    """The input columns plus the derived columns, as an Arrow table (see prepare_records).
+
+    Every derivation runs once per distinct value and is spread to the rows with an
+    Arrow ``take``, so the table holds no per-row Python objects.
+    """
+    columns: dict[str, pa.Array] = {}
+
+    codes, values = _distinct(df, "record_id")
+    columns["record_id"] = _take(values, codes, _STRING)
+    name_codes, name_values = _distinct(df, "name")
+    columns["name"] = _take(name_values, name_codes, _STRING)
+
+    codes, values = _distinct(df, "sex")
+    columns["sex"] = _take([_SEX.get(v.upper()) for v in values], codes, _STRING)
+
+    date_codes, date_values = _distinct(df, "birth_date")
+    columns["birth_date"] = _take(date_values, date_codes, _STRING)
+    id_codes, id_values = _distinct(df, "id_number")
+    columns["id_number"] = _take(id_values, id_codes, _STRING)
+
+    codes, values = _distinct(df, "village_code")
+    village = [unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in values]
+    columns["village_code"] = _take([v[:12] if v else None for v in village], codes, _STRING)
+    columns["township"] = _take(
+        [v[:9] if v and len(v) >= 9 else None for v in village], codes, _STRING
+    )
+    codes, values = _distinct(df, "household_no")
+    household = [unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in values]
+    columns["household_no"] = _take(household, codes, _STRING)
+
+    name_map = _map_distinct(_name_fields, set(name_values), parallel)
+    nf = [name_map[v] for v in name_values]
+    del name_map
+    columns["name_norm"] = _take([t[0] for t in nf], name_codes, _STRING)
+    columns["surname"] = _take([t[1] for t in nf], name_codes, _STRING)
+    columns["name_py"] = _take([t[2] for t in nf], name_codes, _STRING)
+    columns["name_readings"] = _take([t[3] for t in nf], name_codes, _STRINGS)
+    columns["name_len"] = _take([len(t[0]) if t[0] else None for t in nf], name_codes, pa.int64())
+    del nf, name_codes, name_values
+
+    id_map = _map_distinct(_id_fields, set(id_values), parallel)
+    idf = [id_map[v] for v in id_values]
+    del id_map
+    id18 = [t[1] for t in idf]
+    columns["id_norm"] = _take([t[0] for t in idf], id_codes, _STRING)
+    columns["id18"] = _take(id18, id_codes, _STRING)
+    columns["id_valid"] = _take([t[2] for t in idf], id_codes, pa.bool_())
+    columns["id_body"] = _take([v[:17] if v else None for v in id18], id_codes, _STRING)
+    columns["id_prefix14"] = _take([v[:14] if v else None for v in id18], id_codes, _STRING)
+    del idf, id18, id_codes, id_values
+
+    dob = [parse_birth_date(v) for v in date_values]
+    derived: dict[str, tuple[list[object], pa.DataType]] = {
+        "dob": ([d.isoformat() if d else None for d in dob], _STRING),
+        "birth_day": ([(d - _EPOCH).days if d else None for d in dob], pa.int64()),
+        "birth_year": ([f"{d.year:04d}" if d else None for d in dob], _STRING),
+        "birth_md": ([f"{d.month:02d}-{d.day:02d}" if d else None for d in dob], _STRING),
+        "birth_swapped": ([_swapped(d) for d in dob], _STRING),
+    }
+    for col, (per_value, kind) in derived.items():
+        columns[col] = _take(per_value, date_codes, kind)
+    return pa.table({c: columns[c] for c in PREPARED_COLUMNS})
+
+
 def prepare_records(df: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame:
     """The input columns plus the derived columns listed in the module docstring.
 
@@ -243,57 +344,26 @@ def prepare_records(df: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame
     take seconds, not minutes.  ``parallel`` spreads large inputs over the CPU cores by
     forking; only for callers that know no native thread pool (Arrow, DuckDB, Spark) is
     running in this process — forking such a process can deadlock the children.
+
+    Strings (and the ``name_readings`` lists) are Python objects, missing values
+    ``None``; ``name_len`` and ``birth_day`` are ``Int64``, ``id_valid`` is ``bool``.
+    The engine uses :func:`prepare_table` instead, which holds the same values in Arrow.
     """
-    record_id = _col(df, "record_id")
-    name = _col(df, "name")
-    birth_raw = _col(df, "birth_date")
-    id_raw = _col(df, "id_number")
-    village = [
-        unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in _col(df, "village_code")
-    ]
-    household = [
-        unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in _col(df, "household_no")
-    ]
-    sex = [_SEX.get(v.upper()) for v in _col(df, "sex")]
+    return table_as_frame(prepare_table(df, parallel=parallel))
 
-    name_map = _map_distinct(_name_fields, set(name), parallel)
-    id_map = _map_distinct(_id_fields, set(id_raw), parallel)
-    date_map = {v: parse_birth_date(v) for v in set(birth_raw)}
 
-    nf = [name_map[v] for v in name]
-    idf = [id_map[v] for v in id_raw]
-    dob = [date_map[v] for v in birth_raw]
-    id18 = [t[1] for t in idf]
-    data: dict[str, list[object]] = {
-        "record_id": list(record_id),
-        "name": list(name),
-        "sex": list(sex),
-        "birth_date": list(birth_raw),
-        "id_number": list(id_raw),
-        "village_code": [v[:12] if v else None for v in village],
-        "township": [v[:9] if v and len(v) >= 9 else None for v in village],
-        "household_no": list(household),
-        "name_norm": [t[0] for t in nf],
-        "surname": [t[1] for t in nf],
-        "name_py": [t[2] for t in nf],
-        "name_readings": [t[3] for t in nf],
-        "name_len": [len(t[0]) if t[0] else None for t in nf],
-        "id_norm": [t[0] for t in idf],
-        "id18": list(id18),
-        "id_valid": [t[2] for t in idf],
-        "id_body": [v[:17] if v else None for v in id18],
-        "id_prefix14": [v[:14] if v else None for v in id18],
-        "dob": [d.isoformat() if d else None for d in dob],
-        "birth_day": [(d - _EPOCH).days if d else None for d in dob],
-        "birth_year": [f"{d.year:04d}" if d else None for d in dob],
-        "birth_md": [f"{d.month:02d}-{d.day:02d}" if d else None for d in dob],
-        "birth_swapped": [_swapped(d) for d in dob],
-    }
-    out = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
-    out["name_len"] = out["name_len"].astype("Int64")
-    out["birth_day"] = out["birth_day"].astype("Int64")
-    out["id_valid"] = out["id_valid"].astype(bool)
-    return out
+def table_as_frame(table: pa.Table) -> pd.DataFrame:
+    """A prepared table as the frame :func:`prepare_records` returns."""
+    out = {}
+    for col in table.column_names:
+        values = table.column(col).to_pylist()
+        if col in ("name_len", "birth_day"):
+            out[col] = pd.Series(values, dtype="Int64")
+        elif col == "id_valid":
+            out[col] = pd.Series(values, dtype=bool)
+        else:
+            out[col] = pd.Series(values, dtype=object)
+    return pd.DataFrame(out)
 
 
 def _swapped(d: date | None) -> str | None:
