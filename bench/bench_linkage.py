@@ -18,7 +18,9 @@ truth), then each system runs in its own subprocess on the same CSV:
 
 Reported per system: pairwise precision / recall / F1 against the truth, wall time of
 the linkage (read CSV → clusters, in the child), peak resident memory of the child
-(``os.wait4`` rusage), and the ratios against generic Splink.
+(``os.wait4`` rusage), and the ratios against generic Splink.  ``--phase-memory`` adds,
+for popreg, the peak resident memory within each phase of ``dedupe`` (read, prepare,
+register, estimate, predict, cluster; Linux only: ``VmHWM``, reset at each phase end).
 """
 
 from __future__ import annotations
@@ -57,18 +59,44 @@ def _scores(records_csv: Path, clusters: object) -> dict[str, float]:
     return pairwise_scores(true_pairs(truth), clusters)  # type: ignore[arg-type]
 
 
-def worker_popreg(records_csv: Path, train: bool) -> dict[str, object]:
+def _peak_rss_mb() -> int:
+    """Peak resident memory since the last reset (Linux ``VmHWM``), then reset it."""
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    return peak // 1024
+
+
+def worker_popreg(records_csv: Path, train: bool, phase_memory: bool) -> dict[str, object]:
     import pandas as pd
 
-    from popreg.linkage.engine import dedupe
+    from popreg.linkage import engine
     from popreg.linkage.model import LinkageModel
 
+    phases: dict[str, int] = {}
+    if phase_memory:
+        clock = engine._Clock.__call__
+
+        def measured(self: engine._Clock, phase: str) -> None:
+            clock(self, phase)
+            phases[phase] = _peak_rss_mb()
+
+        engine._Clock.__call__ = measured  # type: ignore[method-assign]
+        _peak_rss_mb()
     started = time.monotonic()
-    result = dedupe(records_csv, model=LinkageModel(), train=True) if train else dedupe(records_csv)
+    result = (
+        engine.dedupe(records_csv, model=LinkageModel(), train=True)
+        if train
+        else engine.dedupe(records_csv)
+    )
     wall = time.monotonic() - started
     clusters = result.clusters
     assert isinstance(clusters, pd.DataFrame)
-    return {"wall_s": wall, "pairs": len(result.pairs), **_scores(records_csv, clusters)}
+    out: dict[str, object] = {"wall_s": wall, "pairs": len(result.pairs)}
+    if phase_memory:
+        out["phases"] = {p: [round(result.timings[p], 1), mb] for p, mb in phases.items()}
+    return {**out, **_scores(records_csv, clusters)}
 
 
 def worker_generic(records_csv: Path) -> dict[str, object]:
@@ -103,8 +131,12 @@ def worker_generic(records_csv: Path) -> dict[str, object]:
     return out
 
 
-def _run_child(system: str, records_csv: Path, timeout: float) -> dict[str, object]:
+def _run_child(
+    system: str, records_csv: Path, timeout: float, phase_memory: bool = False
+) -> dict[str, object]:
     cmd = [sys.executable, __file__, "--worker", system, "--input", str(records_csv)]
+    if phase_memory:
+        cmd.append("--phase-memory")
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -134,6 +166,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20251129)
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "popreg-bench"))
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--phase-memory", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -145,7 +178,9 @@ def main() -> None:
         if args.worker == "generic":
             result = worker_generic(path)
         else:
-            result = worker_popreg(path, train=args.worker == "popreg+train")
+            result = worker_popreg(
+                path, train=args.worker == "popreg+train", phase_memory=args.phase_memory
+            )
         print(json.dumps(result))
         return
 
@@ -154,7 +189,7 @@ def main() -> None:
     print(f"CPU cores: {os.cpu_count()}; systems: {', '.join(args.systems)}")
     for n in args.sizes:
         records = _generate(n, workdir, args.seed)
-        results = {s: _run_child(s, records, args.timeout) for s in args.systems}
+        results = {s: _run_child(s, records, args.timeout, args.phase_memory) for s in args.systems}
         base = results.get("generic", {})
         print(f"\n== {n:,} records ==")
         print(f"{'system':14} {'F1':>7} {'prec':>7} {'recall':>7} {'wall s':>8} {'peak MB':>8} "
@@ -176,6 +211,13 @@ def main() -> None:
                 f"{float(r['recall']):7.4f} {float(r['wall_s']):8.1f} "
                 f"{float(r['peak_rss_mb']):8.0f} {t_ratio:>12} {m_ratio:>11}"
             )
+        for system, r in results.items():
+            if "phases" in r:
+                steps = ", ".join(
+                    f"{p} {t:.1f} s / {mb:,} MB"
+                    for p, (t, mb) in r["phases"].items()  # type: ignore[attr-defined]
+                )
+                print(f"{system} per phase (wall / peak RSS): {steps}")
         if "generic" in results and "error" not in base:
             extra = ", ".join(
                 f"F1 at {c}: {float(base[f'f1_at_{c}']):.4f}" for c in THRESHOLDS_GENERIC
