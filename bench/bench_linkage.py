@@ -156,6 +156,9 @@ def _run_child(
         return {"error": f"exit {os.waitstatus_to_exitcode(status)}"}
     result: dict[str, object] = json.loads(text.strip().splitlines()[-1])
     result["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    if "phases" in result:  # resetting VmHWM resets ru_maxrss too: the phases hold the peak
+        phase_peaks = [mb for _t, mb in result["phases"].values()]  # type: ignore[attr-defined]
+        result["peak_rss_mb"] = max([result["peak_rss_mb"], *phase_peaks])
     return result
 
 
