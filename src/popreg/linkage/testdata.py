@@ -148,7 +148,11 @@ def generate_records(
 
     def make_id(birth: date, sex: str, region: str | None = None) -> str:
         region = region or (county if rng.random() < 0.85 else rng.choice(REGIONS))
+        tries = 0
         while True:
+            tries += 1
+            if tries % 500 == 0:  # region and day crowded (ten million records): move on
+                region = rng.choice(REGIONS)
             seq = rng.randrange(0, 999)
             if (seq % 2 == 1) != (sex == "M"):
                 seq = seq + 1 if seq < 998 else seq - 1
@@ -161,16 +165,18 @@ def generate_records(
         """A valid ID differing from ``number`` only in the sequence digits."""
         body = number[:14]
         seq = int(number[14:17])
-        for step in (2, 1, 3, 4, 6, 8, 10, 12, 14, 16):
-            for cand_seq in (seq + step, seq - step):
-                if not 0 <= cand_seq <= 999 or (cand_seq % 2 == 1) != (sex == "M"):
-                    continue
-                cand = body + f"{cand_seq:03d}"
-                cand += check_character(cand)
-                if cand not in used_ids:
-                    used_ids.add(cand)
-                    return cand
-        raise RuntimeError("no sibling ID")  # pragma: no cover
+        # Nearby sequence numbers first (twins are usually registered one after the
+        # other); in a crowded region and day (ten million records), any free one.
+        near = [s for step in (2, 1, 3, 4, 6, 8, 10, 12, 14, 16) for s in (seq + step, seq - step)]
+        for cand_seq in [*near, *sorted(range(1000), key=lambda s: abs(s - seq))]:
+            if not 0 <= cand_seq <= 999 or (cand_seq % 2 == 1) != (sex == "M"):
+                continue
+            cand = body + f"{cand_seq:03d}"
+            cand += check_character(cand)
+            if cand not in used_ids:
+                used_ids.add(cand)
+                return cand
+        raise RuntimeError("no sibling ID: all 500 sequence numbers of this sex are taken")
 
     persons: list[_Person] = []
     next_entity = [0]
