@@ -164,7 +164,7 @@ def main() -> None:
                 "seed": seed,
                 "cov": e.covers(true),
                 "cov_log": el.covers(true),
-                "cov_2": e2.covers(true),
+                "cov_model": e2.covers(true),
                 "cov_truth": et.covers(true),
             }
             rows.append(r)
@@ -175,7 +175,7 @@ def main() -> None:
             print(
                 f"{seed:>4} {r['n1']:>6} {r['n2']:>6} {r['m']:>6} {e.estimate:>8.1f} "
                 f"[{e.low:>7.1f}, {e.high:>7.1f}] {true:>6} {yn(r['cov']):>4} "
-                f"{yn(r['cov_log']):>7} {r['m_model']:>7} {e2.estimate:>9.1f} {yn(r['cov_2']):>7} "
+                f"{yn(r['cov_log']):>7} {r['m_model']:>7} {e2.estimate:>9.1f} {yn(r['cov_model']):>7} "
                 f"{r['m_truth']:>7} {yn(r['cov_truth']):>9} "
                 f"{r['precision']:>6.3f} {r['recall']:>6.3f}",
                 flush=True,
@@ -192,7 +192,7 @@ def main() -> None:
         f"  links from popreg match, log-normal interval: {df['cov_log'].sum()}/{k} = {df['cov_log'].mean():.0%}"
     )
     print(
-        f"  model links only (no clerical pass), normal:  {df['cov_2'].sum()}/{k} = {df['cov_2'].mean():.0%}"
+        f"  model links only (no clerical pass), normal:  {df['cov_model'].sum()}/{k} = {df['cov_model'].mean():.0%}"
     )
     print(
         f"  exact truth links (fallback reference):       {df['cov_truth'].sum()}/{k} = {df['cov_truth'].mean():.0%}"

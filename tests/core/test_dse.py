@@ -76,5 +76,7 @@ def test_coverage_start_ignores_a_stray_early_record():
     assert coverage_start({k: v for k, v in monthly.items() if k != (2020, 11)}) == (2021, 11)
     monthly[(2021, 11)] = 60
     assert coverage_start(monthly) == (2021, 11)
+    # a typo ten years early, with 120 empty months after it
+    assert coverage_start({**monthly, (2011, 11): 1}) == (2021, 11)
     assert coverage_start({}) is None
     assert coverage_start({(2024, 3): 0}) is None

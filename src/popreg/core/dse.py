@@ -36,6 +36,7 @@ the two agree closely.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Literal
 
@@ -153,9 +154,9 @@ def coverage_start(monthly: dict[tuple[int, int], int]) -> tuple[int, int] | Non
     The earliest record of a source is a poor start of its coverage: one mistyped birth
     date years too early would open a window in which the registry counts births the source
     never covered (a breach of closure that inflates N̂).  The coverage starts instead at
-    the first month holding at least ``COVERAGE_SHARE`` of the median monthly count, the
-    median taken over the months from the earliest record to the latest (empty months
-    count as 0).  ``None`` when there are no records.
+    the first month holding at least ``COVERAGE_SHARE`` of the median count of the months
+    that have records (so a stray record years early, with empty months after it, does not
+    pull the median down).  ``None`` when there are no records.
 
     >>> coverage_start({(2021, 2): 1, (2021, 11): 70, (2021, 12): 80, (2022, 1): 75})
     (2021, 11)
@@ -163,17 +164,6 @@ def coverage_start(monthly: dict[tuple[int, int], int]) -> tuple[int, int] | Non
     months = {k: v for k, v in monthly.items() if v > 0}
     if not months:
         return None
-    first, last = min(months), max(months)
-    span = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
-    counts = []
-    for i in range(span):
-        y, m = divmod(first[0] * 12 + first[1] - 1 + i, 12)
-        counts.append(months.get((y, m + 1), 0))
-    ordered = sorted(counts)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    for i, n in enumerate(counts):
-        if n >= COVERAGE_SHARE * median:
-            y, m = divmod(first[0] * 12 + first[1] - 1 + i, 12)
-            return (y, m + 1)
-    return first  # pragma: no cover - the median month itself always qualifies
+    median = statistics.median(months.values())
+    # the median month itself qualifies, so there is always one
+    return min(ym for ym, n in months.items() if n >= COVERAGE_SHARE * median)

@@ -21,7 +21,7 @@ from popreg.registry.access import Actor
 from popreg.registry.actions import _locked, _record, _today, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.history import to_json
-from popreg.registry.models import STATE_FIELDS, EventType, Person, Status
+from popreg.registry.models import STATE_FIELDS, EventType, Household, Person, Status
 
 #: Fields the survivor takes from the duplicate when it has no value of its own.
 FILLABLE: dict[str, str] = {
@@ -367,8 +367,6 @@ def _repoint(
     undo) limits the change to what the merge did.  Returns what was changed, as
     ``{"children": {child_id: [fields]}, "heads": [household_id]}``.
     """
-    from popreg.registry.models import Household
-
     want_children = None if only is None else {int(k): v for k, v in only.get("children", {}).items()}
     want_heads = None if only is None else set(only.get("heads", []))
     children: dict[str, list[str]] = {}

@@ -66,7 +66,6 @@ CHILD_DATE_TOLERANCE_DAYS = 3
 #: Clerical rules for hospital births left unlinked by the model (see _clerical_births).
 SAME_MOTHER_WINDOW_DAYS = 366
 SAME_VILLAGE_WINDOW_DAYS = 1
-RULES = ("model", "same_mother", "date_village")
 
 logger = logging.getLogger(__name__)
 

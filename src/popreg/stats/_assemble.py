@@ -53,11 +53,10 @@ def _assemble(
         columns=["_k", "period", "period_start", "period_end", "_years"],
     )
     t = grid.merge(units[["unit_code", "unit_name", "parent_code"]], how="cross")
-    stocks = _counts(pop, "j", STOCKS)
-    t = t.merge(stocks.add_prefix("st_").rename(columns={"st__k": "_k", "st_unit_code": "unit_code"}),
-                on=["_k", "unit_code"], how="left")  # fmt: skip
-    t["_k1"] = t["_k"] + 1  # boundary i = start of period i, i + 1 = its end
-    t = t.merge(stocks.add_prefix("en_").rename(columns={"en__k": "_k1", "en_unit_code": "unit_code"}),
+    # boundary i is the start of period i, boundary i + 1 its end
+    t = t.merge(_counts(pop, "j", STOCKS, "st_"), on=["_k", "unit_code"], how="left")
+    t["_k1"] = t["_k"] + 1
+    t = t.merge(_counts(pop, "j", STOCKS, "en_").rename(columns={"_k": "_k1"}),
                 on=["_k1", "unit_code"], how="left")  # fmt: skip
     t = t.merge(_counts(flows, "pidx", FLOWS), on=["_k", "unit_code"], how="left")
     groups = pd.DataFrame(
