@@ -28,8 +28,8 @@ from popreg.campaigns.queries import (
     scope_villages,
     village_checked,
 )
-from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError
 from popreg.registry.models import AdminUnit, Role
 
@@ -58,7 +58,7 @@ def do_draw_spot_check(actor: Actor, campaign: Campaign, village_code: str) -> l
     rng = random.Random(f"{campaign.seed}:{unit.code}")
     sample = sorted(rng.sample(households, min(campaign.spot_check_households, len(households))))
     checks = [SpotCheck.objects.create(campaign=campaign, unit=unit, household_id=h) for h in sample]
-    registry.audit(actor, "campaign_draw_spot_check", campaign, unit_code=unit.code,
+    audit(actor, AuditAction.CAMPAIGN_DRAW_SPOT_CHECK, campaign, unit_code=unit.code,
                    after={"households": sample}, detail={"seed": campaign.seed})
     return checks
 
@@ -79,7 +79,7 @@ def do_record_spot_check(actor: Actor, spot_check: SpotCheck | int, *, agrees: b
     sc.result = SpotCheck.Result.AGREES if agrees else SpotCheck.Result.DIFFERS
     sc.note, sc.checked_by, sc.checked_at = (note or "").strip()[:200], _user(actor), timezone.now()
     sc.save()
-    registry.audit(actor, "campaign_record_spot_check", sc, unit_code=sc.unit_id, before=before,
+    audit(actor, AuditAction.CAMPAIGN_RECORD_SPOT_CHECK, sc, unit_code=sc.unit_id, before=before,
                    after={"result": sc.result, "note": sc.note})
     return sc
 
@@ -170,6 +170,6 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
         raise _err("签字层级应为 村级、乡镇级 或 县级", "level must be village, township or county", "level")
     s = SignOff.objects.create(campaign=c, unit=unit, level=level, signed_by=_user(actor),
                                signer_name=actor.name, note=(note or "").strip()[:200])
-    registry.audit(actor, "campaign_sign_off", s, unit_code=unit.code, after={"level": level, "note": s.note},
+    audit(actor, AuditAction.CAMPAIGN_SIGN_OFF, s, unit_code=unit.code, after={"level": level, "note": s.note},
                    detail={"campaign": c.pk})
     return s

@@ -36,6 +36,7 @@ from popreg.campaigns.queries import in_scope
 from popreg.core import idnumber
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Person, ResidenceType
 
 # ---------------------------------------------------------------- field outcomes
@@ -197,7 +198,7 @@ def do_record_outcome(
         item.status = ItemStatus.REJECTED
         item.reject_reason = "入户核对结果已更正为核实无误 / outcome revised to confirmed"
         item.save()
-    registry.audit(actor, "campaign_record_outcome", fo, unit_code=entry.unit_id, before=before,
+    audit(actor, AuditAction.CAMPAIGN_RECORD_OUTCOME, fo, unit_code=entry.unit_id, before=before,
                    after={k: str(v) if v is not None else None for k, v in new.items()},
                    detail={"campaign": campaign.pk, "person": pk, "source": source,
                            "upload": upload.pk if upload else None})
@@ -268,7 +269,7 @@ def do_record_found_person(
         found_person=fp, detail=f"{fp.get_kind_display()}：{name}，{born:%Y-%m-%d}", unit=unit,
         owner=_default_owner(unit.code, {}), deadline=campaign.rectification_end,
     )
-    registry.audit(actor, "campaign_record_found_person", fp, unit_code=unit.code,
+    audit(actor, AuditAction.CAMPAIGN_RECORD_FOUND_PERSON, fp, unit_code=unit.code,
                    after={"name": name, "sex": sex, "birth_date": born.isoformat(), "kind": kind},
                    detail={"campaign": campaign.pk})
     return fp, True

@@ -24,8 +24,8 @@ from popreg.campaigns.models import (
     SignOff,
 )
 from popreg.campaigns.queries import is_locked, prefix_of, scope_villages, village_of
-from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError
 from popreg.registry.models import AdminUnit, Person, Role
 
@@ -103,7 +103,7 @@ def do_create_campaign(
         if unit[:12] in villages
     ]
     ListedPerson.objects.bulk_create(listed, batch_size=2000)
-    registry.audit(actor, "campaign_create", campaign, unit_code=units[0].code,
+    audit(actor, AuditAction.CAMPAIGN_CREATE, campaign, unit_code=units[0].code,
                    after={"name": name, "scope": [u.code for u in units], "listed": len(listed),
                           "reference_moment": moment.isoformat(), **{k: v.isoformat() for k, v in values.items()}})
     return campaign
@@ -133,7 +133,7 @@ def do_advance_phase(actor: Actor, campaign: Campaign) -> Campaign:
     before = c.phase
     c.phase = nxt
     c.save(update_fields=["phase"])
-    registry.audit(actor, "campaign_advance_phase", c, before={"phase": before}, after={"phase": nxt})
+    audit(actor, AuditAction.CAMPAIGN_ADVANCE_PHASE, c, before={"phase": before}, after={"phase": nxt})
     return c
 
 
@@ -191,6 +191,6 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
         result.by_type[f.anomaly_type] = result.by_type.get(f.anomaly_type, 0) + 1
     RectificationItem.objects.bulk_create(new, batch_size=2000)
     result.created = len(new)
-    registry.audit(actor, "campaign_generate_items", c,
+    audit(actor, AuditAction.CAMPAIGN_GENERATE_ITEMS, c,
                    after={"created": result.created, "existing": result.existing, "by_type": result.by_type})
     return result

@@ -26,6 +26,7 @@ from popreg.campaigns.models import FoundPerson, ItemStatus, Outcome, Phase, Rec
 from popreg.campaigns.queries import is_locked
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Event, Household, Person, ResidenceType
 
 # ---------------------------------------------------------------- rectification
@@ -211,7 +212,7 @@ def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str,
     it.resolved_by = _user(actor)
     it.resolved_at = timezone.now()
     it.save()
-    registry.audit(actor, "campaign_resolve_item", it, unit_code=it.unit_id, before=before, after=_item_state(it),
+    audit(actor, AuditAction.CAMPAIGN_RESOLVE_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it),
                    detail={"campaign": it.campaign_id})
     if action == "merge_persons":
         _close_partner_items(actor, it, int(str(merged["other_person_id"]).strip()))
@@ -230,7 +231,7 @@ def _close_partner_items(actor: Actor, it: RectificationItem, survivor_id: int) 
         other.status, other.action_taken, other.event = ItemStatus.RESOLVED, "merge_persons", event
         other.resolved_by, other.resolved_at = _user(actor), timezone.now()
         other.save()
-        registry.audit(actor, "campaign_resolve_item", other, unit_code=other.unit_id, before=before,
+        audit(actor, AuditAction.CAMPAIGN_RESOLVE_ITEM, other, unit_code=other.unit_id, before=before,
                        after=_item_state(other), detail={"campaign": it.campaign_id, "with_item": it.pk})
 
 
@@ -247,7 +248,7 @@ def do_reject_item(actor: Actor, item: RectificationItem | int, *, reason: str) 
     it.status, it.reject_reason = ItemStatus.REJECTED, reason[:200]
     it.resolved_by, it.resolved_at = _user(actor), timezone.now()
     it.save()
-    registry.audit(actor, "campaign_reject_item", it, unit_code=it.unit_id, before=before, after=_item_state(it),
+    audit(actor, AuditAction.CAMPAIGN_REJECT_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it),
                    detail={"campaign": it.campaign_id})
     return it
 
@@ -275,5 +276,5 @@ def do_update_item(
     if start:
         it.status = ItemStatus.IN_PROGRESS
     it.save()
-    registry.audit(actor, "campaign_update_item", it, unit_code=it.unit_id, before=before, after=_item_state(it))
+    audit(actor, AuditAction.CAMPAIGN_UPDATE_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it))
     return it

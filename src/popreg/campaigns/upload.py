@@ -41,8 +41,8 @@ from popreg.campaigns.models import (
     Upload,
 )
 from popreg.campaigns.queries import in_scope
-from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 
 
@@ -181,7 +181,7 @@ def upload_workbook(
                 raise _Rollback
             up.applied = report.changed
             up.save(update_fields=["applied"])
-            registry.audit(actor, "campaign_upload_workbook", up, unit_code=village_code,
+            audit(actor, AuditAction.CAMPAIGN_UPLOAD_WORKBOOK, up, unit_code=village_code,
                            after={"sha256": digest, "rows": report.rows, "changed": report.changed},
                            detail={"campaign": campaign.pk, "filename": filename})
     except _Rollback:
@@ -261,7 +261,7 @@ def _apply_outcome_rows(
     RectificationItem.objects.bulk_create(items, batch_size=1000)
     actor_user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
     AuditRecord.objects.bulk_create([
-        AuditRecord(actor=actor_user, actor_name=actor.name, action="campaign_record_outcome",
+        AuditRecord(actor=actor_user, actor_name=actor.name, action=AuditAction.CAMPAIGN_RECORD_OUTCOME,
                     target_type="FieldOutcome", target_id=str(saved[o.person_id].pk), unit_code=village_code,
                     before=None,
                     after={"outcome": o.outcome, "field_name": o.field_name, "corrected_value": o.corrected_value,

@@ -44,7 +44,7 @@ from popreg.campaigns.queries import (
 from popreg.campaigns.summary import SummaryTable, summary_pdf, summary_table, summary_xlsx
 from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Household, Role
 from popreg.registry.views import with_actor, writer
@@ -248,7 +248,7 @@ def village_workbook(request: HttpRequest, actor: Actor, pk: int, code: str) -> 
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
     data = fieldlists.build_field_workbook(village_info(v), field_list_persons(c, v.code), campaign_info(c))
-    audit(actor, "campaign_export_workbook", c, unit_code=v.code, detail={"village": v.code})
+    audit(actor, AuditAction.CAMPAIGN_EXPORT_WORKBOOK, c, unit_code=v.code, detail={"village": v.code})
     return _download(data, XLSX, f"{c.name}-{v.name}-入户核对表.xlsx")
 
 
@@ -262,7 +262,7 @@ def village_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpR
                                                 split_by=split)
     except fieldlists.FieldListError as err:
         raise Http404(str(err)) from None
-    audit(actor, "campaign_export_field_list", c, unit_code=v.code, detail={"village": v.code, "split": split})
+    audit(actor, AuditAction.CAMPAIGN_EXPORT_FIELD_LIST, c, unit_code=v.code, detail={"village": v.code, "split": split})
     return _download(data, "application/pdf", f"{c.name}-{v.name}-入户核对名单.pdf")
 
 
@@ -468,7 +468,7 @@ def summary(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def summary_export(request: HttpRequest, actor: Actor, pk: int, fmt: str) -> HttpResponse:
     c = _campaign(actor, pk)
     table = summary_table(c, actor)
-    audit(actor, "campaign_export_summary", c, detail={"format": fmt})
+    audit(actor, AuditAction.CAMPAIGN_EXPORT_SUMMARY, c, detail={"format": fmt})
     if fmt == "xlsx":
         return _download(summary_xlsx(table), XLSX, f"{c.name}-汇总表.xlsx")
     if fmt == "pdf":

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from popreg.linkage.models import DuplicateCandidate, MergeRecord
 from popreg.registry.access import Actor
-from popreg.registry.actions import _locked, _record, _today, audit
+from popreg.registry.actions import _locked, _record, _today
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.history import to_json
 from popreg.registry.models import STATE_FIELDS, EventType, Household, Person, Status
@@ -118,7 +119,7 @@ def do_decide_candidate(
     c.save()
     audit(
         actor,
-        "decide_duplicate",
+        AuditAction.DECIDE_DUPLICATE,
         c,
         unit_code=_candidate_unit(c),
         before=before,
@@ -201,9 +202,9 @@ def do_merge_persons(
         today,
         {"merged_into_id": s.pk, "status": Status.DEREGISTERED},
         detail={"merge_id": merge.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
-        action="merge_persons",
+        action=AuditAction.MERGE_PERSONS,
     )
-    repointed = _repoint(actor, d, s, merge.pk, text, EventType.MERGE, "merge_persons")
+    repointed = _repoint(actor, d, s, merge.pk, text, EventType.MERGE, AuditAction.MERGE_PERSONS)
     fill: dict[str, Any] = {}
     for field in FILLABLE:
         mine, theirs = getattr(s, field), getattr(d, field)
@@ -224,7 +225,7 @@ def do_merge_persons(
             "filled": sorted(fill),
             "repointed": repointed,
         },
-        action="merge_persons",
+        action=AuditAction.MERGE_PERSONS,
     )
     merge.filled = filled
     merge.survivor_event = s_event
@@ -240,7 +241,7 @@ def do_merge_persons(
         cand.save()
         audit(
             actor,
-            "decide_duplicate",
+            AuditAction.DECIDE_DUPLICATE,
             cand,
             unit_code=_candidate_unit(cand),
             before=before,
@@ -288,7 +289,7 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         _today(),
         _from_json_values(restore),
         detail={"merge_id": m.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
-        action="unmerge_persons",
+        action=AuditAction.UNMERGE_PERSONS,
     )
     # The survivor: filled fields go back to empty where they still hold the filled value.
     unfill: dict[str, Any] = {}
@@ -312,12 +313,12 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
             "restored": sorted(unfill),
             "kept_changed_since": kept,
         },
-        action="unmerge_persons",
+        action=AuditAction.UNMERGE_PERSONS,
     )
     # Children and households that the merge pointed at the survivor go back to the
     # duplicate, where they still point at the survivor.
     done = (m.survivor_event.detail if m.survivor_event_id else {}).get("repointed") or {}
-    _repoint(actor, s, d, m.pk, text, EventType.UNMERGE, "unmerge_persons", only=done)
+    _repoint(actor, s, d, m.pk, text, EventType.UNMERGE, AuditAction.UNMERGE_PERSONS, only=done)
     m.undone = True
     m.undone_at = timezone.now()
     m.undone_by = _user(actor)
@@ -334,7 +335,7 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         cand.save()
         audit(
             actor,
-            "reopen_duplicate",
+            AuditAction.REOPEN_DUPLICATE,
             cand,
             unit_code=_candidate_unit(cand),
             before=before,
@@ -354,7 +355,7 @@ def _repoint(
     merge_id: int,
     reason: str,
     event_type: str,
-    action: str,
+    action: AuditAction,
     only: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Point the children and the household headship of ``old`` at ``new``.
@@ -397,7 +398,7 @@ def _repoint(
         hh.save(update_fields=["head"])
         audit(
             actor,
-            "set_household_head",
+            AuditAction.SET_HOUSEHOLD_HEAD,
             hh,
             unit_code=hh.unit_id,
             before={"head_id": old.pk},

@@ -25,7 +25,7 @@ from popreg.linkage.models import DedupRun, DuplicateCandidate
 from popreg.linkage.prepare import REQUIRED_COLUMNS
 from popreg.linkage.review import evidence_from_pair, level_weights
 from popreg.registry.access import Actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person, Status
 
@@ -102,7 +102,7 @@ def start_dedup_run(
         threshold=threshold,
         stage="queued",
     )
-    audit(actor, "start_dedup_run", run, unit_code=unit.code, detail={"threshold": threshold})
+    audit(actor, AuditAction.START_DEDUP_RUN, run, unit_code=unit.code, detail={"threshold": threshold})
     sync = (
         getattr(settings, "POPREG_LINKAGE_SYNC_JOBS", False) if synchronous is None else synchronous
     )

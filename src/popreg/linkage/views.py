@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from popreg.linkage import actions, jobs, review
 from popreg.linkage.models import DedupRun, DuplicateCandidate, MergeRecord
 from popreg.registry.access import Actor, scope_units
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person
 from popreg.registry.views import PAGE_SIZE, _base_context, _value_labels, with_actor, writer
@@ -171,7 +171,7 @@ def _detail(
             # Privacy: the full ID numbers are needed to compare; every read is audited.
             audit(
                 actor,
-                "view_id_number",
+                AuditAction.VIEW_ID_NUMBER,
                 p,
                 unit_code=p.registered_unit_id,
                 detail={"page": "duplicate_review"},
@@ -393,7 +393,7 @@ def labels(request: HttpRequest, actor: Actor) -> HttpResponse:
     rows = review.decision_labels(actor)
     audit(
         actor,
-        "export_duplicate_labels",
+        AuditAction.EXPORT_DUPLICATE_LABELS,
         None,
         unit_code=actor.unit_code or "",
         detail={"rows": len(rows)},

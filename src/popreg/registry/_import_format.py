@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 
 #: The action name of the batch's audit record (also used to find earlier imports).
-AUDIT_ACTION = "import_persons"
+AUDIT_ACTION = AuditAction.IMPORT_PERSONS
 #: Rows a single file may hold; larger registries are imported township by township.
 MAX_ROWS = 500_000
 #: Rows checked against the database per query.

@@ -14,8 +14,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from popreg.registry.errors import JurisdictionError, ReadOnlyRoleError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError, ReadOnlyRoleError
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Role
+from popreg.registry.policy import COUNTY_WIDE, Permission, role_has
 
 WRITE_ROLES = {Role.VILLAGE_CLERK, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN}
 
@@ -46,6 +47,37 @@ class Actor:
             raise JurisdictionError(
                 f"无权操作辖区外的单位 {code}", f"unit {code} is outside your jurisdiction"
             )
+
+    @property
+    def county_wide(self) -> bool:
+        """Whether the jurisdiction is the whole county (or everything)."""
+        return len(self.prefix) <= 6
+
+    def can(self, permission: Permission, unit_code: str | None = None) -> bool:
+        """Whether :meth:`require` would pass (for pages that only show or hide a control)."""
+        if not role_has(self.role, permission):
+            return False
+        if permission in COUNTY_WIDE and not self.county_wide:
+            return False
+        return unit_code is None or self.covers(unit_code)
+
+    def require(self, permission: Permission, unit_code: str | None = None) -> None:
+        """Refuse, with a message naming what is missing, unless the actor holds
+        ``permission`` (over ``unit_code`` when given); see :mod:`popreg.registry.policy`."""
+        if not role_has(self.role, permission):
+            raise PermissionDeniedError(
+                f"当前角色无权：{permission.label}",
+                f"your role may not: {permission.label}",
+                permission=permission,
+            )
+        if permission in COUNTY_WIDE and not self.county_wide:
+            raise PermissionDeniedError(
+                f"只有县级用户可以：{permission.label}",
+                f"only county-wide users may: {permission.label}",
+                permission=permission,
+            )
+        if unit_code is not None:
+            self.check_unit(unit_code)
 
     def check_write(self) -> None:
         if not self.can_write:

@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from popreg.core import idnumber
 from popreg.registry.access import Actor, person_in_scope
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError, RegistryError
 from popreg.registry.history import apply_changes, diff
 from popreg.registry.models import (
     STATE_FIELDS,
     AdminUnit,
-    AuditRecord,
     Event,
     EventType,
     Household,
@@ -52,31 +52,6 @@ CORRECTABLE = {
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def audit(
-    actor: Actor,
-    action: str,
-    target: Any,
-    *,
-    unit_code: str = "",
-    before: Any = None,
-    after: Any = None,
-    detail: Mapping[str, Any] | None = None,
-) -> AuditRecord:
-    rec = AuditRecord(
-        actor=actor.user if actor.user is not None and actor.user.pk else None,
-        actor_name=actor.name,
-        action=action,
-        target_type=type(target).__name__ if target is not None else "",
-        target_id=str(getattr(target, "pk", "") or ""),
-        unit_code=unit_code,
-        before=before,
-        after=after,
-        detail=dict(detail or {}),
-    )
-    rec.save()
-    return rec
 
 
 def _today() -> date:
@@ -214,7 +189,7 @@ def _record(
     from_unit: str = "",
     to_unit: str = "",
     detail: Mapping[str, Any] | None = None,
-    action: str,
+    action: AuditAction,
 ) -> Event:
     """Append one event, apply its changes to the person, audit both."""
     before = person.state()
@@ -260,7 +235,7 @@ def _create_person(
     from_unit: str = "",
     to_unit: str = "",
     detail: Mapping[str, Any] | None = None,
-    action: str,
+    action: AuditAction,
 ) -> Person:
     """A new record whose whole state comes from its first event (baseline empty)."""
     person = Person(**values)
@@ -311,7 +286,7 @@ def do_create_household(
     if Household.objects.filter(household_no=no).exists():
         raise RegistryError(f"户号 {no} 已存在", f"household number {no} already exists", "household_no")
     hh = Household.objects.create(household_no=no, unit=unit, kind=kind, address=address.strip())
-    audit(actor, "create_household", hh, unit_code=unit.code, after={"household_no": no, "unit": unit.code, "kind": kind, "address": hh.address})
+    audit(actor, AuditAction.CREATE_HOUSEHOLD, hh, unit_code=unit.code, after={"household_no": no, "unit": unit.code, "kind": kind, "address": hh.address})
     return hh
 
 
@@ -374,7 +349,7 @@ def do_register_birth(
         "mother_id": mother.pk if mother else None, "father_id": father.pk if father else None,
     })
     return _create_person(actor, values, EventType.BIRTH, birth_date, recorded_date=recorded_date,
-                          to_unit=values["registered_unit_id"], action="register_birth")
+                          to_unit=values["registered_unit_id"], action=AuditAction.REGISTER_BIRTH)
 
 
 @transaction.atomic
@@ -388,7 +363,7 @@ def do_register_death(
     return _record(actor, p, EventType.DEATH, death_date,
                    {"status": Status.DECEASED, "death_date": death_date},
                    recorded_date=recorded_date, detail={"cause": cause} if cause else None,
-                   action="register_death")
+                   action=AuditAction.REGISTER_DEATH)
 
 
 @transaction.atomic
@@ -408,7 +383,7 @@ def do_move_out(
     return _record(actor, p, EventType.MOVE_OUT, move_date, {"status": Status.EMIGRATED},
                    recorded_date=recorded_date, from_unit=p.registered_unit_id, to_unit=dest,
                    detail={"destination_name": destination_name} if destination_name else None,
-                   action="move_out")
+                   action=AuditAction.MOVE_OUT)
 
 
 @transaction.atomic
@@ -434,7 +409,7 @@ def do_move_in(
     move_date = _check_date(move_date, "move_date", "迁入日期", not_before=values["birth_date"])
     return _create_person(actor, values, EventType.MOVE_IN, move_date, recorded_date=recorded_date,
                           from_unit=(from_unit_code or "").strip(), to_unit=values["registered_unit_id"],
-                          action="move_in")
+                          action=AuditAction.MOVE_IN)
 
 
 @transaction.atomic
@@ -454,7 +429,7 @@ def do_transfer(
     values = {"registered_unit_id": unit.code, "residence_unit_id": unit.code,
               "household_id": household.pk if household else None}
     return _record(actor, p, EventType.TRANSFER, move_date, values, recorded_date=recorded_date,
-                   from_unit=p.registered_unit_id, to_unit=unit.code, action="transfer")
+                   from_unit=p.registered_unit_id, to_unit=unit.code, action=AuditAction.TRANSFER)
 
 
 @transaction.atomic
@@ -469,7 +444,7 @@ def do_register_marriage(
         raise RegistryError(f"{p.name} 已登记为已婚", f"{p.name} is already married", "person")
     return _record(actor, p, EventType.MARRIAGE, marriage_date, {"marital_status": "married"},
                    recorded_date=recorded_date, detail={"spouse_id": spouse.pk} if spouse else None,
-                   action="register_marriage")
+                   action=AuditAction.REGISTER_MARRIAGE)
 
 
 @transaction.atomic
@@ -482,7 +457,7 @@ def do_register_divorce(
     if p.marital_status != "married":
         raise RegistryError(f"{p.name} 未登记为已婚", f"{p.name} is not recorded as married", "person")
     return _record(actor, p, EventType.DIVORCE, divorce_date, {"marital_status": "divorced"},
-                   recorded_date=recorded_date, action="register_divorce")
+                   recorded_date=recorded_date, action=AuditAction.REGISTER_DIVORCE)
 
 
 @transaction.atomic
@@ -494,7 +469,7 @@ def do_register_enlistment(
     _require_status(p, (Status.ACTIVE,), "办理入伍注销", "register an enlistment")
     enlistment_date = _check_date(enlistment_date, "enlistment_date", "入伍日期", not_before=p.birth_date)
     return _record(actor, p, EventType.ENLISTMENT, enlistment_date, {"status": Status.DEREGISTERED},
-                   recorded_date=recorded_date, from_unit=p.registered_unit_id, action="register_enlistment")
+                   recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
 
 
 @transaction.atomic
@@ -511,7 +486,7 @@ def do_register_discharge(
     values = {"status": Status.ACTIVE, "registered_unit_id": unit.code, "residence_unit_id": unit.code,
               "household_id": household.pk if household else p.household_id}
     return _record(actor, p, EventType.DISCHARGE, discharge_date, values, recorded_date=recorded_date,
-                   to_unit=unit.code, action="register_discharge")
+                   to_unit=unit.code, action=AuditAction.REGISTER_DISCHARGE)
 
 
 @transaction.atomic
@@ -546,7 +521,7 @@ def do_correct_person(
     if not diff(p, values):
         raise RegistryError("更正内容与现有登记相同", "the correction changes nothing", "changes")
     return _record(actor, p, EventType.CORRECTION, correction_date or _today(), values,
-                   detail={"reason": reason.strip()}, action="correct_person")
+                   detail={"reason": reason.strip()}, action=AuditAction.CORRECT_PERSON)
 
 
 # ---------------------------------------------------------------- administrative units
@@ -624,9 +599,9 @@ def do_succeed_units(
         if p.residence_unit_id in old_codes:
             values["residence_unit_id"] = new_code
         _record(actor, p, EventType.CORRECTION, effective_date, values,
-                detail={"reason": "unit_succession", "kind": kind}, action="unit_succession_person")
+                detail={"reason": "unit_succession", "kind": kind}, action=AuditAction.UNIT_SUCCESSION_PERSON)
         moved += 1
-    audit(actor, "succeed_units", None, unit_code=old_codes[0],
+    audit(actor, AuditAction.SUCCEED_UNITS, None, unit_code=old_codes[0],
           before={"units": old_codes}, after={"units": [n.code for n in news]},
           detail={"kind": kind, "effective_date": effective_date.isoformat(), "persons": moved, "reason": reason})
     return news

@@ -33,7 +33,7 @@ from popreg.registry.access import (
     scope_persons,
     scope_units,
 )
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
     PREFIX_LENGTH,
@@ -298,6 +298,6 @@ def get_person(request: HttpRequest, person_id: int) -> Any:
     if person is None or not person_in_scope(actor, person):
         raise HttpError(404, NOT_FOUND)
     if person.id_number:
-        audit(actor, "read_id_number", person, unit_code=person.registered_unit_id,
+        audit(actor, AuditAction.READ_ID_NUMBER, person, unit_code=person.registered_unit_id,
               detail={"via": "api"})
     return person

@@ -27,7 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from popreg.registry.access import Actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.fastsql import insert_rows
 from popreg.registry.importing import (

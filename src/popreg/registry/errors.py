@@ -27,3 +27,11 @@ class JurisdictionError(RegistryError):
 
 class ReadOnlyRoleError(RegistryError):
     """The acting user's role reads but never writes."""
+
+
+class PermissionDeniedError(RegistryError):
+    """The acting user's role does not hold the permission an operation needs."""
+
+    def __init__(self, message_zh: str, message_en: str, *, permission: str = "") -> None:
+        super().__init__(message_zh, message_en)
+        self.permission = permission

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from popreg.core import idnumber
 from popreg.registry.access import Actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.fastsql import insert_rows
 from popreg.registry.models import (
@@ -80,7 +80,7 @@ def load_snapshot(snapshot_dir: str | Path, actor: Actor, progress: Progress | N
         for name in ("hospital_births", "death_notices"):
             counts[f"sources/{name}"] = _load_source(root, name, report)
         _reset_sequences()
-        audit(actor, "load_snapshot", None, after=counts,
+        audit(actor, AuditAction.LOAD_SNAPSHOT, None, after=counts,
               detail={"reference_moment": manifest.get("reference_moment"),
                       "checksums": manifest.get("checksums", {})})
     return counts

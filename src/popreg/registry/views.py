@@ -31,6 +31,7 @@ from popreg.registry.access import (
     scope_persons,
     scope_units,
 )
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError, RegistryError
 from popreg.registry.forms import (
     BirthForm,
@@ -327,7 +328,7 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpR
     qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
     now = timezone.localtime()
     rows = qs.count()
-    actions.audit(actor, "export_persons", None, unit_code=unit.code,
+    audit(actor, AuditAction.EXPORT_PERSONS, None, unit_code=unit.code,
                   detail={"rows": rows, "filters": filters, "format": "csv"})
     status_label = dict(Status.choices)
     rtype_label = dict(ResidenceType.choices)
@@ -458,7 +459,7 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     person = _person(actor, pk)
     if person.id_number:
         # Privacy: every read of a full ID number is audited.
-        actions.audit(actor, "view_id_number", person, unit_code=person.registered_unit_id,
+        audit(actor, AuditAction.VIEW_ID_NUMBER, person, unit_code=person.registered_unit_id,
                       detail={"page": "person_detail"})
     scoped = scope_persons(Person.objects.all(), actor)
     relatives = {

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from popreg.core.rules import RuleError, parse_rule_set
 from popreg.registry.access import Actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Event, Person
 from popreg.stats.assessment import TargetRow
@@ -51,7 +51,7 @@ def do_save_rule_set(actor: Actor, definition: Any) -> RuleSetVersion:
         name=rs.name, version=rs.version, definition=rs.as_dict(), checksum=rs.checksum(),
         created_by=actor.user if actor.user is not None and actor.user.pk else None,
     )  # fmt: skip
-    audit(actor, "save_rule_set", obj, after={"name": rs.name, "version": rs.version, "checksum": rs.checksum()})
+    audit(actor, AuditAction.SAVE_RULE_SET, obj, after={"name": rs.name, "version": rs.version, "checksum": rs.checksum()})
     return obj
 
 
@@ -80,7 +80,7 @@ def do_save_targets(actor: Actor, rows: Sequence[TargetRow], *, replace_year: bo
             year=r.year, unit_id=r.unit_code, indicator=r.indicator,
             defaults={"low": r.low, "high": r.high, "note": r.note[:200], "updated_by": user},
         )  # fmt: skip
-    audit(actor, "save_targets", None, after={"rows": len(rows), "years": sorted({r.year for r in rows})},
+    audit(actor, AuditAction.SAVE_TARGETS, None, after={"rows": len(rows), "years": sorted({r.year for r in rows})},
           detail={"replace_year": replace_year})
     return len(rows)
 
@@ -149,7 +149,7 @@ def do_create_reconciliation_items(actor: Actor, records: pd.DataFrame) -> tuple
         existing.add(key)
         created += 1
     ReconciliationItem.objects.bulk_create(new)
-    audit(actor, "create_reconciliation_items", None, after={"created": created, "existing": skipped},
+    audit(actor, AuditAction.CREATE_RECONCILIATION_ITEMS, None, after={"created": created, "existing": skipped},
           detail={"months": sorted(set(records["month"]))})
     return created, skipped
 
@@ -169,7 +169,7 @@ def do_settle_reconciliation_item(actor: Actor, item: ReconciliationItem | int, 
     obj.resolved_by = actor.user if actor.user is not None and actor.user.pk else None
     obj.resolved_at = timezone.now()
     obj.save()
-    audit(actor, "settle_reconciliation_item", obj, unit_code=obj.unit_id, before=before,
+    audit(actor, AuditAction.SETTLE_RECONCILIATION_ITEM, obj, unit_code=obj.unit_id, before=before,
           after={"status": obj.status, "note": obj.note})
     return obj
 

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
-from popreg.registry import actions
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.views import with_actor
 from popreg.stats import report
 from popreg.stats.dashboard import (
@@ -196,7 +196,7 @@ def _report_response(
     else:
         body = report.report_xlsx(data)
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    actions.audit(actor, "export_statistics", None, unit_code=unit.code, detail={
+    audit(actor, AuditAction.EXPORT_STATISTICS, None, unit_code=unit.code, detail={
         "report": "annual", "format": fmt, "year": year, "population": population,
         "snapshot": dash.snapshot.name,
     })
@@ -223,7 +223,7 @@ def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
     if not can_refresh(actor):
         raise PermissionDenied(_("Only county administrators and statisticians can refresh the statistics snapshot."))
     snap = refresh_snapshot(with_dse=False)
-    actions.audit(actor, "stats_refresh", None, detail={"snapshot": snap.name})
+    audit(actor, AuditAction.STATS_REFRESH, None, detail={"snapshot": snap.name})
     messages.success(request, _("Statistics snapshot refreshed: %(name)s") % {"name": snap.name})
     return redirect("stats:index")
 
@@ -239,6 +239,6 @@ def dse_build(request: HttpRequest, actor: Actor) -> HttpResponse:
         return dash
     info = build_dse(dash.snapshot)
     clear_cache()
-    actions.audit(actor, "stats_dse", None, detail={"snapshot": dash.snapshot.name, **info})
+    audit(actor, AuditAction.STATS_DSE, None, detail={"snapshot": dash.snapshot.name, **info})
     county = dash.county()
     return redirect("stats:dse", code=county.code) if county else redirect("stats:index")

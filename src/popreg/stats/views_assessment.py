@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from popreg.core.rules import parse_rule_set
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit
 from popreg.registry.views import with_actor
@@ -128,7 +129,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                 if fmt == "xlsx":
                     if not _county(actor):
                         raise PermissionDenied(_("Only county staff can export the scores of every unit."))
-                    actions.audit(actor, "export_scorecards", None, detail={"year": year, "level": level, "snapshot": snap_name})
+                    audit(actor, AuditAction.EXPORT_SCORECARDS, None, detail={"year": year, "level": level, "snapshot": snap_name})
                     resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
                                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
                     resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.xlsx"'

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from popreg.registry.access import system_actor
-from popreg.registry.actions import audit
+from popreg.registry.audit import AuditAction, audit
 from popreg.snapshot.format import SnapshotError, parse_moment
 from popreg.stats.dashboard import (
     DashboardError,
@@ -52,7 +52,7 @@ class Command(BaseCommand):
             snap = refresh_snapshot(at, with_dse=not opts["no_dse"])
         except (DashboardError, IndicatorError) as exc:
             raise CommandError(str(exc)) from exc
-        audit(system_actor("stats_refresh"), "stats_refresh", None, detail={"snapshot": snap.name})
+        audit(system_actor("stats_refresh"), AuditAction.STATS_REFRESH, None, detail={"snapshot": snap.name})
         if opts["keep"]:
             for old in list_snapshots(snapshots_root())[: -opts["keep"]]:
                 shutil.rmtree(old)

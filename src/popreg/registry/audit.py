@@ -1,0 +1,158 @@
+"""The audit trail: one vocabulary of actions, one function that records them.
+
+Every write, every read of a full ID number and every download leaves an
+:class:`~popreg.registry.models.AuditRecord` through :func:`audit`.  The action is a
+member of :class:`AuditAction`, never a free string, so the audit-log page can label and
+filter every record in both languages and a test can check that each action is documented
+(``docs/audit.md``).
+
+Labels are English message ids; the Chinese text is in the ``web`` catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from popreg.registry.models import AuditRecord
+
+if TYPE_CHECKING:
+    from popreg.registry.access import Actor
+
+
+class AuditAction(models.TextChoices):
+    """What an audit record says was done.  The value is stored; the label is shown."""
+
+    # registry: persons and their events
+    REGISTER_BIRTH = "register_birth", _("Registered a birth")
+    REGISTER_DEATH = "register_death", _("Registered a death")
+    MOVE_IN = "move_in", _("Registered a move in")
+    MOVE_OUT = "move_out", _("Registered a move out")
+    TRANSFER = "transfer", _("Registered a transfer within the county")
+    REGISTER_MARRIAGE = "register_marriage", _("Registered a marriage")
+    REGISTER_DIVORCE = "register_divorce", _("Registered a divorce")
+    REGISTER_ENLISTMENT = "register_enlistment", _("Registered an enlistment")
+    REGISTER_DISCHARGE = "register_discharge", _("Registered a discharge")
+    CORRECT_PERSON = "correct_person", _("Corrected a person record")
+    CREATE_HOUSEHOLD = "create_household", _("Created a household")
+    SET_HOUSEHOLD_HEAD = "set_household_head", _("Changed the head of a household")
+    SUCCEED_UNITS = "succeed_units", _("Recorded a unit succession")
+    UNIT_SUCCESSION_PERSON = "unit_succession_person", _("Moved a person to a successor unit")
+    IMPORT_PERSONS = "import_persons", _("Imported persons from a file")
+    LOAD_SNAPSHOT = "load_snapshot", _("Loaded a snapshot into the registry")
+    REPAIR_HISTORY = "repair_history", _("Repaired a person's stored state from its history")
+    # reads of personal data and downloads
+    VIEW_ID_NUMBER = "view_id_number", _("Viewed a full ID number")
+    READ_ID_NUMBER = "read_id_number", _("Read a full ID number through the API")
+    EXPORT_PERSONS = "export_persons", _("Exported a person list")
+    EXPORT_STATISTICS = "export_statistics", _("Exported statistics")
+    EXPORT_SCORECARDS = "export_scorecards", _("Exported assessment scorecards")
+    EXPORT_DUPLICATE_LABELS = "export_duplicate_labels", _("Exported duplicate review decisions")
+    EXPORT_FILE = "export_file", _("Downloaded a file")
+    # users and roles
+    ASSIGN_ROLE = "assign_role", _("Assigned a role and jurisdiction")
+    # linkage
+    START_DEDUP_RUN = "start_dedup_run", _("Started a duplicate search")
+    DECIDE_DUPLICATE = "decide_duplicate", _("Decided a suspected duplicate")
+    REOPEN_DUPLICATE = "reopen_duplicate", _("Reopened a duplicate decision")
+    MERGE_PERSONS = "merge_persons", _("Merged duplicate records")
+    UNMERGE_PERSONS = "unmerge_persons", _("Undid a merge")
+    # statistics
+    STATS_REFRESH = "stats_refresh", _("Refreshed the statistics")
+    STATS_DSE = "stats_dse", _("Computed a dual-system estimate")
+    SAVE_RULE_SET = "save_rule_set", _("Saved assessment scoring rules")
+    SAVE_TARGETS = "save_targets", _("Saved yearly targets")
+    CREATE_RECONCILIATION_ITEMS = "create_reconciliation_items", _(
+        "Created reconciliation follow-up items"
+    )
+    SETTLE_RECONCILIATION_ITEM = "settle_reconciliation_item", _(
+        "Settled a reconciliation item"
+    )
+    # verification campaigns
+    CAMPAIGN_CREATE = "campaign_create", _("Created a campaign")
+    CAMPAIGN_ADVANCE_PHASE = "campaign_advance_phase", _("Moved a campaign to its next phase")
+    CAMPAIGN_GENERATE_ITEMS = "campaign_generate_items", _("Generated campaign items")
+    CAMPAIGN_RECORD_OUTCOME = "campaign_record_outcome", _("Recorded a field check outcome")
+    CAMPAIGN_RECORD_FOUND_PERSON = "campaign_record_found_person", _(
+        "Recorded a person found in the field"
+    )
+    CAMPAIGN_UPLOAD_WORKBOOK = "campaign_upload_workbook", _("Uploaded a field workbook")
+    CAMPAIGN_RESOLVE_ITEM = "campaign_resolve_item", _("Resolved a campaign item")
+    CAMPAIGN_REJECT_ITEM = "campaign_reject_item", _("Rejected a campaign item")
+    CAMPAIGN_UPDATE_ITEM = "campaign_update_item", _("Updated a campaign item")
+    CAMPAIGN_DRAW_SPOT_CHECK = "campaign_draw_spot_check", _("Drew a spot-check sample")
+    CAMPAIGN_RECORD_SPOT_CHECK = "campaign_record_spot_check", _("Recorded a spot-check result")
+    CAMPAIGN_SIGN_OFF = "campaign_sign_off", _("Signed off a campaign")
+    CAMPAIGN_EXPORT_WORKBOOK = "campaign_export_workbook", _("Exported a field workbook")
+    CAMPAIGN_EXPORT_FIELD_LIST = "campaign_export_field_list", _("Exported a field list")
+    CAMPAIGN_EXPORT_SUMMARY = "campaign_export_summary", _("Exported a campaign summary")
+
+
+def _record(
+    actor: Actor,
+    action: AuditAction,
+    target: Any,
+    *,
+    unit_code: str,
+    before: Any,
+    after: Any,
+    detail: Mapping[str, Any] | None,
+) -> AuditRecord:
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"audit action must be an AuditAction member, not {action!r}")
+    user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
+    return AuditRecord(
+        actor=user,
+        actor_name=actor.name,
+        action=action.value,
+        target_type=type(target).__name__ if target is not None else "",
+        target_id=str(getattr(target, "pk", "") or ""),
+        unit_code=unit_code,
+        before=before,
+        after=after,
+        detail=dict(detail or {}),
+    )
+
+
+def audit(
+    actor: Actor,
+    action: AuditAction,
+    target: Any,
+    *,
+    unit_code: str = "",
+    before: Any = None,
+    after: Any = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """Record that ``actor`` did ``action`` to ``target`` (a model instance or None)."""
+    rec = _record(
+        actor, action, target, unit_code=unit_code, before=before, after=after, detail=detail
+    )
+    rec.save()
+    return rec
+
+
+def audit_many(
+    actor: Actor,
+    action: AuditAction,
+    entries: Iterable[tuple[Any, Mapping[str, Any]]],
+) -> int:
+    """Record one action over many targets at once (a bulk upload); each entry is
+    ``(target, {"unit_code": ..., "before": ..., "after": ..., "detail": ...})``."""
+    rows = [
+        _record(
+            actor,
+            action,
+            target,
+            unit_code=str(fields.get("unit_code", "")),
+            before=fields.get("before"),
+            after=fields.get("after"),
+            detail=fields.get("detail"),
+        )
+        for target, fields in entries
+    ]
+    AuditRecord.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

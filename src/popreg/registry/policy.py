@@ -1,0 +1,96 @@
+"""Who may do what: one vocabulary of permissions and one role → permission table.
+
+Every check in the product is ``actor.require(Permission.X, unit_code)`` (or ``actor.can``
+for a page that only hides a button).  A check passes when
+
+1. the actor's role holds the permission in :data:`ROLE_PERMISSIONS`,
+2. for a permission in :data:`COUNTY_WIDE`, the actor's jurisdiction is the whole county
+   (a snapshot, a ranking of every unit or the scoring rules concern all units), and
+3. the unit, when one is given, lies within the actor's jurisdiction.
+
+A new role is one row of the table; a new capability is one member of
+:class:`Permission` and a line in each row that holds it.  The table is documented in
+``docs/permissions.md`` and rendered for administrators at ``/permissions/``; a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from popreg.registry.models import Role
+
+
+class Permission(models.TextChoices):
+    """A capability a role may hold."""
+
+    VIEW_REGISTRY = "view_registry", _("See persons, households and units")
+    EDIT_REGISTRY = "edit_registry", _("Register events, households and corrections")
+    VIEW_FULL_ID = "view_full_id", _("See a full ID number")
+    EXPORT_PERSONS = "export_persons", _("Download person lists")
+    IMPORT_PERSONS = "import_persons", _("Import persons from a file")
+    MANAGE_UNITS = "manage_units", _("Record unit successions")
+    RUN_DEDUP = "run_dedup", _("Start a duplicate search")
+    REVIEW_DUPLICATES = "review_duplicates", _("Decide suspected duplicates, merge and undo")
+    VIEW_STATISTICS = "view_statistics", _("See statistics and dashboards")
+    EXPORT_STATISTICS = "export_statistics", _("Download statistics tables")
+    REFRESH_STATISTICS = "refresh_statistics", _("Refresh the statistics snapshot")
+    MAINTAIN_ASSESSMENT = "maintain_assessment", _("Maintain scoring rules and yearly targets")
+    EXPORT_SCORECARDS = "export_scorecards", _("Download assessment scorecards of every unit")
+    RECONCILE = "reconcile", _("Follow up monthly reconciliation differences")
+    MANAGE_CAMPAIGNS = "manage_campaigns", _("Create campaigns and move them through phases")
+    CAMPAIGN_FIELDWORK = "campaign_fieldwork", _(
+        "Print field lists, record field checks and rectify items"
+    )
+    CAMPAIGN_ACCEPTANCE = "campaign_acceptance", _("Spot-check and sign off campaigns")
+    READ_AUDIT = "read_audit", _("Read and export the audit log")
+    MANAGE_USERS = "manage_users", _("Assign roles and jurisdictions to users")
+    VIEW_JOBS = "view_jobs", _("See background jobs")
+
+
+#: Permissions that concern every unit of the county at once.
+COUNTY_WIDE: frozenset[Permission] = frozenset(
+    {
+        Permission.REFRESH_STATISTICS,
+        Permission.MAINTAIN_ASSESSMENT,
+        Permission.EXPORT_SCORECARDS,
+        Permission.MANAGE_USERS,
+    }
+)
+
+_P = Permission
+_CLERK = frozenset(
+    {
+        _P.VIEW_REGISTRY, _P.EDIT_REGISTRY, _P.VIEW_FULL_ID, _P.EXPORT_PERSONS,
+        _P.IMPORT_PERSONS, _P.RUN_DEDUP, _P.REVIEW_DUPLICATES, _P.VIEW_STATISTICS,
+        _P.EXPORT_STATISTICS, _P.RECONCILE, _P.CAMPAIGN_FIELDWORK, _P.VIEW_JOBS,
+    }
+)  # fmt: skip
+
+#: The one role → permission table.
+ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
+    Role.VILLAGE_CLERK: _CLERK,
+    Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE},
+    Role.COUNTY_ADMIN: frozenset(Permission),
+    Role.COUNTY_STATISTICIAN: frozenset(
+        {
+            _P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.EXPORT_STATISTICS,
+            _P.REFRESH_STATISTICS, _P.EXPORT_SCORECARDS, _P.VIEW_JOBS,
+        }
+    ),
+    Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS}),
+    # Command-line jobs (load, scheduled refreshes) act as the county itself.
+    "system": frozenset(Permission),
+}  # fmt: skip
+
+
+def role_has(role: str, permission: Permission) -> bool:
+    """Whether ``role`` holds ``permission`` at all (before scope and jurisdiction)."""
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
