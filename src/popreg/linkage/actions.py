@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from popreg.linkage.models import DuplicateCandidate, MergeRecord
 from popreg.registry.access import Actor
-from popreg.registry.actions import _locked, _record, _today
+from popreg.registry.actions.checks import today
+from popreg.registry.actions.events import lock_person, record_event
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.history import to_json
@@ -56,8 +57,8 @@ def _lock_pair(actor: Actor, a: Person | int, b: Person | int) -> tuple[Person, 
     pb = b if isinstance(b, int) else b.pk
     first, second = sorted((pa, pb))
     locked = {
-        first: _locked(actor, first, allow_merged=True),
-        second: _locked(actor, second, allow_merged=True),
+        first: lock_person(actor, first, allow_merged=True),
+        second: lock_person(actor, second, allow_merged=True),
     }
     return locked[pa], locked[pb]
 
@@ -194,12 +195,12 @@ def do_merge_persons(
         merged_by=_user(actor),
         merged_by_name=actor.name,
     )
-    today = _today()
-    d_event = _record(
+    on = today()
+    d_event = record_event(
         actor,
         d,
         EventType.MERGE,
-        today,
+        on,
         {"merged_into_id": s.pk, "status": Status.DEREGISTERED},
         detail={"merge_id": merge.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action=AuditAction.MERGE_PERSONS,
@@ -211,11 +212,11 @@ def do_merge_persons(
         if mine in (None, "") and theirs not in (None, ""):
             fill[field] = theirs
     filled = {f: [to_json(f, getattr(s, f)), to_json(f, v)] for f, v in fill.items()}
-    s_event = _record(
+    s_event = record_event(
         actor,
         s,
         EventType.MERGE,
-        today,
+        on,
         fill,
         detail={
             "merge_id": merge.pk,
@@ -282,11 +283,11 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
         )
     # The duplicate: back to its whole state just before the merge.
     restore = {f: m.duplicate_before.get(f) for f in STATE_FIELDS}
-    _record(
+    record_event(
         actor,
         d,
         EventType.UNMERGE,
-        _today(),
+        today(),
         _from_json_values(restore),
         detail={"merge_id": m.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action=AuditAction.UNMERGE_PERSONS,
@@ -299,11 +300,11 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
             unfill[field] = before
         else:
             kept.append(field)
-    _record(
+    record_event(
         actor,
         s,
         EventType.UNMERGE,
-        _today(),
+        today(),
         _from_json_values(unfill),
         detail={
             "merge_id": m.pk,
@@ -378,11 +379,11 @@ def _repoint(
             fields = [f for f in fields if f in want_children.get(child.pk, [])]
         if not fields or child.pk in (old.pk, new.pk):
             continue
-        _record(
+        record_event(
             actor,
             child,
             event_type,
-            _today(),
+            today(),
             {f: new.pk for f in fields},
             detail={"merge_id": merge_id, "role": "child", "reason": reason, "parent_fields": fields},
             action=action,

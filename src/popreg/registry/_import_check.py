@@ -23,7 +23,7 @@ from popreg.registry._import_format import (
     RowError,
 )
 from popreg.registry.access import Actor
-from popreg.registry.actions import _unit
+from popreg.registry.actions.checks import unit_of_level
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, AuditRecord, Household, Person, ResidenceType, Status
 
@@ -84,7 +84,7 @@ def check_against_registry(
         if code in unit_problem:
             raise unit_problem[code]
         try:
-            u = _unit(code, field, zh)
+            u = unit_of_level(code, field, zh)
         except RegistryError as exc:
             unit_problem[code] = exc
             raise

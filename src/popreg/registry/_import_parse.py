@@ -31,7 +31,7 @@ from popreg.registry._import_read import (
     _open_rows,
     sha256_of,
 )
-from popreg.registry.actions import _check_date, _check_id, _check_name, _check_sex
+from popreg.registry.actions.checks import check_date, check_id, check_name, check_sex
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import ResidenceType
 
@@ -147,14 +147,14 @@ def _parse_row(
         t = _cell_text(v)
         if not t:
             raise RegistryError("请填写性别（男/女）", "sex is required (男/女)", "sex")
-        return _check_sex(SEX_VALUES.get(t.lower(), t))
+        return check_sex(SEX_VALUES.get(t.lower(), t))
 
     def birth(v: Any) -> date:
         if v is None or _cell_text(v) == "":
             raise RegistryError("请填写出生日期", "birth date is required", "birth_date")
         d = parse_date(v, "出生日期")
         if d not in checked_dates:  # many people share a birth date; the check depends on it only
-            checked_dates[d] = _check_date(d, "birth_date", "出生日期")
+            checked_dates[d] = check_date(d, "birth_date", "出生日期")
         return checked_dates[d]
 
     def registered(v: Any) -> str:
@@ -166,7 +166,7 @@ def _parse_row(
     cell("household_no", household_no)
     cell("household_kind", lambda v: _choice(text("household_kind"), KIND_VALUES, "户别", "家庭户/集体户", "family"))
     cell("address", lambda v: _limit(text("address"), 200, "住址"))
-    cell("name", lambda v: _check_name(_cell_text(v)))
+    cell("name", lambda v: check_name(_cell_text(v)))
     cell("sex", sex)
     cell("birth_date", birth)
     cell("ethnicity", lambda v: _limit(text("ethnicity"), 20, "民族") or "汉族")
@@ -187,7 +187,7 @@ def _parse_row(
                 "the ID number was stored by Excel as a number and its last digits may be lost; "
                 "format the column as text and type the numbers again",
             )
-        return _check_id(_cell_text(v) or None, values.get("birth_date"), values.get("sex"))
+        return check_id(_cell_text(v) or None, values.get("birth_date"), values.get("sex"))
 
     cell("id_number", id_number)
     if errors:

@@ -161,7 +161,7 @@ def _write(
         ids = _fast_insert(Person, _PERSON_FIELDS, person_rows)
         event_rows = []
         for r, pk, state in zip(chunk, ids, states, strict=True):
-            # As actions._create_person: every recorded value (None is not recorded).
+            # As actions.events.create_person: every recorded value (None is not recorded).
             changes = {f: [None, v] for f, v in state.items() if v is not None}
             event_rows.append((pk, EventType.REGISTRATION.value, today, today, r.registered_unit, "", "",
                                db.json(changes), db.json({"import_sha256": sha256, "row": r.row}),

@@ -1,0 +1,136 @@
+"""Checks shared by the registry actions and the bulk import: field values, units,
+ID numbers, the state a person must be in.  Each raises ``RegistryError`` naming the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from popreg.core import idnumber
+from popreg.registry.errors import RegistryError
+from popreg.registry.models import (
+    AdminUnit,
+    Person,
+    Sex,
+    Status,
+)
+
+#: Fields a correction may change, with their Chinese labels for error messages.
+CORRECTABLE = {
+    "name": "姓名",
+    "former_names": "曾用名",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "ethnicity": "民族",
+    "id_number": "公民身份号码",
+    "hukou_kind": "户口性质",
+    "residence_unit_id": "居住地",
+    "residence_type": "居住类型",
+    "mother_id": "母亲",
+    "father_id": "父亲",
+}
+
+
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def unit_of_level(code: str | None, field: str, label: str, *, levels: tuple[str, ...] = ("village", "group")) -> AdminUnit:
+    if not code:
+        raise RegistryError(f"请填写{label}", f"{field} is required", field)
+    try:
+        unit = AdminUnit.objects.get(code=code)
+    except AdminUnit.DoesNotExist:
+        raise RegistryError(f"{label}代码 {code} 不存在", f"unit {code} does not exist", field) from None
+    if unit.level not in levels:
+        raise RegistryError(
+            f"{label}必须是村(居)委会或村民小组，{unit.name} 是{unit.get_level_display()}",
+            f"{field} must be a village or group, {code} is a {unit.level}",
+            field,
+        )
+    return unit
+
+
+def residence_unit(code: str) -> AdminUnit:
+    """Where someone actually lives: a village of the county, or any place outside it."""
+    code = str(code).strip()
+    unit = AdminUnit.objects.filter(code=code).first()
+    if unit is not None and unit.level in ("village", "group", "external"):
+        return unit
+    county = AdminUnit.objects.filter(level="county").values_list("code", flat=True).first() or ""
+    if unit is None and code.isdigit() and len(code) == 12 and not code.startswith(county[:6]):
+        from popreg.registry.loading import external_unit
+
+        unit = external_unit(code)
+        unit.save()
+        return unit
+    return unit_of_level(code, "residence_unit", "居住地")
+
+
+def check_date(value: Any, field: str, label: str, *, not_before: date | None = None) -> date:
+    if not isinstance(value, date):
+        raise RegistryError(f"{label}格式不正确，应为 年-月-日", f"{field} must be a date (YYYY-MM-DD)", field)
+    if value > today():
+        raise RegistryError(f"{label}不能晚于今天", f"{field} cannot be in the future", field)
+    if value.year < 1890:
+        raise RegistryError(f"{label}不合理（早于1890年）", f"{field} is implausible (before 1890)", field)
+    if not_before and value < not_before:
+        raise RegistryError(
+            f"{label}不能早于出生日期 {not_before:%Y-%m-%d}",
+            f"{field} cannot be before the birth date {not_before}",
+            field,
+        )
+    return value
+
+
+def check_name(value: Any) -> str:
+    name = (value or "").strip()
+    if not name:
+        raise RegistryError("请填写姓名", "name is required", "name")
+    if len(name) > 60:
+        raise RegistryError("姓名过长（最多60个字）", "name is too long (60 characters at most)", "name")
+    return name
+
+
+def check_sex(value: Any) -> str:
+    if value not in (Sex.MALE, Sex.FEMALE):
+        raise RegistryError("性别应为 男(M) 或 女(F)", "sex must be M or F", "sex")
+    return str(value)
+
+
+def check_id(raw: Any, birth_date: date | None, sex: str | None) -> str | None:
+    if raw in (None, ""):
+        return None
+    check = idnumber.validate(str(raw), birth_date=birth_date, sex=sex)
+    if not check.ok:
+        p = check.problems[0]
+        raise RegistryError(f"公民身份号码有误：{p.message_zh}", f"ID number: {p.message_en}", "id_number")
+    return check.number
+
+
+def check_id_unique(number: str | None, exclude_pk: int | None = None) -> None:
+    if not number:
+        return
+    qs = Person.objects.filter(id_number=number, status=Status.ACTIVE)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    other = qs.first()
+    if other is not None:
+        raise RegistryError(
+            f"公民身份号码 {number} 已登记给在册人员（编号 {other.pk}），请核实是否重复登记",
+            f"ID number {number} already belongs to active person {other.pk}; check for a duplicate",
+            "id_number",
+        )
+
+
+def require_status(person: Person, allowed: tuple[str, ...], what_zh: str, what_en: str) -> None:
+    if person.status not in allowed:
+        raise RegistryError(
+            f"{person.name} 当前状态为“{person.get_status_display()}”，不能{what_zh}",
+            f"{person.name} is {person.status}; cannot {what_en}",
+            "person",
+        )
