@@ -146,9 +146,12 @@ def test_export_is_scoped_signed_excel_friendly_and_audited(login, people):
     assert "officer_a" in rows[0][0] and "导出时间" in rows[0][1]
     names = {row[1] for row in rows[2:]}
     assert names == {"王秀英", "張偉"}
-    # Excel keeps ID and household numbers as text (no 1.10105E+17, no lost leading zeros).
-    assert f'="{people["mother"].id_number}"' in {row[4] for row in rows[2:]}
-    assert f'="{people["hh_a"].household_no}"' in {row[6] for row in rows[2:]}
+    # ID numbers are masked unless asked for in full; no cell is a formula.
+    assert mask_id(people["mother"].id_number) in {row[4] for row in rows[2:]}
+    assert people["mother"].id_number not in body.decode("utf-8-sig")
+    assert people["hh_a"].household_no in {row[6] for row in rows[2:]}
+    assert not any(cell.startswith("=") for row in rows for cell in row)
+    assert r["Cache-Control"] == "no-store" and r["Content-Disposition"].startswith("attachment;")
     recs = AuditRecord.objects.filter(action="export_persons")
     assert recs.count() == before + 1
     assert recs.first().actor_name == "officer_a" and recs.first().unit_code == TOWN_A

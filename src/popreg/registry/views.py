@@ -7,9 +7,7 @@ jurisdiction is a 404, exactly like a record that does not exist), every write t
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +31,7 @@ from popreg.registry.access import (
 )
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError, RegistryError
+from popreg.registry.exports import Column, Export, export_response, request_full_id, request_reason
 from popreg.registry.forms import (
     BirthForm,
     CorrectionForm,
@@ -58,6 +57,7 @@ from popreg.registry.models import (
     Sex,
     Status,
 )
+from popreg.registry.policy import Permission
 from popreg.registry.search import search_persons
 
 PAGE_SIZE = 50
@@ -299,74 +299,45 @@ def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
 
 
 EXPORT_COLUMNS = [
-    ("id", "编号 record"), ("name", "姓名 name"), ("sex", "性别 sex"),
-    ("birth_date", "出生日期 birth_date"), ("id_number", "公民身份号码 id_number"),
-    ("ethnicity", "民族 ethnicity"), ("household_no", "户号 household_no"),
-    ("registered_unit_id", "户籍地代码 registered_unit"), ("registered_unit_name", "户籍地 registered_unit_name"),
-    ("residence_unit_id", "居住地代码 residence_unit"), ("residence_type", "居住类型 residence_type"),
-    ("status", "状态 status"), ("death_date", "死亡日期 death_date"),
+    Column("编号 record"), Column("姓名 name"), Column("性别 sex"), Column("出生日期 birth_date"),
+    Column("公民身份号码 id_number", id_number=True), Column("民族 ethnicity"), Column("户号 household_no"),
+    Column("户籍地代码 registered_unit"), Column("户籍地 registered_unit_name"),
+    Column("居住地代码 residence_unit"), Column("居住类型 residence_type"), Column("状态 status"),
+    Column("死亡日期 death_date"),
 ]
 
 
-def _as_text(value: str | None) -> str:
-    """Digits Excel must keep as text: 18-digit ID numbers lose their last digits and
-    household numbers their leading zeros when Excel reads them as numbers."""
-    return f'="{value}"' if value else ""
-
-
-def _cell(value: str | None) -> str:
-    """Free text that Excel must not run as a formula (CSV injection)."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 @with_actor
-def unit_export(request: HttpRequest, actor: Actor, code: str) -> StreamingHttpResponse:
-    """CSV (UTF-8 with BOM for Excel) of the filtered person list; audited, signed."""
+def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse | StreamingHttpResponse:
+    """CSV (UTF-8 with BOM for Excel) of the filtered person list, through the export layer:
+    ID numbers masked unless ``?full_id=1`` and allowed; signed, neutralised, audited."""
     unit = _unit(actor, code)
     filters = _list_filters(request)
     qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
     now = timezone.localtime()
-    rows = qs.count()
-    audit(actor, AuditAction.EXPORT_PERSONS, None, unit_code=unit.code,
-                  detail={"rows": rows, "filters": filters, "format": "csv"})
     status_label = dict(Status.choices)
     rtype_label = dict(ResidenceType.choices)
-
     sex_label = dict(Sex.choices)
     columns = ("id", "name", "sex", "birth_date", "id_number", "ethnicity", "household__household_no",
                "registered_unit_id", "registered_unit__name", "residence_unit_id", "residence_type",
                "status", "death_date")
 
-    def lines() -> Iterator[str]:
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        buf.write("\ufeff")
-        out.writerow([
-            f"# 导出人 exported by: {actor.name}",
-            f"导出时间 exported at: {now:%Y-%m-%d %H:%M:%S %z}",
-            f"单位 unit: {unit.name} ({unit.code})",
-            f"行数 rows: {rows}",
-        ])
-        out.writerow([label for _, label in EXPORT_COLUMNS])
-        # Plain tuples and one chunk of text per 2,000 rows: a county list streams at
-        # tens of thousands of rows a second.
-        for n, (pk, name, sex, born, idn, eth, hh_no, reg, reg_name, res, rtype, status, died) in enumerate(
-            qs.values_list(*columns).iterator(chunk_size=2000), start=1
+    def rows() -> Iterator[tuple[Any, ...]]:
+        # Plain tuples in chunks of 2,000: a county list streams at tens of thousands of rows a second.
+        for pk, name, sex, born, idn, eth, hh_no, reg, reg_name, res, rtype, status, died in (
+            qs.values_list(*columns).iterator(chunk_size=2000)
         ):
-            out.writerow([pk, _cell(name), sex_label.get(sex, sex), born or "", _as_text(idn), _cell(eth),
-                          _as_text(hh_no), reg, _cell(reg_name), res or "", rtype_label.get(rtype, rtype),
-                          status_label.get(status, status), died or ""])
-            if n % 2000 == 0:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+            yield (pk, name, sex_label.get(sex, sex), born, idn, eth, hh_no, reg, reg_name, res,
+                   rtype_label.get(rtype, rtype), status_label.get(status, status), died)
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    filename = f"persons-{unit.code}-{now:%Y%m%d-%H%M}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    export = Export(
+        title=f"人员名单 persons {unit.name} ({unit.code})",
+        filename=f"persons-{unit.code}-{now:%Y%m%d-%H%M}.csv", format="csv",
+        action=AuditAction.EXPORT_PERSONS, reason="人员名单导出 person list",
+        columns=EXPORT_COLUMNS, rows=rows(), row_count=qs.count(), detail={"filters": filters},
+    )
+    return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
+                           full_id=request_full_id(request), reason=request_reason(request))
 
 
 @with_actor
