@@ -87,7 +87,9 @@ def test_errors_are_listed_and_downloadable(client, users):
     from openpyxl import load_workbook
 
     ws = load_workbook(io.BytesIO(client.get(f"/import/{jid}/errors.xlsx").content)).active
-    assert ws.cell(row=2, column=1).value == 3 and ws.cell(row=2, column=2).value == "出生日期"
+    # row 1: who, when and why; row 2: the header; the errors follow
+    assert "clerk_a1" in ws.cell(row=1, column=1).value
+    assert ws.cell(row=3, column=1).value == 3 and ws.cell(row=3, column=2).value == "出生日期"
     before = counts()
     client.post(f"/import/{jid}/commit/")  # not ready: nothing happens
     assert counts() == before
@@ -115,13 +117,15 @@ def test_jobs_are_private_to_their_owner(client, users):
 
 def test_templates_download(client, users):
     client.force_login(users["clerk_a1"])
-    csv_bytes = b"".join(client.get("/import/template.csv").streaming_content)
-    assert csv_bytes.decode("utf-8-sig").startswith("户号,户别,住址,姓名")
-    xlsx = b"".join(client.get("/import/template.xlsx").streaming_content)
+    csv_bytes = client.get("/import/template.csv").content
+    assert csv_bytes.decode("utf-8-sig").startswith("户号,户别,住址,姓名")  # imports unchanged
+    xlsx = client.get("/import/template.xlsx").content
     from openpyxl import load_workbook
 
-    ws = load_workbook(io.BytesIO(xlsx)).worksheets[0]
-    assert [c.value for c in ws[1]][:4] == ["户号", "户别", "住址", "姓名"]
+    wb = load_workbook(io.BytesIO(xlsx))
+    assert [c.value for c in wb.worksheets[0][1]][:4] == ["户号", "户别", "住址", "姓名"]
+    # stamped in the properties and a sheet of its own, not above the header
+    assert wb.properties.lastModifiedBy == "clerk_a1" and "导出信息 Export" in wb.sheetnames
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,6 @@ commit re-reads the uploaded bytes (their checksum must match the preview) and c
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -27,8 +26,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connections
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -37,15 +43,16 @@ from django.views.decorators.http import require_POST
 from popreg.registry.access import Actor, actor_for
 from popreg.registry.bulk import ImportRefused, do_import_persons
 from popreg.registry.errors import RegistryError
+from popreg.registry.exports import export_response, request_reason
 from popreg.registry.importing import (
     COLUMNS,
     ImportFileError,
     check_against_registry,
-    error_report_csv,
+    error_report,
     parse_file,
-    template_csv,
-    template_xlsx,
+    template_export,
 )
+from popreg.registry.policy import Permission
 
 log = logging.getLogger(__name__)
 
@@ -345,37 +352,32 @@ def job_commit(request: HttpRequest, job: str) -> HttpResponse:
     return redirect("import:job", job=j.id)
 
 
-@login_required
-def job_errors_csv(request: HttpRequest, job: str) -> HttpResponse:
+def _download_actor(request: HttpRequest) -> Actor:
+    try:
+        return actor_for(request.user)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+
+
+def _errors_download(request: HttpRequest, job: str, fmt: str) -> HttpResponse | StreamingHttpResponse:
     j = _job_for(request, job)
-    resp = HttpResponse(error_report_csv(j.errors()), content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = f'attachment; filename="errors-{j.id[:8]}.csv"'
-    return resp
+    export = error_report(j.errors(), fmt, f"errors-{j.id[:8]}.{fmt}")
+    return export_response(_download_actor(request), export, permission=Permission.IMPORT_PERSONS,
+                           unit_code=None, reason=request_reason(request))
 
 
 @login_required
-def job_errors_xlsx(request: HttpRequest, job: str) -> HttpResponse:
-    from openpyxl import Workbook
-
-    j = _job_for(request, job)
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("错误 Errors")
-    ws.append(["行号 Row", "列 Column", "内容 Value", "原因", "Reason"])
-    for e in j.errors():
-        ws.append([e["row"] or None, e["column"], e["value"], e["message_zh"], e["message_en"]])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-    resp["Content-Disposition"] = f'attachment; filename="errors-{j.id[:8]}.xlsx"'
-    return resp
+def job_errors_csv(request: HttpRequest, job: str) -> HttpResponse | StreamingHttpResponse:
+    return _errors_download(request, job, "csv")
 
 
 @login_required
-def download_template(request: HttpRequest, fmt: str) -> FileResponse:
-    if fmt == "xlsx":
-        data, ctype = template_xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        data, ctype = template_csv(), "text/csv; charset=utf-8"
-    return FileResponse(io.BytesIO(data), as_attachment=True, filename=f"popreg-import-template.{fmt}",
-                        content_type=ctype)
+def job_errors_xlsx(request: HttpRequest, job: str) -> HttpResponse | StreamingHttpResponse:
+    return _errors_download(request, job, "xlsx")
+
+
+@login_required
+def download_template(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    return export_response(_download_actor(request), template_export(fmt),
+                           permission=Permission.IMPORT_PERSONS, unit_code=None,
+                           reason=request_reason(request))

@@ -33,6 +33,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from popreg.registry import exports
 from popreg.registry._import_check import RegistryCheck, check_against_registry, previous_import
 from popreg.registry._import_format import (
     AUDIT_ACTION,
@@ -59,6 +60,8 @@ from popreg.registry._import_parse import (
 )
 from popreg.registry._import_read import sha256_of
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction
+from popreg.registry.policy import Permission
 
 
 def validate_file(actor: Actor, data: bytes, file_name: str = "",
@@ -74,15 +77,36 @@ def validate_file(actor: Actor, data: bytes, file_name: str = "",
 # --------------------------------------------------------------------------- reports
 
 
-def error_report_csv(errors: Iterable[RowError | dict[str, Any]]) -> bytes:
-    """The error report as CSV in UTF-8 with a BOM (Excel opens it with Chinese intact)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["行号 Row", "列 Column", "内容 Value", "原因", "Reason"])
+ERROR_COLUMNS = (
+    exports.Column("行号 Row"), exports.Column("列 Column"), exports.Column("内容 Value"),
+    exports.Column("原因"), exports.Column("Reason"),
+)
+
+
+def error_rows(errors: Iterable[RowError | dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """One row per error: spreadsheet row, column, the value found, the reason (zh, en)."""
+    rows = []
     for e in errors:
         d = e.as_dict() if isinstance(e, RowError) else e
-        w.writerow([d["row"] or "", d["column"], d["value"], d["message_zh"], d["message_en"]])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        rows.append((d["row"] or None, d["column"], d["value"], d["message_zh"], d["message_en"]))
+    return rows
+
+
+def error_report(errors: Iterable[RowError | dict[str, Any]], fmt: str, filename: str) -> exports.Export:
+    """The error report as a download (CSV in UTF-8 with a BOM, or xlsx): the values come
+    from the uploaded file, so the export layer neutralises them."""
+    return exports.Export(
+        title="导入错误报告 import errors", filename=filename,
+        format="xlsx" if fmt == "xlsx" else "csv", action=AuditAction.EXPORT_FILE,
+        reason="导入错误报告 import error report", columns=ERROR_COLUMNS, rows=error_rows(errors),
+        sheet_title="错误 Errors", detail={"report": "import_errors"},
+    )
+
+
+def error_report_csv(actor: Actor, errors: Iterable[RowError | dict[str, Any]]) -> bytes:
+    """The error report as CSV bytes for the command line (checked, stamped, audited)."""
+    return exports.export_bytes(actor, error_report(errors, "csv", "errors.csv"),
+                                permission=Permission.IMPORT_PERSONS, unit_code=None)
 
 
 def template_csv() -> bytes:
@@ -92,14 +116,12 @@ def template_csv() -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def template_xlsx() -> bytes:
-    """An .xlsx template: the data sheet (header, ID and code columns as text) and a sheet
-    explaining each column."""
-    from openpyxl import Workbook
+def fill_template(wb: Any, ctx: exports.ExportContext | None = None) -> None:
+    """Fill ``wb`` as the .xlsx template: the data sheet (header, ID and code columns as
+    text) and a sheet explaining each column."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
     ws = wb.active
     ws.title = "人员"
     ws.append([c.header for c in COLUMNS])
@@ -121,15 +143,38 @@ def template_xlsx() -> bytes:
                     "110105199003040029", "汉族", "110105001001", "", "常住户籍", "户主", "农业", "已婚", ""])
     for col, width in zip("ABCDE", (14, 18, 10, 50, 60), strict=True):
         help_ws.column_dimensions[col].width = width
+
+
+def template_xlsx() -> bytes:
+    """The .xlsx template as bytes (see :func:`fill_template`); downloads go through
+    :func:`template_export`."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    fill_template(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def template_export(fmt: str) -> exports.Export:
+    """The import template as a download: the header row only (CSV) or the workbook with
+    its help sheet (xlsx); stamped only in metadata, so that it imports unchanged."""
+    fill = fill_template if fmt == "xlsx" else None
+    return exports.Export(
+        title="导入模板 import template", filename=f"popreg-import-template.{fmt}",
+        format="xlsx" if fmt == "xlsx" else "csv", action=AuditAction.EXPORT_FILE,
+        reason="导入模板 import template", columns=[exports.Column(c.header) for c in COLUMNS],
+        xlsx=fill, stamp_in_body=False, detail={"report": "import_template"},
+    )
+
+
 
 
 __all__ = [
     "AUDIT_ACTION", "COLUMNS", "COLUMN_BY_KEY", "Column", "HEAD_RELATIONS", "HUKOU_VALUES",
     "ImportFileError", "ImportRow", "KIND_VALUES", "MARITAL_VALUES", "MAX_ROWS", "ParseResult",
     "Progress", "REQUIRED_KEYS", "RESIDENCE_VALUES", "RegistryCheck", "RowError", "SEX_VALUES",
-    "check_against_registry", "error_report_csv", "parse_date", "parse_file", "previous_import",
-    "sha256_of", "template_csv", "template_xlsx", "validate_file",
+    "check_against_registry", "error_report", "error_report_csv", "error_rows", "fill_template", "parse_date", "parse_file", "previous_import",
+    "sha256_of", "template_csv", "template_export", "template_xlsx", "validate_file",
 ]

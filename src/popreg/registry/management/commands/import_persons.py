@@ -61,7 +61,7 @@ class Command(BaseCommand):
         if result.ignored_headers:
             self.stdout.write("忽略的列 / ignored columns: " + ", ".join(result.ignored_headers))
         if opts["errors"] and result.errors:
-            Path(opts["errors"]).write_bytes(error_report_csv(result.errors))
+            Path(opts["errors"]).write_bytes(error_report_csv(actor, result.errors))
             self.stdout.write(f"错误报告 / error report: {opts['errors']}")
         for e in result.errors[:SHOWN_ERRORS]:
             self.stdout.write(f"  第 {e.row} 行 row {e.row} [{e.column}] {e.value!r}: {e.message}")
