@@ -152,3 +152,10 @@ def people(county, actors):
         household=hh_b, id_number=make_id(date(1985, 1, 2), "F", 3),
     )
     return {"mother": mother, "child": child, "other": other, "hh_a": hh_a, "hh_b": hh_b}
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_immediately(settings):
+    """Jobs run inside the call that starts them (the immediate django-tasks backend); the
+    tests of the runner itself switch to the database backend and a real worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -17,6 +17,16 @@ class RegistryConfig(AppConfig):
 
         from popreg.registry.models import AdminUnit
 
+        # Job kinds must be registered in every process, the worker included.
+        import importlib
+
+        from django.conf import settings
+
+        import popreg.registry.import_jobs  # noqa: F401
+
+        for module in getattr(settings, "POPREG_JOB_MODULES", []):
+            importlib.import_module(module)
+
         for model in apps.get_models():  # every app's models are loaded by now
             for field in model._meta.get_fields():
                 if (

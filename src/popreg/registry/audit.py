@@ -52,6 +52,10 @@ class AuditAction(models.TextChoices):
     EXPORT_SCORECARDS = "export_scorecards", _("Exported assessment scorecards")
     EXPORT_DUPLICATE_LABELS = "export_duplicate_labels", _("Exported duplicate review decisions")
     EXPORT_FILE = "export_file", _("Downloaded a file")
+    # background jobs
+    START_JOB = "start_job", _("Started a background job")
+    CANCEL_JOB = "cancel_job", _("Cancelled a background job")
+    RETRY_JOB = "retry_job", _("Retried a background job")
     # users and roles
     ASSIGN_ROLE = "assign_role", _("Assigned a role and jurisdiction")
     # linkage

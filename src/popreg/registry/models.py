@@ -321,3 +321,7 @@ class AuditRecord(models.Model):
         if self.pk is not None:
             raise AppendOnlyError("audit records are append-only")
         super().save(*args, **kwargs)
+
+
+# The job runner's tables live in their own module (platform code shared by every app).
+from popreg.registry.job_models import Job, JobState, JobWorker  # noqa: E402, F401

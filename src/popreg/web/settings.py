@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "popreg.web",
     "popreg.registry",
     "popreg.linkage",
@@ -86,6 +88,22 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Long work runs as jobs (popreg.registry.jobs) on django-tasks.  The database backend keeps
+# the queue in the registry database; ``popreg worker`` runs it (docs/jobs.md).
+# ``POPREG_TASKS_BACKEND=immediate`` runs each job inside the call that starts it.
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[os.environ.get("POPREG_TASKS_BACKEND", "database")],
+    }
+}
+#: Extra modules that register job kinds (imported when the registry app is ready).
+POPREG_JOB_MODULES = [
+    m.strip() for m in os.environ.get("POPREG_JOB_MODULES", "").split(",") if m.strip()
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("import/", include("popreg.registry.import_urls")),
+    path("jobs/", include("popreg.registry.job_urls")),
     path("linkage/", include("popreg.linkage.urls")),
     path("campaigns/", include("popreg.campaigns.urls")),
     path("stats/", include("popreg.stats.urls_assessment")),
