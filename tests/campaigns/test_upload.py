@@ -155,3 +155,44 @@ def test_a_later_file_revises_open_outcomes(verifying, people, actors):
     fix = RectificationItem.objects.get(person_id=child)
     assert (fix.item_type, fix.outcome.field_name, fix.outcome.corrected_value) == ("field_wrong", "name", "张伟")
     assert AuditRecord.objects.filter(action="campaign_record_outcome").count() == 3
+
+
+def test_bulk_upload_writes_what_the_single_action_writes(campaign, people, actors):
+    """The same outcomes recorded through the form (one ``do_record_outcome`` each) and through
+    an upload (the bulk path) give the same outcome rows, items and audit records."""
+    from datetime import date
+
+    clerk = actors["clerk_a1"]
+    verifying = advance_to(campaign, "verification", actors["admin"])
+    mother, child = people["mother"].pk, people["child"].pk
+    wanted = {mother: ("field_wrong", "name", "张秀英", None), child: ("died", "", "", date(2025, 10, 2))}
+
+    def written():
+        audits = AuditRecord.objects.filter(action="campaign_record_outcome")
+        return (
+            {o.person_id: (o.outcome, o.field_name, o.corrected_value, o.event_date)
+             for o in FieldOutcome.objects.filter(campaign=verifying)},
+            {i.person_id: (i.key, i.origin, i.item_type, i.detail, i.owner_id, i.deadline, i.status, i.unit_id)
+             for i in RectificationItem.objects.filter(campaign=verifying)},
+            sorted(((a.target_type, a.unit_code, a.actor_name, a.before, a.after,
+                    {k: v for k, v in a.detail.items() if k not in ("source", "upload")}) for a in audits), key=repr),
+        )
+
+    for pid, (outcome, field, value, when) in wanted.items():
+        actions.do_record_outcome(clerk, verifying, pid, outcome=outcome, field_name=field, corrected_value=value,
+                                  event_date=when)
+    single = written()
+    FieldOutcome.objects.all().delete()  # test reset: start the village again
+    RectificationItem.objects.all().delete()
+    AuditRecord.objects.filter(action="campaign_record_outcome").delete()
+
+    data = fill(workbook(verifying), {mother: ("信息有误", "姓名", "张秀英", None),
+                                      child: ("已死亡", None, None, "2025-10-02")})
+    report = actions.do_upload_workbook(clerk, verifying, data, village_code=VILLAGE_A1)
+    assert report.accepted, [str(p) for p in report.problems]
+    assert written() == single
+    assert single[1][child][3] == "已死亡；2025-10-02"
+    up = report.upload
+    assert {(a.target_id, a.detail["source"], a.detail["upload"])
+            for a in AuditRecord.objects.filter(action="campaign_record_outcome")} == {
+        (str(o.pk), "workbook", up.pk) for o in FieldOutcome.objects.filter(campaign=verifying)}

@@ -36,8 +36,9 @@ from popreg.campaigns.queries import in_scope
 from popreg.core import idnumber
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
-from popreg.registry.audit import AuditAction, audit
+from popreg.registry.audit import AuditAction, audit, audit_many
 from popreg.registry.models import Person, ResidenceType
+from popreg.registry.vocabulary import chinese_label
 
 # ---------------------------------------------------------------- field outcomes
 
@@ -116,8 +117,8 @@ def _validate_outcome(
 
 
 def _outcome_detail(o: FieldOutcome) -> str:
-    label = Outcome(o.outcome).label
-    parts = [str(label)]
+    label = chinese_label(Outcome(o.outcome))
+    parts = [label]
     if o.field_name:
         parts.append(f"{registry.CORRECTABLE.get(o.field_name, o.field_name)} 应为 {o.corrected_value}")
     elif o.corrected_value:
@@ -127,6 +128,45 @@ def _outcome_detail(o: FieldOutcome) -> str:
     if o.note:
         parts.append(o.note)
     return "；".join(parts)
+
+
+# The rules of recording an outcome, shared by the single action (web form, a revising upload
+# row) and the bulk path of a workbook upload (new outcomes of a whole village at once).
+
+
+def outcome_values(
+    person: Person, *, outcome: str, field_name: str = "", corrected_value: str = "", event_date: Any = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """The checked values of an outcome (raises ``CampaignError`` naming the field)."""
+    field_name, value, d = _validate_outcome(person, outcome, field_name, corrected_value, event_date)
+    return {"outcome": outcome, "field_name": field_name, "corrected_value": value, "event_date": d,
+            "note": (note or "").strip()[:200]}
+
+
+def _opened_item(campaign: Campaign, fo: FieldOutcome, owner: Any) -> RectificationItem | None:
+    """The (unsaved) rectification item a new outcome opens: none for ``confirmed``."""
+    if fo.outcome == Outcome.CONFIRMED:
+        return None
+    return RectificationItem(
+        campaign=campaign, key=f"field:{fo.person_id}", origin=ItemOrigin.FIELD, item_type=fo.outcome,
+        person_id=fo.person_id, outcome=fo, detail=_outcome_detail(fo), unit_id=fo.unit_id, owner=owner,
+        deadline=campaign.rectification_end,
+    )
+
+
+def _outcome_audit(
+    campaign: Campaign, fo: FieldOutcome, before: dict[str, Any] | None, source: str, upload: Upload | None
+) -> dict[str, Any]:
+    """The audit fields of recording ``fo`` (``audit`` / ``audit_many`` keywords)."""
+    after = {k: getattr(fo, k) for k in _OUTCOME_FIELDS}
+    return {"unit_code": fo.unit_id, "before": before,
+            "after": {k: str(v) if v is not None else None for k, v in after.items()},
+            "detail": {"campaign": campaign.pk, "person": fo.person_id, "source": source,
+                       "upload": upload.pk if upload else None}}
+
+
+_OUTCOME_FIELDS = ("outcome", "field_name", "corrected_value", "event_date", "note")
 
 
 @transaction.atomic
@@ -160,9 +200,8 @@ def do_record_outcome(
     _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "录入核对结果", "record outcomes")
     _check_unlocked(campaign, entry.unit_id)
     p = entry.person
-    field_name, value, d = _validate_outcome(p, outcome, field_name, corrected_value, event_date)
-    note = (note or "").strip()[:200]
-    new = {"outcome": outcome, "field_name": field_name, "corrected_value": value, "event_date": d, "note": note}
+    new = outcome_values(p, outcome=outcome, field_name=field_name, corrected_value=corrected_value,
+                         event_date=event_date, note=note)
     current = FieldOutcome.objects.select_for_update().filter(campaign=campaign, person_id=pk).first()
     item = RectificationItem.objects.filter(campaign=campaign, key=f"field:{pk}").first()
     if current is not None:
@@ -170,7 +209,7 @@ def do_record_outcome(
         if old == new:
             return current, False
         if item is not None and item.closed:
-            raise _err(f"{p.name} 的整改事项已{item.get_status_display()}，不能再修改核对结果",
+            raise _err(f"{p.name} 的整改事项已{chinese_label(ItemStatus(item.status))}，不能再修改核对结果",
                        f"the item of {p.name} is already {item.status}; the outcome cannot change", "outcome")
         before: dict[str, Any] | None = {k: str(v) if v is not None else None for k, v in old.items()}
         for k, v in new.items():
@@ -184,11 +223,9 @@ def do_record_outcome(
                                          upload=upload, recorded_by=_user(actor), **new)
     if outcome != Outcome.CONFIRMED:
         if item is None:
-            RectificationItem.objects.create(
-                campaign=campaign, key=f"field:{pk}", origin=ItemOrigin.FIELD, item_type=outcome, person=p,
-                outcome=fo, detail=_outcome_detail(fo), unit_id=entry.unit_id,
-                owner=_default_owner(entry.unit_id, {}), deadline=campaign.rectification_end,
-            )
+            opened = _opened_item(campaign, fo, _default_owner(entry.unit_id, {}))
+            assert opened is not None
+            opened.save()
         else:
             item.item_type, item.outcome, item.detail = outcome, fo, _outcome_detail(fo)
             if item.status == ItemStatus.REJECTED:
@@ -198,11 +235,44 @@ def do_record_outcome(
         item.status = ItemStatus.REJECTED
         item.reject_reason = "入户核对结果已更正为核实无误 / outcome revised to confirmed"
         item.save()
-    audit(actor, AuditAction.CAMPAIGN_RECORD_OUTCOME, fo, unit_code=entry.unit_id, before=before,
-                   after={k: str(v) if v is not None else None for k, v in new.items()},
-                   detail={"campaign": campaign.pk, "person": pk, "source": source,
-                           "upload": upload.pk if upload else None})
+    audit(actor, AuditAction.CAMPAIGN_RECORD_OUTCOME, fo, **_outcome_audit(campaign, fo, before, source, upload))
     return fo, True
+
+
+def record_new_outcomes(
+    actor: Actor,
+    campaign: Campaign,
+    unit_code: str,
+    entries: list[tuple[ListedPerson, dict[str, Any]]],
+    *,
+    source: str,
+    upload: Upload | None,
+) -> list[FieldOutcome]:
+    """What ``do_record_outcome`` does for persons of one village with no outcome yet, in bulk.
+
+    ``entries`` pairs each listed person with values checked by :func:`outcome_values`.
+    The caller has checked the actor, phase and lock of the village (``do_upload_workbook``)
+    and runs this inside its transaction; a person who already has an outcome goes through
+    ``do_record_outcome`` (which revises it and its item).
+    """
+    user = _user(actor)
+    created = [
+        FieldOutcome(campaign=campaign, person=lp.person, unit_id=unit_code, source=source, upload=upload,
+                     recorded_by=user, **values)
+        for lp, values in entries
+    ]
+    FieldOutcome.objects.bulk_create(created, batch_size=1000)
+    if any(o.pk is None for o in created):  # a backend that does not return the new keys
+        ids = {o.person_id: o.pk for o in FieldOutcome.objects.filter(
+            campaign=campaign, person_id__in=[o.person_id for o in created])}
+        for o in created:
+            o.pk = ids[o.person_id]
+    owner = _default_owner(unit_code, {})
+    items = [it for it in (_opened_item(campaign, o, owner) for o in created) if it is not None]
+    RectificationItem.objects.bulk_create(items, batch_size=1000)
+    audit_many(actor, AuditAction.CAMPAIGN_RECORD_OUTCOME,
+               ((o, _outcome_audit(campaign, o, None, source, upload)) for o in created))
+    return created
 
 
 @transaction.atomic

@@ -34,11 +34,14 @@ from popreg.campaigns._common import _check_unlocked as _check_unlocked
 from popreg.campaigns._common import _default_owner as _default_owner
 from popreg.campaigns._common import _err as _err
 from popreg.campaigns._common import _user as _user
-from popreg.campaigns._field import _outcome_detail as _outcome_detail
-from popreg.campaigns._field import _validate_outcome as _validate_outcome
 from popreg.campaigns._field import correctable_field as correctable_field
 from popreg.campaigns._field import corrected_value as corrected_value
-from popreg.campaigns._field import do_record_found_person, do_record_outcome
+from popreg.campaigns._field import (
+    do_record_found_person,
+    do_record_outcome,
+    outcome_values,
+    record_new_outcomes,
+)
 from popreg.campaigns._lifecycle import (
     PHASE_FIELDS,
     GenerateResult,
@@ -78,5 +81,5 @@ __all__ = [
     "GenerateResult", "PHASE_FIELDS", "default_params", "do_advance_phase", "do_create_campaign",
     "do_draw_spot_check", "do_generate_items", "do_record_found_person", "do_record_outcome",
     "do_record_spot_check", "do_reject_item", "do_resolve_item", "do_sign_off", "do_update_item",
-    "do_upload_workbook", "merge_action", "spot_check_result",
+    "do_upload_workbook", "merge_action", "outcome_values", "record_new_outcomes", "spot_check_result",
 ]

@@ -21,22 +21,18 @@ from django.utils import timezone
 from popreg.campaigns.actions import (
     _check_phase,
     _check_unlocked,
-    _default_owner,
     _err,
-    _outcome_detail,
     _user,
-    _validate_outcome,
     do_record_found_person,
     do_record_outcome,
+    outcome_values,
+    record_new_outcomes,
 )
 from popreg.campaigns.models import (
     Campaign,
     FieldOutcome,
-    ItemOrigin,
     ListedPerson,
-    Outcome,
     Phase,
-    RectificationItem,
     Source,
     Upload,
 )
@@ -196,11 +192,11 @@ def _apply_outcome_rows(
     actor: Actor, campaign: Campaign, village_code: str, rows: list[Any], up: Upload, report: UploadReport,
     sheet: str,
 ) -> None:
-    """Record the outcomes of an upload in bulk: what a row per ``do_record_outcome`` would
-    do, with the lookups done once.  A row that revises an earlier outcome goes through
-    ``do_record_outcome`` itself (rare, and it updates the open item)."""
-    from popreg.registry.models import AuditRecord
-
+    """Record the outcomes of an upload: each row is checked by the rules of
+    ``do_record_outcome`` (``outcome_values``), and the persons without an outcome yet are
+    recorded together by ``record_new_outcomes`` (the lookups, inserts and audit done once).
+    A row that revises an earlier outcome goes through ``do_record_outcome`` itself (rare,
+    and it updates the open item)."""
     wanted = []
     for r in rows:
         if not _attr(r, "outcome", default=""):
@@ -213,10 +209,9 @@ def _apply_outcome_rows(
     ids = [pid for _, pid in wanted]
     listed = {lp.person_id: lp for lp in ListedPerson.objects.filter(campaign=campaign, person_id__in=ids)
               .select_related("person")}
-    existing = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=campaign, person_id__in=ids)}
-    owner = _default_owner(village_code, {})
-    user = _user(actor)
-    created: list[FieldOutcome] = []
+    existing = set(FieldOutcome.objects.filter(campaign=campaign, person_id__in=ids)
+                   .values_list("person_id", flat=True))
+    new: list[tuple[ListedPerson, dict[str, Any]]] = []
     for r, pid in wanted:
         rowno = int(_attr(r, "row", "row_number", default=0) or 0)
         values = {
@@ -231,44 +226,17 @@ def _apply_outcome_rows(
                 raise _err(f"人员 {pid} 不在本村的核对名单上", f"person {pid} is not on this village's list", "person_id")
             if pid in existing:
                 with transaction.atomic():
-                    _fo, changed = do_record_outcome(actor, campaign, pid, corrected_value=values.pop("corrected_value"),
-                                                     source=Source.WORKBOOK, upload=up, **values)
+                    _fo, changed = do_record_outcome(actor, campaign, pid, source=Source.WORKBOOK, upload=up,
+                                                     **values)
                 report.changed += changed
                 report.unchanged += not changed
                 continue
-            field_name, value, d = _validate_outcome(lp.person, values["outcome"], values["field_name"],
-                                                     values["corrected_value"], values["event_date"])
+            new.append((lp, outcome_values(lp.person, **values)))
         except (RegistryError, ValueError, TypeError) as exc:
             zh, en = getattr(exc, "message_zh", str(exc)), getattr(exc, "message_en", str(exc))
             report.problems.append(RowProblem(sheet, rowno, str(getattr(exc, "field", "") or ""), zh, en))
             continue
-        created.append(FieldOutcome(
-            campaign=campaign, person=lp.person, unit_id=village_code, outcome=values["outcome"],
-            field_name=field_name, corrected_value=value, event_date=d, note=values["note"].strip()[:200],
-            source=Source.WORKBOOK, upload=up, recorded_by=user,
-        ))
         report.changed += 1
     if report.problems:
         return
-    FieldOutcome.objects.bulk_create(created, batch_size=1000)
-    saved = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=campaign, upload=up)}
-    items = [
-        RectificationItem(campaign=campaign, key=f"field:{o.person_id}", origin=ItemOrigin.FIELD, item_type=o.outcome,
-                          person_id=o.person_id, outcome=saved[o.person_id], detail=_outcome_detail(o),
-                          unit_id=village_code, owner=owner, deadline=campaign.rectification_end)
-        for o in created if o.outcome != Outcome.CONFIRMED
-    ]
-    RectificationItem.objects.bulk_create(items, batch_size=1000)
-    actor_user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
-    AuditRecord.objects.bulk_create([
-        AuditRecord(actor=actor_user, actor_name=actor.name, action=AuditAction.CAMPAIGN_RECORD_OUTCOME,
-                    target_type="FieldOutcome", target_id=str(saved[o.person_id].pk), unit_code=village_code,
-                    before=None,
-                    after={"outcome": o.outcome, "field_name": o.field_name, "corrected_value": o.corrected_value,
-                           "event_date": o.event_date.isoformat() if o.event_date else None, "note": o.note},
-                    detail={"campaign": campaign.pk, "person": o.person_id, "source": Source.WORKBOOK,
-                            "upload": up.pk})
-        for o in created
-    ], batch_size=1000)
-
-
+    record_new_outcomes(actor, campaign, village_code, new, source=Source.WORKBOOK, upload=up)
