@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from popreg.registry import import_views
 from popreg.registry.models import Person
 
 from .helpers import HEADER, counts, sample_rows, to_csv, to_xlsx
@@ -129,23 +127,36 @@ def test_templates_download(client, users):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_large_files_run_in_the_background_with_progress(client, users, monkeypatch):
-    monkeypatch.setattr(import_views, "INLINE_MAX_BYTES", 0)
+def test_imports_run_as_queued_jobs_with_progress(client, users, settings):
+    """With the database queue, the upload and the commit only queue jobs; the worker
+    (``db_worker``, run here in batch mode) does the work and the page follows it."""
+    from django.core.management import call_command
+
+    from popreg.registry.job_models import Job
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     client.force_login(users["admin"])
     jid = job_id(upload(client, to_csv(sample_rows(6))))
 
-    def wait():
-        for _ in range(200):
-            st = client.get(f"/import/{jid}/progress/").json()
-            if not st["running"]:
-                return st
-            time.sleep(0.05)
-        raise AssertionError("import job did not finish")
+    def work():
+        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+        return client.get(f"/import/{jid}/progress/").json()
 
-    assert wait()["state"] == "ready"
+    st = client.get(f"/import/{jid}/progress/").json()
+    assert st["state"] == "validating" and st["running"]
+    page = client.get(f"/import/{jid}/").content.decode()
+    assert f'data-job-progress="/jobs/{st["job"]}/progress/"' in page  # the progress component
+    assert work()["state"] == "ready"
     client.post(f"/import/{jid}/commit/")
-    assert wait()["state"] == "committed"
+    st = client.get(f"/import/{jid}/progress/").json()
+    assert st["state"] == "committing" and Person.objects.count() == 0
+    st = work()
+    assert st["state"] == "committed" and not st["running"]
     assert Person.objects.count() == 6
+    job = Job.objects.get(pk=st["job"])
+    assert (job.kind, job.state, job.attempts) == ("import_commit", "succeeded", 1)
+    assert job.result["summary"]["persons"] == 6 and job.result_url == f"/import/{jid}/"
+    assert job.done == job.total == 6
 
 
 def test_progress_stages_are_shown_in_the_users_language():

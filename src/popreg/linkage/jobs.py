@@ -1,39 +1,43 @@
-"""Background dedup runs over a unit: export its persons, run the engine, store candidates.
+"""Dedup runs over a unit as jobs of the one job runner: export its persons, run the
+engine, store candidates.
 
-``start_dedup_run`` records a ``DedupRun`` and runs it in a thread (after the starting
-transaction commits); the thread uses its own database connection and closes it at the
-end, so it works the same on SQLite and PostgreSQL.  Progress (percent and a stage in
-Chinese) is saved on the run as it goes; the web page polls it.  With
-``synchronous=True`` (or the setting ``POPREG_LINKAGE_SYNC_JOBS = True``, used by the
-tests) the run happens inside the call.
+``start_dedup_run`` records a ``DedupRun`` (the result record the review pages link to) and
+starts a ``dedup`` job (:mod:`popreg.registry.jobs`) for it, in one transaction: the job's
+unique lock key refuses a second active run over the same unit, so two clicks cannot both
+start one.  The worker reads the persons, runs the engine (progress and stage on the job)
+and stores the candidates and the run's counts together with the job's success in one
+transaction (``ctx.applying()``), so a worker killed half-way leaves no candidates behind.
+The run's state follows its job (:func:`sync_run`): a run whose worker died shows as failed
+and can be retried from the job's progress component.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import timedelta
+import time
 from typing import Any
 
 import pandas as pd
-from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop, pgettext
 
 from popreg.linkage.models import DedupRun, DuplicateCandidate
 from popreg.linkage.prepare import REQUIRED_COLUMNS
 from popreg.linkage.review import evidence_from_pair, level_weights
+from popreg.registry import jobs as runner
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.job_models import JobState
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person, Status
+from popreg.registry.policy import Permission
 
 logger = logging.getLogger(__name__)
 
 INPUT_COLUMNS = list(REQUIRED_COLUMNS)
 MIN_RECORDS = 2
-STALE_AFTER = timedelta(hours=6)  # a run still unfinished after this was interrupted
 
 
 def unit_records(unit: AdminUnit) -> pd.DataFrame:
@@ -72,70 +76,71 @@ def unit_records(unit: AdminUnit) -> pd.DataFrame:
 def start_dedup_run(
     actor: Actor, unit_code: str, *, threshold: float | None = None, synchronous: bool | None = None
 ) -> DedupRun:
-    """Start a dedup run over ``unit_code`` (within the actor's jurisdiction)."""
+    """Start a dedup run over ``unit_code`` (within the actor's jurisdiction) as a job.
+
+    ``synchronous`` is accepted for older callers and ignored: whether the job runs at once
+    depends on the job backend (``TASKS``; immediate in tests, the worker's queue otherwise).
+    """
     actor.check_write()
     unit = AdminUnit.objects.filter(code=(unit_code or "").strip()).first()
     if unit is None or unit.level not in ("county", "township", "village"):
         raise RegistryError(
             "请选择县、乡镇或村（居）", "choose a county, township or village", "unit"
         )
-    actor.check_unit(unit.code)
+    actor.require(Permission.RUN_DEDUP, unit.code)
     if threshold is not None and not 0 < threshold < 1:
         raise RegistryError(
             "阈值应在 0 和 1 之间", "the threshold must be between 0 and 1", "threshold"
         )
-    _fail_stale_runs(unit)
-    busy = DedupRun.objects.filter(
-        unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING)
-    ).first()
-    if busy is not None:
-        raise RegistryError(
-            f"{unit.name} 已有正在进行的查重（第 {busy.pk} 次），请等待其完成",
-            f"a run over {unit.code} is already in progress ({busy.pk})",
-            "unit",
-        )
     user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
-    run = DedupRun.objects.create(
-        unit=unit,
-        started_by=user,
-        started_by_name=actor.name,
-        threshold=threshold,
-        stage="queued",
-    )
-    audit(actor, AuditAction.START_DEDUP_RUN, run, unit_code=unit.code, detail={"threshold": threshold})
-    sync = (
-        getattr(settings, "POPREG_LINKAGE_SYNC_JOBS", False) if synchronous is None else synchronous
-    )
-    if sync:
-        run_job(run.pk)
-        run.refresh_from_db()
-    else:
-        thread = threading.Thread(
-            target=_thread_main, args=(run.pk,), name=f"dedup-run-{run.pk}", daemon=True
+    with transaction.atomic():
+        run = DedupRun.objects.create(
+            unit=unit,
+            started_by=user,
+            started_by_name=actor.name,
+            threshold=threshold,
+            stage="queued",
         )
-        transaction.on_commit(thread.start)
+        audit(actor, AuditAction.START_DEDUP_RUN, run, unit_code=unit.code,
+              detail={"threshold": threshold})  # fmt: skip
+        job = runner.start_job(
+            actor, "dedup", {"run_id": run.pk, "threshold": threshold}, unit_code=unit.code
+        )
+        DedupRun.objects.filter(pk=run.pk).update(job=job)
+    run.refresh_from_db()
+    return sync_run(run)
+
+
+def sync_run(run: DedupRun) -> DedupRun:
+    """Bring a run's state in line with its job (a job failed, cancelled or interrupted
+    outside the handler leaves the run behind otherwise)."""
+    job = run.job
+    if job is None:
+        return run
+    runner.fail_dead_jobs(job_ids=[job.pk])
+    job.refresh_from_db()
+    state = {
+        JobState.QUEUED: DedupRun.State.QUEUED, JobState.RUNNING: DedupRun.State.RUNNING,
+        JobState.SUCCEEDED: DedupRun.State.DONE, JobState.FAILED: DedupRun.State.FAILED,
+        JobState.CANCELLED: DedupRun.State.FAILED,
+    }[JobState(job.state)]  # fmt: skip
+    error = runner.job_error(job) if job.state in (JobState.FAILED, JobState.CANCELLED) else ""
+    if job.state == JobState.CANCELLED:
+        error = error or pgettext("dedup stage", "Cancelled")
+    changes: dict[str, Any] = {}
+    if run.state != state:
+        changes["state"] = state
+    if state == DedupRun.State.FAILED and run.error != error:
+        changes["error"] = error
+    if state == DedupRun.State.FAILED and run.finished_at is None:
+        changes["finished_at"] = job.finished_at or timezone.now()
+    if state == DedupRun.State.QUEUED and run.error:
+        changes.update(error="", finished_at=None)  # retried
+    if changes:
+        DedupRun.objects.filter(pk=run.pk).update(**changes)
+        for k, v in changes.items():
+            setattr(run, k, v)
     return run
-
-
-def _fail_stale_runs(unit: AdminUnit) -> None:
-    """Runs left queued or running by a stopped server would block the unit for ever."""
-    cutoff = timezone.now() - STALE_AFTER
-    DedupRun.objects.filter(
-        unit=unit, state__in=(DedupRun.State.QUEUED, DedupRun.State.RUNNING), created_at__lt=cutoff
-    ).update(
-        state=DedupRun.State.FAILED,
-        stage="interrupted",
-        finished_at=timezone.now(),
-        error="查重被中断（服务重启或超时），请重新运行 / the run was interrupted; start it again",
-    )
-
-
-def _thread_main(run_pk: int) -> None:
-    close_old_connections()
-    try:
-        run_job(run_pk)
-    finally:
-        connection.close()
 
 
 #: Stages of a run, stored by key in ``DedupRun.stage`` and shown in the user's language
@@ -159,83 +164,57 @@ STAGES: dict[str, str] = {
 
 def stage_text(run: DedupRun) -> str:
     """The run's stage in the active language (older runs stored the text itself)."""
+    if run.job is not None:
+        return runner.stage_text(run.job)
     template = STAGES.get(run.stage)
     if template is None:
         return run.stage
-    seconds = (
-        (run.finished_at - run.started_at).total_seconds()
-        if run.finished_at and run.started_at
-        else 0
-    )
     return pgettext("dedup stage", template) % {
-        "n_records": run.n_records, "n_pairs": run.n_pairs, "seconds": f"{seconds:.0f}",
+        "n_records": run.n_records, "n_pairs": run.n_pairs, "seconds": "0",
     }  # fmt: skip
 
 
-def _progress(run: DedupRun, percent: int, stage: str, **fields: Any) -> None:
-    run.progress = percent
-    run.stage = stage
-    for k, v in fields.items():
-        setattr(run, k, v)
-    run.save(update_fields=["progress", "stage", *fields])
-
-
-def run_job(run_pk: int) -> DedupRun:
-    """Do the work of one run; never raises (a failure is stored on the run)."""
-    run = DedupRun.objects.select_related("unit").get(pk=run_pk)
-    _progress(run, 2, "reading", state=DedupRun.State.RUNNING, started_at=timezone.now())
-    try:
-        _run(run)
-    except Exception as exc:  # noqa: BLE001 - the failure is shown to the user on the run page
-        logger.exception("dedup run %s failed", run_pk)
-        message = getattr(exc, "message", None) or str(exc)
-        _progress(
-            run,
-            run.progress,
-            "failed",
-            state=DedupRun.State.FAILED,
-            finished_at=timezone.now(),
-            error=str(message)[:2000],
-        )
-    return run
-
-
-def _run(run: DedupRun) -> None:
+def run_dedup(ctx: runner.JobContext) -> None:
+    """The ``dedup`` job: compare the unit's persons and store the suspected pairs."""
     from popreg.linkage.engine import dedupe
 
-    records = unit_records(run.unit)
-    _progress(
-        run,
-        10,
-        "comparing",
-        n_records=len(records),
+    run = DedupRun.objects.select_related("unit").get(pk=ctx.params["run_id"])
+    t0 = time.monotonic()
+    DedupRun.objects.filter(pk=run.pk).update(
+        state=DedupRun.State.RUNNING, started_at=timezone.now(), error="", finished_at=None
     )
+    ctx.progress(2, 100, "reading")
+    records = unit_records(run.unit)
+    run.n_records = len(records)
+    ctx.progress(10, 100, "comparing", n_records=len(records))
     if len(records) < MIN_RECORDS:
-        _progress(
-            run,
-            100,
-            "too_few",
-            state=DedupRun.State.DONE,
-            finished_at=timezone.now(),
-        )
+        with ctx.applying():
+            ctx.progress(100, 100, "too_few")
+            _finish_run(run, ctx)
         return
     result = dedupe(records, threshold=run.threshold)
     cut = run.threshold if run.threshold is not None else result.model.threshold
     pairs = result.pairs[result.pairs["match_probability"] >= cut]
-    _progress(
-        run, 80, "saving", n_pairs=len(pairs), threshold=cut
-    )
+    run.n_pairs, run.threshold = len(pairs), cut
+    ctx.progress(80, 100, "saving", n_pairs=len(pairs))
     weights = level_weights(result.model.splink)
-    new, updated, decided = _store(run, pairs.to_dict("records"), weights)
-    _progress(
-        run,
-        100,
-        "done",
-        state=DedupRun.State.DONE,
-        finished_at=timezone.now(),
-        n_new=new,
-        n_updated=updated,
-        n_decided=decided,
+    with ctx.applying():
+        run.n_new, run.n_updated, run.n_decided = _store(run, pairs.to_dict("records"), weights)
+        ctx.progress(100, 100, "done", n_pairs=len(pairs), n_records=len(records),
+                     seconds=f"{time.monotonic() - t0:.0f}")  # fmt: skip
+        _finish_run(run, ctx)
+
+
+def _finish_run(run: DedupRun, ctx: runner.JobContext) -> None:
+    run.state, run.progress, run.finished_at = DedupRun.State.DONE, 100, timezone.now()
+    run.stage = ctx._stage
+    run.save(update_fields=[
+        "state", "progress", "finished_at", "stage", "n_records", "n_pairs", "threshold",
+        "n_new", "n_updated", "n_decided",
+    ])  # fmt: skip
+    ctx.set_result(
+        url=f"{reverse('linkage:index')}?unit={run.unit_id}",
+        data={"run": run.pk, "n_records": run.n_records, "n_pairs": run.n_pairs, "n_new": run.n_new},
     )
 
 
@@ -286,3 +265,9 @@ def _store(
         )
     new, updated = len(to_create), len(to_update)
     return new, updated, decided
+
+
+DEDUP = runner.register(runner.JobKind(
+    name="dedup", label=gettext_noop("Duplicate search"), permission=Permission.RUN_DEDUP,
+    handler=run_dedup, stages=STAGES, exclusive=True, stage_context="dedup stage",
+))  # fmt: skip

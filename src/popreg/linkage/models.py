@@ -40,6 +40,10 @@ class DedupRun(models.Model):
     n_updated = models.PositiveIntegerField(default=0)  # pending candidates rescored
     n_decided = models.PositiveIntegerField(default=0)  # pairs skipped: already decided
     error = models.TextField(blank=True)
+    # The job that runs it (state, progress, cancel and retry live there).
+    job = models.OneToOneField(
+        "registry.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="dedup_run"
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -353,7 +353,7 @@ def start_run(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 def _run(actor: Actor, pk: int) -> DedupRun:
-    return get_object_or_404(_scoped_runs(actor), pk=pk)
+    return jobs.sync_run(get_object_or_404(_scoped_runs(actor).select_related("job"), pk=pk))
 
 
 def _run_json(run: DedupRun) -> dict[str, Any]:
@@ -361,8 +361,9 @@ def _run_json(run: DedupRun) -> dict[str, Any]:
         "id": run.pk,
         "state": run.state,
         "state_label": _state_label(run),
-        "progress": run.progress,
+        "progress": run.job.percent or 0 if run.job is not None else run.progress,
         "stage": jobs.stage_text(run),
+        "job": run.job_id,
         "n_records": run.n_records,
         "n_pairs": run.n_pairs,
         "n_new": run.n_new,

@@ -71,7 +71,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext
 from django_tasks import TaskContext, task
 
 from popreg.registry.access import Actor, actor_for, system_actor
@@ -143,6 +143,7 @@ class JobKind:
     stages: Mapping[str, str] = field(default_factory=dict)  # key -> English msgid
     exclusive: bool = False  # at most one active job of this kind per unit
     retryable: bool = True
+    stage_context: str = ""  # pgettext context of the stage msgids, if they have one
 
     def stage_template(self, key: str) -> str | None:
         return self.stages.get(key) or COMMON_STAGES.get(key)
@@ -559,10 +560,12 @@ def stage_text(job: Job) -> str:
     template = kind.stage_template(job.stage) if kind else COMMON_STAGES.get(job.stage)
     if template is None:
         return job.stage
+    own = kind is not None and kind.stage_context and job.stage in kind.stages
+    text = pgettext(kind.stage_context, template) if own and kind else gettext(template)
     try:
-        return gettext(template) % dict(job.stage_values or {}) if job.stage_values else gettext(template)
+        return text % dict(job.stage_values or {}) if job.stage_values else text
     except (KeyError, TypeError, ValueError):
-        return gettext(template)
+        return text
 
 
 def kind_label(job: Job) -> str:
