@@ -12,7 +12,7 @@ from splink import DuckDBAPI, Linker
 from popreg.linkage import engine
 from popreg.linkage.cluster import cluster_pairs
 from popreg.linkage.model import adapt_to_data, load_model, snapshot_model
-from popreg.linkage.prepare import REQUIRED_COLUMNS, _col, prepare_records, prepare_table
+from popreg.linkage.prepare import REQUIRED_COLUMNS, column_values, prepare_records, prepare_table
 from popreg.linkage.testdata import generate_records
 
 
@@ -35,7 +35,7 @@ def test_mixed_python_objects_are_read_like_strings() -> None:
         | {"record_id": ["a", "b", "c", "d"], "household_no": [1, 1.0, True, None]}
     )
     assert prepare_table(df).column("household_no").to_pylist() == ["1", "1.0", "True", None]
-    assert _col(df, "household_no") == ["1", "1.0", "True", ""]
+    assert column_values(df, "household_no") == ["1", "1.0", "True", ""]
 
 
 def test_dedupe_equals_the_plain_splink_run() -> None:
@@ -84,7 +84,7 @@ def _gib(setting: str) -> float:
 
 def test_duckdb_gets_less_memory_than_its_default_and_spills_to_a_temporary_dir() -> None:
     query = "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
-    con = engine._duckdb_connection()
+    con = engine.SplinkBackend("duckdb").con.native
     limit, spill = con.execute(query).fetchone()
     default_limit, default_spill = duckdb.connect().execute(query).fetchone()
     assert 1.0 <= _gib(limit) < _gib(default_limit)

@@ -17,17 +17,17 @@ import duckdb
 import pyarrow as pa
 from duckdb.func import SPECIAL
 
-from popreg.campaigns.anomalies import (
+from popreg.campaigns._anomaly_base import (
     Finding,
-    _Context,
-    _id_problems,
+    RuleContext,
+    id_number_problems,
     normalize_id_number,
     normalize_name,
 )
 
 Clusters = Iterable[Iterable[int]] | None
 Links = Mapping[tuple[str, str], int] | None
-Rule = Callable[[_Context, Clusters, Links], list[Finding]]
+Rule = Callable[[RuleContext, Clusters, Links], list[Finding]]
 
 RULES: list[Rule] = []
 
@@ -112,7 +112,7 @@ def _udfs(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def _person_keys(ctx: _Context) -> None:
+def _person_keys(ctx: RuleContext) -> None:
     """Table ``pk``: every person with normalised ID number and name (computed once)."""
     if ctx.cache.get("pk"):
         return
@@ -136,7 +136,7 @@ def _person_keys(ctx: _Context) -> None:
 # source linking (fallback when the linkage engine's links are not given)
 
 
-def _link_death_notices(ctx: _Context, links: Links) -> dict[str, set[int]]:
+def _link_death_notices(ctx: RuleContext, links: Links) -> dict[str, set[int]]:
     """record_id -> person_ids for death notices dated on or before the reference moment."""
     if "death_links" in ctx.cache:
         return dict(ctx.cache["death_links"])
@@ -178,7 +178,7 @@ def _link_death_notices(ctx: _Context, links: Links) -> dict[str, set[int]]:
 
 
 @rule
-def death_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def death_not_deregistered(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """应销未销(死亡): a death notice links to a person who is still active."""
     linked = _link_death_notices(ctx, links)
     if not linked:
@@ -215,7 +215,7 @@ def death_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> l
 
 
 @rule
-def death_notice_unmatched(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def death_notice_unmatched(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """A death notice with an address in the county that links to no registry record."""
     if not ctx.has_death_notices or not _has_column(ctx, "death_notices", "address_unit"):
         return []
@@ -239,7 +239,7 @@ def death_notice_unmatched(ctx: _Context, clusters: Clusters, links: Links) -> l
 
 
 @rule
-def enlisted_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def enlisted_not_deregistered(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """应销未销(入伍): an enlistment event with no later discharge, person still active."""
     rows = ctx.rows(
         f"""WITH e AS (
@@ -260,7 +260,7 @@ def enlisted_not_deregistered(ctx: _Context, clusters: Clusters, links: Links) -
 
 
 @rule
-def living_away(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def living_away(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """人户分离: active, residence type 'registered', residence village differs."""
     rows = ctx.rows(
         f"""SELECT p.person_id, p.name, p.registered_unit, p.residence_unit,
@@ -282,7 +282,7 @@ def living_away(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding
 
 
 @rule
-def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def pending_registration(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """户口待定: residence type 'pending' for more than ``pending_days`` days."""
     since = (
         "coalesce(p.registered_date, ev.first_recorded)"
@@ -310,7 +310,7 @@ def pending_registration(ctx: _Context, clusters: Clusters, links: Links) -> lis
 
 
 @rule
-def id_problems(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def id_problems(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """ID number checksum, birth date, sex and region code (active persons)."""
     # only numbers SQL cannot show to be consistent go through core.idnumber.validate: a
     # compact number with a right check character, the recorded birth date and sex, and a
@@ -341,7 +341,7 @@ def id_problems(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding
     ctx.con.unregister("regions_arrow")
     out = []
     for pid, name, idn, birth, sex, reg, res in rows:
-        for anomaly_type, detail in _id_problems(idn, birth, sex, today=ctx.ref_date):
+        for anomaly_type, detail in id_number_problems(idn, birth, sex, today=ctx.ref_date):
             out.append(_registry(pid, anomaly_type, f"{name}：{detail}", reg, res))
     return out
 
@@ -356,7 +356,7 @@ def _region_last_year(code: str) -> int | None:
     return max(9999 if p.end_year is None else p.end_year for p in periods)
 
 
-def _fallback_duplicate_groups(ctx: _Context) -> list[list[int]]:
+def _fallback_duplicate_groups(ctx: RuleContext) -> list[list[int]]:
     """Active records that are one person, without the linkage engine.
 
     Pairs: (a) the same normalised ID number (a legacy 15-digit number counts as its
@@ -399,7 +399,7 @@ def _fallback_duplicate_groups(ctx: _Context) -> list[list[int]]:
 
 
 @rule
-def duplicates(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def duplicates(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """重户重口: two or more active records of one human."""
     groups: list[list[int]]
     method: str
@@ -433,7 +433,7 @@ def duplicates(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]
 
 
 @rule
-def unregistered_births(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def unregistered_births(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """出生未登记: a hospital birth with no registry child (mother-based, else child-based)."""
     if not ctx.has_hospital_births:
         return []
@@ -545,7 +545,7 @@ _SEX = {"M": "男", "F": "女"}
 
 
 @rule
-def missing_fields(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def missing_fields(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """Required fields: name, sex, birth date, and the ID number from age 16."""
     rows = ctx.rows(
         f"""SELECT person_id, name, registered_unit, residence_unit,
@@ -568,7 +568,7 @@ def missing_fields(ctx: _Context, clusters: Clusters, links: Links) -> list[Find
 
 
 @rule
-def implausible_values(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def implausible_values(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """Age over 110; mother under 14 or over 60 at a birth (registry and hospital records)."""
     out = []
     for pid, name, reg, res, birth, age in ctx.rows(
@@ -612,7 +612,7 @@ def implausible_values(ctx: _Context, clusters: Clusters, links: Links) -> list[
 
 
 @rule
-def future_events(ctx: _Context, clusters: Clusters, links: Links) -> list[Finding]:
+def future_events(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
     """Birth, death or event dates after the reference moment (registry records)."""
     death = ", death_date" if "death_date" in ctx.person_columns else ", NULL"
     out = []
@@ -643,7 +643,7 @@ def future_events(ctx: _Context, clusters: Clusters, links: Links) -> list[Findi
     return out
 
 
-def _columns(ctx: _Context, view: str) -> set[str]:
+def _columns(ctx: RuleContext, view: str) -> set[str]:
     key = f"columns:{view}"
     if key not in ctx.cache:
         ctx.cache[key] = {r[0] for r in ctx.rows(f"DESCRIBE {view}")}
@@ -651,7 +651,7 @@ def _columns(ctx: _Context, view: str) -> set[str]:
     return cols
 
 
-def _has_column(ctx: _Context, view: str, column: str) -> bool:
+def _has_column(ctx: RuleContext, view: str, column: str) -> bool:
     return column in _columns(ctx, view)
 
 

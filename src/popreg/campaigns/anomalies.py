@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from popreg.core import idnumber, names
-from popreg.snapshot import SnapshotError, read_manifest, table_path
+from popreg.campaigns import _anomaly_rules as rules
+from popreg.campaigns._anomaly_base import Finding as Finding
+from popreg.campaigns._anomaly_base import RuleContext
+from popreg.campaigns._anomaly_base import normalize_id_number as normalize_id_number
+from popreg.campaigns._anomaly_base import normalize_name as normalize_name
+from popreg.snapshot import SnapshotError, read_manifest
+from popreg.snapshot.connection import SnapshotConnection, connect
 
 #: Columns of ``popreg audit`` output, in order (a contract other tools rely on).
 CSV_COLUMNS = ("record_id", "source", "anomaly_type", "detail")
@@ -59,141 +63,12 @@ ANOMALY_TYPES: dict[str, str] = {
 #: Anomaly types that are also defect types of the snapshot format.
 DEFECT_TYPES = tuple(list(ANOMALY_TYPES)[:10])
 
-_SEX_ZH = {"M": "男", "F": "女"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One anomaly on one record.
-
-    ``record_id`` is a person_id for source ``registry`` and the source's record_id
-    otherwise.  ``person_id`` is the registry person concerned (for a source record: the
-    person it was linked to, if any); ``unit_code`` the unit the finding belongs to
-    (registered unit, or the stated address of a source record).
-    """
-
-    record_id: str
-    source: str
-    anomaly_type: str
-    detail: str
-    person_id: int | None = None
-    unit_code: str | None = None
-    scope_units: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    def as_row(self) -> dict[str, str]:
-        return {
-            "record_id": self.record_id,
-            "source": self.source,
-            "anomaly_type": self.anomaly_type,
-            "detail": self.detail,
-        }
-
-
 class AuditError(Exception):
     """Bad input to the audit (unknown unit, unreadable snapshot).  Chinese, then English."""
 
 
 # ---------------------------------------------------------------------------------------
-# normalisation used by the fallback matching
-
-
-def normalize_id_number(value: str | None) -> str | None:
-    """Compact form for exact matching (``popreg.core.idnumber.normalize``); a legacy
-    15-digit number becomes 18 characters.  None for an empty value."""
-    if value is None:
-        return None
-    s = idnumber.normalize(value)
-    if len(s) == 15 and s.isascii() and s.isdigit():
-        s = idnumber.upgrade_15_to_18(s)
-    return s or None
-
-
-def normalize_name(value: str | None) -> str | None:
-    """``popreg.core.names.normalize_name``, with None for an empty name."""
-    return names.normalize_name(value) or None
-
-
-# ---------------------------------------------------------------------------------------
-# ID number checks
-
-#: core.idnumber problem codes -> anomaly type.  A number whose format or check character
-#: is wrong gets only ``id_checksum_error``: its other parts cannot be trusted.
-_ID_FORMAT_CODES = {"length", "characters", "checksum"}
-_ID_CODE_TYPES = {
-    "birth_date_invalid": "id_birthdate_mismatch",
-    "birth_date_mismatch": "id_birthdate_mismatch",
-    "sex_mismatch": "id_sex_mismatch",
-    "region_unknown": "id_region_invalid",
-    "region_not_valid_at_birth": "id_region_invalid",
-}
-
-
-def _id_problems(
-    id_number: str, birth_date: date | None, sex: str | None, today: date | None = None
-) -> list[tuple[str, str]]:
-    """(anomaly_type, Chinese detail) for one recorded ID number; empty when consistent."""
-    check = idnumber.validate(
-        id_number, birth_date=birth_date, sex=sex if sex in _SEX_ZH else None, today=today
-    )
-    if check.ok:
-        return []
-    formal = [p for p in check.problems if p.code in _ID_FORMAT_CODES]
-    if formal:
-        return [("id_checksum_error", f"身份证号“{id_number}”：{formal[0].message_zh}")]
-    out: list[tuple[str, str]] = []
-    for problem in check.problems:
-        anomaly_type = _ID_CODE_TYPES.get(problem.code)
-        if anomaly_type is None:
-            continue  # birth_date_future: the future_event rule reports dates
-        if (
-            problem.code == "region_not_valid_at_birth"
-            and check.birth_date is not None
-            and not _region_retired_before(check.number[:6], check.birth_date)
-        ):
-            continue
-        out.append((anomaly_type, problem.message_zh))
-    return out
-
-
-def _region_retired_before(code: str, birth: date) -> bool:
-    """True when every period of use of the region code ended before the birth year.
-
-    A code that came into use only after the birth year is accepted: numbers were first
-    issued in 1984 and are often issued years after birth with the code of that time, so
-    the strict core check would flag most people born before their county's current code.
-    """
-    periods = idnumber.region_periods(code)
-    if periods is None:
-        return True
-    return all(p.end_year is not None and p.end_year < birth.year for p in periods)
-
-
-# ---------------------------------------------------------------------------------------
 # the engine
-
-
-@dataclass
-class _Context:
-    con: duckdb.DuckDBPyConnection
-    ref: datetime
-    pending_days: int
-    person_columns: set[str]
-    has_hospital_births: bool
-    has_death_notices: bool
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ref_date(self) -> date:
-        # the reference moment is 00:00 of a day: events of that day are after it
-        return self.ref.date() if self.ref.time() != datetime.min.time() else self.ref.date() - timedelta(days=1)
-
-    @property
-    def ref_day(self) -> date:
-        """The day of the reference moment: ages and durations are counted up to it."""
-        return self.ref.date()
-
-    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, params or []).fetchall()
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -210,25 +85,21 @@ def _as_datetime(value: Any) -> datetime:
         ) from exc
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _open(snapshot_dir: Path) -> tuple[duckdb.DuckDBPyConnection, dict[str, bool]]:
-    con = duckdb.connect()
-    present = {}
+def _open(snapshot_dir: Path) -> tuple[SnapshotConnection, dict[str, bool]]:
+    """A DuckDB connection with the core tables and the outside sources present as views."""
+    con = connect(snapshot_dir)
     for name in ("units", "households", "persons", "events"):
-        path = table_path(snapshot_dir, name)
-        if not path.is_file():
+        if not con.has_table(name):
+            con.close()
             raise AuditError(
-                f"快照缺少数据表 {name}（{path.name}）/ snapshot {snapshot_dir} has no table {name}"
+                f"快照缺少数据表 {name}（{name}.parquet）/ snapshot {snapshot_dir} has no table {name}"
             )
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+        con.view(name)
+    present = {}
     for name in ("hospital_births", "death_notices"):
-        path = table_path(snapshot_dir, f"sources/{name}")
-        present[name] = path.is_file()
+        present[name] = con.has_table(f"sources/{name}")
         if present[name]:
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quote(path)})")
+            con.view(f"sources/{name}")
     return con, present
 
 
@@ -291,17 +162,16 @@ def detect_anomalies(
     ref = _as_datetime(reference_moment if reference_moment is not None else manifest["reference_moment"])
     con, present = _open(root)
     try:
-        person_columns = {r[0] for r in con.execute("DESCRIBE persons").fetchall()}
-        ctx = _Context(
-            con, ref, pending_days, person_columns,
+        person_columns = {r[0] for r in con.rows("DESCRIBE persons")}
+        # the rules use DuckDB's own connection: they register Python functions on it
+        ctx = RuleContext(
+            con.native, ref, pending_days, person_columns,
             present["hospital_births"], present["death_notices"],
         )
-        prefix = unit_prefix(con, unit) if unit else None
-        from popreg.campaigns import _anomaly_rules as _rules
-
+        prefix = unit_prefix(con.native, unit) if unit else None
         findings: list[Finding] = []
-        for rule in _rules.RULES:
-            findings.extend(rule(ctx, duplicate_clusters, source_links))
+        for check in rules.RULES:
+            findings.extend(check(ctx, duplicate_clusters, source_links))
     finally:
         con.close()
     if prefix is not None:

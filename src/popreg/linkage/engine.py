@@ -14,11 +14,7 @@ existing ``SparkSession``); both run the same model and the same SQL.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +36,14 @@ from popreg.linkage.model import (
 from popreg.linkage.prepare import (
     REQUIRED_COLUMNS,
     LinkageInputError,
-    _col,
     check_columns,
     check_record_ids,
+    column_values,
     prepare_table,
     read_input_csv,
 )
+from popreg.snapshot import SnapshotError
+from popreg.snapshot.connection import connect
 
 ENGINES = ("duckdb", "spark")
 # Prepared columns the comparisons and blocking rules read (the raw name, birth_date and
@@ -55,10 +53,6 @@ MODEL_COLUMNS = (
     "name_py", "name_readings", "name_len", "id_norm", "id18", "id_valid", "id_body",
     "id_prefix14", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
-# DuckDB's memory limit: this share of the machine's memory (at least the minimum); beyond
-# it DuckDB spills to a temporary directory instead of growing.
-DUCKDB_MEMORY_SHARE = 0.25
-DUCKDB_MIN_MEMORY_MB = 1024
 PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
 
 logger = logging.getLogger(__name__)
@@ -77,7 +71,14 @@ class DedupeResult:
 # --- backends --------------------------------------------------------------------------
 
 
-class _Backend:
+class SplinkBackend:
+    """Splink's database API over a :func:`popreg.snapshot.connect` connection.
+
+    DuckDB: an in-memory connection limited to its share of memory, spilling to a
+    temporary directory beyond it (the prepared records, the pairs and the clustering
+    also live in this process).  Spark: the local session, or ``spark`` when given.
+    """
+
     def __init__(self, engine: str, spark: Any = None) -> None:
         if engine not in ENGINES:
             raise LinkageInputError(
@@ -85,79 +86,28 @@ class _Backend:
                 f"Unknown engine {engine!r}: use duckdb or spark."
             )
         self.engine = engine
-        if engine == "duckdb":
+        try:
+            self.con = connect(None, "duckdb" if engine == "duckdb" else "spark", spark=spark)
+        except SnapshotError as exc:  # pragma: no cover - depends on the installation
+            raise LinkageInputError(
+                "未安装 pyspark，无法使用 spark 引擎：请安装 pyspark 和 Java 17，或使用 --engine duckdb。\n"
+                "pyspark is not installed: install pyspark and Java 17, or use --engine duckdb."
+            ) from exc
+        self.dialect = self.con.engine
+        if self.con.engine == "duckdb":
             from splink import DuckDBAPI
 
-            self.db_api: Any = DuckDBAPI(_duckdb_connection())
-            self.dialect = "duckdb"
+            self.db_api: Any = DuckDBAPI(self.con.native)
         else:
-            self.spark = spark or _local_spark()
             from splink import SparkAPI
 
-            self.db_api = SparkAPI(spark_session=self.spark)
-            self.dialect = "spark"
+            self.db_api = SparkAPI(spark_session=self.con.native)
 
     def register(self, df: pd.DataFrame | pa.Table, name: str) -> Any:
         table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-        if self.engine == "duckdb":
+        if self.con.engine == "duckdb":
             return self.db_api.register(table, dataset_display_name=name)
-        rows = [tuple(r.values()) for r in table.to_pylist()]
-        spark_df = self.spark.createDataFrame(rows, schema=_spark_schema(table.schema))
-        return self.db_api.register(spark_df, table_name=name)
-
-
-def _duckdb_connection() -> Any:
-    """An in-memory DuckDB that spills to a temporary directory beyond its share of memory.
-
-    DuckDB's own default (80 % of the machine's memory, spilling into ``./.tmp``) counts
-    only DuckDB's buffers: with the prepared records, the pairs and the clustering also in
-    this process, a large run could outgrow the machine.  Results do not depend on it.
-    """
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        total = 0
-    limit_mb = max(DUCKDB_MIN_MEMORY_MB, int(total * DUCKDB_MEMORY_SHARE) // 2**20)
-    spill = tempfile.mkdtemp(prefix="popreg-duckdb-")
-    weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
-    con.execute(f"SET memory_limit = '{limit_mb}MB'")
-    con.execute(f"SET temp_directory = '{spill}'")
-    return con
-
-
-def _spark_schema(schema: pa.Schema) -> Any:
-    """Spark types for our prepared columns (strings, integers, booleans, string lists)."""
-    from pyspark.sql import types as T
-
-    fields = []
-    for f in schema:
-        if pa.types.is_list(f.type):
-            kind: Any = T.ArrayType(T.StringType())
-        elif pa.types.is_boolean(f.type):
-            kind = T.BooleanType()
-        elif pa.types.is_integer(f.type):
-            kind = T.LongType()
-        elif pa.types.is_floating(f.type):
-            kind = T.DoubleType()
-        else:
-            kind = T.StringType()
-        fields.append(T.StructField(f.name, kind, True))
-    return T.StructType(fields)
-
-
-def _local_spark() -> Any:
-    try:
-        from popreg.spark import local_session
-
-        return local_session()
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise LinkageInputError(
-            "未安装 pyspark，无法使用 spark 引擎：请安装 pyspark 和 Java 17，或使用 --engine duckdb。\n"
-            "pyspark is not installed: install pyspark and Java 17, or use --engine duckdb."
-        ) from exc
+        return self.db_api.register(self.con.register(name, table), table_name=name)
 
 
 # --- input -----------------------------------------------------------------------------
@@ -179,7 +129,8 @@ def load_records(data: pd.DataFrame | str | Path, source: str | None = None) -> 
 
 
 def _read_labels(labels: pd.DataFrame | str | Path) -> pd.DataFrame:
-    df = labels if isinstance(labels, pd.DataFrame) else pd.read_csv(labels, dtype=str)
+    # comment="#": the first line of a downloaded labels file says who exported it, when and why
+    df = labels if isinstance(labels, pd.DataFrame) else pd.read_csv(labels, dtype=str, comment="#")
     check_columns(df, ("record_id_l", "record_id_r", "is_match"), "labels")
     out = df[["record_id_l", "record_id_r"]].astype(str).copy()
     out["is_match"] = (
@@ -242,7 +193,7 @@ def dedupe(
     n_records = len(records)
     if mdl.name == "generic":
         table: pd.DataFrame | pa.Table = records[list(REQUIRED_COLUMNS)]
-        record_ids = _col(records, "record_id")
+        record_ids = column_values(records, "record_id")
         valid: dict[str, str] = {}
     else:
         prepared = prepare_table(records, parallel=not isinstance(data, pd.DataFrame))
@@ -260,7 +211,7 @@ def dedupe(
         )
         del valid_rows
     clock("prepare")
-    backend = _Backend(engine, spark)
+    backend = SplinkBackend(engine, spark)
     sdf = backend.register(table, "records")
     del table
     clock("register")
@@ -312,7 +263,7 @@ def dedupe(
     return DedupeResult(clusters=clusters, pairs=pairs, model=mdl, timings=clock.phases)
 
 
-def apply_labels(linker: Linker, backend: _Backend, labels: pd.DataFrame) -> None:
+def apply_labels(linker: Linker, backend: SplinkBackend, labels: pd.DataFrame) -> None:
     """m probabilities from reviewer-confirmed matches (Splink's estimate_m_from_pairwise_labels)."""
     matches = labels[labels["is_match"]][["record_id_l", "record_id_r"]].rename(
         columns={"record_id_l": "record_id_l", "record_id_r": "record_id_r"}

@@ -232,14 +232,15 @@ def _map_distinct(func: Callable[[str], _T], values: set[str], parallel: bool) -
     return dict(zip(ordered, results, strict=True))
 
 
-def _col(df: pd.DataFrame, name: str) -> list[str]:
+def column_values(df: pd.DataFrame, name: str) -> list[str]:
+    """Column ``name`` as stripped strings ("" for a missing column or value)."""
     if name not in df.columns:
         return [""] * len(df)
     return ["" if v is None or v != v else str(v).strip() for v in df[name].tolist()]
 
 
 def _distinct(df: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
-    """Column ``name`` as (row → code, distinct values): ``values[codes]`` is :func:`_col`.
+    """Column ``name`` as (row → code, distinct values): ``values[codes]`` is :func:`column_values`.
 
     Only the distinct values become Python strings: a column of ten million rows costs
     an integer array, not ten million string objects.
@@ -248,7 +249,7 @@ def _distinct(df: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
         return np.zeros(len(df), dtype=np.int64), [""]
     column = df[name]
     if column.dtype == object:  # mixed Python objects: 1 and 1.0 hash alike, so str() first
-        column = pd.Series(_col(df, name), dtype=object)
+        column = pd.Series(column_values(df, name), dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     values = ["" if v is None or v != v else str(v).strip() for v in uniques.tolist()]
     values.append("")  # missing values

@@ -36,7 +36,7 @@ from splink import Linker
 
 from popreg.core.idnumber import normalize
 from popreg.core.names import normalize_name
-from popreg.linkage.engine import _Backend
+from popreg.linkage.engine import SplinkBackend
 from popreg.linkage.model import LinkageModel, estimate_prior, load_model
 from popreg.linkage.prepare import (
     LinkageInputError,
@@ -175,7 +175,7 @@ def link_to_registry(
     mdl = model or load_model(None)
     src = prepare_records(source)
     reg = prepare_records(registry)
-    backend = _Backend(engine, spark)
+    backend = SplinkBackend(engine, spark)
     src["record_id"] = "s" + src["record_id"]
     reg["record_id"] = "r" + reg["record_id"]
     sdf_src = backend.register(src, "source")

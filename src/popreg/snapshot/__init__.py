@@ -7,8 +7,10 @@ See docs/snapshot-format.md.  Public surface::
     read_table(snapshot_dir, name) -> pyarrow.Table      # "persons", "sources/hospital_births"
     table_path(snapshot_dir, name) -> Path              # for DuckDB: read_parquet(path)
     verify_snapshot(snapshot_dir) -> list[str]          # checksum problems, empty when fine
+    connect(snapshot_dir, engine="duckdb") -> SnapshotConnection   # SQL on DuckDB or Spark
 """
 
+from popreg.snapshot.connection import ENGINES, SnapshotConnection, connect
 from popreg.snapshot.format import (
     FORMAT_VERSION,
     REQUIRED_COLUMNS,
@@ -21,9 +23,12 @@ from popreg.snapshot.format import (
 )
 
 __all__ = [
+    "ENGINES",
     "FORMAT_VERSION",
     "REQUIRED_COLUMNS",
+    "SnapshotConnection",
     "SnapshotError",
+    "connect",
     "read_manifest",
     "read_table",
     "table_path",

@@ -10,12 +10,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from popreg.snapshot import format as snapfmt
+from popreg.snapshot.connection import SnapshotConnection, connect
 from popreg.stats._assemble import _assemble
-from popreg.stats._backends import _Backend, _DuckDBBackend, _SparkBackend
 from popreg.stats._indicator_defs import (
     ENGINES,
     LEVELS,
@@ -51,6 +50,32 @@ def _age_label(start: int | None) -> str:
     return f"{start}+" if start >= PYRAMID_GROUPS[-1] else f"{start}-{start + 4}"
 
 
+def _open(root: Path, con: SnapshotConnection | None, engine: Engine, spark: Any) -> SnapshotConnection:
+    """The connection (``con`` when given, over the same snapshot) with the source views."""
+    if con is None:
+        try:
+            con = connect(root, engine, spark=spark)
+        except snapfmt.SnapshotError as exc:
+            raise IndicatorError(str(exc)) from exc
+    elif con.root is None or con.root.resolve() != root.resolve():
+        raise IndicatorError(f"the connection given reads {con.root}, not the snapshot {root}")
+    for name in ("persons", "events", "units"):
+        con.view(name, f"{name}_src")
+    return con
+
+
+def _values(
+    con: SnapshotConnection, name: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Table ``name`` of literal rows (text and integers)."""
+
+    def lit(v: Any) -> str:
+        return "'" + str(v).replace("'", "''") + "'" if isinstance(v, str) else str(int(v))
+
+    body = ", ".join("(" + ", ".join(lit(v) for v in r) + ")" for r in rows)
+    con.create_table(name, f"SELECT * FROM (VALUES {body}) AS t({', '.join(columns)})")
+
+
 class SnapshotIndicators:
     """Indicator computations over one snapshot directory (DuckDB engine).
 
@@ -65,7 +90,7 @@ class SnapshotIndicators:
         self,
         snapshot_dir: str | Path,
         population: Population = "registered",
-        con: duckdb.DuckDBPyConnection | None = None,
+        con: SnapshotConnection | None = None,
         *,
         engine: Engine = "duckdb",
         spark: Any = None,
@@ -99,9 +124,7 @@ class SnapshotIndicators:
                 f"引擎只能是 {' 或 '.join(ENGINES)}，收到 {engine!r} / "
                 f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"
             )
-        self.backend: _Backend = (
-            _DuckDBBackend(self.root, con) if engine == "duckdb" else _SparkBackend(self.root, spark)
-        )
+        self.backend = _open(self.root, con, engine, spark)
         self._grid_key: tuple[Period, int, int] | None = None
         self._grid: list[PeriodSpec] = []
 
@@ -181,7 +204,7 @@ class SnapshotIndicators:
         # an event is the state just before the next one, or the current state after the
         # last: flows are these changes of state, so stocks and flows always balance, even
         # where an event contradicts the current record.
-        db.table(
+        db.create_table(
             "ev",
             f"""
             WITH e AS (
@@ -209,7 +232,7 @@ class SnapshotIndicators:
         # weights, aggregated.  Every active person first counts in its current unit at all
         # boundaries (one grouped scan, no join); a person with events then gets -1 on that
         # and +1 on each true segment.
-        db.table(
+        db.create_table(
             "seg",
             f"""
             WITH o AS (SELECT * FROM ev),
@@ -234,13 +257,14 @@ class SnapshotIndicators:
             GROUP BY ALL HAVING sum(w) <> 0
             """
         )
-        db.values(
+        _values(
+            db,
             "moments",
             ("j", "y", "pos"),
             [(j, m.year, months.index(m.month) + 1) for j, m in enumerate(moments)],
         )
         age = "(m.y - g.birth_year - CASE WHEN g.bclass >= m.pos THEN 1 ELSE 0 END)"
-        db.table(
+        db.create_table(
             "pop12",
             f"""
             SELECT m.j, g.unit, g.sex, g.residence_type,
@@ -253,7 +277,7 @@ class SnapshotIndicators:
         )
         pidx = idiv(f"{mn('e.event_date')} - {mn0}", step)
         in_range = f"e.event_date >= DATE '{moments[0]}' AND e.event_date < DATE '{moments[-1]}'"
-        db.table(
+        db.create_table(
             "flow12",
             f"""
             SELECT {pidx} AS pidx, e.before_unit AS b, e.after_unit AS a, e.event_type,
@@ -268,7 +292,7 @@ class SnapshotIndicators:
             "+ day(mo.birth_date) > month(b.event_date) * 100 + day(b.event_date) "
             "THEN 1 ELSE 0 END)"
         )
-        db.table(
+        db.create_table(
             "mb12",
             f"""
             WITH b AS (
@@ -323,8 +347,10 @@ class SnapshotIndicators:
         labels = [(i, p.label, "start") for i, p in periods] + [
             (i + 1, p.label, "end") for i, p in periods
         ]
-        self.backend.values("plabels", ("j", "period", "moment"), labels)
-        return self.backend.long_df(
+        _values(self.backend, "plabels", ("j", "period", "moment"), labels)
+        # Through Arrow: several times faster than DuckDB's .df() for millions of string
+        # rows (the village pyramids of a province); same dtypes for text and integers.
+        return self.backend.arrow(
             f"""
             SELECT '{level}' AS level, {_level_expr("unit", level)} AS unit_code, l.period,
                    l.moment, sex,
@@ -336,7 +362,7 @@ class SnapshotIndicators:
             GROUP BY 1, 2, 3, 4, 5, 6, ag
             ORDER BY l.period, l.moment DESC, unit_code, sex NULLS LAST, ag NULLS LAST
             """
-        )
+        ).to_pandas()
 
     def flows(self, level: Level) -> pd.DataFrame:
         """Event counts per unit and period index at ``level``."""
@@ -390,7 +416,7 @@ class SnapshotIndicators:
         lo = min(p.start for p in periods)
         hi = max(p.end for p in periods)
         assert level in LEVELS
-        self.backend.table(
+        self.backend.create_table(
             "lvl_units",
             f"""
             SELECT unit_code, name AS unit_name, parent_code

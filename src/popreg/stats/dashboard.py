@@ -37,12 +37,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
 from popreg.core import dse as dse_core
 from popreg.snapshot import format as snapfmt
+from popreg.snapshot.connection import connect
 from popreg.stats.indicators import (
     POPULATIONS,
     IndicatorError,
@@ -174,16 +174,14 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     tmp.mkdir()
     tables: list[pd.DataFrame] = []
     pyramids: list[pd.DataFrame] = []
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    for population in POPULATIONS:
-        eng = SnapshotIndicators(snap, population, con)
-        for level in LEVEL_ORDER:
-            table, pyramid = eng.compute(years, level)
-            tables.append(table.assign(population_type=population))
-            assert pyramid is not None
-            pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
-    con.close()
+    with connect(snap) as con:
+        for population in POPULATIONS:
+            eng = SnapshotIndicators(snap, population, con)
+            for level in LEVEL_ORDER:
+                table, pyramid = eng.compute(years, level)
+                tables.append(table.assign(population_type=population))
+                assert pyramid is not None
+                pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
     indicators = pd.concat(tables, ignore_index=True)
     pyramid_all = pd.concat(pyramids, ignore_index=True)
     current = current_population(snap)
@@ -290,10 +288,6 @@ def build_dse(snapshot_dir: str | Path) -> dict[str, Any]:
     return info
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
 def current_population(snapshot_dir: Path) -> pd.DataFrame:
     """Population at the reference moment per village (12-digit code) and sex.
 
@@ -302,27 +296,23 @@ def current_population(snapshot_dir: Path) -> pd.DataFrame:
     population (active, ``registered``/``floating_in``/``foreign``, by ``residence_unit``
     falling back to ``registered_unit``).
     """
-    persons = _sql_path(snapfmt.table_path(snapshot_dir, "persons"))
-    con = duckdb.connect()
-    try:
-        return con.execute(
-            f"""
+    with connect(snapshot_dir, tables=["persons"]) as con:
+        return con.df(
+            """
             SELECT 'registered' AS population, substr(registered_unit, 1, 12) AS unit,
                    coalesce(sex, '') AS sex, count(*) AS n
-            FROM read_parquet('{persons}')
+            FROM persons
             WHERE status = 'active' AND residence_type IN ('registered', 'floating_out')
             GROUP BY ALL
             UNION ALL
             SELECT 'resident', substr(coalesce(residence_unit, registered_unit), 1, 12),
                    coalesce(sex, ''), count(*)
-            FROM read_parquet('{persons}')
+            FROM persons
             WHERE status = 'active' AND residence_type IN ('registered', 'floating_in', 'foreign')
             GROUP BY ALL
             ORDER BY 1, 2, 3
             """
-        ).df()
-    finally:
-        con.close()
+        )
 
 
 def dse_counts(snapshot_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:

@@ -49,7 +49,7 @@ contradicts the current record; the current record wins).
 This module is the public face; the parts live next to it: ``_indicator_defs`` (levels,
 periods, populations, columns, :class:`IndicatorError`, :func:`periods_for`), ``_engine``
 (:class:`SnapshotIndicators`, :func:`compute_indicators`), ``_assemble`` (the indicator
-table from the counts) and ``_backends`` (the DuckDB and Spark SQL engines).
+table from the counts); the engines (DuckDB, Spark) are :func:`popreg.snapshot.connect`'s.
 """
 
 from __future__ import annotations
