@@ -236,9 +236,10 @@ def test_labels_csv_is_scoped(login, queue, actors):
 
     do_decide_candidate(actors["admin"], queue["inside"], True, "同一人")
     do_decide_candidate(actors["admin"], queue["outside"], False, "不同的人")
-    body = login("clerk_a1").get(reverse("linkage:labels")).content.decode()
-    lines = body.strip().splitlines()
+    body = login("clerk_a1").get(reverse("linkage:labels")).content.decode("utf-8-sig")
+    stamp, *lines = body.strip().splitlines()
     c = queue["inside"]
+    assert stamp.startswith("# ") and "clerk_a1" in stamp  # popreg dedupe --labels skips it
     assert lines == ["record_id_l,record_id_r,is_match", f"{c.person_a_id},{c.person_b_id},1"]
 
 

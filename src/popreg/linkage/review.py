@@ -185,10 +185,14 @@ def decision_labels(actor: Actor) -> list[tuple[str, str, int]]:
     ]
 
 
+LABEL_COLUMNS = ("record_id_l", "record_id_r", "is_match")
+
+
 def labels_csv(rows: Iterable[tuple[str, str, int]]) -> str:
-    """CSV for ``popreg.linkage.engine.dedupe(labels=...)`` (record ids are person ids)."""
+    """CSV for ``popreg.linkage.engine.dedupe(labels=...)`` (record ids are person ids);
+    downloads go through :mod:`popreg.registry.exports` and add a stamp line."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["record_id_l", "record_id_r", "is_match"])
+    w.writerow(LABEL_COLUMNS)
     w.writerows(rows)
     return buf.getvalue()

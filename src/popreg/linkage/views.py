@@ -23,7 +23,9 @@ from popreg.linkage.models import DedupRun, DuplicateCandidate, MergeRecord
 from popreg.registry.access import Actor, scope_units
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.exports import Column, Export, export_response, request_reason
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person
+from popreg.registry.policy import Permission
 from popreg.registry.views import PAGE_SIZE, _base_context, _value_labels, with_actor, writer
 
 STATUS_FILTERS = [
@@ -392,13 +394,10 @@ def run_progress(request: HttpRequest, actor: Actor, pk: int) -> JsonResponse:
 def labels(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Decisions in scope as labels for ``popreg dedupe --labels`` (record ids = person ids)."""
     rows = review.decision_labels(actor)
-    audit(
-        actor,
-        AuditAction.EXPORT_DUPLICATE_LABELS,
-        None,
-        unit_code=actor.unit_code or "",
-        detail={"rows": len(rows)},
+    export = Export(
+        title="查重判定 duplicate labels", filename="duplicate-labels.csv", format="csv",
+        action=AuditAction.EXPORT_DUPLICATE_LABELS, reason="查重模型训练 duplicate-search labels",
+        columns=[Column(h) for h in review.LABEL_COLUMNS], rows=rows,
     )
-    response = HttpResponse(review.labels_csv(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="duplicate-labels.csv"'
-    return response
+    return export_response(actor, export, permission=Permission.REVIEW_DUPLICATES,
+                           unit_code=actor.unit_code, reason=request_reason(request))

@@ -86,7 +86,7 @@ CONTENT_TYPES: Mapping[str, str] = {
 
 #: The characters with which a spreadsheet starts a formula (or DDE command).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?\Z")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?\Z")
 STAMP_SHEET = "导出信息 Export"
 _CSV_CHUNK_ROWS = 2000
 

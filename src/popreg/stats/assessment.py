@@ -37,6 +37,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 
 from popreg.core.rules import RuleError, RuleSet, Scorecard, Target, evaluate, parse_rule_set, rank
+from popreg.registry.exports import neutralise_workbook
 from popreg.snapshot import SnapshotError, read_manifest, read_table
 from popreg.stats.indicators import IndicatorError, SnapshotIndicators
 
@@ -122,6 +123,15 @@ def target_template(
 ) -> None:
     """Write the Excel template: one row per unit and rule indicator, bounds to fill in."""
     wb = Workbook()
+    fill_target_template(wb, year, units, rule_set)
+    neutralise_workbook(wb)
+    wb.save(path_or_buffer)
+
+
+def fill_target_template(
+    wb: Workbook, year: int, units: Iterable[tuple[str, str]], rule_set: RuleSet | None = None
+) -> None:
+    """Fill ``wb`` as the targets template (downloads go through the export layer)."""
     ws = wb.active
     assert ws is not None
     ws.title = "目标 targets"
@@ -142,7 +152,6 @@ def target_template(
         "下限 low / 上限 high: 数字（‰ 或 %，与规则相同）；留空则沿用规则的默认值。",
     ):
         help_ws.append([line])
-    wb.save(path_or_buffer)
 
 
 def _cell_text(v: Any) -> str:
@@ -483,6 +492,15 @@ def write_csv(result: Assessment, path: str | Path) -> None:
 def to_xlsx_bytes(result: Assessment, made_by: str = "") -> bytes:
     """Workbook: scorecards, the lagging list, and what the scores came from."""
     wb = Workbook()
+    fill_scorecards_workbook(wb, result, made_by)
+    neutralise_workbook(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def fill_scorecards_workbook(wb: Workbook, result: Assessment, made_by: str = "") -> None:
+    """Fill ``wb`` with the scorecards (downloads go through the export layer)."""
     ws = wb.active
     assert ws is not None
     ws.title = "考核结果 scorecards"
@@ -508,9 +526,6 @@ def to_xlsx_bytes(result: Assessment, made_by: str = "") -> bytes:
         ("导出人 exported by", made_by),
     ):  # fmt: skip
         about.append([k, v])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def level_units(snapshot_dir: str | Path, level: str | None) -> dict[str, str]:

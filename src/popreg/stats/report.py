@@ -336,15 +336,14 @@ def _write_table(ws: Any, top: int, columns: Sequence[tuple[str, str, str]],
                 cell.number_format = "0.0"
 
 
-def report_xlsx(data: ReportData) -> bytes:
-    """Workbook: 汇总 (table per unit), 趋势 (trend + line charts), 年龄金字塔 (pyramid +
-    bar chart), 说明 (source, maker, definitions)."""
-    from openpyxl import Workbook
+def fill_report_workbook(wb: Any, data: ReportData) -> None:
+    """Fill ``wb``: 汇总 (table per unit), 趋势 (trend + line charts), 年龄金字塔 (pyramid +
+    bar chart), 说明 (source, maker, definitions).  Downloads go through
+    :mod:`popreg.registry.exports`, which neutralises and stamps it."""
     from openpyxl.chart import BarChart, LineChart, Reference
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
     ws = wb.active
     ws.title = "汇总"
     ws.cell(1, 1, data.title).font = Font(bold=True, size=14)
@@ -418,6 +417,17 @@ def report_xlsx(data: ReportData) -> bytes:
     about.column_dimensions["B"].width = 80
     wb.properties.creator = f"popreg ({data.made_by})"
     wb.properties.title = data.title
+
+
+def report_xlsx(data: ReportData) -> bytes:
+    """The workbook of :func:`fill_report_workbook` as bytes, its text cells neutralised."""
+    from openpyxl import Workbook
+
+    from popreg.registry.exports import neutralise_workbook
+
+    wb = Workbook()
+    fill_report_workbook(wb, data)
+    neutralise_workbook(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
