@@ -46,6 +46,8 @@ demo: $(STAMP)
 	$(BIN)/popreg load $(DEMO) --if-empty
 	$(BIN)/popreg stats_refresh --no-dse --keep 1
 	$(BIN)/popreg demo_accounts
+	# The job worker runs beside the server and stops with it (Ctrl+C).
+	$(BIN)/popreg worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null; wait $$WORKER' EXIT INT TERM; \
 	$(BIN)/popreg runserver 127.0.0.1:8000 --noreload
 
 bench: $(STAMP)
