@@ -14,7 +14,7 @@ from popreg.campaigns.models import (
 )
 from popreg.campaigns.queries import progress
 from popreg.registry import actions as registry_actions
-from popreg.registry.errors import JurisdictionError, RegistryError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError, RegistryError
 from popreg.registry.models import AuditRecord, Event, Person, SourceRecord
 
 from ..conftest import COUNTY, TOWN_A, TOWN_B, VILLAGE_A1, VILLAGE_A2, VILLAGE_B1
@@ -34,7 +34,7 @@ def test_create_freezes_the_list_per_village(campaign, people):
 
 
 def test_only_county_or_township_staff_create_and_dates_must_be_ordered(people, actors):
-    with pytest.raises(JurisdictionError):
+    with pytest.raises(PermissionDeniedError):
         actions.do_create_campaign(actors["clerk_a1"], name="x", scope_codes=[VILLAGE_A1],
                                    reference_moment=datetime(2025, 11, 1), dates=DATES)
     with pytest.raises(JurisdictionError):
@@ -271,10 +271,10 @@ def test_sign_off_goes_up_the_hierarchy_and_county_locks(campaign, people, actor
     with pytest.raises(CampaignError, match=VILLAGE_A2):
         actions.do_sign_off(actors["officer_a"], campaign, TOWN_A, level="township")
     actions.do_sign_off(admin, campaign, VILLAGE_A2, level="village")
-    with pytest.raises(JurisdictionError):
+    with pytest.raises(PermissionDeniedError):
         actions.do_sign_off(actors["clerk_a1"], campaign, TOWN_A, level="township")
     actions.do_sign_off(actors["officer_a"], campaign, TOWN_A, level="township")
-    with pytest.raises(JurisdictionError):
+    with pytest.raises(PermissionDeniedError):
         actions.do_sign_off(actors["officer_a"], campaign, TOWN_A, level="county")
     with pytest.raises(CampaignError, match="尚未乡镇级签字"):
         actions.do_sign_off(admin, campaign, TOWN_B, level="county")

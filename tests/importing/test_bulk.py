@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from popreg.registry.bulk import ImportRefused, do_import_persons
-from popreg.registry.errors import ReadOnlyRoleError
+from popreg.registry.errors import PermissionDeniedError
 from popreg.registry.history import rebuild_person
 from popreg.registry.importing import ImportFileError, parse_file, validate_file
 from popreg.registry.models import AuditRecord, Event, Household, Person
@@ -100,9 +100,9 @@ def test_unknown_and_wrong_level_units(county, actors):
 @pytest.mark.parametrize("role", ["statistician", "auditor"])
 def test_read_only_roles_cannot_import(county, actors, role):
     result = parse_file(to_csv(sample_rows(2)), "x.csv")
-    with pytest.raises(ReadOnlyRoleError):
+    with pytest.raises(PermissionDeniedError):
         do_import_persons(actors[role], result.rows, "x.csv", result.sha256)
-    with pytest.raises(ReadOnlyRoleError):
+    with pytest.raises(PermissionDeniedError):
         validate_file(actors[role], to_csv(sample_rows(2)), "x.csv")
     assert Person.objects.count() == 0
 

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 import pytest
 
 from popreg.registry import actions
-from popreg.registry.errors import JurisdictionError, ReadOnlyRoleError, RegistryError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError, RegistryError
 from popreg.registry.history import rebuild_person, rebuild_state
 from popreg.registry.models import AuditRecord, Event, Person
 
@@ -57,7 +57,7 @@ def test_clerk_cannot_touch_another_village(people, actors):
 
 @pytest.mark.parametrize("role", ["statistician", "auditor"])
 def test_read_only_roles_cannot_write(people, actors, role):
-    with pytest.raises(ReadOnlyRoleError):
+    with pytest.raises(PermissionDeniedError):
         actions.do_register_death(actors[role], people["mother"], death_date=date(2025, 1, 1))
 
 

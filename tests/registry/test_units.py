@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from popreg.registry import actions
-from popreg.registry.errors import JurisdictionError, RegistryError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError, RegistryError
 from popreg.registry.history import rebuild_person
 from popreg.registry.models import AdminUnit, Event, Household, Person, UnitSuccession
 
@@ -40,6 +40,9 @@ def test_split_needs_every_household_mapped(people, actors):
 
 
 def test_succession_respects_jurisdiction(people, actors):
+    rename_b1 = {"kind": "rename", "predecessor_codes": [VILLAGE_B1],
+                 "successors": [{"code": "110105002009", "name": "新柳村"}], "effective_date": date(2025, 1, 1)}
     with pytest.raises(JurisdictionError):
-        actions.do_succeed_units(actors["clerk_a1"], kind="rename", predecessor_codes=[VILLAGE_B1],
-                                 successors=[{"code": "110105002009", "name": "新柳村"}], effective_date=date(2025, 1, 1))
+        actions.do_succeed_units(actors["officer_a"], **rename_b1)
+    with pytest.raises(PermissionDeniedError):  # a village clerk records no successions at all
+        actions.do_succeed_units(actors["clerk_a1"], **rename_b1)

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from popreg.registry.access import Actor, system_actor
-from popreg.registry.errors import JurisdictionError, ReadOnlyRoleError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError
 from popreg.registry.loading import load_snapshot
 from popreg.registry.models import AuditRecord
 from popreg.registry.snapshot import write_registry_snapshot
@@ -77,7 +77,7 @@ def test_items_are_scoped_and_settled_in_jurisdiction(loaded):
     with pytest.raises(JurisdictionError):
         actions.do_settle_reconciliation_item(clerk_v11, hb2, status="resolved", note="补登")
     statistician = Actor(name="stat", role="county_statistician", prefix="")
-    with pytest.raises(ReadOnlyRoleError):
+    with pytest.raises(PermissionDeniedError):
         actions.do_settle_reconciliation_item(statistician, hb2, status="resolved", note="补登")
     item = ReconciliationItem.objects.get(event_id=2)
     with pytest.raises(actions.StatsError, match="note"):

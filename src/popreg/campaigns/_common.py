@@ -54,11 +54,6 @@ def _check_phase(campaign: Campaign, allowed: Iterable[str], what_zh: str, what_
         )
 
 
-def _check_writer(actor: Actor, code: str | None) -> None:
-    actor.check_write()
-    actor.check_unit(code)
-
-
 def _fresh(campaign: Campaign) -> Campaign:
     return Campaign.objects.select_for_update().get(pk=campaign.pk)
 

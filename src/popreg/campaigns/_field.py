@@ -12,7 +12,6 @@ from django.db import transaction
 from popreg.campaigns._common import (
     _check_phase,
     _check_unlocked,
-    _check_writer,
     _default_owner,
     _err,
     _parse_date,
@@ -38,6 +37,7 @@ from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit, audit_many
 from popreg.registry.models import Person, ResidenceType
+from popreg.registry.policy import Permission
 from popreg.registry.vocabulary import chinese_label
 
 # ---------------------------------------------------------------- field outcomes
@@ -196,7 +196,7 @@ def do_record_outcome(
     except ListedPerson.DoesNotExist:
         raise _err(f"人员 {pk} 不在本次整顿的核对名单上", f"person {pk} is not on this campaign's list",
                    "person") from None
-    _check_writer(actor, entry.unit_id)
+    actor.require(Permission.CAMPAIGN_FIELDWORK, entry.unit_id)
     _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "录入核对结果", "record outcomes")
     _check_unlocked(campaign, entry.unit_id)
     p = entry.person
@@ -300,7 +300,7 @@ def do_record_found_person(
     """
     campaign = Campaign.objects.get(pk=campaign.pk)
     unit = _village(unit_code)
-    _check_writer(actor, unit.code)
+    actor.require(Permission.CAMPAIGN_FIELDWORK, unit.code)
     _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "登记新发现人员", "record found persons")
     _check_unlocked(campaign, unit.code)
     if not in_scope(campaign, unit.code):

@@ -26,8 +26,8 @@ from popreg.campaigns.models import (
 from popreg.campaigns.queries import is_locked, prefix_of, scope_villages, village_of
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
-from popreg.registry.errors import JurisdictionError
-from popreg.registry.models import AdminUnit, Person, Role
+from popreg.registry.models import AdminUnit, Person
+from popreg.registry.policy import Permission
 
 # ---------------------------------------------------------------- campaigns
 
@@ -47,10 +47,7 @@ def do_create_campaign(
     seed: int = 20251101,
 ) -> Campaign:
     """Create a campaign and freeze the field list of every village in its scope."""
-    actor.check_write()
-    if actor.role not in (Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, "system"):
-        raise JurisdictionError("只有县、乡镇户籍管理人员可以发起整顿活动",
-                                "only county or township staff may create a campaign", "scope")
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     name = (name or "").strip()
     if not name:
         raise _err("请填写活动名称", "name is required", "name")
@@ -65,7 +62,7 @@ def do_create_campaign(
             raise _err(f"范围单位 {code} 不存在", f"unit {code} does not exist", "scope") from None
         if u.level == "group":
             raise _err(f"{u.name} 是村民小组，范围请选村、乡镇或县", f"{code} is a group; choose a village or above", "scope")
-        actor.check_unit(u.code)
+        actor.require(Permission.MANAGE_CAMPAIGNS, u.code)
         units.append(u)
     if not isinstance(reference_moment, datetime):
         raise _err("标准时点格式不正确", "reference moment must be a date-time", "reference_moment")
@@ -113,12 +110,8 @@ def do_create_campaign(
 def do_advance_phase(actor: Actor, campaign: Campaign) -> Campaign:
     """Move the campaign to its next phase (forward only)."""
     c = _fresh(campaign)
-    actor.check_write()
-    if actor.role not in (Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER, "system"):
-        raise JurisdictionError("只有县、乡镇户籍管理人员可以推进阶段",
-                                "only county or township staff may advance the phase", "phase")
     for u in c.scope_units.all():
-        actor.check_unit(u.code)
+        actor.require(Permission.MANAGE_CAMPAIGNS, u.code)
     i = PHASE_ORDER.index(c.phase)
     if i + 1 >= len(PHASE_ORDER):
         raise _err("活动已结束", "the campaign is closed", "phase")
@@ -159,7 +152,7 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
     from popreg.registry.snapshot import write_registry_snapshot
 
     c = _fresh(campaign)
-    actor.check_write()
+    actor.require(Permission.MANAGE_CAMPAIGNS)
     _check_phase(c, (Phase.PREPARATION, Phase.VERIFICATION, Phase.RECTIFICATION), "生成整改事项", "generate items")
     with tempfile.TemporaryDirectory(prefix="popreg-campaign-") as tmp:
         write_registry_snapshot(tmp)

@@ -15,7 +15,6 @@ from django.utils import timezone
 from popreg.campaigns._common import (
     _check_phase,
     _check_unlocked,
-    _check_writer,
     _err,
     _item_state,
     _parse_date,
@@ -28,6 +27,7 @@ from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Event, Household, Person, ResidenceType
+from popreg.registry.policy import Permission
 
 # ---------------------------------------------------------------- rectification
 
@@ -182,7 +182,7 @@ def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem
                                                                             "outcome", "unit").get(pk=pk)
     except RectificationItem.DoesNotExist:
         raise _err(f"整改事项 {pk} 不存在", f"item {pk} does not exist", "item") from None
-    _check_writer(actor, it.unit_id)
+    actor.require(Permission.CAMPAIGN_FIELDWORK, it.unit_id)
     _check_unlocked(it.campaign, it.unit_id)
     return it
 

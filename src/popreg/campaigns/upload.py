@@ -40,6 +40,7 @@ from popreg.campaigns.queries import in_scope
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.policy import Permission
 
 
 @dataclass
@@ -132,8 +133,7 @@ def upload_workbook(
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "",
             f"该文件的村 {village_code} 不在本次整顿范围内", f"village {village_code} is outside this campaign")])
     try:
-        actor.check_write()
-        actor.check_unit(village_code)
+        actor.require(Permission.CAMPAIGN_FIELDWORK, village_code)
         _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "上传核对表", "upload workbooks")
         _check_unlocked(campaign, village_code)
     except RegistryError as exc:

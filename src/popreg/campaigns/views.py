@@ -46,7 +46,8 @@ from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
-from popreg.registry.models import AdminUnit, Household, Role
+from popreg.registry.models import AdminUnit, Household
+from popreg.registry.policy import Permission, role_has
 from popreg.registry.views import with_actor, writer
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -144,11 +145,12 @@ def _percent(part: float, whole: float = 1) -> str:
 
 
 def _ctx(actor: Actor, campaign: Campaign, **extra: Any) -> dict[str, Any]:
-    return {"actor": actor, "campaign": campaign, "can_write": actor.can_write,
+    return {"actor": actor, "campaign": campaign, "can_write": actor.can(Permission.CAMPAIGN_FIELDWORK),
             "threshold": _percent(campaign.error_threshold),
             "phase_label": _name(forms.PHASE_NAMES, campaign.phase, campaign.get_phase_display()),
-            "is_county": actor.role in (Role.COUNTY_ADMIN,) or actor.prefix == "",
-            "is_township": actor.role in (Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN), **extra}
+            "can_manage": actor.can(Permission.MANAGE_CAMPAIGNS),
+            "is_county": actor.can(Permission.CAMPAIGN_COUNTY_SIGN_OFF),
+            "is_township": actor.can(Permission.CAMPAIGN_ACCEPTANCE), **extra}
 
 
 def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
@@ -169,7 +171,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         c.phase_label = _name(forms.PHASE_NAMES, c.phase, c.get_phase_display())  # type: ignore[attr-defined]
     return render(request, "campaigns/index.html", {
         "actor": actor, "campaigns": campaigns,
-        "can_create": actor.role in (Role.COUNTY_ADMIN, Role.TOWNSHIP_OFFICER),
+        "can_create": actor.can(Permission.MANAGE_CAMPAIGNS),
     })
 
 
@@ -309,7 +311,7 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         field_choices=forms.OutcomeForm.base_fields["field_name"].choices,  # type: ignore[attr-defined]
         found_form=found_form or forms.FoundPersonForm(), checked=len(outcomes), locked=is_locked(c, v.code),
         total=total, q=q, todo=todo,
-        editable=c.phase in (Phase.VERIFICATION, Phase.RECTIFICATION) and actor.can_write,
+        editable=c.phase in (Phase.VERIFICATION, Phase.RECTIFICATION) and actor.can(Permission.CAMPAIGN_FIELDWORK),
     ))
 
 
@@ -390,7 +392,7 @@ def _owner_choices(item: RectificationItem) -> list[tuple[str, str]]:
     out = []
     for u in get_user_model().objects.filter(assignment__isnull=False).select_related("assignment__unit"):
         a = u.assignment
-        if a.role in (Role.VILLAGE_CLERK, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN) and item.unit_id.startswith(
+        if role_has(a.role, Permission.CAMPAIGN_FIELDWORK) and item.unit_id.startswith(
                 a.unit.prefix):
             out.append((str(u.pk), _("%(user)s (%(role)s, %(unit)s)") % {
                 "user": u.get_username(), "role": a.get_role_display(), "unit": a.unit.name}))
@@ -408,7 +410,7 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
     assign_form = forms.AssignForm(initial={"owner": it.owner_id, "deadline": it.deadline},
                                    owners=_owner_choices(it))
     op = request.POST.get("op")
-    if request.method == "POST" and actor.can_write:
+    if request.method == "POST" and actor.can(Permission.CAMPAIGN_FIELDWORK):
         try:
             if op == "resolve":
                 resolve_form = forms.ResolveForm(request.POST, actions=allowed)
@@ -482,7 +484,7 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
     v = _village(actor, c, code)
     form = forms.SpotCheckForm()
     error_for = None
-    if request.method == "POST" and actor.can_write:
+    if request.method == "POST" and actor.can(Permission.CAMPAIGN_FIELDWORK):
         try:
             if request.POST.get("op") == "draw":
                 checks = actions.do_draw_spot_check(actor, c, v.code)

@@ -24,6 +24,7 @@ from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.history import to_json
 from popreg.registry.models import STATE_FIELDS, EventType, Household, Person, Status
+from popreg.registry.policy import Permission
 
 #: Fields the survivor takes from the duplicate when it has no value of its own.
 FILLABLE: dict[str, str] = {
@@ -57,8 +58,8 @@ def _lock_pair(actor: Actor, a: Person | int, b: Person | int) -> tuple[Person, 
     pb = b if isinstance(b, int) else b.pk
     first, second = sorted((pa, pb))
     locked = {
-        first: lock_person(actor, first, allow_merged=True),
-        second: lock_person(actor, second, allow_merged=True),
+        first: lock_person(actor, first, allow_merged=True, permission=Permission.REVIEW_DUPLICATES),
+        second: lock_person(actor, second, allow_merged=True, permission=Permission.REVIEW_DUPLICATES),
     }
     return locked[pa], locked[pb]
 
@@ -90,7 +91,7 @@ def do_decide_candidate(
     actor: Actor, candidate: DuplicateCandidate | int, same_person: bool, reason: str
 ) -> DuplicateCandidate:
     """Record a reviewer's decision on a candidate pair (a changed decision is audited too)."""
-    actor.check_write()
+    actor.require(Permission.REVIEW_DUPLICATES)
     pk = candidate if isinstance(candidate, int) else candidate.pk
     try:
         c = DuplicateCandidate.objects.select_for_update().get(pk=pk)
@@ -145,7 +146,7 @@ def do_merge_persons(
     (ID number, birth date, ...) from the duplicate.  With a pending ``candidate``, the
     candidate is decided "same person" with the same reason.
     """
-    actor.check_write()
+    actor.require(Permission.REVIEW_DUPLICATES)
     text = _reason(reason)
     s_pk = survivor if isinstance(survivor, int) else survivor.pk
     d_pk = duplicate if isinstance(duplicate, int) else duplicate.pk
@@ -258,7 +259,7 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
     survivor loses the fields that were filled from the duplicate (unless they were
     changed since), each through an ``unmerge`` event.  The merge record stays, flagged
     undone; its candidate goes back to the queue (pending)."""
-    actor.check_write()
+    actor.require(Permission.REVIEW_DUPLICATES)
     text = _reason(reason)
     pk = merge_record if isinstance(merge_record, int) else merge_record.pk
     try:

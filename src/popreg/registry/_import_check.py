@@ -26,6 +26,7 @@ from popreg.registry.access import Actor
 from popreg.registry.actions.checks import unit_of_level
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, AuditRecord, Household, Person, ResidenceType, Status
+from popreg.registry.policy import Permission
 
 # --------------------------------------------------------------------------- registry checks
 
@@ -58,7 +59,7 @@ def check_against_registry(
     imported before); returns row errors for the rest.  ``lock`` takes row locks on
     existing households (inside the import transaction).
     """
-    actor.check_write()
+    actor.require(Permission.IMPORT_PERSONS)
     earlier = previous_import(sha256)
     if earlier is not None:
         at = timezone.localtime(earlier.at)

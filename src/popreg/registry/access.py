@@ -18,8 +18,6 @@ from popreg.registry.errors import JurisdictionError, PermissionDeniedError, Rea
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Role
 from popreg.registry.policy import COUNTY_WIDE, Permission, role_has
 
-WRITE_ROLES = {Role.VILLAGE_CLERK, Role.TOWNSHIP_OFFICER, Role.COUNTY_ADMIN}
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -33,7 +31,8 @@ class Actor:
 
     @property
     def can_write(self) -> bool:
-        return self.role in WRITE_ROLES or self.role == "system"
+        """Whether the role changes the registry at all (pages show or hide their forms)."""
+        return self.can(Permission.EDIT_REGISTRY)
 
     @property
     def user_id(self) -> int | None:

@@ -52,6 +52,7 @@ class AuditAction(models.TextChoices):
     EXPORT_SCORECARDS = "export_scorecards", _("Exported assessment scorecards")
     EXPORT_DUPLICATE_LABELS = "export_duplicate_labels", _("Exported duplicate review decisions")
     EXPORT_FILE = "export_file", _("Downloaded a file")
+    EXPORT_AUDIT_LOG = "export_audit_log", _("Exported audit records")
     # background jobs
     START_JOB = "start_job", _("Started a background job")
     CANCEL_JOB = "cancel_job", _("Cancelled a background job")

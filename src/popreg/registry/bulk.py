@@ -38,6 +38,7 @@ from popreg.registry.importing import (
     check_against_registry,
 )
 from popreg.registry.models import STATE_FIELDS, Event, EventType, Household, Person, Status
+from popreg.registry.policy import Permission
 from popreg.registry.search import name_keys
 
 BATCH = 2000
@@ -90,7 +91,7 @@ def do_import_persons(
 ) -> ImportSummary:
     """批量导入: write ``parsed_rows`` (from ``importing.parse_file``) in one transaction."""
     report = progress or (lambda *_: None)
-    actor.check_write()
+    actor.require(Permission.IMPORT_PERSONS)
     if not parsed_rows:
         raise ImportRefused([], "文件中没有可导入的数据行", "the file has no rows to import")
     with transaction.atomic():

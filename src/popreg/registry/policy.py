@@ -32,20 +32,24 @@ class Permission(models.TextChoices):
     VIEW_FULL_ID = "view_full_id", _("See a full ID number")
     EXPORT_PERSONS = "export_persons", _("Download person lists")
     IMPORT_PERSONS = "import_persons", _("Import persons from a file")
-    MANAGE_UNITS = "manage_units", _("Record unit successions")
+    MANAGE_UNITS = "manage_units", _("Record unit successions (rename, merge, split)")
     RUN_DEDUP = "run_dedup", _("Start a duplicate search")
     REVIEW_DUPLICATES = "review_duplicates", _("Decide suspected duplicates, merge and undo")
     VIEW_STATISTICS = "view_statistics", _("See statistics and dashboards")
     EXPORT_STATISTICS = "export_statistics", _("Download statistics tables")
     REFRESH_STATISTICS = "refresh_statistics", _("Refresh the statistics snapshot")
-    MAINTAIN_ASSESSMENT = "maintain_assessment", _("Maintain scoring rules and yearly targets")
+    MAINTAIN_ASSESSMENT = "maintain_assessment", _("Maintain the assessment scoring rules")
+    SET_TARGETS = "set_targets", _("Set yearly targets of units")
     EXPORT_SCORECARDS = "export_scorecards", _("Download assessment scorecards of every unit")
     RECONCILE = "reconcile", _("Follow up monthly reconciliation differences")
     MANAGE_CAMPAIGNS = "manage_campaigns", _("Create campaigns and move them through phases")
     CAMPAIGN_FIELDWORK = "campaign_fieldwork", _(
-        "Print field lists, record field checks and rectify items"
+        "Print field lists, record field checks, rectify items, spot-check and sign off villages"
     )
-    CAMPAIGN_ACCEPTANCE = "campaign_acceptance", _("Spot-check and sign off campaigns")
+    CAMPAIGN_ACCEPTANCE = "campaign_acceptance", _("Sign off campaigns for a township")
+    CAMPAIGN_COUNTY_SIGN_OFF = "campaign_county_sign_off", _(
+        "Sign off campaigns for the county (locks a township)"
+    )
     READ_AUDIT = "read_audit", _("Read and export the audit log")
     MANAGE_USERS = "manage_users", _("Assign roles and jurisdictions to users")
     VIEW_JOBS = "view_jobs", _("See background jobs")
@@ -58,6 +62,7 @@ COUNTY_WIDE: frozenset[Permission] = frozenset(
         Permission.MAINTAIN_ASSESSMENT,
         Permission.EXPORT_SCORECARDS,
         Permission.MANAGE_USERS,
+        Permission.CAMPAIGN_COUNTY_SIGN_OFF,
     }
 )
 
@@ -66,14 +71,14 @@ _CLERK = frozenset(
     {
         _P.VIEW_REGISTRY, _P.EDIT_REGISTRY, _P.VIEW_FULL_ID, _P.EXPORT_PERSONS,
         _P.IMPORT_PERSONS, _P.RUN_DEDUP, _P.REVIEW_DUPLICATES, _P.VIEW_STATISTICS,
-        _P.EXPORT_STATISTICS, _P.RECONCILE, _P.CAMPAIGN_FIELDWORK, _P.VIEW_JOBS,
+        _P.EXPORT_STATISTICS, _P.SET_TARGETS, _P.RECONCILE, _P.CAMPAIGN_FIELDWORK, _P.VIEW_JOBS,
     }
 )  # fmt: skip
 
 #: The one role → permission table.
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     Role.VILLAGE_CLERK: _CLERK,
-    Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE},
+    Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_UNITS, _P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE},
     Role.COUNTY_ADMIN: frozenset(Permission),
     Role.COUNTY_STATISTICIAN: frozenset(
         {

@@ -48,7 +48,6 @@ from popreg.registry.forms import (
 )
 from popreg.registry.models import (
     AdminUnit,
-    AuditRecord,
     Event,
     Household,
     Person,
@@ -586,42 +585,3 @@ def correct_person(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         return actions.do_correct_person(actor, p, changes=changes, reason=d["reason"])
 
     return _person_action(request, actor, pk, CorrectionForm, _("Correct a record"), call)
-
-
-# ---------------------------------------------------------------- audit log
-
-AUDIT_READERS = {Role.AUDITOR, Role.COUNTY_ADMIN}
-
-
-def _action_labels() -> dict[str, str]:
-    return {
-        "view_id_number": _("viewed a full ID number"), "export_persons": _("exported a person list"),
-        "register_birth": _("birth"), "register_death": _("death"), "move_in": _("move in"),
-        "move_out": _("move out"), "transfer": _("transfer within the county"),
-        "register_marriage": _("marriage"), "register_divorce": _("divorce"),
-        "register_enlistment": _("enlistment"), "register_discharge": _("discharge"),
-        "correct_person": _("correction"), "create_household": _("new household"),
-    }
-
-
-@with_actor
-def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
-    """审计记录: who read or changed what, for auditors and county administrators."""
-    if actor.role not in AUDIT_READERS:
-        raise PermissionDenied(_("Only auditors and county administrators can read the audit log."))
-    qs = AuditRecord.objects.all() if actor.prefix == "" else AuditRecord.objects.filter(
-        under("unit_code", actor.prefix))
-    action = request.GET.get("action", "")
-    who = request.GET.get("who", "").strip()
-    if action:
-        qs = qs.filter(action=action)
-    if who:
-        qs = qs.filter(actor_name=who)
-    page = Paginator(qs.order_by("-id"), 100).get_page(request.GET.get("page"))
-    labels = _action_labels()
-    for rec in page.object_list:
-        rec.label = labels.get(rec.action, rec.action)
-    return render(request, "registry/audit_log.html", _base_context(
-        actor, page=page, action=action, who=who, actions=sorted(labels.items(), key=lambda kv: kv[0]),
-        query=f"action={action}&who={who}",
-    ))

@@ -19,6 +19,7 @@ from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Event, Person
+from popreg.registry.policy import Permission
 from popreg.stats.assessment import TargetRow
 from popreg.stats.models import ReconciliationItem, ReconItemStatus, RuleSetVersion, UnitTarget
 
@@ -27,16 +28,10 @@ class StatsError(RegistryError):
     """A refused assessment or reconciliation write."""
 
 
-def _county_only(actor: Actor, what_zh: str, what_en: str) -> None:
-    actor.check_write()
-    if actor.prefix and len(actor.prefix) > 6:
-        raise StatsError(f"只有县级可以{what_zh}", f"only the county can {what_en}")
-
-
 @transaction.atomic
 def do_save_rule_set(actor: Actor, definition: Any) -> RuleSetVersion:
     """Store a new version of a rule set (name + version must be new: versions are never edited)."""
-    _county_only(actor, "维护考核规则", "maintain scoring rules")
+    actor.require(Permission.MAINTAIN_ASSESSMENT)
     try:
         rs = parse_rule_set(definition)
     except RuleError as exc:
@@ -62,13 +57,13 @@ def do_save_targets(actor: Actor, rows: Sequence[TargetRow], *, replace_year: bo
     Every row's unit must be inside the actor's jurisdiction.  ``replace_year`` first removes
     the actor's existing targets of the years in ``rows`` (an import replaces the table).
     """
-    actor.check_write()
+    actor.require(Permission.SET_TARGETS)
     codes = {r.unit_code for r in rows}
     units = {u.code: u for u in AdminUnit.objects.filter(code__in=codes)}
     for i, r in enumerate(rows, start=1):
         if r.unit_code not in units:
             raise StatsError(f"第 {i} 行：单位 {r.unit_code} 不存在", f"row {i}: unit {r.unit_code} does not exist", "unit_code")
-        actor.check_unit(r.unit_code)
+        actor.require(Permission.SET_TARGETS, r.unit_code)
     user = actor.user if actor.user is not None and actor.user.pk else None
     if replace_year:
         qs = UnitTarget.objects.filter(year__in={r.year for r in rows})
@@ -115,7 +110,7 @@ def do_create_reconciliation_items(actor: Actor, records: pd.DataFrame) -> tuple
     already created for the same record are left as they are.  Returns (created, existing).
     Only records inside the actor's jurisdiction are taken.
     """
-    actor.check_write()
+    actor.require(Permission.RECONCILE)
     county = AdminUnit.objects.filter(level="county").order_by("code").first()
     todo = records[records["category"].isin(["registry_only", "source_only"])]
     rows = todo.to_dict("records")
@@ -157,9 +152,9 @@ def do_create_reconciliation_items(actor: Actor, records: pd.DataFrame) -> tuple
 @transaction.atomic
 def do_settle_reconciliation_item(actor: Actor, item: ReconciliationItem | int, *, status: str, note: str) -> ReconciliationItem:
     """Close an item: ``resolved`` (the registry was fixed) or ``rejected`` (nothing to fix)."""
-    actor.check_write()
+    actor.require(Permission.RECONCILE)
     obj = ReconciliationItem.objects.select_for_update().get(pk=item.pk if isinstance(item, ReconciliationItem) else item)
-    actor.check_unit(obj.unit_id)
+    actor.require(Permission.RECONCILE, obj.unit_id)
     if status not in (ReconItemStatus.RESOLVED, ReconItemStatus.REJECTED):
         raise StatsError("处理结果只能是“已处理”或“无需处理”", "status must be resolved or rejected", "status")
     if not note.strip():

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
+from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import report
 from popreg.stats.dashboard import (
@@ -51,20 +52,12 @@ RANK_LABELS = {
     "tfr": _("Total fertility rate"),
     "total_dependency_ratio": _("Total dependency ratio"),
 }
-REFRESH_ROLES: frozenset[str] = frozenset({"county_admin", "county_statistician"})  # Role values
-
-
-def can_refresh(actor: Actor) -> bool:
-    """County staff only: a snapshot is of the whole registry."""
-    return actor.role in REFRESH_ROLES and len(actor.prefix) <= 6
-
-
 def _dashboard(request: HttpRequest, actor: Actor) -> Dashboard | HttpResponse:
     try:
         return load_dashboard()
     except DashboardError as err:
         return render(request, "stats/no_snapshot.html", {
-            "actor": actor, "error": str(err), "can_refresh": can_refresh(actor),
+            "actor": actor, "error": str(err), "can_refresh": actor.can(Permission.REFRESH_STATISTICS),
         }, status=200)
 
 
@@ -93,7 +86,7 @@ def _context(dash: Dashboard, actor: Actor, unit: Unit, **extra: Any) -> dict[st
     return {
         "actor": actor, "dash": dash, "unit": unit, "crumbs": _crumbs(dash, actor, unit),
         "level_label": LEVEL_LABELS.get(unit.level, unit.level),
-        "can_refresh": can_refresh(actor), "snapshot_name": dash.snapshot.name, **extra,
+        "can_refresh": actor.can(Permission.REFRESH_STATISTICS), "snapshot_name": dash.snapshot.name, **extra,
     }
 
 
@@ -220,7 +213,7 @@ def report_xlsx(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
 @with_actor
 def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Write a new statistics snapshot of the registry and build its cube (county staff)."""
-    if not can_refresh(actor):
+    if not actor.can(Permission.REFRESH_STATISTICS):
         raise PermissionDenied(_("Only county administrators and statisticians can refresh the statistics snapshot."))
     snap = refresh_snapshot(with_dse=False)
     audit(actor, AuditAction.STATS_REFRESH, None, detail={"snapshot": snap.name})
@@ -232,7 +225,7 @@ def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
 @with_actor
 def dse_build(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Link the latest snapshot's hospital births and compute the DSE counts (county staff)."""
-    if not can_refresh(actor):
+    if not actor.can(Permission.REFRESH_STATISTICS):
         raise PermissionDenied(_("Only county administrators and statisticians can compute the dual-system estimate."))
     dash = _dashboard(request, actor)
     if isinstance(dash, HttpResponse):

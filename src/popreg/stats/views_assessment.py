@@ -27,6 +27,7 @@ from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit
+from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import actions
 from popreg.stats.assessment import (
@@ -86,11 +87,6 @@ def _none(v: Any) -> Any:
     return None if v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v
 
 
-def _county(actor: Actor) -> bool:
-    """County-wide users (prefix of 6 digits or none) see and export every unit."""
-    return len(actor.prefix) <= 6
-
-
 @with_actor
 def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     q = request.GET
@@ -121,13 +117,13 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
             else:
                 fmt = q.get("format")
                 if fmt == "csv":
-                    if not _county(actor):
+                    if not actor.can(Permission.EXPORT_SCORECARDS):
                         raise PermissionDenied(_("Only county staff can export the scores of every unit."))
                     resp = HttpResponse(to_csv_bytes(result), content_type="text/csv; charset=utf-8")
                     resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.csv"'
                     return resp
                 if fmt == "xlsx":
-                    if not _county(actor):
+                    if not actor.can(Permission.EXPORT_SCORECARDS):
                         raise PermissionDenied(_("Only county staff can export the scores of every unit."))
                     audit(actor, AuditAction.EXPORT_SCORECARDS, None, detail={"year": year, "level": level, "snapshot": snap_name})
                     resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
@@ -144,7 +140,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                         for rule in result.rule_set.rules
                     ]  # fmt: skip
                 ctx.update(result=result, rows=rows, lagging_rows=[r for r in rows if r["lagging"]],
-                           query=request.GET.urlencode(), full_export=_county(actor))
+                           query=request.GET.urlencode(), full_export=actor.can(Permission.EXPORT_SCORECARDS))
     return render(request, "stats/assessment/index.html", ctx)
 
 
@@ -177,7 +173,7 @@ def _with_summaries(versions: Any) -> list[RuleSetVersion]:
 @with_actor
 def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
     ctx: dict[str, Any] = {"rule_sets": _with_summaries(RuleSetVersion.objects.all()),
-                           "can_edit": actor.can_write and _county(actor)}
+                           "can_edit": actor.can(Permission.MAINTAIN_ASSESSMENT)}
     if request.method == "POST":
         text = request.POST.get("definition", "")
         try:
@@ -201,9 +197,9 @@ def _levels_units(actor: Actor) -> dict[str, str]:
 @with_actor
 def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
     year = _int(request.GET.get("year") or request.POST.get("year"), timezone.localdate().year)
-    ctx: dict[str, Any] = {"year": year, "indicators": KNOWN_INDICATORS, "can_edit": actor.can_write, "errors": []}
+    ctx: dict[str, Any] = {"year": year, "indicators": KNOWN_INDICATORS, "can_edit": actor.can(Permission.SET_TARGETS), "errors": []}
     if request.method == "POST":
-        if not actor.can_write:
+        if not actor.can(Permission.SET_TARGETS):
             raise PermissionDenied(_("Your role is read-only: it cannot change targets."))
         units = _levels_units(actor)
         upload = request.FILES.get("file")

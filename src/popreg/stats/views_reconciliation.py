@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from popreg.registry.access import Actor
 from popreg.registry.errors import RegistryError
+from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import actions
 from popreg.stats.assessment import source_links
@@ -58,7 +59,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         level = "village"
     ctx: dict[str, Any] = {"snapshots": snapshots(), "levels": LEVELS, "level": level,
                            "snapshot": data.get("snapshot", ""), "month": data.get("month") or last.label,
-                           "can_write": actor.can_write}
+                           "can_write": actor.can(Permission.RECONCILE)}
     if "month" in data and data.get("snapshot") and snapshot_path(data["snapshot"]) is None:
         ctx["error"] = _("The chosen snapshot does not exist.")
     elif "month" in data:

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles import views as static_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from popreg.registry import views
+from popreg.registry import views, views_audit
 
 registry_patterns = [
     path("search/", views.search, name="search"),
@@ -24,7 +24,8 @@ registry_patterns = [
     path("persons/<int:pk>/correct/", views.correct_person, name="correct"),
     path("register/birth/", views.register_birth, name="birth"),
     path("register/move-in/", views.register_move_in, name="move_in"),
-    path("audit/", views.audit_log, name="audit"),
+    path("audit/", views_audit.audit_log, name="audit"),
+    path("permissions/", views_audit.permissions_page, name="permissions"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -17,15 +17,20 @@ from popreg.registry.models import (
     Event,
     Person,
 )
+from popreg.registry.policy import Permission
 
 
-def lock_person(actor: Actor, person: Person | int, *, allow_merged: bool = False) -> Person:
+def lock_person(
+    actor: Actor, person: Person | int, *, allow_merged: bool = False,
+    permission: Permission = Permission.EDIT_REGISTRY,
+) -> Person:
     """Re-read the person under a row lock and check the actor may change them.
 
     A record merged into another (a resolved duplicate) takes no further changes until the
-    merge is undone; only the linkage actions pass ``allow_merged``.
+    merge is undone; only the linkage actions pass ``allow_merged`` (and their own
+    ``permission``).
     """
-    actor.check_write()
+    actor.require(permission)
     pk = person if isinstance(person, int) else person.pk
     try:
         fresh = Person.objects.select_for_update().get(pk=pk)

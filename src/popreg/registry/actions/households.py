@@ -12,6 +12,7 @@ from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
     Household,
 )
+from popreg.registry.policy import Permission
 
 
 def next_household_no() -> str:
@@ -25,9 +26,9 @@ def do_create_household(
     actor: Actor, *, unit_code: str, kind: str = Household.Kind.FAMILY, address: str = "",
     household_no: str | None = None,
 ) -> Household:
-    actor.check_write()
+    actor.require(Permission.EDIT_REGISTRY)
     unit = unit_of_level(unit_code, "unit_code", "户籍地")
-    actor.check_unit(unit.code)
+    actor.require(Permission.EDIT_REGISTRY, unit.code)
     if kind not in Household.Kind.values:
         raise RegistryError("户别应为 家庭户 或 集体户", "kind must be family or collective", "kind")
     no = (household_no or "").strip() or next_household_no()

@@ -35,6 +35,7 @@ from popreg.registry.models import (
     Sex,
     Status,
 )
+from popreg.registry.policy import Permission
 
 
 def _new_person_values(
@@ -42,12 +43,12 @@ def _new_person_values(
     household: Household | None, id_number: str | None, ethnicity: str, hukou_kind: str,
 ) -> dict[str, Any]:
     """Checked state of a new record registered in a village (birth, move in)."""
-    actor.check_write()
+    actor.require(Permission.EDIT_REGISTRY)
     name = check_name(name)
     sex = check_sex(sex)
     birth_date = check_date(birth_date, "birth_date", "出生日期")
     unit = unit_of_level(registered_unit_code, "registered_unit", "户籍地")
-    actor.check_unit(unit.code)
+    actor.require(Permission.EDIT_REGISTRY, unit.code)
     if household is not None and household.unit_id != unit.code:
         raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
     number = check_id(id_number, birth_date, sex)
@@ -226,7 +227,7 @@ def do_register_discharge(
     require_status(p, (Status.DEREGISTERED,), "办理退伍恢复户口", "register a discharge")
     discharge_date = check_date(discharge_date, "discharge_date", "退伍日期", not_before=p.birth_date)
     unit = unit_of_level(to_unit_code, "to_unit", "落户单位")
-    actor.check_unit(unit.code)
+    actor.require(Permission.EDIT_REGISTRY, unit.code)
     values = {"status": Status.ACTIVE, "registered_unit_id": unit.code, "residence_unit_id": unit.code,
               "household_id": household.pk if household else p.household_id}
     return record_event(actor, p, EventType.DISCHARGE, discharge_date, values, recorded_date=recorded_date,

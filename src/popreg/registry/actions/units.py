@@ -21,6 +21,7 @@ from popreg.registry.models import (
     Person,
     UnitSuccession,
 )
+from popreg.registry.policy import Permission
 
 
 @transaction.atomic
@@ -43,12 +44,12 @@ def do_succeed_units(
     (before/after kept), so indicators and old snapshots stay reproducible.  A split needs
     ``household_map`` (household id → successor code) covering every household.
     """
-    actor.check_write()
+    actor.require(Permission.MANAGE_UNITS)
     if kind not in UnitSuccession.Kind.values:
         raise RegistryError("调整类型应为 更名、合并 或 拆分", "kind must be rename, merge or split", "kind")
     olds = [unit_of_level(code, "predecessor", "原单位") for code in predecessor_codes]
     for u in olds:
-        actor.check_unit(u.code)
+        actor.require(Permission.MANAGE_UNITS, u.code)
         if u.valid_to is not None:
             raise RegistryError(f"{u.name} 已于 {u.valid_to} 停用", f"{u.code} already ended", "predecessor")
     expected = {"rename": (1, 1), "merge": (None, 1), "split": (1, None)}[kind]
@@ -62,7 +63,7 @@ def do_succeed_units(
         code, name = str(spec.get("code", "")).strip(), str(spec.get("name", "")).strip()
         if not (code.isdigit() and len(code) == len(olds[0].code)) or not name:
             raise RegistryError(f"新单位代码或名称无效：{code} {name}", f"invalid new unit {code} {name}", "successors")
-        actor.check_unit(code)
+        actor.require(Permission.MANAGE_UNITS, code)
         if parent is not None and not code.startswith(parent.code[: {"township": 9, "county": 6}.get(parent.level, 0)]):
             raise RegistryError(f"新单位代码 {code} 不在上级单位 {parent.name} 之下", f"{code} is not under {parent.code}", "successors")
         if AdminUnit.objects.filter(code=code).exists():
