@@ -43,7 +43,7 @@ from popreg.linkage.prepare import (
     read_input_csv,
 )
 from popreg.snapshot import SnapshotError
-from popreg.snapshot.connection import connect
+from popreg.snapshot.connection import SparkConnection, connect
 
 ENGINES = ("duckdb", "spark")
 # Prepared columns the comparisons and blocking rules read (the raw name, birth_date and
@@ -107,7 +107,9 @@ class SplinkBackend:
         table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
         if self.con.engine == "duckdb":
             return self.db_api.register(table, dataset_display_name=name)
-        return self.db_api.register(self.con.register(name, table), table_name=name)
+        # Splink registers the frame under ``name`` itself (and refuses a name in use)
+        assert isinstance(self.con, SparkConnection)
+        return self.db_api.register(self.con.frame(table), table_name=name)
 
 
 # --- input -----------------------------------------------------------------------------

@@ -268,11 +268,15 @@ class SparkConnection(_Base):
         frame.createOrReplaceTempView(_view_name(name, as_name))
 
     def register(self, name: str, data: pa.Table | pd.DataFrame) -> Any:
-        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-        rows = [tuple(r.values()) for r in table.to_pylist()]
-        frame = self.native.createDataFrame(rows, schema=spark_schema(table.schema))
+        frame = self.frame(data)
         frame.createOrReplaceTempView(name)
         return frame
+
+    def frame(self, data: pa.Table | pd.DataFrame) -> Any:
+        """A Spark DataFrame of an in-memory table, registered under no name."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        rows = [tuple(r.values()) for r in table.to_pylist()]
+        return self.native.createDataFrame(rows, schema=spark_schema(table.schema))
 
     def create_table(self, name: str, sql: str) -> None:
         old = self._cached.pop(name, None)
