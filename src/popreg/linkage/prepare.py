@@ -280,19 +280,39 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     Arrow ``take``, so the table holds no per-row Python objects.
     """
     columns: dict[str, pa.Array] = {}
+    name_codes, name_values = _distinct(df, "name")
+    date_codes, date_values = _distinct(df, "birth_date")
+    id_codes, id_values = _distinct(df, "id_number")
+    _plain_columns(df, columns, (name_codes, name_values), (date_codes, date_values),
+                   (id_codes, id_values))  # fmt: skip
+    _name_columns(columns, name_codes, name_values, parallel)
+    del name_codes, name_values
+    _id_columns(columns, id_codes, id_values, parallel)
+    del id_codes, id_values
+    _birth_columns(columns, date_codes, date_values)
+    return pa.table({c: columns[c] for c in PREPARED_COLUMNS})
 
+
+_Distinct = tuple[np.ndarray, list[str]]
+
+
+def _plain_columns(
+    df: pd.DataFrame,
+    columns: dict[str, pa.Array],
+    names: _Distinct,
+    dates: _Distinct,
+    ids: _Distinct,
+) -> None:
+    """The input columns, cleaned (sex codes, village and household codes in half-width)."""
     codes, values = _distinct(df, "record_id")
     columns["record_id"] = _take(values, codes, _STRING)
-    name_codes, name_values = _distinct(df, "name")
-    columns["name"] = _take(name_values, name_codes, _STRING)
+    columns["name"] = _take(names[1], names[0], _STRING)
 
     codes, values = _distinct(df, "sex")
     columns["sex"] = _take([_SEX.get(v.upper()) for v in values], codes, _STRING)
 
-    date_codes, date_values = _distinct(df, "birth_date")
-    columns["birth_date"] = _take(date_values, date_codes, _STRING)
-    id_codes, id_values = _distinct(df, "id_number")
-    columns["id_number"] = _take(id_values, id_codes, _STRING)
+    columns["birth_date"] = _take(dates[1], dates[0], _STRING)
+    columns["id_number"] = _take(ids[1], ids[0], _STRING)
 
     codes, values = _distinct(df, "village_code")
     village = [unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in values]
@@ -304,6 +324,11 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     household = [unicodedata.normalize("NFKC", v).replace(" ", "") or None for v in values]
     columns["household_no"] = _take(household, codes, _STRING)
 
+
+def _name_columns(
+    columns: dict[str, pa.Array], name_codes: np.ndarray, name_values: list[str], parallel: bool
+) -> None:
+    """Normalised name, surname, pinyin, readings and length (once per distinct name)."""
     name_map = _map_distinct(_name_fields, set(name_values), parallel)
     nf = [name_map[v] for v in name_values]
     del name_map
@@ -312,8 +337,12 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     columns["name_py"] = _take([t[2] for t in nf], name_codes, _STRING)
     columns["name_readings"] = _take([t[3] for t in nf], name_codes, _STRINGS)
     columns["name_len"] = _take([len(t[0]) if t[0] else None for t in nf], name_codes, pa.int64())
-    del nf, name_codes, name_values
 
+
+def _id_columns(
+    columns: dict[str, pa.Array], id_codes: np.ndarray, id_values: list[str], parallel: bool
+) -> None:
+    """Normalised and 18-digit ID number, validity, body and prefix (once per distinct number)."""
     id_map = _map_distinct(_id_fields, set(id_values), parallel)
     idf = [id_map[v] for v in id_values]
     del id_map
@@ -323,8 +352,10 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     columns["id_valid"] = _take([t[2] for t in idf], id_codes, pa.bool_())
     columns["id_body"] = _take([v[:17] if v else None for v in id18], id_codes, _STRING)
     columns["id_prefix14"] = _take([v[:14] if v else None for v in id18], id_codes, _STRING)
-    del idf, id18, id_codes, id_values
 
+
+def _birth_columns(columns: dict[str, pa.Array], date_codes: np.ndarray, date_values: list[str]) -> None:
+    """The parsed birth date and its parts (once per distinct date)."""
     dob = [parse_birth_date(v) for v in date_values]
     derived: dict[str, tuple[list[object], pa.DataType]] = {
         "dob": ([d.isoformat() if d else None for d in dob], _STRING),
@@ -335,7 +366,6 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     }
     for col, (per_value, kind) in derived.items():
         columns[col] = _take(per_value, date_codes, kind)
-    return pa.table({c: columns[c] for c in PREPARED_COLUMNS})
 
 
 def prepare_records(df: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame:

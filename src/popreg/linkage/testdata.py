@@ -253,75 +253,32 @@ def _pick_errors(p: _Person, rng: random.Random) -> list[str]:
     return chosen
 
 
+_NAME_ERRORS = ("traditional", "variant", "homophone", "fullwidth", "space", "middle_dot")
+_ID_ERRORS = ("id_typo", "id_transpose", "id15", "id_lower_x", "id_missing", "id_fullwidth")
+_DOB_ERRORS = ("dob_swap", "dob_pm1day", "dob_pm1year")
+
+
 def _record(
     p: _Person, errors: list[str], rng: random.Random, chars: _Chars | None = None
 ) -> dict[str, object]:
     name, birth, number = p.name, p.birth, p.id_number
     applied: list[str] = []
     for e in errors:
-        if e == "traditional":
-            trad = _s2t().convert(name)
-            if trad != name:
-                name = trad
+        if e in _NAME_ERRORS:
+            new_name = _name_error(e, name, rng, chars)
+            if new_name is not None:
+                name = new_name
                 applied.append(e)
-        elif e == "variant":
-            idx = [i for i, ch in enumerate(name) if ch in VARIANTS and VARIANTS[ch] != ch]
-            if idx:
-                i = rng.choice(idx)
-                name = name[:i] + VARIANTS[name[i]] + name[i + 1 :]
+        elif e in _ID_ERRORS:
+            new_number = _id_error(e, number, rng)
+            if new_number is not None:
+                number = new_number
                 applied.append(e)
-        elif e == "homophone" and chars is not None:
-            idx = [i for i, ch in enumerate(name) if i > 0 and ch in chars.homophones]
-            if idx:
-                i = rng.choice(idx)
-                name = name[:i] + rng.choice(chars.homophones[name[i]]) + name[i + 1 :]
+        elif e in _DOB_ERRORS:
+            new_birth = _dob_error(e, birth, rng)
+            if new_birth is not None:
+                birth = new_birth
                 applied.append(e)
-        elif e == "fullwidth":
-            name = name[:1] + "\u3000" + name[1:]
-            applied.append(e)
-        elif e == "space":
-            name = name[:1] + " " + name[1:] if rng.random() < 0.7 else " " + name + " "
-            applied.append(e)
-        elif e == "middle_dot":
-            name = name.replace("·", rng.choice(DOT_VARIANTS))
-            applied.append(e)
-        elif e == "id_typo":
-            i = rng.randrange(0, 17)
-            digit = str((int(number[i]) + rng.randrange(1, 10)) % 10)
-            number = number[:i] + digit + number[i + 1 :]
-            applied.append(e)
-        elif e == "id_transpose":
-            idx = [i for i in range(17) if number[i] != number[i + 1]]
-            i = rng.choice(idx)
-            number = number[:i] + number[i + 1] + number[i] + number[i + 2 :]
-            applied.append(e)
-        elif e == "id15":
-            if number[6:8] == "19":
-                number = number[:6] + number[8:17]
-                applied.append(e)
-        elif e == "id_lower_x":
-            if number.endswith("X"):
-                number = number[:-1] + "x"
-                applied.append(e)
-        elif e == "id_missing":
-            number = ""
-            applied.append(e)
-        elif e == "id_fullwidth":
-            number = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number)
-            applied.append(e)
-        elif e == "dob_swap":
-            if birth.day <= 12 and birth.day != birth.month:
-                birth = date(birth.year, birth.day, birth.month)
-                applied.append(e)
-        elif e == "dob_pm1day":
-            birth = birth + timedelta(days=rng.choice((-1, 1)))
-            applied.append(e)
-        elif e == "dob_pm1year":
-            try:
-                birth = birth.replace(year=birth.year + rng.choice((-1, 1)))
-                applied.append(e)
-            except ValueError:
-                pass
     return {
         "name": name,
         "sex": p.sex,
@@ -332,6 +289,65 @@ def _record(
         "entity_id": p.entity_id,
         "errors": ";".join(applied),
     }
+
+
+def _name_error(e: str, name: str, rng: random.Random, chars: _Chars | None) -> str | None:
+    """The name with error ``e`` made, or None when it cannot be made on this name."""
+    if e == "traditional":
+        trad = _s2t().convert(name)
+        return trad if trad != name else None
+    if e == "variant":
+        idx = [i for i, ch in enumerate(name) if ch in VARIANTS and VARIANTS[ch] != ch]
+        if not idx:
+            return None
+        i = rng.choice(idx)
+        return name[:i] + VARIANTS[name[i]] + name[i + 1 :]
+    if e == "homophone":
+        if chars is None:
+            return None
+        idx = [i for i, ch in enumerate(name) if i > 0 and ch in chars.homophones]
+        if not idx:
+            return None
+        i = rng.choice(idx)
+        return name[:i] + rng.choice(chars.homophones[name[i]]) + name[i + 1 :]
+    if e == "fullwidth":
+        return name[:1] + "\u3000" + name[1:]
+    if e == "space":
+        return name[:1] + " " + name[1:] if rng.random() < 0.7 else " " + name + " "
+    return name.replace("·", rng.choice(DOT_VARIANTS))  # middle_dot
+
+
+def _id_error(e: str, number: str, rng: random.Random) -> str | None:
+    """The ID number with error ``e`` made, or None when it cannot be made on this number."""
+    if e == "id_typo":
+        i = rng.randrange(0, 17)
+        digit = str((int(number[i]) + rng.randrange(1, 10)) % 10)
+        return number[:i] + digit + number[i + 1 :]
+    if e == "id_transpose":
+        idx = [i for i in range(17) if number[i] != number[i + 1]]
+        i = rng.choice(idx)
+        return number[:i] + number[i + 1] + number[i] + number[i + 2 :]
+    if e == "id15":
+        return number[:6] + number[8:17] if number[6:8] == "19" else None
+    if e == "id_lower_x":
+        return number[:-1] + "x" if number.endswith("X") else None
+    if e == "id_missing":
+        return ""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number)  # id_fullwidth
+
+
+def _dob_error(e: str, birth: date, rng: random.Random) -> date | None:
+    """The birth date with error ``e`` made, or None when it cannot be made on this date."""
+    if e == "dob_swap":
+        if birth.day <= 12 and birth.day != birth.month:
+            return date(birth.year, birth.day, birth.month)
+        return None
+    if e == "dob_pm1day":
+        return birth + timedelta(days=rng.choice((-1, 1)))
+    try:  # dob_pm1year
+        return birth.replace(year=birth.year + rng.choice((-1, 1)))
+    except ValueError:
+        return None
 
 
 def true_pairs(df: pd.DataFrame) -> set[tuple[str, str]]:

@@ -40,7 +40,7 @@ def _counts(frame: pd.DataFrame, key: str, columns: Sequence[str], prefix: str =
     return out.rename(columns={key: "_k", **{c: prefix + c for c in columns}})
 
 
-def _assemble(
+def assemble_indicators(
     level: Level,
     periods: Sequence[tuple[int, PeriodSpec]],
     units: pd.DataFrame,
@@ -48,6 +48,27 @@ def _assemble(
     flows: pd.DataFrame,
     mbirths: pd.DataFrame,
 ) -> pd.DataFrame:
+    """The indicator table (:data:`COLUMNS`), one row per unit and period."""
+    t = _joined_counts(periods, units, pop, flows, mbirths)
+    out = pd.DataFrame({"level": level, "unit_code": t["unit_code"], "unit_name": t["unit_name"],
+                        "parent_code": t["parent_code"], "period": t["period"],
+                        "period_start": t["period_start"], "period_end": t["period_end"]})  # fmt: skip
+    avg = _populations_and_flows(out, t)
+    _rates(out, t, avg)
+    _fertility(out, t)
+    _dependency(out, t)
+    return _as_records_frame(out[list(COLUMNS)])
+
+
+def _joined_counts(
+    periods: Sequence[tuple[int, PeriodSpec]],
+    units: pd.DataFrame,
+    pop: pd.DataFrame,
+    flows: pd.DataFrame,
+    mbirths: pd.DataFrame,
+) -> pd.DataFrame:
+    """Every unit × period with its stocks at start (``st_*``) and end (``en_*``), its flows
+    and its births by mother's age group (``mb*``), zero where nothing was counted."""
     grid = pd.DataFrame(
         [(i, p.label, p.start.isoformat(), p.end.isoformat(), p.years) for i, p in periods],
         columns=["_k", "period", "period_start", "period_end", "_years"],
@@ -75,13 +96,13 @@ def _assemble(
     t[counted] = t[counted].fillna(0).astype("int64")
     mb_cols = ["mb_unknown", *(f"mb{g}" for g in FERTILE_GROUPS)]
     t[mb_cols] = t[mb_cols].fillna(0.0)
+    return t
 
-    out = pd.DataFrame({"level": level, "unit_code": t["unit_code"], "unit_name": t["unit_name"],
-                        "parent_code": t["parent_code"], "period": t["period"],
-                        "period_start": t["period_start"], "period_end": t["period_end"]})  # fmt: skip
+
+def _populations_and_flows(out: pd.DataFrame, t: pd.DataFrame) -> list[float]:
+    """Population columns and event counts; returns the average population."""
     ps, pe = t["st_total"].tolist(), t["en_total"].tolist()
     avg = [demo.average_population(a, b) for a, b in zip(ps, pe, strict=True)]
-    births, deaths = t["births"].tolist(), t["deaths"].tolist()
     out["population_start"], out["population_end"], out["average_population"] = ps, pe, avg
     for side, name in (("st", "start"), ("en", "end")):
         out[f"population_{name}_male"] = t[f"{side}_male"]
@@ -89,14 +110,20 @@ def _assemble(
     for name in ("start", "end"):
         for rt in RESIDENCE:
             out[f"population_{name}_{rt}"] = t[f"{'st' if name == 'start' else 'en'}_rt_{rt}"]
-    out["births"], out["male_births"], out["female_births"] = births, t["male_births"], t["female_births"]
+    out["births"], out["male_births"], out["female_births"] = t["births"], t["male_births"], t["female_births"]
     out["births_sex_unknown"] = t["births"] - t["male_births"] - t["female_births"]
-    out["deaths"] = deaths
+    out["deaths"] = t["deaths"]
     out["in_migration"] = t["move_in"] + t["transfer_in"]
     out["out_migration"] = t["move_out"] + t["transfer_out"]
     for col in ("move_in", "move_out", "transfer_in", "transfer_out", "enlistments", "discharges",
                 "other_in", "other_out"):  # fmt: skip
         out[col] = t[col]
+    return avg
+
+
+def _rates(out: pd.DataFrame, t: pd.DataFrame, avg: list[float]) -> None:
+    """Crude birth, death and natural increase rates; sex ratio at birth with its interval."""
+    births, deaths = t["births"].tolist(), t["deaths"].tolist()
     out["cbr"] = [demo.crude_birth_rate(b, a) for b, a in zip(births, avg, strict=True)]
     out["cdr"] = [demo.crude_death_rate(d, a) for d, a in zip(deaths, avg, strict=True)]
     out["rni"] = [demo.rate_of_natural_increase(b, d, a) for b, d, a in zip(births, deaths, avg, strict=True)]
@@ -105,6 +132,10 @@ def _assemble(
     out["srb_low"] = [s.low for s in srb]
     out["srb_high"] = [s.high for s in srb]
     out["srb_insufficient"] = [s.insufficient for s in srb]
+
+
+def _fertility(out: pd.DataFrame, t: pd.DataFrame) -> None:
+    """Age-specific fertility rates and the total fertility rate."""
     # ASFR: women-years = mean of start and end female population × period length; births
     # with unknown mother's age are spread in proportion to the known ones.
     known = t[[f"mb{g}" for g in FERTILE_GROUPS]].sum(axis=1)
@@ -120,19 +151,22 @@ def _assemble(
         demo.total_fertility_rate(list(a), 5)
         if k > 0 or (n == 0 and any(v is not None for v in a))
         else None
-        for a, k, n in zip(rows_asfr, known.tolist(), births, strict=True)
+        for a, k, n in zip(rows_asfr, known.tolist(), t["births"].tolist(), strict=True)
     ]
     for g, col in zip(FERTILE_GROUPS, asfr_cols, strict=True):
         out[f"asfr_{g}_{g + 4}"] = col
     out["births_mother_age_unknown"] = unknown.astype("int64")
     out["tfr"] = tfr
+
+
+def _dependency(out: pd.DataFrame, t: pd.DataFrame) -> None:
+    """Population by broad age group at the end and the dependency ratios."""
     young, working, old = t["en_a0_14"].tolist(), t["en_a15_64"].tolist(), t["en_a65_plus"].tolist()
     dep = [demo.dependency_ratios(a, b, c) for a, b, c in zip(young, working, old, strict=True)]
     out["population_end_0_14"], out["population_end_15_64"], out["population_end_65_plus"] = young, working, old
     out["youth_dependency_ratio"] = [d.youth for d in dep]
     out["old_age_dependency_ratio"] = [d.old_age for d in dep]
     out["total_dependency_ratio"] = [d.total for d in dep]
-    return _as_records_frame(out[list(COLUMNS)])
 
 
 def _as_records_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from popreg.snapshot import format as snapfmt
 from popreg.snapshot.connection import SnapshotConnection, connect
-from popreg.stats._assemble import _assemble
+from popreg.stats._assemble import assemble_indicators
 from popreg.stats._indicator_defs import (
     ENGINES,
     LEVELS,
@@ -449,7 +449,7 @@ class SnapshotIndicators:
         self._prepare(period, periods[0].start.year, periods[-1].start.year)
         index = {p.label: i for i, p in enumerate(self._grid)}
         indexed = [(index[p.label], p) for p in periods]
-        table = _assemble(
+        table = assemble_indicators(
             level,
             indexed,
             self.units(level, periods),

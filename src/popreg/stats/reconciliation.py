@@ -168,6 +168,30 @@ def reconcile_records(
 ) -> pd.DataFrame:
     """One row per registry event and source record of the months (RECORD_COLUMNS)."""
     root = Path(snapshot_dir)
+    events, persons = _read_events_and_persons(root, snapshot_dir)
+    if late_days < 0:
+        raise ReconciliationError("迟报天数不能为负", "the late-registration limit cannot be negative")
+    if links is None:
+        links = link_sources(root)
+    linked = _norm_links(links)
+    reg_unit = dict(zip(persons["person_id"].astype("int64"), persons["registered_unit"], strict=True))
+    rows: list[dict[str, Any]] = []
+    for kind, (etype, source, date_col) in KINDS.items():
+        ev = events[events["event_type"] == etype]
+        # the registry event of each person (the first, should a history hold two)
+        by_person: dict[int, dict[str, Any]] = {}
+        for r in ev.sort_values("event_id").to_dict("records"):
+            by_person.setdefault(int(r["person_id"]), r)
+        matched_event, source_rows, source_dates = _source_records(
+            root, kind, source, date_col, linked, by_person, reg_unit
+        )
+        rows += _registry_rows(kind, source, by_person, matched_event, source_dates, late_days)
+        for r in source_rows:
+            rows.append({**r, "event_date": "", "recorded_date": "", "delay_days": None, "late": False})
+    return _record_frame(rows, {m.label for m in months})
+
+
+def _read_events_and_persons(root: Path, snapshot_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         read_manifest(root)
         events = read_table(
@@ -179,72 +203,90 @@ def reconcile_records(
         raise ReconciliationError(
             f"快照 {snapshot_dir} 无法读取：{exc}", f"snapshot {snapshot_dir} cannot be read: {exc}"
         ) from None
-    if late_days < 0:
-        raise ReconciliationError("迟报天数不能为负", "the late-registration limit cannot be negative")
-    if links is None:
-        links = link_sources(root)
-    linked = _norm_links(links)
-    wanted = {m.label for m in months}
-    reg_unit = dict(zip(persons["person_id"].astype("int64"), persons["registered_unit"], strict=True))
+    return events, persons
+
+
+def _source_records(
+    root: Path,
+    kind: str,
+    source: str,
+    date_col: str,
+    linked: dict[tuple[str, str], tuple[int, float]],
+    by_person: dict[int, dict[str, Any]],
+    reg_unit: dict[Any, Any],
+) -> tuple[dict[int, tuple[str, float]], list[dict[str, Any]], dict[str, str]]:
+    """The source's records against the registry events of one kind: the event each record
+    matched (first record per person), the rows of duplicate and source-only records, and
+    every record's date."""
+    src = _source_table(root, source)
+    matched_event: dict[int, tuple[str, float]] = {}
+    source_rows: list[dict[str, Any]] = []
+    source_dates: dict[str, str] = {}
+    if src is None:
+        return matched_event, source_rows, source_dates
+    if date_col not in src.columns:
+        raise ReconciliationError(
+            f"来源表 sources/{source} 缺少列 {date_col}",
+            f"source table sources/{source} has no column {date_col}",
+        )
+    for rec in src.sort_values("record_id").to_dict("records"):
+        rid = str(rec["record_id"])
+        pid, prob = linked.get((source, rid), (None, 0.0))
+        sdate = _date(rec[date_col])
+        source_dates[rid] = sdate.isoformat() if sdate else ""
+        base = {
+            "kind": kind, "source": source, "record_id": rid,
+            "source_date": sdate.isoformat() if sdate else "", "match_probability": prob,
+            "person_id": pid,
+        }  # fmt: skip
+        if pid is not None and pid in by_person:
+            e = by_person[pid]
+            if pid in matched_event:
+                source_rows.append({**base, "category": "duplicate", "event_id": int(e["event_id"]),
+                                    "month": _label(_date(e["event_date"])),
+                                    "unit_code": str(e["unit_code"] or "")[:12]})
+                continue
+            matched_event[pid] = (rid, prob)
+            continue
+        unit = reg_unit.get(pid) if pid is not None else None
+        unit = unit or rec.get("address_unit")
+        unit = "" if unit is None or unit != unit else str(unit)[:12]
+        source_rows.append({**base, "category": "source_only", "event_id": None,
+                            "month": _label(sdate), "unit_code": unit})
+    return matched_event, source_rows, source_dates
+
+
+def _registry_rows(
+    kind: str,
+    source: str,
+    by_person: dict[int, dict[str, Any]],
+    matched_event: dict[int, tuple[str, float]],
+    source_dates: dict[str, str],
+    late_days: int,
+) -> list[dict[str, Any]]:
+    """One row per registry event: matched to a source record or registry-only."""
     rows: list[dict[str, Any]] = []
-    for kind, (etype, source, date_col) in KINDS.items():
-        ev = events[events["event_type"] == etype]
-        # the registry event of each person (the first, should a history hold two)
-        by_person: dict[int, dict[str, Any]] = {}
-        for r in ev.sort_values("event_id").to_dict("records"):
-            by_person.setdefault(int(r["person_id"]), r)
-        src = _source_table(root, source)
-        matched_event: dict[int, tuple[str, float]] = {}
-        source_rows: list[dict[str, Any]] = []
-        source_dates: dict[str, str] = {}
-        if src is not None:
-            if date_col not in src.columns:
-                raise ReconciliationError(
-                    f"来源表 sources/{source} 缺少列 {date_col}",
-                    f"source table sources/{source} has no column {date_col}",
-                )
-            for rec in src.sort_values("record_id").to_dict("records"):
-                rid = str(rec["record_id"])
-                pid, prob = linked.get((source, rid), (None, 0.0))
-                sdate = _date(rec[date_col])
-                source_dates[rid] = sdate.isoformat() if sdate else ""
-                base = {
-                    "kind": kind, "source": source, "record_id": rid,
-                    "source_date": sdate.isoformat() if sdate else "", "match_probability": prob,
-                    "person_id": pid,
-                }  # fmt: skip
-                if pid is not None and pid in by_person:
-                    e = by_person[pid]
-                    if pid in matched_event:
-                        source_rows.append({**base, "category": "duplicate", "event_id": int(e["event_id"]),
-                                            "month": _label(_date(e["event_date"])),
-                                            "unit_code": str(e["unit_code"] or "")[:12]})
-                        continue
-                    matched_event[pid] = (rid, prob)
-                    continue
-                unit = reg_unit.get(pid) if pid is not None else None
-                unit = unit or rec.get("address_unit")
-                unit = "" if unit is None or unit != unit else str(unit)[:12]
-                source_rows.append({**base, "category": "source_only", "event_id": None,
-                                    "month": _label(sdate), "unit_code": unit})
-        for pid, e in by_person.items():
-            ed, rd = _date(e["event_date"]), _date(e["recorded_date"])
-            delay = (rd - ed).days if ed and rd else None
-            rid, prob = matched_event.get(pid, ("", 0.0))
-            rows.append({
-                "month": _label(ed), "kind": kind,
-                "category": "matched" if rid else "registry_only",
-                "unit_code": str(e["unit_code"] or "")[:12], "event_id": int(e["event_id"]),
-                "person_id": pid, "event_date": ed.isoformat() if ed else "",
-                "recorded_date": rd.isoformat() if rd else "", "delay_days": delay,
-                "late": delay is not None and delay > late_days,
-                "source": source if rid else "", "record_id": rid,
-                "source_date": "", "match_probability": prob,
-            })  # fmt: skip
-            if rid:
-                rows[-1]["source_date"] = source_dates.get(rid, "")
-        for r in source_rows:
-            rows.append({**r, "event_date": "", "recorded_date": "", "delay_days": None, "late": False})
+    for pid, e in by_person.items():
+        ed, rd = _date(e["event_date"]), _date(e["recorded_date"])
+        delay = (rd - ed).days if ed and rd else None
+        rid, prob = matched_event.get(pid, ("", 0.0))
+        rows.append({
+            "month": _label(ed), "kind": kind,
+            "category": "matched" if rid else "registry_only",
+            "unit_code": str(e["unit_code"] or "")[:12], "event_id": int(e["event_id"]),
+            "person_id": pid, "event_date": ed.isoformat() if ed else "",
+            "recorded_date": rd.isoformat() if rd else "", "delay_days": delay,
+            "late": delay is not None and delay > late_days,
+            "source": source if rid else "", "record_id": rid,
+            "source_date": "", "match_probability": prob,
+        })  # fmt: skip
+        if rid:
+            rows[-1]["source_date"] = source_dates.get(rid, "")
+    return rows
+
+
+def _record_frame(rows: list[dict[str, Any]], wanted: set[str]) -> pd.DataFrame:
+    """The rows of the wanted months, sorted, with nullable integer ids."""
     out = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
     out = out[out["month"].isin(wanted)]
     order = {c: i for i, c in enumerate(CATEGORIES)}
