@@ -26,7 +26,7 @@ from popreg.registry.errors import RegistryError
 from popreg.registry.exports import Column, Export, export_response, request_reason
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person
 from popreg.registry.policy import Permission
-from popreg.registry.views import PAGE_SIZE, _base_context, _value_labels, with_actor, writer
+from popreg.registry.views import PAGE_SIZE, base_context, value_labels, with_actor, writer
 
 STATUS_FILTERS = [
     ("pending", _("Pending review")),
@@ -130,7 +130,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     return render(
         request,
         "linkage/index.html",
-        _base_context(
+        base_context(
             actor,
             page=page,
             query=query,
@@ -148,7 +148,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 def _side(person: Person) -> dict[str, Any]:
-    labels = _value_labels()
+    labels = value_labels()
     return {
         "person": person,
         "hukou_kind": labels["hukou_kind"].get(person.hukou_kind, person.hukou_kind),
@@ -201,7 +201,7 @@ def _detail(
     return render(
         request,
         "linkage/candidate.html",
-        _base_context(
+        base_context(
             actor,
             c=c,
             filled=filled,
@@ -301,7 +301,7 @@ def _merge_list(
     return render(
         request,
         "linkage/merges.html",
-        _base_context(actor, page=page, query="", error=error),
+        base_context(actor, page=page, query="", error=error),
         status=status,
     )
 
@@ -324,7 +324,7 @@ def runs(request: HttpRequest, actor: Actor) -> HttpResponse:
     page = Paginator(_scoped_runs(actor), PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = _with_state_labels(page.object_list)
     return render(
-        request, "linkage/runs.html", _base_context(actor, page=page, query="", units=_units(actor))
+        request, "linkage/runs.html", base_context(actor, page=page, query="", units=_units(actor))
     )
 
 
@@ -346,7 +346,7 @@ def start_run(request: HttpRequest, actor: Actor) -> HttpResponse:
         return render(
             request,
             "linkage/runs.html",
-            _base_context(
+            base_context(
                 actor, page=page, query="", units=_units(actor), error=err.message, selected=code
             ),
             status=400,
@@ -379,7 +379,7 @@ def _run_json(run: DedupRun) -> dict[str, Any]:
 @with_actor
 def run_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     run = _run(actor, pk)
-    return render(request, "linkage/run.html", _base_context(actor, run=run, data=_run_json(run)))
+    return render(request, "linkage/run.html", base_context(actor, run=run, data=_run_json(run)))
 
 
 @with_actor

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from popreg.core import names as names_core
 from popreg.registry._import_format import (
-    _CHUNK,
     AUDIT_ACTION,
+    CHUNK,
     COLUMN_BY_KEY,
     ImportFileError,
     ImportRow,
@@ -37,7 +37,7 @@ def previous_import(sha256: str) -> AuditRecord | None:
             .order_by("id").first())
 
 
-def _chunks(items: Sequence[str], n: int = _CHUNK) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[str], n: int = CHUNK) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
 

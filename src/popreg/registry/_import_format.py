@@ -19,12 +19,12 @@ AUDIT_ACTION = AuditAction.IMPORT_PERSONS
 #: Rows a single file may hold; larger registries are imported township by township.
 MAX_ROWS = 500_000
 #: Rows checked against the database per query.
-_CHUNK = 500
+CHUNK = 500
 
 Progress = Callable[[str, int, int], None]
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
+def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
@@ -81,17 +81,17 @@ COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 REQUIRED_KEYS = tuple(c.key for c in COLUMNS if c.required)
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     t = unicodedata.normalize("NFKC", text or "")
     t = re.sub(r"[\s*＊:：]+", "", t)
     t = re.sub(r"[(（][^)）]*[)）]$", "", t)  # "姓名(必填)", "户号（Household No.）"
     return t.lower()
 
 
-_HEADER_INDEX: dict[str, str] = {}
+HEADER_INDEX: dict[str, str] = {}
 for _c in COLUMNS:
     for _h in (_c.header, _c.key, *_c.aliases):
-        _HEADER_INDEX[_header_key(_h)] = _c.key
+        HEADER_INDEX[header_key(_h)] = _c.key
 
 
 # --------------------------------------------------------------------------- results

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from popreg.registry._import_format import (
-    _HEADER_INDEX,
     COLUMN_BY_KEY,
+    HEADER_INDEX,
     MAX_ROWS,
     REQUIRED_KEYS,
     ImportFileError,
@@ -21,14 +21,14 @@ from popreg.registry._import_format import (
     ParseResult,
     Progress,
     RowError,
-    _header_key,
-    _no_progress,
+    header_key,
+    no_progress,
 )
 from popreg.registry._import_read import (
-    _cell_text,
-    _empty_file,
-    _find_header,
-    _open_rows,
+    cell_text,
+    empty_file,
+    find_header,
+    open_rows,
     sha256_of,
 )
 from popreg.registry.actions.checks import check_date, check_id, check_name, check_sex
@@ -128,29 +128,29 @@ def _parse_row(
         try:
             values[key] = convert(value)
         except _CellError as exc:
-            errors.append(RowError(number, res.label(key), _cell_text(value), exc.zh, exc.en))
+            errors.append(RowError(number, res.label(key), cell_text(value), exc.zh, exc.en))
         except RegistryError as exc:
-            errors.append(RowError(number, res.label(key), _cell_text(value),
+            errors.append(RowError(number, res.label(key), cell_text(value),
                                    exc.message_zh, exc.message_en))
 
     def text(key: str) -> str:
-        return _cell_text(raw.get(key))
+        return cell_text(raw.get(key))
 
     def household_no(v: Any) -> str:
-        t = _cell_text(v)
+        t = cell_text(v)
         if t and not _HOUSEHOLD_NO.match(t):
             raise _CellError(f"户号“{t}”只能由数字、字母或连字符组成，最长 20 位",
                              f"household number '{t}' may hold digits, letters or '-' only, 20 at most")
         return t
 
     def sex(v: Any) -> str:
-        t = _cell_text(v)
+        t = cell_text(v)
         if not t:
             raise RegistryError("请填写性别（男/女）", "sex is required (男/女)", "sex")
         return check_sex(SEX_VALUES.get(t.lower(), t))
 
     def birth(v: Any) -> date:
-        if v is None or _cell_text(v) == "":
+        if v is None or cell_text(v) == "":
             raise RegistryError("请填写出生日期", "birth date is required", "birth_date")
         d = parse_date(v, "出生日期")
         if d not in checked_dates:  # many people share a birth date; the check depends on it only
@@ -158,7 +158,7 @@ def _parse_row(
         return checked_dates[d]
 
     def registered(v: Any) -> str:
-        t = _cell_text(v)
+        t = cell_text(v)
         if not t:
             raise RegistryError("请填写户籍地代码", "the registered unit code is required", "registered_unit")
         return _unit_code(t, "户籍地代码")
@@ -166,7 +166,7 @@ def _parse_row(
     cell("household_no", household_no)
     cell("household_kind", lambda v: _choice(text("household_kind"), KIND_VALUES, "户别", "家庭户/集体户", "family"))
     cell("address", lambda v: _limit(text("address"), 200, "住址"))
-    cell("name", lambda v: check_name(_cell_text(v)))
+    cell("name", lambda v: check_name(cell_text(v)))
     cell("sex", sex)
     cell("birth_date", birth)
     cell("ethnicity", lambda v: _limit(text("ethnicity"), 20, "民族") or "汉族")
@@ -187,7 +187,7 @@ def _parse_row(
                 "the ID number was stored by Excel as a number and its last digits may be lost; "
                 "format the column as text and type the numbers again",
             )
-        return check_id(_cell_text(v) or None, values.get("birth_date"), values.get("sex"))
+        return check_id(cell_text(v) or None, values.get("birth_date"), values.get("sex"))
 
     cell("id_number", id_number)
     if errors:
@@ -205,14 +205,14 @@ def _limit(text: str, n: int, label: str) -> str:
 def parse_file(data: bytes, file_name: str = "", progress: Progress | None = None) -> ParseResult:
     """Read and check every row of ``data``; raises :class:`ImportFileError` when the file
     as a whole is unusable, otherwise returns the valid rows and every row error."""
-    report = progress or _no_progress
-    rows, fmt = _open_rows(data, file_name)
-    header_row, header, _titles = _find_header(rows)
+    report = progress or no_progress
+    rows, fmt = open_rows(data, file_name)
+    header_row, header, _titles = find_header(rows)
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
     ignored: list[str] = []
     for i, h in enumerate(header):
-        key = _HEADER_INDEX.get(_header_key(h))
+        key = HEADER_INDEX.get(header_key(h))
         if key is None:
             if h:
                 ignored.append(h)
@@ -249,7 +249,7 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
         if result.total_rows % 1000 == 0:
             report("parse", result.total_rows, 0)
     if result.total_rows == 0:
-        raise _empty_file()
+        raise empty_file()
     _check_within_file(result)
     report("parse", result.total_rows, result.total_rows)
     return result

@@ -13,11 +13,11 @@ from datetime import date, datetime
 from typing import Any
 
 from popreg.registry._import_format import (
-    _HEADER_INDEX,
     COLUMN_BY_KEY,
+    HEADER_INDEX,
     REQUIRED_KEYS,
     ImportFileError,
-    _header_key,
+    header_key,
 )
 
 # --------------------------------------------------------------------------- reading
@@ -85,7 +85,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
             f"cannot read this Excel file ({type(exc).__name__}); save it again as .xlsx",
         ) from exc
     if not wb.worksheets:
-        raise _empty_file()
+        raise empty_file()
     ws = wb.worksheets[0]
 
     def rows() -> Iterator[list[Any]]:
@@ -106,16 +106,16 @@ def _not_spreadsheet() -> ImportFileError:
     )
 
 
-def _empty_file() -> ImportFileError:
+def empty_file() -> ImportFileError:
     return ImportFileError(
         "文件中没有数据行；请在表头下方逐行填写人员信息",
         "the file has no data rows; fill in one person per row below the header",
     )
 
 
-def _open_rows(data: bytes, file_name: str) -> tuple[Iterator[list[Any]], str]:
+def open_rows(data: bytes, file_name: str) -> tuple[Iterator[list[Any]], str]:
     if not data.strip():
-        raise _empty_file()
+        raise empty_file()
     if data.startswith(_OLE):
         raise ImportFileError(
             "这是旧版 Excel(.xls) 文件；请在 Excel 或 WPS 中另存为 .xlsx 或 CSV 后上传",
@@ -130,7 +130,7 @@ def _open_rows(data: bytes, file_name: str) -> tuple[Iterator[list[Any]], str]:
     return _csv_rows(data)
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -142,7 +142,7 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str], list[list[Any]]]:
+def find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str], list[list[Any]]]:
     """(row number of the header, its cells, the non-empty rows seen before it).
 
     Title rows above the header are allowed: the header is the first of the first ten
@@ -150,17 +150,17 @@ def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str], list[list[A
     """
     seen: list[list[Any]] = []
     for number, cells in enumerate(rows, start=1):
-        texts = [_cell_text(c) for c in cells]
+        texts = [cell_text(c) for c in cells]
         if not any(texts):
             continue
-        known = sum(1 for t in texts if _header_key(t) in _HEADER_INDEX)
+        known = sum(1 for t in texts if header_key(t) in HEADER_INDEX)
         if known >= 3:
             return number, texts, seen
         seen.append(texts)
         if len(seen) >= 10:
             break
     if not seen:
-        raise _empty_file()
+        raise empty_file()
     first = "、".join(t for t in seen[0] if t)[:200]
     needed = "、".join(COLUMN_BY_KEY[k].header for k in REQUIRED_KEYS)
     raise ImportFileError(

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from popreg.registry import jobs
 from popreg.registry.access import Actor
 from popreg.registry.errors import RegistryError
-from popreg.registry.views import PAGE_SIZE, _base_context, with_actor
+from popreg.registry.views import PAGE_SIZE, base_context, with_actor
 
 
 def _require_view(actor: Actor) -> None:
@@ -30,7 +30,7 @@ def job_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     jobs.fail_dead_jobs()
     page = Paginator(jobs.visible_jobs(actor), PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(job, jobs.progress_data(actor, job)) for job in page.object_list]
-    return render(request, "registry/jobs/list.html", _base_context(
+    return render(request, "registry/jobs/list.html", base_context(
         actor, page=page, rows=rows, sees_all=jobs._sees_all(actor),
     ))  # fmt: skip
 
@@ -39,7 +39,7 @@ def job_list(request: HttpRequest, actor: Actor) -> HttpResponse:
 def job_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     _require_view(actor)
     job = jobs.job_for(actor, pk)
-    return render(request, "registry/jobs/detail.html", _base_context(actor, job=job))
+    return render(request, "registry/jobs/detail.html", base_context(actor, job=job))
 
 
 @with_actor
@@ -57,7 +57,7 @@ def _act(request: HttpRequest, actor: Actor, pk: int, action: str) -> HttpRespon
         if request.headers.get("Accept", "").startswith("application/json"):
             return JsonResponse({"error": err.message, **jobs.progress_data(actor, job)}, status=400)
         return render(request, "registry/jobs/detail.html",
-                      _base_context(actor, job=job, error=err.message), status=400)  # fmt: skip
+                      base_context(actor, job=job, error=err.message), status=400)  # fmt: skip
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(jobs.progress_data(actor, job))
     return redirect(request.POST.get("next") or job_url(job))

@@ -166,7 +166,7 @@ def _breadcrumbs(actor: Actor, unit: AdminUnit) -> list[AdminUnit]:
     return [u for u in _ancestors(unit) if actor.covers(u.code)]
 
 
-def _base_context(actor: Actor, **extra: Any) -> dict[str, Any]:
+def base_context(actor: Actor, **extra: Any) -> dict[str, Any]:
     return {"actor": actor, "can_write": actor.can_write, **extra}
 
 
@@ -178,7 +178,7 @@ def home(request: HttpRequest, actor: Actor) -> HttpResponse:
     unit = AdminUnit.objects.filter(code=actor.unit_code).first() if actor.unit_code else None
     if unit is None and actor.prefix == "":
         unit = AdminUnit.objects.filter(level="county").order_by("code").first()
-    return render(request, "registry/home.html", _base_context(
+    return render(request, "registry/home.html", base_context(
         actor, unit=unit, role_label=_role_label(actor), form=SearchForm(),
     ))
 
@@ -198,7 +198,7 @@ def search(request: HttpRequest, actor: Actor) -> HttpResponse:
             results = list(search_persons(actor, query, limit=PAGE_SIZE))
     for p in results:
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
-    return render(request, "registry/search.html", _base_context(
+    return render(request, "registry/search.html", base_context(
         actor, form=form, query=query, results=results, limit=PAGE_SIZE,
     ))
 
@@ -240,7 +240,7 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
               .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
               .order_by("household_no"))
         households = Paginator(hh, HOUSEHOLD_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "registry/unit_detail.html", _base_context(
+    return render(request, "registry/unit_detail.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
         page=households, query="",
     ))
@@ -291,7 +291,7 @@ def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     for p in page.object_list:
         p.masked_id = mask_id(p.id_number)
     query = "&".join(f"{k}={v}" for k, v in filters.items())
-    return render(request, "registry/unit_persons.html", _base_context(
+    return render(request, "registry/unit_persons.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), page=page, filters=filters,
         query=query, statuses=Status.choices, residence_types=ResidenceType.choices,
     ))
@@ -347,7 +347,7 @@ def household_detail(request: HttpRequest, actor: Actor, number: str) -> HttpRes
     members = list(scope_persons(hh.members.all(), actor).order_by("birth_date", "id"))
     for p in members:
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
-    return render(request, "registry/household_detail.html", _base_context(
+    return render(request, "registry/household_detail.html", base_context(
         actor, household=hh, members=members, crumbs=_breadcrumbs(actor, hh.unit) + [hh.unit],
     ))
 
@@ -370,7 +370,7 @@ def _timeline(person: Person) -> list[dict[str, Any]]:
     households = dict(Household.objects.filter(pk__in=household_ids).values_list("pk", "household_no"))
     labels = _field_labels()
     displays = {"status": dict(Status.choices), "residence_type": dict(ResidenceType.choices),
-                "sex": {"M": _("male"), "F": _("female")}, **_value_labels()}
+                "sex": {"M": _("male"), "F": _("female")}, **value_labels()}
 
     def show(field: str, value: Any) -> str:
         if value in (None, ""):
@@ -402,7 +402,7 @@ def _timeline(person: Person) -> list[dict[str, Any]]:
     return out
 
 
-def _value_labels() -> dict[str, dict[str, str]]:
+def value_labels() -> dict[str, dict[str, str]]:
     """Readable values of the free-text coded fields (unknown codes are shown as stored)."""
     return {
         "hukou_kind": {"agricultural": _("agricultural"), "non_agricultural": _("non-agricultural"),
@@ -437,8 +437,8 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         "father": scoped.filter(pk=person.father_id).first() if person.father_id else None,
         "children": list(scoped.filter(Q(mother=person) | Q(father=person)).order_by("birth_date")),
     }
-    labels = _value_labels()
-    return render(request, "registry/person_detail.html", _base_context(
+    labels = value_labels()
+    return render(request, "registry/person_detail.html", base_context(
         actor, person=person,
         hukou_kind=labels["hukou_kind"].get(person.hukou_kind, person.hukou_kind),
         marital_status=labels["marital_status"].get(person.marital_status, person.marital_status), relatives=relatives, timeline=_timeline(person),
@@ -455,7 +455,7 @@ def _form_page(request: HttpRequest, actor: Actor, form: Any, title: str,
                person: Person | None = None, **extra: Any) -> HttpResponse:
     if person is not None:
         person.masked_id = mask_id(person.id_number)  # type: ignore[attr-defined]
-    return render(request, "registry/form.html", _base_context(
+    return render(request, "registry/form.html", base_context(
         actor, form=form, title=title, person=person, **extra,
     ), status=400 if form.is_bound and form.errors else 200)
 

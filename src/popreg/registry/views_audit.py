@@ -27,7 +27,7 @@ from popreg.registry.audit import AuditAction
 from popreg.registry.exports import Column, Export, export_response, request_reason
 from popreg.registry.models import AuditRecord, Role
 from popreg.registry.policy import COUNTY_WIDE, ROLE_PERMISSIONS, Permission
-from popreg.registry.views import _base_context, under, with_actor
+from popreg.registry.views import base_context, under, with_actor
 
 AUDIT_PAGE_SIZE = 100
 
@@ -154,7 +154,7 @@ def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
     for rec in page.object_list:
         rec.label = action_label(rec.action)
     query = f.query()
-    return render(request, "registry/audit_log.html", _base_context(
+    return render(request, "registry/audit_log.html", base_context(
         actor, page=page, filter=f, errors=errors, actions=AuditAction.choices, query=query,
         export_query=f"{query}&" if query else "",
     ))
@@ -185,6 +185,6 @@ def permissions_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     """角色与权限: the role → permission table, for those who manage users."""
     if not actor.can(Permission.MANAGE_USERS):
         raise PermissionDenied(_("Only county administrators can see the role table."))
-    return render(request, "registry/permissions.html", _base_context(
+    return render(request, "registry/permissions.html", base_context(
         actor, permissions=permission_rows(), roles=role_columns(),
     ))
