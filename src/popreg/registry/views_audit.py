@@ -118,7 +118,8 @@ def _export(actor: Actor, request: HttpRequest, f: AuditFilter, fmt: str) -> Htt
     qs = filtered_records(actor, f)
     tz = timezone.get_default_timezone()
     rows = (
-        (timezone.localtime(r.at, tz), r.actor_name, r.action, action_label(r.action), r.target_type,
+        # local wall-clock time: a spreadsheet cell holds no time zone
+        (timezone.localtime(r.at, tz).replace(tzinfo=None), r.actor_name, r.action, action_label(r.action), r.target_type,
          r.target_id, r.unit_code, _detail_text(r.detail))
         for r in qs.iterator(chunk_size=2000)
     )
