@@ -124,10 +124,42 @@ def test_summary_exports(client_for, campaign, people, actors):
     assert any("Noto-Sans-CJK-SC" in name for name in fonts) and all(fonts.values())
     assert pdfcheck.notdef_count(pdf.content) == 0
     assert c.get(f"/campaigns/{campaign.pk}/summary.doc").status_code == 404
-    field_list = c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf")
-    text = pdfcheck.text(field_list.content)
+    assert c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf").status_code == 405
+
+
+def test_field_list_pdf_is_a_job_with_a_download(client_for, campaign, people, actors, settings, tmp_path):
+    """The PDF is rendered by a field_list_pdf job into POPREG_HOME; the job links its download."""
+    from popreg.registry.job_models import Job
+
+    settings.POPREG_HOME = tmp_path
+    c = client_for("admin")
+    detail = c.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert f'action="/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf"' in detail
+    resp = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf")
+    job = Job.objects.get(kind="field_list_pdf")
+    assert resp.status_code == 302 and resp["Location"] == f"/jobs/{job.pk}/"
+    assert job.state == "succeeded" and job.unit_code == VILLAGE_A1 and job.result["persons"] == 2
+    page = c.get(resp["Location"]).content.decode()
+    assert 'data-job-progress="' in page and job.result_url in page
+    stored = list((tmp_path / "fieldlists" / str(job.pk)).iterdir())
+    assert [p.name for p in stored] == [job.result["file"]]  # no temporary file left
+    field_list = c.get(job.result_url)
+    body = b"".join(field_list.streaming_content)
+    assert field_list["Content-Type"] == "application/pdf"
+    text = pdfcheck.text(body)
     assert "王秀英" in text and "張偉" in text and "李娜" not in text
-    assert AuditRecord.objects.filter(action="campaign_export_field_list").exists()
+    assert "admin" in text  # the export layer's stamp
+    assert AuditRecord.objects.filter(action="campaign_export_field_list", actor_name="admin").exists()
+    assert AuditRecord.objects.filter(action="export_file", target_id=str(job.pk)).exists()
+
+
+def test_field_list_pdf_refused_starts_nothing(client_for, campaign, people, actors):
+    from popreg.registry.job_models import Job
+
+    c = client_for("auditor")  # sees the campaign, may not print field lists
+    resp = c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/list.pdf")
+    assert resp.status_code == 403
+    assert not Job.objects.exists()
 
 
 def test_login_page_then_campaigns(client, users):

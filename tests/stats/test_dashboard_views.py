@@ -220,12 +220,16 @@ def test_refresh_is_for_county_staff_only(login, units, home):
     assert "/stats/refresh/" not in page
     assert not AuditRecord.objects.filter(action="stats_refresh").exists()
     assert clerk.get("/stats/refresh/").status_code == 405
+    from popreg.registry.job_models import Job
+
+    assert not Job.objects.exists()  # a refused start queues nothing
 
 
 def test_refresh_button_writes_a_new_snapshot(client, db, small_snap, settings, tmp_path):  # noqa: F811
     from django.contrib.auth import get_user_model
 
     from popreg.registry.access import system_actor
+    from popreg.registry.job_models import Job
     from popreg.registry.loading import load_snapshot
     from popreg.registry.models import AdminUnit, Assignment, AuditRecord
 
@@ -238,11 +242,22 @@ def test_refresh_button_writes_a_new_snapshot(client, db, small_snap, settings, 
     page = client.get("/stats/").content.decode()
     assert "还没有统计快照" in page and "/stats/refresh/" in page
     response = client.post("/stats/refresh/")
-    assert response.status_code == 302
+    job = Job.objects.get(kind="stats_refresh")
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
     written = list((tmp_path / "snapshots").iterdir())
-    assert len(written) == 1 and (written[0] / "dashboard" / "meta.json").is_file()
+    assert len(written) == 1 and (written[0] / "dashboard" / "meta.json").is_file()  # no hidden leftovers
+    assert job.state == "succeeded" and job.result == {"snapshot": written[0].name}
+    assert job.result_url == "/stats/" and job.stage == "published"
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-job-progress="' in page and 'href="/stats/"' in page and written[0].name in page
     assert AuditRecord.objects.filter(action="stats_refresh", actor_name="statistician").exists()
     assert client.get(f"/stats/units/{county.code}/").status_code == 200
+    # the dual-system estimate is a job too; its result is the county's estimate page
+    response = client.post("/stats/dse/build/")
+    dse = Job.objects.get(kind="stats_dse")
+    assert response["Location"] == f"/jobs/{dse.pk}/" and dse.state == "succeeded", dse.error_en
+    assert dse.result_url == f"/stats/units/{county.code}/dse/"
+    assert AuditRecord.objects.filter(action="stats_dse", actor_name="statistician").exists()
 
 
 def test_clerk_without_snapshot_gets_no_button(login, settings, tmp_path):

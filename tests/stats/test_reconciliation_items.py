@@ -88,23 +88,53 @@ def test_items_are_scoped_and_settled_in_jurisdiction(loaded):
     assert AuditRecord.objects.filter(action="settle_reconciliation_item", target_id=str(item.pk)).exists()
 
 
-def test_page_shows_counts_and_creates_items(loaded, client, monkeypatch):
+def _officer_a(client):
     from django.contrib.auth import get_user_model
 
     from popreg.registry.models import Assignment
 
-    monkeypatch.setattr("popreg.stats.views_reconciliation.link_sources", lambda path: LINKS)
     user = get_user_model().objects.create_user("officer_a", password="pw-123456")
     Assignment.objects.create(user=user, role="township_officer", unit_id="411000001000")
     client.force_login(user)
-    resp = client.get("/stats/reconciliation/", {"month": "2024-05", "snapshot": "", "level": "village"})
+    return user
+
+
+def test_page_shows_counts_and_creates_items(loaded, client, monkeypatch):
+    """"The registry now" is a POSTed job; its result page shows the table and creates items."""
+    from popreg.registry.job_models import Job
+
+    monkeypatch.setattr("popreg.stats.jobs.link_sources", lambda path: LINKS)
+    _officer_a(client)
+    params = {"month": "2024-05", "snapshot": "", "level": "village"}
+    resp = client.post("/stats/reconciliation/", {**params, "action": "compare"})
+    job = Job.objects.get(kind="reconciliation")
+    assert resp.status_code == 302 and resp["Location"] == f"/jobs/{job.pk}/"
+    assert job.state == "succeeded" and job.unit_code == "411000001000"
+    progress = client.get(resp["Location"]).content.decode()
+    assert 'data-job-progress="' in progress and f"/stats/reconciliation/jobs/{job.pk}/" in progress
+    resp = client.get(job.result_url)
     assert resp.status_code == 200
     rows = {r["unit_code"]: r for r in resp.context["rows"]}
     assert set(rows) == {V11, V12}  # only the officer's township
     assert rows[V11]["verified"] == 3 and rows[V12]["accuracy_rate"] == 100.0
-    resp = client.post("/stats/reconciliation/", {"month": "2024-05", "snapshot": "", "level": "village"})
+    resp = client.post(job.result_url)
     assert resp.status_code == 302
     assert sorted(ReconciliationItem.objects.values_list("unit_id", flat=True)) == [V11, V11]
-    csv_resp = client.get("/stats/reconciliation/", {"month": "2024-05", "snapshot": "", "format": "csv"})
-    assert b"accuracy_rate" in csv_resp.content and V21.encode() not in csv_resp.content
+    csv_resp = client.get(job.result_url, {"format": "csv"})
+    body = b"".join(csv_resp.streaming_content) if csv_resp.streaming else csv_resp.content
+    assert b"accuracy_rate" in body and V21.encode() not in body
     assert date(2024, 5, 20) in set(ReconciliationItem.objects.values_list("event_date", flat=True))
+
+
+def test_get_of_the_page_writes_no_snapshot(loaded, client, monkeypatch):
+    from popreg.registry.job_models import Job
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a GET wrote a snapshot")
+
+    monkeypatch.setattr("popreg.registry.snapshot.write_registry_snapshot", refuse)
+    _officer_a(client)
+    resp = client.get("/stats/reconciliation/", {"month": "2024-05", "snapshot": "", "level": "village"})
+    assert resp.status_code == 200 and resp.context.get("rows") is None
+    assert not Job.objects.exists()
+

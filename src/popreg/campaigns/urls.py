@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<int:pk>/sign-off/", views.sign_off, name="sign_off"),
     path("<int:pk>/villages/<str:code>/workbook.xlsx", views.village_workbook, name="workbook"),
     path("<int:pk>/villages/<str:code>/list.pdf", views.village_pdf, name="field_list"),
+    path("field-lists/<int:job>/download/", views.field_list_download, name="field_list_download"),
     path("<int:pk>/villages/<str:code>/upload/", views.upload, name="upload"),
     path("<int:pk>/villages/<str:code>/capture/", views.capture, name="capture"),
     path("<int:pk>/villages/<str:code>/capture/<int:person_pk>/", views.capture_person, name="capture_person"),

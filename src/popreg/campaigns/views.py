@@ -8,9 +8,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from popreg.campaigns import actions, fieldlists, forms
+from popreg.campaigns.jobs import field_list_file
 from popreg.campaigns.models import (
     Campaign,
     FieldOutcome,
@@ -41,17 +43,28 @@ from popreg.campaigns.queries import (
     scope_villages,
     village_info,
 )
-from popreg.campaigns.summary import SummaryTable, summary_pdf, summary_table, summary_xlsx
+from popreg.campaigns.summary import (
+    SummaryTable,
+    fill_summary_workbook,
+    summary_html,
+    summary_table,
+)
 from popreg.core.privacy import mask_id
+from popreg.registry import jobs
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.exports import (
+    CONTENT_TYPES,
+    Export,
+    export_response,
+    request_full_id,
+    request_reason,
+)
+from popreg.registry.job_models import JobState
 from popreg.registry.models import AdminUnit, Household
 from popreg.registry.policy import Permission, role_has
 from popreg.registry.views import with_actor, writer
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 # ---------------------------------------------------------------- labels in the active language
 
@@ -112,7 +125,7 @@ def _summary_screen(table: SummaryTable) -> tuple[list[str], list[tuple[UnitProg
     for r in table.rows:
         values = table.values(r)
         values[level_col] = levels.get(r.level, values[level_col])
-        values[sign_col] = pgettext("list separator", ", ").join(str(forms.SIGN_OFF_LEVELS.get(s, s)) for s in r.signoffs)
+        values[sign_col] = pgettext("list separator", ", ").join(str(dict(SignOff.Level.choices).get(s, s)) for s in r.signoffs)
         rows.append((r, values))
     return [names.get(h, h) for h in header], rows
 
@@ -134,11 +147,6 @@ def _village(actor: Actor, campaign: Campaign, code: str) -> AdminUnit:
     return unit
 
 
-def _name(names: dict[str, Any], value: str, display: Any) -> str:
-    """A stored choice by the pages' name for it (``forms.*_NAMES``), else its model label."""
-    return str(names.get(value, display))
-
-
 def _percent(part: float, whole: float = 1) -> str:
     """A ratio as a whole percentage, rounded as the ``widthratio`` template tag does."""
     return f"{round(part / whole * 100)}%"
@@ -147,18 +155,10 @@ def _percent(part: float, whole: float = 1) -> str:
 def _ctx(actor: Actor, campaign: Campaign, **extra: Any) -> dict[str, Any]:
     return {"actor": actor, "campaign": campaign, "can_write": actor.can(Permission.CAMPAIGN_FIELDWORK),
             "threshold": _percent(campaign.error_threshold),
-            "phase_label": _name(forms.PHASE_NAMES, campaign.phase, campaign.get_phase_display()),
+            "phase_label": str(campaign.get_phase_display()),
             "can_manage": actor.can(Permission.MANAGE_CAMPAIGNS),
             "is_county": actor.can(Permission.CAMPAIGN_COUNTY_SIGN_OFF),
             "is_township": actor.can(Permission.CAMPAIGN_ACCEPTANCE), **extra}
-
-
-def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
-    from urllib.parse import quote
-
-    resp = HttpResponse(data, content_type=content_type)
-    resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return resp
 
 
 # ---------------------------------------------------------------- campaigns
@@ -168,7 +168,7 @@ def _download(data: bytes, content_type: str, filename: str) -> HttpResponse:
 def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     campaigns = campaigns_for(actor)
     for c in campaigns:
-        c.phase_label = _name(forms.PHASE_NAMES, c.phase, c.get_phase_display())  # type: ignore[attr-defined]
+        c.phase_label = str(c.get_phase_display())  # type: ignore[attr-defined]
     return render(request, "campaigns/index.html", {
         "actor": actor, "campaigns": campaigns,
         "can_create": actor.can(Permission.MANAGE_CAMPAIGNS),
@@ -200,7 +200,7 @@ def create(request: HttpRequest, actor: Actor) -> HttpResponse:
 def detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
     rows = progress(c, actor)
-    phases = [(p, _name(forms.PHASE_NAMES, p, label), start, end) for p, label, start, end in c.phase_dates()]
+    phases = c.phase_dates()
     return render(request, "campaigns/detail.html", _ctx(
         actor, c, rows=rows, phases=phases, phase_index=[p.value for p in Phase].index(c.phase),
         next_phase=_next_phase(c), n_open=items_for(c, actor).filter(
@@ -213,7 +213,7 @@ def _next_phase(c: Campaign) -> str:
     i = order.index(c.phase)
     if i + 1 == len(order):
         return ""
-    return _name(forms.PHASE_NAMES, order[i + 1], Phase(order[i + 1]).label)
+    return str(Phase(order[i + 1]).label)
 
 
 @require_POST
@@ -223,7 +223,7 @@ def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     try:
         c = actions.do_advance_phase(actor, c)
         messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {
-            "phase": _name(forms.PHASE_NAMES, c.phase, c.get_phase_display())})
+            "phase": str(c.get_phase_display())})
     except RegistryError as err:
         messages.error(request, err.message)
     return redirect("campaigns:detail", c.pk)
@@ -249,23 +249,58 @@ def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def village_workbook(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
-    data = fieldlists.build_field_workbook(village_info(v), field_list_persons(c, v.code), campaign_info(c))
-    audit(actor, AuditAction.CAMPAIGN_EXPORT_WORKBOOK, c, unit_code=v.code, detail={"village": v.code})
-    return _download(data, XLSX, f"{c.name}-{v.name}-入户核对表.xlsx")
+    persons = field_list_persons(c, v.code)
+    export = Export(
+        title=f"{c.name} {v.name} 入户核对表", filename=f"{c.name}-{v.name}-入户核对表.xlsx", format="xlsx",
+        action=AuditAction.CAMPAIGN_EXPORT_WORKBOOK, reason="入户核对 field check", target=c,
+        row_count=len(persons), detail={"village": v.code},
+        xlsx=lambda wb, ctx: fieldlists.fill_field_workbook(
+            wb, village_info(v), persons, campaign_info(c) | {"show_full_id": ctx.full_id}),
+    )
+    return export_response(actor, export, permission=Permission.CAMPAIGN_FIELDWORK, unit_code=v.code,
+                           full_id=request_full_id(request), reason=request_reason(request))
+
+
+@require_POST
+@with_actor
+def village_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
+    """Start the ``field_list_pdf`` job of a village (a PDF of a large village takes about a
+    minute) and show its progress; its result is the download below."""
+    c = _campaign(actor, pk)
+    v = _village(actor, c, code)
+    params = {"campaign": c.pk, "village": v.code, "split": request.POST.get("split") or "",
+              "full_id": request_full_id(request) or request.POST.get("full_id") == "1",
+              "reason": request_reason(request)}  # fmt: skip
+    try:
+        job = jobs.start_job(actor, "field_list_pdf", params, unit_code=v.code)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+    return redirect("jobs:detail", pk=job.pk)
 
 
 @with_actor
-def village_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
-    c = _campaign(actor, pk)
-    v = _village(actor, c, code)
-    split = request.GET.get("split") or None
+def field_list_download(request: HttpRequest, actor: Actor, job: int) -> HttpResponse:
+    """The PDF a ``field_list_pdf`` job stored (checked again, audited as a download)."""
+    found = jobs.job_for(actor, job)
+    if found.kind != "field_list_pdf" or found.state != JobState.SUCCEEDED:
+        raise Http404
     try:
-        data = fieldlists.render_field_list_pdf(village_info(v), field_list_persons(c, v.code), campaign_info(c),
-                                                split_by=split)
-    except fieldlists.FieldListError as err:
-        raise Http404(str(err)) from None
-    audit(actor, AuditAction.CAMPAIGN_EXPORT_FIELD_LIST, c, unit_code=v.code, detail={"village": v.code, "split": split})
-    return _download(data, "application/pdf", f"{c.name}-{v.name}-入户核对名单.pdf")
+        actor.require(Permission.CAMPAIGN_FIELDWORK, found.unit_code)
+        if found.params.get("full_id"):
+            actor.require(Permission.VIEW_FULL_ID, found.unit_code)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+    name = str(found.result.get("file", ""))
+    path = field_list_file(found.pk, name)
+    if path is None:
+        raise Http404
+    audit(actor, AuditAction.EXPORT_FILE, found, unit_code=found.unit_code,
+          detail={"file": name, "job": found.pk, "format": "pdf"})  # fmt: skip
+    response = FileResponse(path.open("rb"), content_type=CONTENT_TYPES["pdf"], as_attachment=True,
+                            filename=name)  # fmt: skip
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @writer
@@ -303,7 +338,7 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         o = outcomes.get(p.pk)
         p.outcome = o  # type: ignore[attr-defined]
         p.outcome_label = (  # type: ignore[attr-defined]
-            _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display()) if o else "")
+            o.get_outcome_display() if o else "")
         p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
         persons.append(p)
     return render(request, "campaigns/capture.html", _ctx(
@@ -376,14 +411,14 @@ def items(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     rows = list(page.object_list)
     for it in rows:
         it.type_label = labels.get(it.item_type, it.item_type)  # type: ignore[attr-defined]
-        it.status_label = _name(forms.STATUS_NAMES, it.status, it.get_status_display())  # type: ignore[attr-defined]
-        it.origin_label = _name(forms.ORIGIN_NAMES, it.origin, it.get_origin_display())  # type: ignore[attr-defined]
+        it.status_label = it.get_status_display()  # type: ignore[attr-defined]
+        it.origin_label = it.get_origin_display()  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "campaigns/items.html", _ctx(
         actor, c, items=rows, total=page.paginator.count, page=page, query=query.urlencode(),
         unit=unit, status=status, item_type=item_type,
-        statuses=forms.named(forms.STATUS_NAMES, ItemStatus.choices), types=sorted(labels.items()),
+        statuses=ItemStatus.choices, types=sorted(labels.items()),
         villages=[v for v in scope_villages(c) if actor.covers(v.code)],
     ))
 
@@ -445,9 +480,9 @@ def item_detail(request: HttpRequest, actor: Actor, pk: int, item_pk: int) -> Ht
         resolve_form=resolve_form, reject_form=reject_form, assign_form=assign_form, allowed=allowed,
         action_label=forms.action_label(it.action_taken) if it.action_taken else "", locked=is_locked(c, it.unit_id),
         merge_missing=it.item_type == "duplicate" and actions.merge_action() is None,
-        status_label=_name(forms.STATUS_NAMES, it.status, it.get_status_display()),
-        origin_label=_name(forms.ORIGIN_NAMES, it.origin, it.get_origin_display()),
-        kind_label=_name(forms.KIND_NAMES, it.found_person.kind, it.found_person.get_kind_display())
+        status_label=it.get_status_display(),
+        origin_label=it.get_origin_display(),
+        kind_label=it.found_person.get_kind_display()
         if it.found_person else "",
     ))
 
@@ -470,12 +505,16 @@ def summary(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def summary_export(request: HttpRequest, actor: Actor, pk: int, fmt: str) -> HttpResponse:
     c = _campaign(actor, pk)
     table = summary_table(c, actor)
-    audit(actor, AuditAction.CAMPAIGN_EXPORT_SUMMARY, c, detail={"format": fmt})
-    if fmt == "xlsx":
-        return _download(summary_xlsx(table), XLSX, f"{c.name}-汇总表.xlsx")
-    if fmt == "pdf":
-        return _download(summary_pdf(table), "application/pdf", f"{c.name}-汇总表.pdf")
-    raise Http404("unknown format")
+    if fmt not in ("xlsx", "pdf"):
+        raise Http404("unknown format")
+    export = Export(
+        title=f"{c.name} 整顿情况汇总表", filename=f"{c.name}-汇总表.{fmt}", format="xlsx" if fmt == "xlsx" else "pdf",
+        action=AuditAction.CAMPAIGN_EXPORT_SUMMARY, reason="整顿情况汇总 campaign summary", target=c,
+        row_count=len(table.rows),
+        xlsx=lambda wb, ctx: fill_summary_workbook(wb, table), pdf_html=lambda ctx: summary_html(table),
+    )
+    return export_response(actor, export, permission=Permission.VIEW_REGISTRY, unit_code=actor.unit_code,
+                           reason=request_reason(request))
 
 
 @with_actor
@@ -510,11 +549,11 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
                                           ).select_related("person"):
         o = outcomes.get(lp.person_id)
         lp.person.outcome_label = (  # type: ignore[attr-defined]
-            _name(forms.OUTCOME_NAMES, o.outcome, o.get_outcome_display()) if o else "")
+            o.get_outcome_display() if o else "")
         members.setdefault(lp.household_id or 0, []).append(lp.person)
     for s in checks:
         s.members = members.get(s.household_id, [])  # type: ignore[attr-defined]
-        s.result_label = _name(forms.RESULT_NAMES, s.result, s.get_result_display())  # type: ignore[attr-defined]
+        s.result_label = s.get_result_display()  # type: ignore[attr-defined]
     result = actions.spot_check_result(c, v.code)
     return render(request, "campaigns/spot_check.html", _ctx(
         actor, c, village=v, checks=checks, result=result, form=form,
@@ -534,7 +573,7 @@ def sign_off(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         try:
             s = actions.do_sign_off(actor, c, d["unit"], level=d["level"], note=d["note"])
             messages.success(request, _("%(unit)s: %(level)s sign-off done") % {
-                "unit": s.unit.name, "level": forms.SIGN_OFF_LEVELS.get(s.level, s.get_level_display())})
+                "unit": s.unit.name, "level": s.get_level_display()})
         except RegistryError as err:
             messages.error(request, err.message)
     else:

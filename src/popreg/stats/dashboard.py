@@ -31,7 +31,7 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -106,35 +106,74 @@ def latest_snapshot(root: Path | None = None) -> Path | None:
     return found[-1] if found else None
 
 
+#: ``progress(done, total, stage)``: what a long step reports (a job's ``ctx.progress``).
+Progress = Callable[[int, int, str], None]
+
+
+def _no_progress(done: int, total: int, stage: str) -> None:
+    return None
+
+
 def refresh_snapshot(
     at: datetime | None = None,
     *,
     root: Path | None = None,
     build: bool = True,
     with_dse: bool = True,
+    progress: Progress | None = None,
 ) -> Path:
     """Write the registry as a new statistics snapshot and (by default) build its cube.
 
-    The snapshot is written into a hidden directory and renamed when complete, so a page
-    never reads a half-written one.  Returns the snapshot directory.
+    Returns the snapshot directory.  See :func:`prepare_snapshot` and
+    :func:`publish_snapshot`, the two halves.
+    """
+    tmp = prepare_snapshot(at, root=root, build=build, with_dse=with_dse, progress=progress)
+    return publish_snapshot(tmp)
+
+
+def prepare_snapshot(
+    at: datetime | None = None,
+    *,
+    root: Path | None = None,
+    build: bool = True,
+    with_dse: bool = True,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the snapshot *and* its cube into a hidden directory under ``root``.
+
+    Nothing reads a hidden directory (:func:`list_snapshots` skips them), so a process
+    killed half-way leaves no half-written snapshot in use; :func:`publish_snapshot`
+    renames it into place.  A failure removes the hidden directory.
     """
     from popreg.registry.snapshot import write_registry_snapshot
 
+    report = progress or _no_progress
     root = root or snapshots_root()
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".writing-{datetime.now():%Y%m%d%H%M%S%f}"
+    tmp = root / f".writing-{datetime.now():%Y%m%d%H%M%S%f}-{os.getpid()}"
     try:
-        manifest = write_registry_snapshot(tmp, at)
-        moment = datetime.fromisoformat(manifest["reference_moment"])
-        final = root / moment.strftime("%Y%m%dT%H%M%S")
+        report(0, 10, "snapshot")
+        write_registry_snapshot(tmp, at)
+        if build:
+            build_cube(tmp, with_dse=with_dse, progress=progress)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def publish_snapshot(tmp: Path) -> Path:
+    """Rename a snapshot written by :func:`prepare_snapshot` to its moment's name."""
+    manifest = snapfmt.read_manifest(tmp)
+    moment = datetime.fromisoformat(manifest["reference_moment"])
+    final = tmp.parent / moment.strftime("%Y%m%dT%H%M%S")
+    try:
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    if build:
-        build_cube(final, with_dse=with_dse)
     return final
 
 
@@ -156,8 +195,11 @@ def trend_years(snapshot_dir: Path) -> list[int]:
     return list(range(first, last + 1)) if first <= last else []
 
 
-def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
+def build_cube(
+    snapshot_dir: str | Path, *, with_dse: bool = True, progress: Progress | None = None
+) -> Path:
     """Compute the dashboard tables of one snapshot and write them next to it."""
+    report = progress or _no_progress
     snap = Path(snapshot_dir)
     years = trend_years(snap)
     if not years:
@@ -174,16 +216,19 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     tmp.mkdir()
     tables: list[pd.DataFrame] = []
     pyramids: list[pd.DataFrame] = []
+    steps = len(POPULATIONS) * len(LEVEL_ORDER)
     with connect(snap) as con:
         for population in POPULATIONS:
             eng = SnapshotIndicators(snap, population, con)
             for level in LEVEL_ORDER:
+                report(1 + len(tables), steps + 3, "indicators")
                 table, pyramid = eng.compute(years, level)
                 tables.append(table.assign(population_type=population))
                 assert pyramid is not None
                 pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
     indicators = pd.concat(tables, ignore_index=True)
     pyramid_all = pd.concat(pyramids, ignore_index=True)
+    report(steps + 1, steps + 3, "pages")
     current = current_population(snap)
     indicators.to_parquet(tmp / "indicators.parquet", index=False)
     pyramid_all.to_parquet(tmp / "pyramid.parquet", index=False)
@@ -192,6 +237,7 @@ def build_cube(snapshot_dir: str | Path, *, with_dse: bool = True) -> Path:
     (tmp / "pages.json").write_text(json.dumps(pages, ensure_ascii=False, allow_nan=False), encoding="utf-8")
     dse_info: dict[str, Any] = {"computed": False}
     if with_dse:
+        report(steps + 2, steps + 3, "dse")
         counts, dse_info = dse_counts(snap)
         if counts is not None:
             counts.to_parquet(tmp / "dse.parquet", index=False)
@@ -269,15 +315,19 @@ def _page_index(cube: Path, years: Sequence[int]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def build_dse(snapshot_dir: str | Path) -> dict[str, Any]:
-    """Link the hospital births of a snapshot whose cube exists and add the DSE counts."""
+def build_dse(snapshot_dir: str | Path, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Link the hospital births of a snapshot whose cube exists and add the DSE counts
+    (each file written beside its place and renamed into it)."""
+    report = progress or _no_progress
     snap = Path(snapshot_dir)
     out = snap / CUBE_DIR
     if not (out / "meta.json").is_file():
-        build_cube(snap, with_dse=True)
+        build_cube(snap, with_dse=True, progress=progress)
         meta: dict[str, Any] = json.loads((out / "meta.json").read_text(encoding="utf-8"))
         return dict(meta["dse"])
+    report(0, 2, "dse")
     counts, info = dse_counts(snap)
+    report(1, 2, "saving")
     if counts is not None:
         counts.to_parquet(out / ".dse.parquet", index=False)
         (out / ".dse.parquet").replace(out / "dse.parquet")

@@ -12,5 +12,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("assessment/targets/", views_assessment.targets, name="targets"),
     path("assessment/targets/template.xlsx", views_assessment.target_template_view, name="target_template"),
     path("reconciliation/", views_reconciliation.index, name="reconciliation"),
+    path("reconciliation/jobs/<int:pk>/", views_reconciliation.job_result, name="reconciliation_job"),
     path("reconciliation/items/<int:pk>/settle/", views_reconciliation.settle_item, name="settle_item"),
 ]

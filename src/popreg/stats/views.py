@@ -20,8 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from popreg.core.dse import ASSUMPTIONS, ASSUMPTIONS_ZH
+from popreg.registry import jobs
 from popreg.registry.access import Actor
-from popreg.registry.audit import AuditAction, audit
+from popreg.registry.audit import AuditAction
+from popreg.registry.errors import PermissionDeniedError, RegistryError
+from popreg.registry.exports import Export, export_response, request_reason
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import report
@@ -30,10 +33,7 @@ from popreg.stats.dashboard import (
     Dashboard,
     DashboardError,
     Unit,
-    build_dse,
-    clear_cache,
     load_dashboard,
-    refresh_snapshot,
 )
 from popreg.stats.indicators import POPULATIONS, Population
 
@@ -184,19 +184,16 @@ def _report_response(
     made_at = timezone.localtime()
     data = report.build_report(dash, unit, year, population, made_by=actor.name, made_at=made_at,
                                covers=actor.covers)
-    if fmt == "pdf":
-        body, ctype = report.report_pdf(data), "application/pdf"
-    else:
-        body = report.report_xlsx(data)
-        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    audit(actor, AuditAction.EXPORT_STATISTICS, None, unit_code=unit.code, detail={
-        "report": "annual", "format": fmt, "year": year, "population": population,
-        "snapshot": dash.snapshot.name,
-    })
-    response = HttpResponse(body, content_type=ctype)
-    name = f"statistics-{unit.code}-{year}-{population}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    export = Export(
+        title=data.title, filename=f"statistics-{unit.code}-{year}-{population}.{fmt}",
+        format="pdf" if fmt == "pdf" else "xlsx", action=AuditAction.EXPORT_STATISTICS,
+        reason="统计报告 statistics report", row_count=len(data.rows),
+        pdf_html=lambda ctx: report.report_html(data),
+        xlsx=lambda wb, ctx: report.fill_report_workbook(wb, data),
+        detail={"report": "annual", "year": year, "population": population, "snapshot": dash.snapshot.name},
+    )
+    return export_response(actor, export, permission=Permission.EXPORT_STATISTICS, unit_code=unit.code,
+                           reason=request_reason(request))
 
 
 @with_actor
@@ -209,29 +206,27 @@ def report_xlsx(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     return _report_response(request, actor, code, "xlsx")
 
 
+def _start(request: HttpRequest, actor: Actor, kind: str) -> HttpResponse:
+    """Start a statistics job and show its progress (the result is linked from the job)."""
+    try:
+        job = jobs.start_job(actor, kind)
+    except PermissionDeniedError as err:
+        raise PermissionDenied(err.message) from None
+    except RegistryError as err:
+        messages.error(request, err.message)
+        return redirect("stats:index")
+    return redirect("jobs:detail", pk=job.pk)
+
+
 @require_POST
 @with_actor
 def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
-    """Write a new statistics snapshot of the registry and build its cube (county staff)."""
-    if not actor.can(Permission.REFRESH_STATISTICS):
-        raise PermissionDenied(_("Only county administrators and statisticians can refresh the statistics snapshot."))
-    snap = refresh_snapshot(with_dse=False)
-    audit(actor, AuditAction.STATS_REFRESH, None, detail={"snapshot": snap.name})
-    messages.success(request, _("Statistics snapshot refreshed: %(name)s") % {"name": snap.name})
-    return redirect("stats:index")
+    """Start a ``stats_refresh`` job: a new statistics snapshot with its cube (county staff)."""
+    return _start(request, actor, "stats_refresh")
 
 
 @require_POST
 @with_actor
 def dse_build(request: HttpRequest, actor: Actor) -> HttpResponse:
-    """Link the latest snapshot's hospital births and compute the DSE counts (county staff)."""
-    if not actor.can(Permission.REFRESH_STATISTICS):
-        raise PermissionDenied(_("Only county administrators and statisticians can compute the dual-system estimate."))
-    dash = _dashboard(request, actor)
-    if isinstance(dash, HttpResponse):
-        return dash
-    info = build_dse(dash.snapshot)
-    clear_cache()
-    audit(actor, AuditAction.STATS_DSE, None, detail={"snapshot": dash.snapshot.name, **info})
-    county = dash.county()
-    return redirect("stats:dse", code=county.code) if county else redirect("stats:index")
+    """Start a ``stats_dse`` job: link the latest snapshot's hospital births (county staff)."""
+    return _start(request, actor, "stats_dse")

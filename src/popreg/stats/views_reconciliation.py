@@ -1,16 +1,19 @@
 """Monthly reconciliation page (月月清): per-unit counts of a month, its open items.
 
 The counts come from :func:`popreg.stats.reconciliation.reconcile` over a chosen snapshot
-(``$POPREG_HOME/snapshots/``) or the registry as it stands now (written to a temporary
-snapshot), scoped to the user's jurisdiction; "create items" turns the unmatched records
-into reconciliation items (an action), which the responsible unit settles here.
+(``$POPREG_HOME/snapshots/``, read on the page) or the registry as it stands now: that needs
+a temporary snapshot of the whole registry, so "compare" starts a ``reconciliation`` job
+(:mod:`popreg.stats.jobs`, a POST; a GET never writes) whose result page shows the same
+table.  Scoped to the user's jurisdiction; "create items" turns the unmatched records into
+reconciliation items (an action), which the responsible unit settles here.
 """
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
+from urllib.parse import urlencode
 
+import pandas as pd
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,18 +22,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from popreg.registry import jobs
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
+from popreg.registry.exports import Column, Export, export_response, request_reason
+from popreg.registry.job_models import JobState
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import actions
 from popreg.stats.assessment import source_links
 from popreg.stats.models import ReconciliationItem
 from popreg.stats.reconciliation import (
+    RECORD_COLUMNS,
+    SUMMARY_COLUMNS,
     Month,
     Reconciliation,
     ReconciliationError,
-    link_sources,
     reconcile,
 )
 from popreg.stats.views_assessment import LEVELS, snapshot_path, snapshots
@@ -39,14 +47,18 @@ from popreg.stats.views_assessment import LEVELS, snapshot_path, snapshots
 def _run(snapshot: str, month: Month, level: str, actor: Actor) -> Reconciliation:
     unit = actor.unit_code if actor.prefix else None
     path = snapshot_path(snapshot)
-    if path is not None:
-        return reconcile(path, [month], level=level, unit=unit, links=source_links(path))
-    from popreg.registry.snapshot import write_registry_snapshot
+    assert path is not None
+    return reconcile(path, [month], level=level, unit=unit, links=source_links(path))
 
-    with tempfile.TemporaryDirectory(prefix="popreg-recon-") as tmp:
-        write_registry_snapshot(tmp)
-        # a throw-away snapshot: link it without keeping the links
-        return reconcile(tmp, [month], level=level, unit=unit, links=link_sources(tmp))
+
+def _start_now(request: HttpRequest, actor: Actor, month: Month, level: str) -> HttpResponse:
+    """Start the job that reconciles the registry as it stands now; show its progress."""
+    params = {"month": month.label, "level": level, "unit": actor.unit_code if actor.prefix else ""}
+    try:
+        job = jobs.start_job(actor, "reconciliation", params, unit_code=actor.unit_code or "")
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+    return redirect("jobs:detail", pk=job.pk)
 
 
 @with_actor
@@ -65,6 +77,12 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     elif "month" in data:
         try:
             month = Month.parse(data["month"])
+            if not data.get("snapshot"):  # the registry now: a job, started by a POST only
+                if request.method == "POST":
+                    return _start_now(request, actor, month, level)
+                return render(request, "stats/reconciliation/index.html", ctx)
+            if request.method == "POST" and data.get("action") == "compare":
+                return redirect(f"{request.path}?{_query(data)}")
             result = _run(data.get("snapshot", ""), month, level, actor)
         except ReconciliationError as exc:
             ctx["error"] = str(exc)
@@ -78,14 +96,62 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                                  % {"created": created, "existing": existing})
                 return redirect(f"{request.path}?{request.POST.urlencode()}")
             if data.get("format") == "csv":
-                resp = HttpResponse(result.summary.to_csv(index=False, lineterminator="\n").encode("utf-8"),
-                                    content_type="text/csv; charset=utf-8")
-                resp["Content-Disposition"] = f'attachment; filename="reconciliation-{month.label}.csv"'
-                return resp
+                summary = result.summary
+                export = Export(
+                    title=f"月度核对 reconciliation {month.label}", filename=f"reconciliation-{month.label}.csv",
+                    format="csv", action=AuditAction.EXPORT_STATISTICS, reason="月度核对 reconciliation",
+                    columns=[Column(str(c)) for c in summary.columns],
+                    rows=[[None if pd.isna(v) else v for v in r] for r in summary.itertuples(index=False)],
+                    detail={"report": "reconciliation", "month": month.label, "level": level},
+                )
+                return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
+                                       unit_code=actor.unit_code, reason=request_reason(request))
             ctx.update(result=result, rows=result.summary.to_dict("records"), query=request.GET.urlencode(),
                        totals={k: int(result.summary[k].sum()) for k in ("reported", "verified")})
             ctx["items"] = actions.open_items(actor.prefix, [month.label])
     return render(request, "stats/reconciliation/index.html", ctx)
+
+
+def _query(data: Any) -> str:
+    return urlencode({k: data.get(k, "") for k in ("month", "snapshot", "level")})
+
+
+@with_actor
+def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    """The table of a finished ``reconciliation`` job (the registry as it stood then);
+    POST creates the items to verify from its unmatched records."""
+    job = jobs.job_for(actor, pk)
+    if job.kind != "reconciliation":
+        raise Http404
+    if job.state != JobState.SUCCEEDED:
+        return redirect("jobs:detail", pk=job.pk)
+    data = job.result
+    rows, month = data.get("rows", []), data.get("month", "")
+    if request.method == "POST":
+        records = pd.DataFrame(data.get("unmatched", []), columns=list(RECORD_COLUMNS))
+        try:
+            created, existing = actions.do_create_reconciliation_items(actor, records)
+        except RegistryError as err:
+            raise PermissionDenied(err.message) from None
+        messages.success(request, _("Items to verify created: %(created)s (%(existing)s already there)")
+                         % {"created": created, "existing": existing})
+        return redirect(request.path)
+    if request.GET.get("format") == "csv":
+        columns = list(rows[0]) if rows else list(SUMMARY_COLUMNS)
+        export = Export(
+            title=f"月度核对 reconciliation {month}", filename=f"reconciliation-{month}.csv",
+            format="csv", action=AuditAction.EXPORT_STATISTICS, reason="月度核对 reconciliation",
+            columns=[Column(str(c)) for c in columns], rows=[[r.get(c) for c in columns] for r in rows],
+            detail={"report": "reconciliation", "month": month, "level": data.get("level"), "job": job.pk},
+        )
+        return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
+                               unit_code=actor.unit_code, reason=request_reason(request))
+    return render(request, "stats/reconciliation/index.html", {
+        "snapshots": snapshots(), "levels": LEVELS, "level": data.get("level", "village"), "snapshot": "",
+        "month": month, "can_write": actor.can(Permission.RECONCILE), "result": True, "rows": rows,
+        "totals": data.get("totals", {}), "query": "", "job": job,
+        "items": actions.open_items(actor.prefix, [month]),
+    })
 
 
 @with_actor

@@ -4,7 +4,8 @@ Writes the registry as a new statistics snapshot into ``$POPREG_HOME/snapshots/<
 and computes the dashboard cube next to it (indicators of every unit for the last ten full
 years, pyramids, the population at the moment and, unless ``--no-dse``, the dual-system
 estimate of births, which links the hospital births with the linkage engine).  The
-dashboards then use this snapshot.
+dashboards then use this snapshot.  It runs ``do_refresh_statistics`` (the action behind
+the page's refresh job) as the system actor, so it is audited the same way.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from popreg.registry.access import system_actor
-from popreg.registry.audit import AuditAction, audit
+from popreg.registry.errors import RegistryError
 from popreg.snapshot.format import SnapshotError, parse_moment
-from popreg.stats.dashboard import (
-    DashboardError,
-    list_snapshots,
-    refresh_snapshot,
-    snapshots_root,
-)
-from popreg.stats.indicators import IndicatorError
+from popreg.stats.dashboard import list_snapshots, snapshots_root
+from popreg.stats.refresh import do_refresh_statistics
 
 
 class Command(BaseCommand):
@@ -49,10 +45,11 @@ class Command(BaseCommand):
             raise CommandError("--keep 不能为负数 / --keep cannot be negative")
         started = time.perf_counter()
         try:
-            snap = refresh_snapshot(at, with_dse=not opts["no_dse"])
-        except (DashboardError, IndicatorError) as exc:
+            snap = do_refresh_statistics(
+                system_actor("stats_refresh"), at=at, with_dse=not opts["no_dse"]
+            )
+        except RegistryError as exc:
             raise CommandError(str(exc)) from exc
-        audit(system_actor("stats_refresh"), AuditAction.STATS_REFRESH, None, detail={"snapshot": snap.name})
         if opts["keep"]:
             for old in list_snapshots(snapshots_root())[: -opts["keep"]]:
                 shutil.rmtree(old)
