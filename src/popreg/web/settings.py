@@ -7,6 +7,7 @@ that every ``POPREG_*`` setting read here is documented there):
   SQLite at ``$POPREG_HOME/popreg.sqlite3``.
 - ``POPREG_HOME``: directory for the SQLite file, uploads and exports (default ``./var``).
 - ``POPREG_SECRET_KEY``: secret key (a fixed development key is used when unset).
+- ``POPREG_BACKUP_KEY``: passphrase that encrypts backups (docs/operations.md).
 - ``POPREG_DEBUG``: ``1`` turns on Django debug pages.
 - ``POPREG_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``).
 """
@@ -22,6 +23,8 @@ BASE_DIR = Path(__file__).resolve().parent
 POPREG_HOME = Path(os.environ.get("POPREG_HOME", "var")).resolve()
 
 SECRET_KEY = os.environ.get("POPREG_SECRET_KEY", "popreg-development-key-change-me-in-production")
+#: Passphrase that encrypts ``popreg backup`` files (unset: backups are not encrypted).
+POPREG_BACKUP_KEY = os.environ.get("POPREG_BACKUP_KEY", "")
 DEBUG = os.environ.get("POPREG_DEBUG", "") == "1"
 ALLOWED_HOSTS = [
     h.strip()

@@ -1,0 +1,585 @@
+"""Backup and restore of the whole registry database (备份与恢复).
+
+A backup file is self-describing::
+
+    b"POPRGBAK" | version (1 byte) | mode (1 byte: 0 plain, 1 encrypted) | [salt 16 | nonce prefix 8]
+    body = manifest length (4 bytes, big-endian) | manifest (JSON, UTF-8) | payload
+
+The manifest names the format version, the database vendor, the applied Django migrations
+of every app, when the backup was made, and for every table its row count and a content
+checksum; it also carries the payload's size and SHA-256.  The payload is the database
+itself: on SQLite a consistent copy made with the online backup API, on PostgreSQL a
+``pg_dump --format=custom`` archive taken from the same snapshot the checksums were read
+from (``pg_export_snapshot``), so the manifest describes exactly what the payload holds.
+
+With ``POPREG_BACKUP_KEY`` set the body is encrypted: AES-256-GCM (the ``cryptography``
+package) in 1 MiB records, the key derived from the passphrase with scrypt and a random salt.
+Each record's nonce counts up and its associated data carries the header, the record
+number and whether it is the last one, so a reordered, altered or cut file is refused.
+A first record of known text tells a wrong key apart from a damaged file.
+
+Restore goes only into an empty database of the same vendor, checks the migrations the
+backup needs are known to this code, verifies the payload before touching the database,
+then recounts and re-checksums every table and compares with the manifest.
+
+Example::
+
+    manifest = write_backup(Path("registry.popreg-backup"), key=None)
+    report = restore_backup(Path("registry.popreg-backup"), key=None, using="default")
+    assert report.ok
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import struct
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.loader import MigrationLoader
+
+from popreg.registry.errors import RegistryError
+
+FORMAT = "popreg-backup"
+FORMAT_VERSION = 1
+MAGIC = b"POPRGBAK"
+_PLAIN, _ENCRYPTED = 0, 1
+_SALT_LEN, _PREFIX_LEN = 16, 8
+_RECORD = 1 << 20  # plaintext bytes per encrypted record
+_KEY_CHECK = b"popreg-backup key check"
+_BATCH = 5000
+
+Progress = Callable[[str], None]
+
+
+class BackupError(RegistryError):
+    """A backup that cannot be made or a file that cannot be restored (says why, in both languages)."""
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    table: str
+    expected_rows: int
+    found_rows: int
+    expected_checksum: str
+    found_checksum: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected_rows == self.found_rows and self.expected_checksum == self.found_checksum
+
+
+@dataclass
+class RestoreReport:
+    manifest: dict[str, Any]
+    tables: list[TableCheck] = field(default_factory=list)
+    missing_migrations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.tables)
+
+
+# --- checksums ----------------------------------------------------------------------------
+
+
+def _norm(value: Any) -> bytes:
+    """One value as tagged, length-prefixed bytes: equal data on one vendor gives equal bytes."""
+    if value is None:
+        return b"N;"
+    if isinstance(value, bool):
+        text, tag = ("1" if value else "0"), "b"
+    elif isinstance(value, int):
+        text, tag = str(value), "i"
+    elif isinstance(value, float):
+        text, tag = repr(value), "f"
+    elif isinstance(value, decimal.Decimal):
+        text, tag = str(value), "d"
+    elif isinstance(value, dt.datetime | dt.date | dt.time):
+        text, tag = value.isoformat(), "t"
+    elif isinstance(value, bytes | bytearray | memoryview):
+        text, tag = bytes(value).hex(), "x"
+    elif isinstance(value, dict | list):
+        text, tag = json.dumps(value, sort_keys=True, ensure_ascii=False), "j"
+    elif isinstance(value, uuid.UUID):
+        text, tag = str(value), "u"
+    else:
+        text, tag = str(value), "s"
+    data = text.encode("utf-8")
+    return f"{tag}{len(data)}:".encode() + data
+
+
+def _q(conn: BaseDatabaseWrapper, name: str) -> str:
+    return conn.ops.quote_name(name)
+
+
+def _order_by(conn: BaseDatabaseWrapper, cursor: Any, table: str) -> str:
+    """The primary key (all columns when there is none), text compared byte-wise on PostgreSQL
+    so that the database's collation cannot change the order."""
+    cols = conn.introspection.get_primary_key_columns(cursor, table) or [
+        c.name for c in conn.introspection.get_table_description(cursor, table)
+    ]
+    if conn.vendor != "postgresql":
+        return ", ".join(_q(conn, c) for c in cols)
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = %s AND data_type IN ('text', 'character varying', 'character')",
+        [table],
+    )
+    textual = {r[0] for r in cursor.fetchall()}
+    return ", ".join(_q(conn, c) + (' COLLATE "C"' if c in textual else "") for c in cols)
+
+
+def table_digests(using: str = "default") -> dict[str, dict[str, Any]]:
+    """Row count and SHA-256 of the rows (ordered by primary key) of every table.
+
+    Runs in the caller's transaction when there is one, so a backup can read the digests
+    from the same snapshot as its payload.
+    """
+    conn = connections[using]
+    out: dict[str, dict[str, Any]] = {}
+    with conn.cursor() as cursor:
+        tables = sorted(conn.introspection.table_names(cursor))
+        orders = {t: _order_by(conn, cursor, t) for t in tables}
+    for table in tables:
+        digest, rows = hashlib.sha256(), 0
+        # a server-side cursor on PostgreSQL: the audit log does not have to fit in memory
+        cursor = conn.chunked_cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {_q(conn, table)} ORDER BY {orders[table]}")
+            while batch := cursor.fetchmany(_BATCH):
+                for row in batch:
+                    digest.update(b"R" + b"".join(_norm(v) for v in row))
+                rows += len(batch)
+        finally:
+            cursor.close()
+        out[table] = {"rows": rows, "checksum": digest.hexdigest()}
+    return out
+
+
+def applied_migrations(using: str = "default") -> dict[str, list[str]]:
+    conn = connections[using]
+    with conn.cursor() as cursor:
+        if "django_migrations" not in conn.introspection.table_names(cursor):
+            return {}
+        cursor.execute("SELECT app, name FROM django_migrations")
+        rows = cursor.fetchall()
+    out: dict[str, list[str]] = {}
+    for app, name in rows:
+        out.setdefault(app, []).append(name)
+    return {app: sorted(names) for app, names in sorted(out.items())}
+
+
+# --- container ----------------------------------------------------------------------------
+
+
+def _derive(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode("utf-8"))
+
+
+def _record_aad(header: bytes, index: int, final: bool) -> bytes:
+    return header + struct.pack(">QB", index, 1 if final else 0)
+
+
+class _EncryptingWriter:
+    """Cuts the body into AES-GCM records; :meth:`close` seals the last one."""
+
+    def __init__(self, out: IO[bytes], header: bytes, key: bytes, prefix: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._out, self._header, self._prefix = out, header, prefix
+        self._aead = AESGCM(key)
+        self._buf = bytearray()
+        self._index = 0
+        self._emit(_KEY_CHECK, final=False)
+
+    def _emit(self, data: bytes, final: bool) -> None:
+        nonce = self._prefix + struct.pack(">I", self._index)
+        sealed = self._aead.encrypt(nonce, data, _record_aad(self._header, self._index, final))
+        self._out.write(struct.pack(">I", len(sealed)) + sealed)
+        self._index += 1
+
+    def write(self, data: bytes) -> None:
+        self._buf += data
+        while len(self._buf) > _RECORD:
+            self._emit(bytes(self._buf[:_RECORD]), final=False)
+            del self._buf[:_RECORD]
+
+    def close(self) -> None:
+        self._emit(bytes(self._buf), final=True)
+        self._buf.clear()
+
+
+def _damaged(zh: str, en: str) -> BackupError:
+    return BackupError(
+        f"备份文件已损坏或不完整（{zh}），无法恢复；请换用另一份备份。",
+        f"the backup file is damaged or incomplete ({en}) and cannot be restored; use another backup",
+    )
+
+
+def _decrypting_chunks(f: IO[bytes], header: bytes, key: bytes, prefix: bytes) -> Iterator[bytes]:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead = AESGCM(key)
+    index = 0
+    while True:
+        size = f.read(4)
+        if len(size) < 4:
+            raise _damaged("文件在中途结束", "the file ends early")
+        sealed = f.read(struct.unpack(">I", size)[0])
+        nonce = prefix + struct.pack(">I", index)
+        plain = None
+        for final in (False, True):
+            try:
+                plain = aead.decrypt(nonce, sealed, _record_aad(header, index, final))
+            except InvalidTag:
+                continue
+            break
+        if plain is None:
+            if index == 0:
+                raise BackupError(
+                    "备份密钥不正确：POPREG_BACKUP_KEY 与制作这份备份时的密钥不同（也可能是文件开头已损坏）。",
+                    "wrong backup key: POPREG_BACKUP_KEY is not the key this backup was made with "
+                    "(or the start of the file is damaged)",
+                )
+            raise _damaged(f"第 {index} 块校验失败", f"record {index} fails its check")
+        if index == 0:
+            if plain != _KEY_CHECK:
+                raise _damaged("密钥校验块不符", "key check record differs")
+        else:
+            yield plain
+        index += 1
+        if final:
+            if f.read(1):
+                raise _damaged("结尾后还有数据", "data after the last record")
+            return
+
+
+class _ChunkReader:
+    """``read(n)`` over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def read(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                break
+            self._buf += nxt
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def _header(mode: int, extra: bytes = b"") -> bytes:
+    return MAGIC + bytes([FORMAT_VERSION, mode]) + extra
+
+
+def write_container(out: Path, manifest: dict[str, Any], payload: Path, key: str | None) -> None:
+    """Write header, manifest and payload to ``out`` (through a temporary name, then renamed)."""
+    body_head = json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with open(partial, "wb") as f:
+            if key:
+                salt, prefix = secrets.token_bytes(_SALT_LEN), secrets.token_bytes(_PREFIX_LEN)
+                header = _header(_ENCRYPTED, salt + prefix)
+                f.write(header)
+                sink: Any = _EncryptingWriter(f, header, _derive(key, salt), prefix)
+            else:
+                f.write(_header(_PLAIN))
+                sink = f
+            sink.write(struct.pack(">I", len(body_head)) + body_head)
+            with open(payload, "rb") as p:
+                while block := p.read(_RECORD):
+                    sink.write(block)
+            if key:
+                sink.close()
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _open_body(f: IO[bytes], key: str | None) -> tuple[Any, bool]:
+    head = f.read(len(MAGIC) + 2)
+    if len(head) < len(MAGIC) + 2 or head[: len(MAGIC)] != MAGIC:
+        raise BackupError(
+            "这不是 popreg 备份文件（文件头不符）。",
+            "this is not a popreg backup file (wrong header)",
+        )
+    version, mode = head[len(MAGIC)], head[len(MAGIC) + 1]
+    if version > FORMAT_VERSION:
+        raise BackupError(
+            f"备份文件格式版本 {version} 比本程序支持的 {FORMAT_VERSION} 新；请用较新的 popreg 恢复。",
+            f"backup format version {version} is newer than the {FORMAT_VERSION} this popreg reads; "
+            "restore it with a newer popreg",
+        )
+    if mode == _PLAIN:
+        return f, False
+    if mode != _ENCRYPTED:
+        raise _damaged(f"未知模式 {mode}", f"unknown mode {mode}")
+    extra = f.read(_SALT_LEN + _PREFIX_LEN)
+    if len(extra) < _SALT_LEN + _PREFIX_LEN:
+        raise _damaged("文件头不完整", "header cut short")
+    if not key:
+        raise BackupError(
+            "这份备份已加密：请把制作备份时的密钥设为 POPREG_BACKUP_KEY 后再恢复。",
+            "this backup is encrypted: set POPREG_BACKUP_KEY to the key it was made with, then restore",
+        )
+    salt, prefix = extra[:_SALT_LEN], extra[_SALT_LEN:]
+    chunks = _decrypting_chunks(f, head + extra, _derive(key, salt), prefix)
+    return _ChunkReader(chunks), True
+
+
+def _read_manifest(body: Any) -> dict[str, Any]:
+    size = body.read(4)
+    if len(size) < 4:
+        raise _damaged("没有清单", "no manifest")
+    raw = body.read(struct.unpack(">I", size)[0])
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _damaged("清单无法读取", "manifest unreadable") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _damaged("清单不是 popreg 备份清单", "not a popreg backup manifest")
+    return manifest
+
+
+def read_backup(path: Path, key: str | None, payload_out: Path | None = None) -> dict[str, Any]:
+    """Read and check the whole file: returns the manifest; writes the payload to ``payload_out``.
+
+    The payload's size and SHA-256 are checked against the manifest (and, when encrypted,
+    every record's tag), so nothing is restored from a damaged or cut file.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, the body reader borrows it
+    except OSError as exc:
+        raise BackupError(f"无法打开备份文件 {path}：{exc}", f"cannot open backup file {path}: {exc}") from None
+    with f:
+        body, _ = _open_body(f, key)
+        manifest = _read_manifest(body)
+        digest, size = hashlib.sha256(), 0
+        sink = open(payload_out, "wb") if payload_out else None  # noqa: SIM115
+        try:
+            while block := body.read(_RECORD):
+                digest.update(block)
+                size += len(block)
+                if sink:
+                    sink.write(block)
+        finally:
+            if sink:
+                sink.close()
+    expected = manifest.get("payload", {})
+    if size != expected.get("size") or digest.hexdigest() != expected.get("sha256"):
+        raise _damaged(
+            f"数据 {size:,} 字节，清单记载 {expected.get('size', 0):,} 字节或校验和不同",
+            f"payload {size:,} bytes, manifest says {expected.get('size', 0):,} or its SHA-256 differs",
+        )
+    return manifest
+
+
+# --- PostgreSQL tools ---------------------------------------------------------------------
+
+
+def _pg_env(conn: BaseDatabaseWrapper) -> dict[str, str]:
+    """libpq environment for pg_dump/pg_restore: the password never goes on the command line."""
+    s = conn.settings_dict
+    env = dict(os.environ)
+    for var, value in (
+        ("PGHOST", s.get("HOST")),
+        ("PGPORT", s.get("PORT")),
+        ("PGUSER", s.get("USER")),
+        ("PGPASSWORD", s.get("PASSWORD")),
+        ("PGDATABASE", s.get("NAME")),
+        ("PGSSLMODE", (s.get("OPTIONS") or {}).get("sslmode")),
+    ):
+        if value:
+            env[var] = str(value)
+    return env
+
+
+def _run_tool(args: list[str], env: dict[str, str]) -> None:
+    tool = shutil.which(args[0])
+    if tool is None:
+        raise BackupError(
+            f"找不到 {args[0]}：请安装与 PostgreSQL 服务器同一主版本的客户端工具（Debian: postgresql-client）。",
+            f"{args[0]} not found: install the PostgreSQL client tools of the server's major version "
+            "(Debian: postgresql-client)",
+        )
+    done = subprocess.run([tool, *args[1:]], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = done.stderr.strip()[-2000:]
+        raise BackupError(
+            f"{args[0]} 失败（退出码 {done.returncode}）：{detail}",
+            f"{args[0]} failed (exit status {done.returncode}): {detail}",
+        )
+
+
+# --- backup -------------------------------------------------------------------------------
+
+
+def _snapshot_payload(conn: BaseDatabaseWrapper, payload: Path) -> dict[str, Any]:
+    """Copy the database to ``payload`` and read the digests from the same snapshot."""
+    if conn.vendor == "sqlite":
+        # A deferred read transaction on the raw connection (Django's atomic() would begin
+        # IMMEDIATE, a write lock the backup API refuses to copy from): the digests and the
+        # copy, made on the same connection inside it, see one snapshot.
+        conn.ensure_connection()
+        raw = conn.connection
+        raw.execute("BEGIN DEFERRED")
+        try:
+            tables = table_digests(conn.alias)
+            target = sqlite3.connect(payload)
+            try:
+                raw.backup(target)
+            finally:
+                target.close()
+        finally:
+            raw.execute("ROLLBACK")
+        return {"kind": "sqlite-database", "tables": tables}
+    with transaction.atomic(using=conn.alias):
+        with conn.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot(), current_setting('server_version')")
+            snapshot, server_version = cursor.fetchone()
+        _run_tool(
+            ["pg_dump", "--format=custom", f"--snapshot={snapshot}", f"--file={payload}"],
+            _pg_env(conn),
+        )
+        return {
+            "kind": "pg_dump-custom",
+            "server_version": server_version,
+            "tables": table_digests(conn.alias),
+        }
+
+
+def write_backup(out: Path, key: str | None, using: str = "default") -> dict[str, Any]:
+    """Back the database up into ``out``; returns the manifest written."""
+    conn = connections[using]
+    if conn.vendor not in ("sqlite", "postgresql"):
+        raise BackupError(f"不支持备份 {conn.vendor} 数据库。", f"cannot back up a {conn.vendor} database")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise BackupError(f"目录 {out.parent} 不存在。", f"directory {out.parent} does not exist")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".popreg-backup-") as tmp:
+        payload = Path(tmp) / "payload"
+        snap = _snapshot_payload(conn, payload)
+        digest = hashlib.sha256()
+        with open(payload, "rb") as p:
+            while block := p.read(_RECORD):
+                digest.update(block)
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "vendor": conn.vendor,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "migrations": applied_migrations(using),
+            "tables": snap["tables"],
+            "payload": {
+                "kind": snap["kind"],
+                "size": payload.stat().st_size,
+                "sha256": digest.hexdigest(),
+            },
+            "encrypted": bool(key),
+        }
+        if "server_version" in snap:
+            manifest["server_version"] = snap["server_version"]
+        write_container(out, manifest, payload, key)
+    return manifest
+
+
+# --- restore ------------------------------------------------------------------------------
+
+
+def _check_compatible(manifest: dict[str, Any], conn: BaseDatabaseWrapper) -> list[str]:
+    """Refuse another vendor or migrations this code does not know; return those not applied."""
+    vendor = manifest.get("vendor")
+    if vendor != conn.vendor:
+        raise BackupError(
+            f"这是 {vendor} 数据库的备份，不能恢复到 {conn.vendor} 数据库；请把 DATABASE_URL 指向一个空的 {vendor} 数据库。",
+            f"this is a backup of a {vendor} database and cannot be restored into {conn.vendor}; "
+            f"point DATABASE_URL at an empty {vendor} database",
+        )
+    known = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
+    in_backup = {(app, name) for app, names in manifest.get("migrations", {}).items() for name in names}
+    unknown = sorted(in_backup - set(known))
+    if unknown:
+        listed = ", ".join(f"{a}.{n}" for a, n in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise BackupError(
+            f"备份含有本版本 popreg 没有的迁移（{listed}）：备份来自较新的版本，请用那个版本恢复。",
+            f"the backup has migrations this popreg does not know ({listed}): it comes from a newer "
+            "version; restore it with that version",
+        )
+    return sorted(f"{a}.{n}" for a, n in set(known) - in_backup if a in {x for x, _ in in_backup})
+
+
+def database_is_empty(using: str = "default") -> bool:
+    conn = connections[using]
+    with conn.cursor() as cursor:
+        return not conn.introspection.table_names(cursor)
+
+
+def restore_backup(
+    path: Path, key: str | None, using: str = "default", progress: Progress | None = None
+) -> RestoreReport:
+    """Restore ``path`` into the empty database ``using`` and verify every table against the manifest."""
+    say = progress or (lambda _msg: None)
+    conn = connections[using]
+    if not database_is_empty(using):
+        raise BackupError(
+            f"目标数据库 {conn.settings_dict['NAME']} 不是空的：恢复只写入空数据库（SQLite 用一个新文件；"
+            "PostgreSQL 先 createdb 一个新库），以免覆盖现有数据。",
+            f"the target database {conn.settings_dict['NAME']} is not empty: restore writes only into an "
+            "empty database (SQLite: a new file; PostgreSQL: createdb a new one) so nothing is overwritten",
+        )
+    with tempfile.TemporaryDirectory(prefix="popreg-restore-") as tmp:
+        payload = Path(tmp) / "payload"
+        say("检查备份文件 / checking the backup file")
+        manifest = read_backup(Path(path), key, payload)
+        missing = _check_compatible(manifest, conn)
+        say("恢复数据库 / restoring the database")
+        if conn.vendor == "sqlite":
+            conn.ensure_connection()
+            source = sqlite3.connect(payload)
+            try:
+                source.backup(conn.connection)
+            finally:
+                source.close()
+        else:
+            _run_tool(
+                ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                 "--single-transaction", f"--dbname={conn.settings_dict['NAME']}", str(payload)],
+                _pg_env(conn),
+            )
+            conn.close()  # a fresh session sees the restored catalog
+            with conn.cursor() as cursor:
+                cursor.execute("ANALYZE")
+    say("核对每张表 / verifying every table")
+    found = table_digests(using)
+    expected = manifest.get("tables", {})
+    report = RestoreReport(manifest=manifest, missing_migrations=missing)
+    for table in sorted(set(expected) | set(found)):
+        e = expected.get(table, {"rows": -1, "checksum": "-"})
+        g = found.get(table, {"rows": -1, "checksum": "-"})
+        report.tables.append(TableCheck(table, e["rows"], g["rows"], e["checksum"], g["checksum"]))
+    return report
