@@ -33,7 +33,8 @@ Example (a view)::
 A workbook with styles, charts or protection passes ``xlsx=`` (a function filling the
 workbook it is given); a PDF passes ``pdf_html=`` (a function returning the HTML that
 WeasyPrint renders).  Both receive the :class:`ExportContext`, whose
-:meth:`~ExportContext.id_text` masks or not as decided here.
+:meth:`~ExportContext.id_text` masks or not as decided here.  A file a job made with
+:func:`export_bytes` and stored is handed out by :func:`stored_file_response`.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import content_disposition_header
@@ -73,6 +75,7 @@ __all__ = [
     "neutralise_workbook",
     "request_full_id",
     "request_reason",
+    "stored_file_response",
     "unneutralise",
 ]
 
@@ -443,6 +446,40 @@ def export_response(
         _audit(actor, export, ctx, unit_code, rows)
         response = HttpResponse(data, content_type=CONTENT_TYPES[export.format])
     _headers(response, export)
+    return response
+
+
+def stored_file_response(
+    actor: Actor,
+    path: Path,
+    *,
+    filename: str,
+    format: Format,
+    action: AuditAction,
+    permission: Permission,
+    unit_code: str | None,
+    full_id: bool = False,
+    target: Any = None,
+    detail: Mapping[str, Any] | None = None,
+) -> FileResponse:
+    """The download of a file a job made earlier with :func:`export_bytes` (already
+    masked, neutralised and stamped): the permission is checked again for the user who
+    fetches it (and ``VIEW_FULL_ID`` when the file holds full ID numbers), the download
+    is audited, and the headers are those of :func:`export_response`."""
+    try:
+        actor.require(permission, unit_code)
+        if full_id:
+            actor.require(Permission.VIEW_FULL_ID, unit_code)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+    handle = path.open("rb")
+    audit(actor, action, target, unit_code=unit_code or "", detail={
+        **(detail or {}), "format": format, "file": filename, "masked": not full_id, "stored": True,
+    })
+    response = FileResponse(handle, content_type=CONTENT_TYPES[format])
+    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
