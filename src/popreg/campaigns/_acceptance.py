@@ -12,12 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from popreg.campaigns._common import (
-    _check_phase,
-    _check_unlocked,
-    _err,
-    _fresh,
-    _user,
-    _village,
+    acting_user,
+    campaign_error,
+    check_phase,
+    check_unlocked,
+    fresh_campaign,
+    village_unit,
 )
 from popreg.campaigns.models import Campaign, FieldOutcome, ListedPerson, Phase, SignOff, SpotCheck
 from popreg.campaigns.queries import (
@@ -41,10 +41,10 @@ def do_draw_spot_check(actor: Actor, campaign: Campaign, village_code: str) -> l
     same campaign and village always give the same households.  Drawing again returns the
     sample already drawn."""
     campaign = Campaign.objects.get(pk=campaign.pk)
-    unit = _village(village_code)
+    unit = village_unit(village_code)
     actor.require(Permission.CAMPAIGN_FIELDWORK, unit.code)
-    _check_phase(campaign, (Phase.SUMMARY,), "抽查", "draw a spot check")
-    _check_unlocked(campaign, unit.code)
+    check_phase(campaign, (Phase.SUMMARY,), "抽查", "draw a spot check")
+    check_unlocked(campaign, unit.code)
     existing = list(SpotCheck.objects.filter(campaign=campaign, unit=unit))
     if existing:
         return existing
@@ -68,15 +68,15 @@ def do_record_spot_check(actor: Actor, spot_check: SpotCheck | int, *, agrees: b
     pk = spot_check if isinstance(spot_check, int) else spot_check.pk
     sc = SpotCheck.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=pk)
     actor.require(Permission.CAMPAIGN_FIELDWORK, sc.unit_id)
-    _check_phase(sc.campaign, (Phase.SUMMARY,), "录入抽查结果", "record a spot check")
-    _check_unlocked(sc.campaign, sc.unit_id)
+    check_phase(sc.campaign, (Phase.SUMMARY,), "录入抽查结果", "record a spot check")
+    check_unlocked(sc.campaign, sc.unit_id)
     if SignOff.objects.filter(campaign=sc.campaign, unit_id=sc.unit_id).exists():
-        raise _err("该村已签字验收，抽查结果不能再改", "the village is signed off; the spot check is final", "result")
+        raise campaign_error("该村已签字验收，抽查结果不能再改", "the village is signed off; the spot check is final", "result")
     if not agrees and not (note or "").strip():
-        raise _err("复核不一致时请在备注中说明差错", "describe the error in the note", "note")
+        raise campaign_error("复核不一致时请在备注中说明差错", "describe the error in the note", "note")
     before = {"result": sc.result}
     sc.result = SpotCheck.Result.AGREES if agrees else SpotCheck.Result.DIFFERS
-    sc.note, sc.checked_by, sc.checked_at = (note or "").strip()[:200], _user(actor), timezone.now()
+    sc.note, sc.checked_by, sc.checked_at = (note or "").strip()[:200], acting_user(actor), timezone.now()
     sc.save()
     audit(actor, AuditAction.CAMPAIGN_RECORD_SPOT_CHECK, sc, unit_code=sc.unit_id, before=before,
                    after={"result": sc.result, "note": sc.note})
@@ -119,56 +119,56 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
     - ``county`` on a township: the township signed; only county staff.  Locks the
       township's campaign data (and its villages').
     """
-    c = _fresh(campaign)
-    _check_phase(c, (Phase.SUMMARY,), "签字验收", "sign off")
+    c = fresh_campaign(campaign)
+    check_phase(c, (Phase.SUMMARY,), "签字验收", "sign off")
     try:
         unit = AdminUnit.objects.get(code=(unit_code or "").strip())
     except AdminUnit.DoesNotExist:
-        raise _err(f"单位代码 {unit_code} 不存在", f"unit {unit_code} does not exist", "unit") from None
+        raise campaign_error(f"单位代码 {unit_code} 不存在", f"unit {unit_code} does not exist", "unit") from None
     # a village signs its own list; a township and the county sign above it
     needed = {
         SignOff.Level.TOWNSHIP: Permission.CAMPAIGN_ACCEPTANCE,
         SignOff.Level.COUNTY: Permission.CAMPAIGN_COUNTY_SIGN_OFF,
     }.get(level, Permission.CAMPAIGN_FIELDWORK)
     actor.require(needed, unit.code)
-    _check_unlocked(c, unit.code)
+    check_unlocked(c, unit.code)
     if not in_scope(c, unit.code) and not any(v.code.startswith(prefix_of(unit)) for v in scope_villages(c)):
-        raise _err(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
+        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
     if SignOff.objects.filter(campaign=c, unit=unit, level=level).exists():
-        raise _err(f"{unit.name} 已有{SignOff.Level(level).label}签字", f"{unit.code} is already signed at {level} level", "level")
+        raise campaign_error(f"{unit.name} 已有{SignOff.Level(level).label}签字", f"{unit.code} is already signed at {level} level", "level")
     if level == SignOff.Level.VILLAGE:
         if unit.level != "village":
-            raise _err("村级签字只针对村(居)委会", "a village sign-off is for a village", "level")
+            raise campaign_error("村级签字只针对村(居)委会", "a village sign-off is for a village", "level")
         listed, checked = village_checked(c, unit.code)
         if checked < listed:
-            raise _err(f"{unit.name} 还有 {listed - checked} 人未核对", f"{listed - checked} persons are not checked yet", "unit")
+            raise campaign_error(f"{unit.name} 还有 {listed - checked} 人未核对", f"{listed - checked} persons are not checked yet", "unit")
         n_open = open_items(c, unit.code)
         if n_open:
-            raise _err(f"{unit.name} 还有 {n_open} 个整改事项未办结", f"{n_open} items are still open", "unit")
+            raise campaign_error(f"{unit.name} 还有 {n_open} 个整改事项未办结", f"{n_open} items are still open", "unit")
         acc = spot_check_result(c, unit.code)
         if listed and acc.sampled == 0:
-            raise _err("请先抽取并复核抽查户", "draw and re-verify the spot-check sample first", "spot_check")
+            raise campaign_error("请先抽取并复核抽查户", "draw and re-verify the spot-check sample first", "spot_check")
         if not acc.complete:
-            raise _err(f"抽查户还有 {acc.sampled - acc.checked} 户未复核", f"{acc.sampled - acc.checked} sampled households are not re-verified", "spot_check")
+            raise campaign_error(f"抽查户还有 {acc.sampled - acc.checked} 户未复核", f"{acc.sampled - acc.checked} sampled households are not re-verified", "spot_check")
         if acc.sampled and not acc.passed:
-            raise _err(f"抽查差错率 {acc.error_rate:.1%} 未低于上限 {c.error_threshold:.1%}，验收不通过，请重新核对后再抽查",
+            raise campaign_error(f"抽查差错率 {acc.error_rate:.1%} 未低于上限 {c.error_threshold:.1%}，验收不通过，请重新核对后再抽查",
                        f"spot-check error rate {acc.error_rate:.1%} is not under {c.error_threshold:.1%}", "spot_check")
     elif level == SignOff.Level.TOWNSHIP:
         if unit.level != "township":
-            raise _err("乡镇级签字只针对乡镇(街道)", "a township sign-off is for a township", "level")
+            raise campaign_error("乡镇级签字只针对乡镇(街道)", "a township sign-off is for a township", "level")
         villages = {v.code for v in scope_villages(c) if v.code.startswith(prefix_of(unit))}
         signed = set(SignOff.objects.filter(campaign=c, level=SignOff.Level.VILLAGE, unit_id__in=villages).values_list("unit_id", flat=True))
         missing = sorted(villages - signed)
         if missing:
-            raise _err(f"以下村尚未村级签字：{', '.join(missing)}", f"villages not signed yet: {', '.join(missing)}", "unit")
+            raise campaign_error(f"以下村尚未村级签字：{', '.join(missing)}", f"villages not signed yet: {', '.join(missing)}", "unit")
     elif level == SignOff.Level.COUNTY:
         if unit.level != "township":
-            raise _err("县级签字逐个乡镇进行，请选择乡镇", "the county signs off township by township", "level")
+            raise campaign_error("县级签字逐个乡镇进行，请选择乡镇", "the county signs off township by township", "level")
         if not SignOff.objects.filter(campaign=c, unit=unit, level=SignOff.Level.TOWNSHIP).exists():
-            raise _err(f"{unit.name} 尚未乡镇级签字", f"{unit.code} has no township sign-off yet", "unit")
+            raise campaign_error(f"{unit.name} 尚未乡镇级签字", f"{unit.code} has no township sign-off yet", "unit")
     else:
-        raise _err("签字层级应为 村级、乡镇级 或 县级", "level must be village, township or county", "level")
-    s = SignOff.objects.create(campaign=c, unit=unit, level=level, signed_by=_user(actor),
+        raise campaign_error("签字层级应为 村级、乡镇级 或 县级", "level must be village, township or county", "level")
+    s = SignOff.objects.create(campaign=c, unit=unit, level=level, signed_by=acting_user(actor),
                                signer_name=actor.name, note=(note or "").strip()[:200])
     audit(actor, AuditAction.CAMPAIGN_SIGN_OFF, s, unit_code=unit.code, after={"level": level, "note": s.note},
                    detail={"campaign": c.pk})

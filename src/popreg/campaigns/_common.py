@@ -26,15 +26,15 @@ class CampaignLockedError(CampaignError):
 # ---------------------------------------------------------------- helpers
 
 
-def _err(zh: str, en: str, field: str | None = None) -> CampaignError:
+def campaign_error(zh: str, en: str, field: str | None = None) -> CampaignError:
     return CampaignError(zh, en, field)
 
 
-def _user(actor: Actor) -> Any:
+def acting_user(actor: Actor) -> Any:
     return actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
 
 
-def _check_unlocked(campaign: Campaign, code: str | None) -> None:
+def check_unlocked(campaign: Campaign, code: str | None) -> None:
     if is_locked(campaign, code):
         raise CampaignLockedError(
             f"单位 {code} 的整顿数据已由县级签字验收并锁定，不能再修改",
@@ -43,25 +43,25 @@ def _check_unlocked(campaign: Campaign, code: str | None) -> None:
         )
 
 
-def _check_phase(campaign: Campaign, allowed: Iterable[str], what_zh: str, what_en: str) -> None:
+def check_phase(campaign: Campaign, allowed: Iterable[str], what_zh: str, what_en: str) -> None:
     allowed = tuple(allowed)
     if campaign.phase not in allowed:
         labels = "、".join(str(Phase(p).label) for p in allowed)
-        raise _err(
+        raise campaign_error(
             f"当前阶段为“{campaign.get_phase_display()}”，不能{what_zh}（仅在{labels}阶段可以）",
             f"the campaign is in phase {campaign.phase}; cannot {what_en} (allowed in: {', '.join(allowed)})",
             "phase",
         )
 
 
-def _fresh(campaign: Campaign) -> Campaign:
+def fresh_campaign(campaign: Campaign) -> Campaign:
     return Campaign.objects.select_for_update().get(pk=campaign.pk)
 
 
-def _parse_date(value: Any, field: str, label: str, *, required: bool = False) -> date | None:
+def parse_date(value: Any, field: str, label: str, *, required: bool = False) -> date | None:
     if value in (None, ""):
         if required:
-            raise _err(f"请填写{label}", f"{field} is required", field)
+            raise campaign_error(f"请填写{label}", f"{field} is required", field)
         return None
     if isinstance(value, datetime):
         value = value.date()
@@ -71,26 +71,26 @@ def _parse_date(value: Any, field: str, label: str, *, required: bool = False) -
         try:
             d = date.fromisoformat(str(value).strip().replace("/", "-"))
         except ValueError:
-            raise _err(f"{label}“{value}”格式不正确，应为 年-月-日（如 2025-03-01）",
+            raise campaign_error(f"{label}“{value}”格式不正确，应为 年-月-日（如 2025-03-01）",
                        f"{field} {value!r} is not a date (YYYY-MM-DD)", field) from None
     if d > timezone.localdate():
-        raise _err(f"{label} {d:%Y-%m-%d} 晚于今天，请核实", f"{field} {d} is in the future", field)
+        raise campaign_error(f"{label} {d:%Y-%m-%d} 晚于今天，请核实", f"{field} {d} is in the future", field)
     if d.year < 1890:
-        raise _err(f"{label} {d:%Y-%m-%d} 不合理（早于1890年）", f"{field} {d} is implausible", field)
+        raise campaign_error(f"{label} {d:%Y-%m-%d} 不合理（早于1890年）", f"{field} {d} is implausible", field)
     return d
 
 
-def _village(code: str | None, field: str = "unit") -> AdminUnit:
+def village_unit(code: str | None, field: str = "unit") -> AdminUnit:
     try:
         unit = AdminUnit.objects.get(code=(code or "").strip())
     except AdminUnit.DoesNotExist:
-        raise _err(f"单位代码 {code} 不存在", f"unit {code} does not exist", field) from None
+        raise campaign_error(f"单位代码 {code} 不存在", f"unit {code} does not exist", field) from None
     if unit.level != "village":
-        raise _err(f"{unit.name} 不是村(居)委会", f"{code} is not a village", field)
+        raise campaign_error(f"{unit.name} 不是村(居)委会", f"{code} is not a village", field)
     return unit
 
 
-def _default_owner(unit_code: str, cache: dict[str, Any]) -> Any:
+def default_owner(unit_code: str, cache: dict[str, Any]) -> Any:
     """The village clerk of the unit, else the township officer, else nobody."""
     if unit_code not in cache:
         owner = None
@@ -103,7 +103,7 @@ def _default_owner(unit_code: str, cache: dict[str, Any]) -> Any:
     return cache[unit_code]
 
 
-def _item_state(item: RectificationItem) -> dict[str, Any]:
+def item_state(item: RectificationItem) -> dict[str, Any]:
     return {
         "status": item.status, "item_type": item.item_type, "owner": item.owner_id,
         "deadline": item.deadline.isoformat() if item.deadline else None,

@@ -10,13 +10,13 @@ from typing import Any
 from django.db import transaction
 
 from popreg.campaigns._common import (
-    _check_phase,
-    _check_unlocked,
-    _default_owner,
-    _err,
-    _parse_date,
-    _user,
-    _village,
+    acting_user,
+    campaign_error,
+    check_phase,
+    check_unlocked,
+    default_owner,
+    parse_date,
+    village_unit,
 )
 from popreg.campaigns.models import (
     Campaign,
@@ -50,14 +50,14 @@ _FIELD_ALIASES: dict[str, str] = {
     "身份证号": "id_number", "身份证号码": "id_number", "居住地代码": "residence_unit_id",
 }
 
-_SEX_VALUES = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
+SEX_VALUES = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
 
 
 def correctable_field(value: str) -> str:
     key = (value or "").strip()
     if key not in _FIELD_ALIASES:
         allowed = "、".join(registry.CORRECTABLE.values())
-        raise _err(f"有误字段“{value}”无法识别，可填：{allowed}",
+        raise campaign_error(f"有误字段“{value}”无法识别，可填：{allowed}",
                    f"unknown field {value!r}; use one of {', '.join(registry.CORRECTABLE)}", "field_name")
     return _FIELD_ALIASES[key]
 
@@ -66,23 +66,23 @@ def corrected_value(field_name: str, raw: str) -> Any:
     """The corrected value as the registry action expects it (dates, codes, M/F)."""
     value = (raw or "").strip()
     if not value:
-        raise _err("请填写正确值", "the corrected value is required", "corrected_value")
+        raise campaign_error("请填写正确值", "the corrected value is required", "corrected_value")
     if field_name == "birth_date":
-        return _parse_date(value, "corrected_value", "正确的出生日期", required=True)
+        return parse_date(value, "corrected_value", "正确的出生日期", required=True)
     if field_name == "sex":
-        if value not in _SEX_VALUES:
-            raise _err("性别的正确值应为 男 或 女", "sex must be 男/女 (M/F)", "corrected_value")
-        return _SEX_VALUES[value]
+        if value not in SEX_VALUES:
+            raise campaign_error("性别的正确值应为 男 或 女", "sex must be 男/女 (M/F)", "corrected_value")
+        return SEX_VALUES[value]
     if field_name == "residence_type":
         labels = {str(lbl): v for v, lbl in ResidenceType.choices}
         if value in ResidenceType.values:
             return value
         if value in labels:
             return labels[value]
-        raise _err(f"居住类型“{value}”无法识别，可填：{'、'.join(labels)}", "unknown residence type", "corrected_value")
+        raise campaign_error(f"居住类型“{value}”无法识别，可填：{'、'.join(labels)}", "unknown residence type", "corrected_value")
     if field_name in ("mother_id", "father_id"):
         if not value.isdigit():
-            raise _err("父母应填写人员编号（数字）", "mother/father must be a person number", "corrected_value")
+            raise campaign_error("父母应填写人员编号（数字）", "mother/father must be a person number", "corrected_value")
         return int(value)
     if field_name == "id_number":
         return value.upper()
@@ -94,10 +94,10 @@ def _validate_outcome(
 ) -> tuple[str, str, date | None]:
     if outcome not in Outcome.values:
         labels = "、".join(str(lbl) for _, lbl in Outcome.choices)
-        raise _err(f"核对结果“{outcome}”无法识别，可填：{labels}", f"unknown outcome {outcome!r}", "outcome")
-    d = _parse_date(event_date, "event_date", "日期", required=outcome in (Outcome.DIED, Outcome.MOVED_AWAY))
+        raise campaign_error(f"核对结果“{outcome}”无法识别，可填：{labels}", f"unknown outcome {outcome!r}", "outcome")
+    d = parse_date(event_date, "event_date", "日期", required=outcome in (Outcome.DIED, Outcome.MOVED_AWAY))
     if d is not None and person.birth_date and d < person.birth_date:
-        raise _err(f"日期 {d:%Y-%m-%d} 早于出生日期 {person.birth_date:%Y-%m-%d}",
+        raise campaign_error(f"日期 {d:%Y-%m-%d} 早于出生日期 {person.birth_date:%Y-%m-%d}",
                    f"date {d} is before the birth date {person.birth_date}", "event_date")
     field_name = (field_name or "").strip()
     value = (value or "").strip()
@@ -106,10 +106,10 @@ def _validate_outcome(
         corrected_value(field_name, value)
     elif outcome == Outcome.MOVED_AWAY and value:
         if not (value.isdigit() and len(value) in (6, 12)):
-            raise _err("迁往地应填写6位或12位区划代码", "destination must be a 6- or 12-digit code", "corrected_value")
+            raise campaign_error("迁往地应填写6位或12位区划代码", "destination must be a 6- or 12-digit code", "corrected_value")
     elif outcome == Outcome.DUPLICATE and value:
         if not value.isdigit() or not Person.objects.filter(pk=int(value)).exclude(pk=person.pk).exists():
-            raise _err(f"重复登记的另一人员编号“{value}”不存在", f"the other record {value!r} does not exist",
+            raise campaign_error(f"重复登记的另一人员编号“{value}”不存在", f"the other record {value!r} does not exist",
                        "corrected_value")
     elif outcome in (Outcome.CONFIRMED, Outcome.NOT_FOUND, Outcome.DIED):
         field_name = ""
@@ -194,11 +194,11 @@ def do_record_outcome(
     try:
         entry = ListedPerson.objects.select_related("person").get(campaign=campaign, person_id=pk)
     except ListedPerson.DoesNotExist:
-        raise _err(f"人员 {pk} 不在本次整顿的核对名单上", f"person {pk} is not on this campaign's list",
+        raise campaign_error(f"人员 {pk} 不在本次整顿的核对名单上", f"person {pk} is not on this campaign's list",
                    "person") from None
     actor.require(Permission.CAMPAIGN_FIELDWORK, entry.unit_id)
-    _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "录入核对结果", "record outcomes")
-    _check_unlocked(campaign, entry.unit_id)
+    check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "录入核对结果", "record outcomes")
+    check_unlocked(campaign, entry.unit_id)
     p = entry.person
     new = outcome_values(p, outcome=outcome, field_name=field_name, corrected_value=corrected_value,
                          event_date=event_date, note=note)
@@ -209,21 +209,21 @@ def do_record_outcome(
         if old == new:
             return current, False
         if item is not None and item.closed:
-            raise _err(f"{p.name} 的整改事项已{chinese_label(ItemStatus(item.status))}，不能再修改核对结果",
+            raise campaign_error(f"{p.name} 的整改事项已{chinese_label(ItemStatus(item.status))}，不能再修改核对结果",
                        f"the item of {p.name} is already {item.status}; the outcome cannot change", "outcome")
         before: dict[str, Any] | None = {k: str(v) if v is not None else None for k, v in old.items()}
         for k, v in new.items():
             setattr(current, k, v)
-        current.source, current.upload, current.recorded_by = source, upload, _user(actor)
+        current.source, current.upload, current.recorded_by = source, upload, acting_user(actor)
         current.save()
         fo = current
     else:
         before = None
         fo = FieldOutcome.objects.create(campaign=campaign, person=p, unit_id=entry.unit_id, source=source,
-                                         upload=upload, recorded_by=_user(actor), **new)
+                                         upload=upload, recorded_by=acting_user(actor), **new)
     if outcome != Outcome.CONFIRMED:
         if item is None:
-            opened = _opened_item(campaign, fo, _default_owner(entry.unit_id, {}))
+            opened = _opened_item(campaign, fo, default_owner(entry.unit_id, {}))
             assert opened is not None
             opened.save()
         else:
@@ -255,7 +255,7 @@ def record_new_outcomes(
     and runs this inside its transaction; a person who already has an outcome goes through
     ``do_record_outcome`` (which revises it and its item).
     """
-    user = _user(actor)
+    user = acting_user(actor)
     created = [
         FieldOutcome(campaign=campaign, person=lp.person, unit_id=unit_code, source=source, upload=upload,
                      recorded_by=user, **values)
@@ -267,7 +267,7 @@ def record_new_outcomes(
             campaign=campaign, person_id__in=[o.person_id for o in created])}
         for o in created:
             o.pk = ids[o.person_id]
-    owner = _default_owner(unit_code, {})
+    owner = default_owner(unit_code, {})
     items = [it for it in (_opened_item(campaign, o, owner) for o in created) if it is not None]
     RectificationItem.objects.bulk_create(items, batch_size=1000)
     audit_many(actor, AuditAction.CAMPAIGN_RECORD_OUTCOME,
@@ -299,45 +299,45 @@ def do_record_found_person(
     The same person (unit, name, birth date) recorded twice is kept once.
     """
     campaign = Campaign.objects.get(pk=campaign.pk)
-    unit = _village(unit_code)
+    unit = village_unit(unit_code)
     actor.require(Permission.CAMPAIGN_FIELDWORK, unit.code)
-    _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "登记新发现人员", "record found persons")
-    _check_unlocked(campaign, unit.code)
+    check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "登记新发现人员", "record found persons")
+    check_unlocked(campaign, unit.code)
     if not in_scope(campaign, unit.code):
-        raise _err(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
+        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
     name = (name or "").strip()
     if not name:
-        raise _err("请填写姓名", "name is required", "name")
-    if (sex or "").strip() not in _SEX_VALUES:
-        raise _err("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")
-    sex = _SEX_VALUES[sex.strip()]
-    born = _parse_date(birth_date, "birth_date", "出生日期", required=True)
+        raise campaign_error("请填写姓名", "name is required", "name")
+    if (sex or "").strip() not in SEX_VALUES:
+        raise campaign_error("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")
+    sex = SEX_VALUES[sex.strip()]
+    born = parse_date(birth_date, "birth_date", "出生日期", required=True)
     assert born is not None
     if kind not in FoundPerson.Kind.values:
-        raise _err("类别应为 出生未登记 或 迁入未登记", "kind must be birth or move_in", "kind")
+        raise campaign_error("类别应为 出生未登记 或 迁入未登记", "kind must be birth or move_in", "kind")
     number = (id_number or "").strip().upper()
     if number:
         check = idnumber.validate(number, birth_date=born, sex=sex)
         if not check.ok:
             prob = check.problems[0]
-            raise _err(f"公民身份号码有误：{prob.message_zh}", f"ID number: {prob.message_en}", "id_number")
+            raise campaign_error(f"公民身份号码有误：{prob.message_zh}", f"ID number: {prob.message_en}", "id_number")
         number = check.number or number
-    moved = _parse_date(event_date, "event_date", "迁入日期")
+    moved = parse_date(event_date, "event_date", "迁入日期")
     from_code = (from_unit_code or "").strip()
     if kind == FoundPerson.Kind.MOVE_IN and from_code and not (from_code.isdigit() and len(from_code) in (6, 12)):
-        raise _err("迁出地应填写6位或12位区划代码", "origin must be a 6- or 12-digit code", "from_unit_code")
+        raise campaign_error("迁出地应填写6位或12位区划代码", "origin must be a 6- or 12-digit code", "from_unit_code")
     same = FoundPerson.objects.filter(campaign=campaign, unit=unit, name=name, birth_date=born).first()
     if same is not None:
         return same, False
     fp = FoundPerson.objects.create(
         campaign=campaign, unit=unit, kind=kind, name=name, sex=sex, birth_date=born, id_number=number,
         household_no=(household_no or "").strip(), address=(address or "").strip(), from_unit_code=from_code,
-        event_date=moved, note=(note or "").strip()[:200], source=source, upload=upload, recorded_by=_user(actor),
+        event_date=moved, note=(note or "").strip()[:200], source=source, upload=upload, recorded_by=acting_user(actor),
     )
     RectificationItem.objects.create(
         campaign=campaign, key=f"found:{fp.pk}", origin=ItemOrigin.FIELD, item_type="found_person",
         found_person=fp, detail=f"{fp.get_kind_display()}：{name}，{born:%Y-%m-%d}", unit=unit,
-        owner=_default_owner(unit.code, {}), deadline=campaign.rectification_end,
+        owner=default_owner(unit.code, {}), deadline=campaign.rectification_end,
     )
     audit(actor, AuditAction.CAMPAIGN_RECORD_FOUND_PERSON, fp, unit_code=unit.code,
                    after={"name": name, "sex": sex, "birth_date": born.isoformat(), "kind": kind},

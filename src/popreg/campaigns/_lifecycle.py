@@ -13,7 +13,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from popreg.campaigns._common import _check_phase, _default_owner, _err, _fresh, _user
+from popreg.campaigns._common import (
+    acting_user,
+    campaign_error,
+    check_phase,
+    default_owner,
+    fresh_campaign,
+)
 from popreg.campaigns.models import (
     PHASE_ORDER,
     Campaign,
@@ -50,41 +56,41 @@ def do_create_campaign(
     actor.require(Permission.MANAGE_CAMPAIGNS)
     name = (name or "").strip()
     if not name:
-        raise _err("请填写活动名称", "name is required", "name")
+        raise campaign_error("请填写活动名称", "name is required", "name")
     codes = [c.strip() for c in scope_codes if c and c.strip()]
     if not codes:
-        raise _err("请至少选择一个范围单位", "choose at least one unit for the scope", "scope")
+        raise campaign_error("请至少选择一个范围单位", "choose at least one unit for the scope", "scope")
     units = []
     for code in codes:
         try:
             u = AdminUnit.objects.get(code=code)
         except AdminUnit.DoesNotExist:
-            raise _err(f"范围单位 {code} 不存在", f"unit {code} does not exist", "scope") from None
+            raise campaign_error(f"范围单位 {code} 不存在", f"unit {code} does not exist", "scope") from None
         if u.level == "group":
-            raise _err(f"{u.name} 是村民小组，范围请选村、乡镇或县", f"{code} is a group; choose a village or above", "scope")
+            raise campaign_error(f"{u.name} 是村民小组，范围请选村、乡镇或县", f"{code} is a group; choose a village or above", "scope")
         actor.require(Permission.MANAGE_CAMPAIGNS, u.code)
         units.append(u)
     if not isinstance(reference_moment, datetime):
-        raise _err("标准时点格式不正确", "reference moment must be a date-time", "reference_moment")
+        raise campaign_error("标准时点格式不正确", "reference moment must be a date-time", "reference_moment")
     values: dict[str, date] = {}
     for key in PHASE_FIELDS:
         v = dates.get(key)
         if not isinstance(v, date):
-            raise _err(f"请填写各阶段起止日期（缺少 {key}）", f"{key} is required", key)
+            raise campaign_error(f"请填写各阶段起止日期（缺少 {key}）", f"{key} is required", key)
         values[key] = v
     ordered = [values[k] for k in PHASE_FIELDS]
     for i in range(1, len(ordered)):
         if ordered[i] < ordered[i - 1]:
-            raise _err(f"阶段日期顺序不正确：{PHASE_FIELDS[i]} 早于 {PHASE_FIELDS[i - 1]}",
+            raise campaign_error(f"阶段日期顺序不正确：{PHASE_FIELDS[i]} 早于 {PHASE_FIELDS[i - 1]}",
                        f"{PHASE_FIELDS[i]} is before {PHASE_FIELDS[i - 1]}", PHASE_FIELDS[i])
     if not 0 < float(error_threshold) < 1:
-        raise _err("抽查差错率上限应在 0 和 1 之间（如 0.05）", "error threshold must be between 0 and 1", "error_threshold")
+        raise campaign_error("抽查差错率上限应在 0 和 1 之间（如 0.05）", "error threshold must be between 0 and 1", "error_threshold")
     if int(spot_check_households) < 1:
-        raise _err("每村抽查户数至少为1", "sample at least one household per village", "spot_check_households")
+        raise campaign_error("每村抽查户数至少为1", "sample at least one household per village", "spot_check_households")
     tz = timezone.get_current_timezone()
     moment = reference_moment if timezone.is_aware(reference_moment) else timezone.make_aware(reference_moment, tz)
     campaign = Campaign.objects.create(
-        name=name, reference_moment=moment, created_by=_user(actor),
+        name=name, reference_moment=moment, created_by=acting_user(actor),
         spot_check_households=int(spot_check_households), error_threshold=float(error_threshold),
         seed=int(seed), **values,
     )
@@ -109,19 +115,19 @@ def do_create_campaign(
 @transaction.atomic
 def do_advance_phase(actor: Actor, campaign: Campaign) -> Campaign:
     """Move the campaign to its next phase (forward only)."""
-    c = _fresh(campaign)
+    c = fresh_campaign(campaign)
     for u in c.scope_units.all():
         actor.require(Permission.MANAGE_CAMPAIGNS, u.code)
     i = PHASE_ORDER.index(c.phase)
     if i + 1 >= len(PHASE_ORDER):
-        raise _err("活动已结束", "the campaign is closed", "phase")
+        raise campaign_error("活动已结束", "the campaign is closed", "phase")
     nxt = PHASE_ORDER[i + 1]
     if nxt == Phase.CLOSED:
         townships = {v.code[:9] + "000" for v in scope_villages(c)}
         signed = set(SignOff.objects.filter(campaign=c, level=SignOff.Level.COUNTY).values_list("unit_id", flat=True))
         missing = sorted(townships - signed)
         if missing:
-            raise _err(f"以下乡镇尚未经县级签字验收：{', '.join(missing)}",
+            raise campaign_error(f"以下乡镇尚未经县级签字验收：{', '.join(missing)}",
                        f"townships without county sign-off: {', '.join(missing)}", "phase")
     before = c.phase
     c.phase = nxt
@@ -151,9 +157,9 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
     from popreg.campaigns.anomalies import detect_anomalies
     from popreg.registry.snapshot import write_registry_snapshot
 
-    c = _fresh(campaign)
+    c = fresh_campaign(campaign)
     actor.require(Permission.MANAGE_CAMPAIGNS)
-    _check_phase(c, (Phase.PREPARATION, Phase.VERIFICATION, Phase.RECTIFICATION), "生成整改事项", "generate items")
+    check_phase(c, (Phase.PREPARATION, Phase.VERIFICATION, Phase.RECTIFICATION), "生成整改事项", "generate items")
     with tempfile.TemporaryDirectory(prefix="popreg-campaign-") as tmp:
         write_registry_snapshot(tmp)
         findings = detect_anomalies(tmp, pending_days=pending_days)
@@ -178,7 +184,7 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
             campaign=c, key=key, origin=ItemOrigin.ANOMALY, item_type=f.anomaly_type,
             person_id=f.person_id if f.person_id in known else None,
             source=f.source, source_record_id=f.record_id if f.source != "registry" else "",
-            detail=f.detail, unit_id=village, owner=_default_owner(village, owners),
+            detail=f.detail, unit_id=village, owner=default_owner(village, owners),
             deadline=c.rectification_end,
         ))
         result.by_type[f.anomaly_type] = result.by_type.get(f.anomaly_type, 0) + 1

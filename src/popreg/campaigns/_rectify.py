@@ -13,14 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from popreg.campaigns._common import (
-    _check_phase,
-    _check_unlocked,
-    _err,
-    _item_state,
-    _parse_date,
-    _user,
+    acting_user,
+    campaign_error,
+    check_phase,
+    check_unlocked,
+    item_state,
+    parse_date,
 )
-from popreg.campaigns._field import _SEX_VALUES, correctable_field, corrected_value
+from popreg.campaigns._field import SEX_VALUES, correctable_field, corrected_value
 from popreg.campaigns.models import FoundPerson, ItemStatus, Outcome, Phase, RectificationItem
 from popreg.campaigns.queries import is_locked
 from popreg.registry import actions as registry
@@ -114,35 +114,35 @@ def _run_action(actor: Actor, item: RectificationItem, action: str, params: Mapp
     person = item.person
     needs_person = ("register_death", "register_enlistment", "correct_person", "transfer", "move_out", "merge_persons")
     if action in needs_person and person is None:
-        raise _err("该事项没有对应的户籍人员，不能用此措施整改", "this item has no registry person", "action")
+        raise campaign_error("该事项没有对应的户籍人员，不能用此措施整改", "this item has no registry person", "action")
     if action == "register_death":
-        d = _parse_date(params.get("date"), "date", "死亡日期", required=True)
+        d = parse_date(params.get("date"), "date", "死亡日期", required=True)
         return registry.do_register_death(actor, person, death_date=d, cause=str(params.get("note", "") or "")), None
     if action == "register_enlistment":
-        d = _parse_date(params.get("date"), "date", "入伍日期", required=True)
+        d = parse_date(params.get("date"), "date", "入伍日期", required=True)
         return registry.do_register_enlistment(actor, person, enlistment_date=d), None
     if action == "correct_person":
         fname = correctable_field(str(params.get("field_name", "")))
         value = corrected_value(fname, str(params.get("value", "") or ""))
         return registry.do_correct_person(actor, person, changes={fname: value}, reason=reason), None
     if action == "transfer":
-        d = _parse_date(params.get("date"), "date", "迁移日期", required=True)
+        d = parse_date(params.get("date"), "date", "迁移日期", required=True)
         dest = str(params.get("destination_code", "") or "").strip()
         return registry.do_transfer(actor, person, to_unit_code=dest, move_date=d), None
     if action == "move_out":
-        d = _parse_date(params.get("date"), "date", "迁出日期", required=True)
+        d = parse_date(params.get("date"), "date", "迁出日期", required=True)
         dest = str(params.get("destination_code", "") or "").strip()
         return registry.do_move_out(actor, person, move_date=d, destination_code=dest,
                                     destination_name=str(params.get("note", "") or "")), None
     if action == "merge_persons":
         merge = merge_action()
         if merge is None:
-            raise _err("重复登记只能通过“合并重复记录”操作整改，该功能尚未启用；请稍后处理或驳回并说明理由",
+            raise campaign_error("重复登记只能通过“合并重复记录”操作整改，该功能尚未启用；请稍后处理或驳回并说明理由",
                        "a duplicate is settled only by merging the records (linkage merge action), "
                        "which is not available yet", "action")
         other_raw = str(params.get("other_person_id", "") or "").strip()
         if not other_raw.isdigit() or not Person.objects.filter(pk=int(other_raw)).exists():
-            raise _err("请填写保留的另一条记录的人员编号", "give the person number of the record to keep",
+            raise campaign_error("请填写保留的另一条记录的人员编号", "give the person number of the record to keep",
                        "other_person_id")
         # this item's person is the duplicate; the other record survives (both histories stay)
         merge(actor, int(other_raw), person.pk, reason)
@@ -155,24 +155,24 @@ def _run_action(actor: Actor, item: RectificationItem, action: str, params: Mapp
             vals = {"name": fp.name, "sex": fp.sex, "birth_date": fp.birth_date, "id_number": fp.id_number,
                     "household_no": fp.household_no, "from_unit_code": fp.from_unit_code, "date": fp.event_date}
         vals.update({k: v for k, v in params.items() if v not in (None, "")})
-        born = _parse_date(vals.get("birth_date"), "birth_date", "出生日期", required=True)
+        born = parse_date(vals.get("birth_date"), "birth_date", "出生日期", required=True)
         hh = None
         if vals.get("household_no"):
             hh = Household.objects.filter(household_no=str(vals["household_no"]).strip(), unit_id=item.unit_id).first()
             if hh is None:
-                raise _err(f"户号 {vals['household_no']} 不在{item.unit.name}", "the household is not in this village",
+                raise campaign_error(f"户号 {vals['household_no']} 不在{item.unit.name}", "the household is not in this village",
                            "household_no")
-        common = {"name": str(vals.get("name", "")), "sex": _SEX_VALUES.get(str(vals.get("sex", "")), str(vals.get("sex", ""))),
+        common = {"name": str(vals.get("name", "")), "sex": SEX_VALUES.get(str(vals.get("sex", "")), str(vals.get("sex", ""))),
                   "birth_date": born, "registered_unit_code": item.unit_id, "household": hh,
                   "id_number": str(vals.get("id_number", "") or "") or None}
         if action == "register_birth":
             return None, registry.do_register_birth(actor, **common)
-        d = _parse_date(vals.get("date"), "date", "迁入日期", required=True)
+        d = parse_date(vals.get("date"), "date", "迁入日期", required=True)
         origin = str(vals.get("from_unit_code", "") or "")
         if not origin:
-            raise _err("请填写迁出地代码", "the origin code is required", "from_unit_code")
+            raise campaign_error("请填写迁出地代码", "the origin code is required", "from_unit_code")
         return None, registry.do_move_in(actor, **common, from_unit_code=origin, move_date=d)
-    raise _err(f"未知的整改措施 {action}", f"unknown action {action!r}", "action")
+    raise campaign_error(f"未知的整改措施 {action}", f"unknown action {action!r}", "action")
 
 
 def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem:
@@ -181,9 +181,9 @@ def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem
         it = RectificationItem.objects.select_for_update(of=("self",)).select_related("campaign", "person", "found_person",
                                                                             "outcome", "unit").get(pk=pk)
     except RectificationItem.DoesNotExist:
-        raise _err(f"整改事项 {pk} 不存在", f"item {pk} does not exist", "item") from None
+        raise campaign_error(f"整改事项 {pk} 不存在", f"item {pk} does not exist", "item") from None
     actor.require(Permission.CAMPAIGN_FIELDWORK, it.unit_id)
-    _check_unlocked(it.campaign, it.unit_id)
+    check_unlocked(it.campaign, it.unit_id)
     return it
 
 
@@ -191,16 +191,16 @@ def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem
 def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str, params: Mapping[str, Any] | None = None) -> RectificationItem:
     """Settle an item by the registry action that fixes it; links the resulting event."""
     it = _open_item(actor, item)
-    _check_phase(it.campaign, (Phase.VERIFICATION, Phase.RECTIFICATION, Phase.SUMMARY), "整改", "resolve items")
+    check_phase(it.campaign, (Phase.VERIFICATION, Phase.RECTIFICATION, Phase.SUMMARY), "整改", "resolve items")
     if it.closed:
-        raise _err(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
     allowed = ALLOWED_ACTIONS.get(it.item_type, ())
     if action not in allowed:
         names = "、".join(ACTION_LABELS[a] for a in allowed) or "无（只能驳回并说明理由）"
-        raise _err(f"“{ACTION_LABELS.get(action, action)}”不适用于此类事项，可用措施：{names}",
+        raise campaign_error(f"“{ACTION_LABELS.get(action, action)}”不适用于此类事项，可用措施：{names}",
                    f"action {action!r} does not fit item type {it.item_type}; allowed: {', '.join(allowed) or 'none'}",
                    "action")
-    before = _item_state(it)
+    before = item_state(it)
     merged = {**default_params(it), **{k: v for k, v in (params or {}).items() if v not in (None, "")}}
     event, new_person = _run_action(actor, it, action, merged)
     if new_person is not None and event is None:
@@ -209,10 +209,10 @@ def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str,
     it.action_taken = action
     it.event = event
     it.result_person = new_person
-    it.resolved_by = _user(actor)
+    it.resolved_by = acting_user(actor)
     it.resolved_at = timezone.now()
     it.save()
-    audit(actor, AuditAction.CAMPAIGN_RESOLVE_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it),
+    audit(actor, AuditAction.CAMPAIGN_RESOLVE_ITEM, it, unit_code=it.unit_id, before=before, after=item_state(it),
                    detail={"campaign": it.campaign_id})
     if action == "merge_persons":
         _close_partner_items(actor, it, int(str(merged["other_person_id"]).strip()))
@@ -227,12 +227,12 @@ def _close_partner_items(actor: Actor, it: RectificationItem, survivor_id: int) 
             status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)):
         if is_locked(it.campaign, other.unit_id) or not actor.covers(other.unit_id):
             continue
-        before = _item_state(other)
+        before = item_state(other)
         other.status, other.action_taken, other.event = ItemStatus.RESOLVED, "merge_persons", event
-        other.resolved_by, other.resolved_at = _user(actor), timezone.now()
+        other.resolved_by, other.resolved_at = acting_user(actor), timezone.now()
         other.save()
         audit(actor, AuditAction.CAMPAIGN_RESOLVE_ITEM, other, unit_code=other.unit_id, before=before,
-                       after=_item_state(other), detail={"campaign": it.campaign_id, "with_item": it.pk})
+                       after=item_state(other), detail={"campaign": it.campaign_id, "with_item": it.pk})
 
 
 @transaction.atomic
@@ -240,15 +240,15 @@ def do_reject_item(actor: Actor, item: RectificationItem | int, *, reason: str) 
     """Close an item without a registry change (e.g. the finding was wrong); a reason is required."""
     it = _open_item(actor, item)
     if it.closed:
-        raise _err(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
     reason = (reason or "").strip()
     if not reason:
-        raise _err("驳回须填写理由", "a reason is required to reject an item", "reason")
-    before = _item_state(it)
+        raise campaign_error("驳回须填写理由", "a reason is required to reject an item", "reason")
+    before = item_state(it)
     it.status, it.reject_reason = ItemStatus.REJECTED, reason[:200]
-    it.resolved_by, it.resolved_at = _user(actor), timezone.now()
+    it.resolved_by, it.resolved_at = acting_user(actor), timezone.now()
     it.save()
-    audit(actor, AuditAction.CAMPAIGN_REJECT_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it),
+    audit(actor, AuditAction.CAMPAIGN_REJECT_ITEM, it, unit_code=it.unit_id, before=before, after=item_state(it),
                    detail={"campaign": it.campaign_id})
     return it
 
@@ -261,20 +261,20 @@ def do_update_item(
     """Assign an owner or deadline, or mark the item in progress."""
     it = _open_item(actor, item)
     if it.closed:
-        raise _err(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
-    before = _item_state(it)
+        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+    before = item_state(it)
     if owner is not None:
         owner_obj = owner if hasattr(owner, "pk") else get_user_model().objects.filter(pk=owner).first()
         if owner_obj is None:
-            raise _err("责任人不存在", "the owner does not exist", "owner")
+            raise campaign_error("责任人不存在", "the owner does not exist", "owner")
         a = getattr(owner_obj, "assignment", None)
         if a is not None and not str(it.unit_id).startswith(a.unit.code[: {"county": 6, "township": 9}.get(a.unit.level, 12)]):
-            raise _err("责任人的辖区不包含该单位", "the owner's jurisdiction does not include this unit", "owner")
+            raise campaign_error("责任人的辖区不包含该单位", "the owner's jurisdiction does not include this unit", "owner")
         it.owner = owner_obj
     if deadline is not None:
         it.deadline = deadline
     if start:
         it.status = ItemStatus.IN_PROGRESS
     it.save()
-    audit(actor, AuditAction.CAMPAIGN_UPDATE_ITEM, it, unit_code=it.unit_id, before=before, after=_item_state(it))
+    audit(actor, AuditAction.CAMPAIGN_UPDATE_ITEM, it, unit_code=it.unit_id, before=before, after=item_state(it))
     return it

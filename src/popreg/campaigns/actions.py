@@ -14,7 +14,8 @@ This module is the public face; the parts live next to it:
 - ``_rectify``: resolving, rejecting and updating rectification items;
 - ``_acceptance``: spot checks and sign-offs;
 - workbook upload: :func:`do_upload_workbook` below (the work is in
-  :mod:`popreg.campaigns.upload`, which takes the shared checks it needs from here).
+  :mod:`popreg.campaigns.upload`, which takes the shared checks from ``_common`` and
+  ``_field``, not from here: this module imports it).
 """
 
 from __future__ import annotations
@@ -29,11 +30,6 @@ from popreg.campaigns._acceptance import (
     spot_check_result,
 )
 from popreg.campaigns._common import CampaignError, CampaignLockedError
-from popreg.campaigns._common import _check_phase as _check_phase
-from popreg.campaigns._common import _check_unlocked as _check_unlocked
-from popreg.campaigns._common import _default_owner as _default_owner
-from popreg.campaigns._common import _err as _err
-from popreg.campaigns._common import _user as _user
 from popreg.campaigns._field import correctable_field as correctable_field
 from popreg.campaigns._field import corrected_value as corrected_value
 from popreg.campaigns._field import (

@@ -18,11 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from popreg.campaigns.actions import (
-    _check_phase,
-    _check_unlocked,
-    _err,
-    _user,
+from popreg.campaigns._common import acting_user, campaign_error, check_phase, check_unlocked
+from popreg.campaigns._field import (
     do_record_found_person,
     do_record_outcome,
     outcome_values,
@@ -134,8 +131,8 @@ def upload_workbook(
             f"该文件的村 {village_code} 不在本次整顿范围内", f"village {village_code} is outside this campaign")])
     try:
         actor.require(Permission.CAMPAIGN_FIELDWORK, village_code)
-        _check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "上传核对表", "upload workbooks")
-        _check_unlocked(campaign, village_code)
+        check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "上传核对表", "upload workbooks")
+        check_unlocked(campaign, village_code)
     except RegistryError as exc:
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "", exc.message_zh, exc.message_en)])
     if report.problems:
@@ -148,7 +145,7 @@ def upload_workbook(
     try:
         with transaction.atomic():
             up = Upload.objects.create(campaign=campaign, unit_id=village_code, sha256=digest,
-                                       filename=filename[:200], rows=report.rows, uploaded_by=_user(actor))
+                                       filename=filename[:200], rows=report.rows, uploaded_by=acting_user(actor))
             _apply_outcome_rows(actor, campaign, village_code, rows, up, report, person_sheet)
             for r in found:
                 rowno = int(_attr(r, "row", "row_number", default=0) or 0)
@@ -223,7 +220,7 @@ def _apply_outcome_rows(
         try:
             lp = listed.get(pid)
             if lp is None or lp.unit_id != village_code:
-                raise _err(f"人员 {pid} 不在本村的核对名单上", f"person {pid} is not on this village's list", "person_id")
+                raise campaign_error(f"人员 {pid} 不在本村的核对名单上", f"person {pid} is not on this village's list", "person_id")
             if pid in existing:
                 with transaction.atomic():
                     _fo, changed = do_record_outcome(actor, campaign, pid, source=Source.WORKBOOK, upload=up,
