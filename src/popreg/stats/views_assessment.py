@@ -3,11 +3,13 @@
 Thin views: parse input, call :func:`popreg.stats.assessment.assess` or one action, render.
 The scorecards are computed from a snapshot under ``$POPREG_HOME/snapshots/`` (chosen on
 the page), a stored rule set version and the stored targets, exactly as ``popreg assess``
-computes them from the same three inputs (the CSV export is byte-identical).
+computes them from the same three inputs (the CSV download holds the same values, below
+the export layer's stamp line).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from pathlib import Path
@@ -17,15 +19,16 @@ import pandas as pd
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from popreg.core.rules import parse_rule_set
 from popreg.registry.access import Actor
-from popreg.registry.audit import AuditAction, audit
+from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
+from popreg.registry.exports import Column, Export, export_response, request_reason
 from popreg.registry.models import AdminUnit
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
@@ -35,10 +38,10 @@ from popreg.stats.assessment import (
     AssessmentError,
     TargetImportError,
     assess,
+    fill_scorecards_workbook,
+    fill_target_template,
     read_targets,
-    target_template,
     to_csv_bytes,
-    to_xlsx_bytes,
 )
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
 from popreg.stats.models import RuleSetVersion, UnitTarget
@@ -116,20 +119,8 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                 ctx["error"] = str(exc)
             else:
                 fmt = q.get("format")
-                if fmt == "csv":
-                    if not actor.can(Permission.EXPORT_SCORECARDS):
-                        raise PermissionDenied(_("Only county staff can export the scores of every unit."))
-                    resp = HttpResponse(to_csv_bytes(result), content_type="text/csv; charset=utf-8")
-                    resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.csv"'
-                    return resp
-                if fmt == "xlsx":
-                    if not actor.can(Permission.EXPORT_SCORECARDS):
-                        raise PermissionDenied(_("Only county staff can export the scores of every unit."))
-                    audit(actor, AuditAction.EXPORT_SCORECARDS, None, detail={"year": year, "level": level, "snapshot": snap_name})
-                    resp = HttpResponse(to_xlsx_bytes(result, f"{actor.name} {timezone.localtime():%Y-%m-%d %H:%M}"),
-                                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-                    resp["Content-Disposition"] = f'attachment; filename="scorecards-{level}-{year}.xlsx"'
-                    return resp
+                if fmt in ("csv", "xlsx"):
+                    return _scorecards_download(request, actor, result, fmt, level, year, snap_name)
                 rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
                         if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
                 for r in rows:
@@ -236,8 +227,31 @@ def target_template_view(request: HttpRequest, actor: Actor) -> HttpResponse:
     if actor.prefix:
         units = units.filter(code__startswith=actor.prefix)
     rs = RuleSetVersion.objects.first()
-    buf = io.BytesIO()
-    target_template(buf, year, units.values_list("code", "name"), parse_rule_set(rs.definition) if rs else None)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp["Content-Disposition"] = f'attachment; filename="targets-{level}-{year}.xlsx"'
-    return resp
+    rule_set = parse_rule_set(rs.definition) if rs else None
+    export = Export(
+        title=f"年度目标模板 targets template {year}", filename=f"targets-{level}-{year}.xlsx", format="xlsx",
+        action=AuditAction.EXPORT_FILE, reason="年度目标模板 targets template",
+        xlsx=lambda wb, ctx: fill_target_template(wb, year, units.values_list("code", "name"), rule_set),
+        detail={"report": "targets_template", "year": year, "level": level},
+    )
+    return export_response(actor, export, permission=Permission.VIEW_STATISTICS, unit_code=actor.unit_code,
+                           reason=request_reason(request))
+
+
+def _scorecards_download(request: HttpRequest, actor: Actor, result: Any, fmt: str, level: str, year: int,
+                         snapshot: str) -> HttpResponse | StreamingHttpResponse:
+    """The scorecards of every unit (county staff only): the CSV carries the same values as
+    ``popreg assess --out``, the workbook its three sheets."""
+    detail = {"year": year, "level": level, "snapshot": snapshot}
+    if fmt == "csv":
+        header, *rows = list(csv.reader(io.StringIO(to_csv_bytes(result).decode("utf-8"))))
+        export = Export(title=f"考核结果 scorecards {year}", filename=f"scorecards-{level}-{year}.csv", format="csv",
+                        action=AuditAction.EXPORT_SCORECARDS, reason="考核结果 scorecards",
+                        columns=[Column(h) for h in header], rows=rows, detail=detail)
+    else:
+        export = Export(title=f"考核结果 scorecards {year}", filename=f"scorecards-{level}-{year}.xlsx", format="xlsx",
+                        action=AuditAction.EXPORT_SCORECARDS, reason="考核结果 scorecards",
+                        row_count=len(result.table), detail=detail,
+                        xlsx=lambda wb, ctx: fill_scorecards_workbook(wb, result, ctx.actor_name))
+    return export_response(actor, export, permission=Permission.EXPORT_SCORECARDS, unit_code=None,
+                           reason=request_reason(request))
