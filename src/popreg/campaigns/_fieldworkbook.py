@@ -40,6 +40,7 @@ from popreg.campaigns.fieldlists import (
     sort_persons,
 )
 from popreg.core.privacy import mask_id
+from popreg.registry.exports import neutralise_workbook, unneutralise
 
 FORMAT_NAME = "popreg-field-workbook"
 FORMAT_VERSION = "1"
@@ -218,7 +219,29 @@ def build_workbook(
     *,
     generated_at: datetime | None = None,
 ) -> bytes:
+    """The workbook as bytes, its text cells neutralised; downloads go through
+    :mod:`popreg.registry.exports` with :func:`fill_workbook`."""
     from openpyxl import Workbook
+
+    wb = Workbook()
+    fill_workbook(wb, village, persons, campaign, generated_at=generated_at)
+    neutralise_workbook(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def fill_workbook(
+    wb: Any,
+    village: Mapping[str, Any],
+    persons: Sequence[Mapping[str, Any]],
+    campaign: Mapping[str, Any],
+    *,
+    generated_at: datetime | None = None,
+) -> None:
+    """Fill ``wb`` (a new openpyxl workbook) with the protected field workbook.  The row
+    checksums cover the values as printed; the export layer then neutralises formula-like
+    text (``=...`` → ``'=...``) and :func:`read_workbook` takes the quote off again."""
     from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
@@ -233,7 +256,6 @@ def build_workbook(
     stamp = (generated_at or datetime.now()).replace(microsecond=0).isoformat()
     show_full = bool(campaign.get("show_full_id", False))
 
-    wb = Workbook()
     ws = wb.active
     ws.title = PERSONS_SHEET
     bold = Font(bold=True)
@@ -311,9 +333,6 @@ def build_workbook(
     meta.protection.sheet = True
     wb.properties.title = f"{campaign.get('name')} {village.get('name')} 入户核对表"
     wb.properties.creator = "popreg"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def _list_validation(ws: Any, dv_class: Any, options: list[str], column: int, first: int,
@@ -458,7 +477,7 @@ def _read_persons(ws: Any, parsed: ParsedWorkbook, out: _Collector, today: date)
             continue
         pid, cid, vcode = (_text(cells["person_id"]), _text(cells["campaign_id"]),
                            _text(cells["village_code"]))
-        printed = {k: _text(cells[k]) for k in (
+        printed = {k: unneutralise(_text(cells[k])) for k in (
             "household_no", "name", "sex", "birth_date", "id_number", "relation", "residence_type")}
         checksum = _text(cells["row_checksum"])
         keys.append((pid, checksum))

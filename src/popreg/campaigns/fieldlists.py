@@ -284,14 +284,38 @@ class _GlyphWatch:
         self.logger.removeHandler(self.handler)
 
 
-def _render(village: Mapping[str, Any], campaign: Mapping[str, Any],
-            parts: Sequence[FieldListPart], strict: bool) -> bytes:
+def _html(village: Mapping[str, Any], campaign: Mapping[str, Any], parts: Sequence[FieldListPart]) -> str:
     from django.template.loader import render_to_string
-    from weasyprint import HTML
 
     _require(village, ("code", "name"), "村(居)信息 / village")
     _require(campaign, ("id", "name"), "清查活动 / campaign")
-    html = render_to_string("campaigns/print/field_list.html", _context(village, campaign, parts))
+    return str(render_to_string("campaigns/print/field_list.html", _context(village, campaign, parts)))
+
+
+def _parts(persons: Sequence[Mapping[str, Any]], split_by: str | None,
+           plate_ranges: Sequence[tuple[int, int]] | None, plate_range_size: int) -> list[FieldListPart]:
+    if split_by:
+        return list(split_persons(persons, split_by, plate_ranges=plate_ranges,
+                                  plate_range_size=plate_range_size))
+    return [FieldListPart("all", "", tuple(sort_persons(persons)))]
+
+
+def field_list_html(
+    village: Mapping[str, Any],
+    persons: Sequence[Mapping[str, Any]],
+    campaign: Mapping[str, Any],
+    *,
+    split_by: str | None = None,
+) -> str:
+    """The HTML of :func:`render_field_list_pdf`, for the export layer to stamp and render."""
+    return _html(village, campaign, _parts(persons, split_by, None, 50))
+
+
+def _render(village: Mapping[str, Any], campaign: Mapping[str, Any],
+            parts: Sequence[FieldListPart], strict: bool) -> bytes:
+    from weasyprint import HTML
+
+    html = _html(village, campaign, parts)
     with _GlyphWatch() as missing:
         pdf: bytes = HTML(string=html).write_pdf()
     if missing and strict:
@@ -318,12 +342,7 @@ def render_field_list_pdf(
     ``strict``: raise :class:`FieldListError` when a character has no glyph in any installed
     font (it would print as an empty box) instead of writing the PDF.
     """
-    if split_by:
-        parts = split_persons(persons, split_by, plate_ranges=plate_ranges,
-                              plate_range_size=plate_range_size)
-    else:
-        parts = [FieldListPart("all", "", tuple(sort_persons(persons)))]
-    return _render(village, campaign, parts, strict)
+    return _render(village, campaign, _parts(persons, split_by, plate_ranges, plate_range_size), strict)
 
 
 def render_field_list_parts(
@@ -397,6 +416,16 @@ def build_field_workbook(
     from popreg.campaigns._fieldworkbook import build_workbook
 
     return build_workbook(village, persons, campaign)
+
+
+def fill_field_workbook(
+    wb: Any, village: Mapping[str, Any], persons: Sequence[Mapping[str, Any]], campaign: Mapping[str, Any]
+) -> None:
+    """Fill ``wb`` with the offline workbook, for the export layer (which neutralises and
+    stamps it); see :mod:`popreg.campaigns._fieldworkbook`."""
+    from popreg.campaigns._fieldworkbook import fill_workbook
+
+    fill_workbook(wb, village, persons, campaign)
 
 
 def read_field_workbook(data: bytes) -> Any:

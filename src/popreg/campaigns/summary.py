@@ -55,11 +55,24 @@ def summary_table(campaign: Campaign, actor: Actor) -> SummaryTable:
 
 
 def summary_xlsx(table: SummaryTable) -> bytes:
+    """The summary workbook as bytes, its text cells neutralised; downloads go through
+    :mod:`popreg.registry.exports` with :func:`fill_summary_workbook`."""
     from openpyxl import Workbook
+
+    from popreg.registry.exports import neutralise_workbook
+
+    wb = Workbook()
+    fill_summary_workbook(wb, table)
+    neutralise_workbook(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def fill_summary_workbook(wb: Any, table: SummaryTable) -> None:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
     ws = wb.active
     ws.title = "汇总表"
     c = table.campaign
@@ -87,18 +100,19 @@ def summary_xlsx(table: SummaryTable) -> bytes:
     ws.freeze_panes = ws.cell(head_row + 1, 3)
     wb.properties.creator = f"popreg ({table.made_by})"
     wb.properties.title = f"{c.name} 整顿情况汇总表"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+
+
+def summary_html(table: SummaryTable) -> str:
+    """The HTML of the A4 landscape summary (rendered by the export layer or :func:`summary_pdf`)."""
+    return str(render_to_string("campaigns/summary_print.html", {
+        "table": table, "campaign": table.campaign, "header": table.header(),
+        "rows": [(r, table.values(r)) for r in table.rows],
+    }))
 
 
 def summary_pdf(table: SummaryTable) -> bytes:
     """A4 landscape PDF; Chinese in Noto Sans CJK SC (Debian fonts-noto-cjk), embedded."""
     from weasyprint import HTML
 
-    html = render_to_string("campaigns/summary_print.html", {
-        "table": table, "campaign": table.campaign, "header": table.header(),
-        "rows": [(r, table.values(r)) for r in table.rows],
-    })
-    pdf: bytes = HTML(string=html).write_pdf()
+    pdf: bytes = HTML(string=summary_html(table)).write_pdf()
     return pdf

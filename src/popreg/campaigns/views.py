@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -52,14 +52,14 @@ from popreg.campaigns.summary import (
 from popreg.core.privacy import mask_id
 from popreg.registry import jobs
 from popreg.registry.access import Actor
-from popreg.registry.audit import AuditAction, audit
+from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 from popreg.registry.exports import (
-    CONTENT_TYPES,
     Export,
     export_response,
     request_full_id,
     request_reason,
+    stored_file_response,
 )
 from popreg.registry.job_models import JobState
 from popreg.registry.models import AdminUnit, Household
@@ -284,23 +284,14 @@ def field_list_download(request: HttpRequest, actor: Actor, job: int) -> HttpRes
     found = jobs.job_for(actor, job)
     if found.kind != "field_list_pdf" or found.state != JobState.SUCCEEDED:
         raise Http404
-    try:
-        actor.require(Permission.CAMPAIGN_FIELDWORK, found.unit_code)
-        if found.params.get("full_id"):
-            actor.require(Permission.VIEW_FULL_ID, found.unit_code)
-    except RegistryError as err:
-        raise PermissionDenied(err.message) from None
     name = str(found.result.get("file", ""))
     path = field_list_file(found.pk, name)
     if path is None:
         raise Http404
-    audit(actor, AuditAction.EXPORT_FILE, found, unit_code=found.unit_code,
-          detail={"file": name, "job": found.pk, "format": "pdf"})  # fmt: skip
-    response = FileResponse(path.open("rb"), content_type=CONTENT_TYPES["pdf"], as_attachment=True,
-                            filename=name)  # fmt: skip
-    response["Cache-Control"] = "no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return stored_file_response(actor, path, filename=name, format="pdf", action=AuditAction.EXPORT_FILE,
+                                permission=Permission.CAMPAIGN_FIELDWORK, unit_code=found.unit_code,
+                                full_id=bool(found.params.get("full_id")), target=found,
+                                detail={"job": found.pk})  # fmt: skip
 
 
 @writer
