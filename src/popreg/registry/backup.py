@@ -478,6 +478,11 @@ def write_backup(out: Path, key: str | None, using: str = "default") -> dict[str
     conn = connections[using]
     if conn.vendor not in ("sqlite", "postgresql"):
         raise BackupError(f"不支持备份 {conn.vendor} 数据库。", f"cannot back up a {conn.vendor} database")
+    if conn.in_atomic_block:
+        raise BackupError(
+            "备份要自己开启只读事务，不能在另一个事务里运行。",
+            "a backup opens its own read transaction and cannot run inside another transaction",
+        )
     out = Path(out)
     if not out.parent.is_dir():
         raise BackupError(f"目录 {out.parent} 不存在。", f"directory {out.parent} does not exist")
