@@ -2,8 +2,10 @@
 leaves the job failed (interrupted) with a retry, the supervisor restarts the worker, the
 retry runs to success; a killed import leaves no person behind.
 
-These tests run the database backend against a scratch SQLite file shared by the test,
-the setup scripts and the worker processes (the test database of pytest lives in memory).
+These tests run the database backend against a scratch database shared by the test, the
+setup scripts and the worker processes: a SQLite file, or, when the suite runs on
+PostgreSQL, a scratch PostgreSQL database on the same server (pytest's own test database
+is not visible to other processes while a test holds it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Marked as database tests so that the PostgreSQL pass of the suite runs them too (on a
+# scratch PostgreSQL database); pytest's own test database is not used.
+pytestmark = pytest.mark.django_db
 
 SETUP = r"""
 import json, sys
@@ -55,11 +61,60 @@ elif cmd["do"] == "folder":
 """
 
 
+class ScratchDb:
+    """A database for the worker processes, and plain SQL on it for the test."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from django.conf import settings
+
+        default = settings.DATABASES["default"]
+        self.pg = default["ENGINE"].endswith("postgresql")
+        if self.pg:
+            import psycopg
+
+            self.name = f"popreg_worker_{os.getpid()}_{tmp_path.name[-12:]}".lower().replace("-", "_")
+            self.server = dict(host=default.get("HOST") or "127.0.0.1", port=default.get("PORT") or 5432,
+                               user=default.get("USER") or "postgres", password=default.get("PASSWORD") or None)
+            with psycopg.connect(dbname="postgres", autocommit=True, **self.server) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
+                c.execute(f'CREATE DATABASE "{self.name}"')
+            pw = f":{self.server['password']}" if self.server["password"] else ""
+            self.url = (f"postgres://{self.server['user']}{pw}@{self.server['host']}:"
+                        f"{self.server['port']}/{self.name}")
+            self.conn = None
+        else:
+            self.url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+            self.path = tmp_path / "db.sqlite3"
+            self.conn = None
+
+    def one(self, sql: str, params: tuple = ()) -> tuple:
+        if self.conn is None:
+            if self.pg:
+                import psycopg
+
+                self.conn = psycopg.connect(dbname=self.name, autocommit=True, **self.server)
+            else:
+                self.conn = sqlite3.connect(self.path, timeout=30)
+        if self.pg:
+            sql = sql.replace("?", "%s")
+        return self.conn.execute(sql, params).fetchone()
+
+    def drop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        if self.pg:
+            import psycopg
+
+            with psycopg.connect(dbname="postgres", autocommit=True, **self.server) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def scratch(tmp_path):
+    db = ScratchDb(tmp_path)
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DATABASE_URL=db.url,
         POPREG_HOME=str(tmp_path),
         POPREG_JOB_MODULES="tests.registry.job_kinds",
         POPREG_TASKS_BACKEND="database",
@@ -76,14 +131,13 @@ def scratch(tmp_path):
         return out.stdout.strip()
 
     script(do="setup")
-    db = sqlite3.connect(tmp_path / "db.sqlite3", timeout=30)
     worker = subprocess.Popen([sys.executable, "-m", "popreg", "worker", "--grace", "2"], env=env,
                               cwd=ROOT, start_new_session=True)
 
     def row(job_id):
-        cur = db.execute("SELECT state, worker_id, stage, error_en, attempts FROM registry_job WHERE id=?",
-                         (job_id,))
-        return dict(zip(("state", "worker_id", "stage", "error_en", "attempts"), cur.fetchone(), strict=True))
+        one = db.one("SELECT state, worker_id, stage, error_en, attempts FROM registry_job WHERE id=?",
+                     (job_id,))
+        return dict(zip(("state", "worker_id", "stage", "error_en", "attempts"), one, strict=True))
 
     def until(job_id, test, timeout=60.0, step=0.02):
         end = time.monotonic() + timeout
@@ -100,7 +154,7 @@ def scratch(tmp_path):
         worker.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(worker.pid, signal.SIGKILL)
-    db.close()
+    db.drop()
 
 
 def _kill_worker_of(r):
@@ -118,14 +172,14 @@ def test_killed_worker_fails_the_job_and_retry_finishes_it(scratch):
     r = scratch["until"](job, lambda r: r["state"] != "running", timeout=30)
     assert r["state"] == "failed" and "interrupted" in r["error_en"], r
     assert time.monotonic() - t0 < 60  # within a minute (the supervisor notices at once)
-    applied = scratch["db"].execute("SELECT count(*) FROM registry_auditrecord WHERE action='export_file'")
-    assert applied.fetchone()[0] == 0
+    applied = scratch["db"].one("SELECT count(*) FROM registry_auditrecord WHERE action='export_file'")
+    assert applied[0] == 0
     go.touch()
     assert scratch["script"](do="retry", job=job) == "queued"
     r = scratch["until"](job, lambda r: r["state"] not in ("queued", "running"))  # restarted worker
     assert r["state"] == "succeeded" and r["attempts"] == 2, r
-    applied = scratch["db"].execute("SELECT count(*) FROM registry_auditrecord WHERE action='export_file'")
-    assert applied.fetchone()[0] == 1
+    applied = scratch["db"].one("SELECT count(*) FROM registry_auditrecord WHERE action='export_file'")
+    assert applied[0] == 1
 
 
 def test_a_killed_import_writes_nothing(scratch):
@@ -150,10 +204,10 @@ def test_a_killed_import_writes_nothing(scratch):
     _kill_worker_of(r)
     r = scratch["until"](commit, lambda r: r["state"] != "running", timeout=30)
     assert r["state"] == "failed" and "interrupted" in r["error_en"]
-    persons = scratch["db"].execute("SELECT count(*) FROM registry_person").fetchone()[0]
-    households = scratch["db"].execute("SELECT count(*) FROM registry_household").fetchone()[0]
+    persons = scratch["db"].one("SELECT count(*) FROM registry_person")[0]
+    households = scratch["db"].one("SELECT count(*) FROM registry_household")[0]
     assert (persons, households) == (0, 0)
     assert scratch["script"](do="retry", job=commit) == "queued"
     r = scratch["until"](commit, lambda r: r["state"] not in ("queued", "running"), timeout=120)
     assert r["state"] == "succeeded", r
-    assert scratch["db"].execute("SELECT count(*) FROM registry_person").fetchone()[0] == 2000
+    assert scratch["db"].one("SELECT count(*) FROM registry_person")[0] == 2000

@@ -75,6 +75,8 @@ def _state_label(run: DedupRun) -> str:
 def _with_state_labels(runs: Any) -> list[DedupRun]:
     out = list(runs)
     for r in out:
+        if r.state in (DedupRun.State.QUEUED, DedupRun.State.RUNNING):
+            jobs.sync_run(r)  # its job may have failed (worker died) or been cancelled
         r.state_label = _state_label(r)  # type: ignore[attr-defined]
     return out
 

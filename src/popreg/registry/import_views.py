@@ -51,6 +51,9 @@ STAGES = {key: gettext_lazy(text) for key, text in JOB_STAGES.items()}
 
 
 def _stage(status: dict[str, Any]) -> str:
+    job = status.get("job")
+    if isinstance(job, Job):
+        return jobs.stage_text(job)
     stage = str(status.get("stage") or "")
     return str(STAGES.get(stage, stage))
 
