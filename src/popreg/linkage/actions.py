@@ -282,18 +282,9 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
             f"record {d.pk} is not merged into {s.pk} any more; cannot undo",
             "merge",
         )
-    # The duplicate: back to its whole state just before the merge.
-    restore = {f: m.duplicate_before.get(f) for f in STATE_FIELDS}
-    record_event(
-        actor,
-        d,
-        EventType.UNMERGE,
-        today(),
-        _from_json_values(restore),
-        detail={"merge_id": m.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
-        action=AuditAction.UNMERGE_PERSONS,
-    )
-    # The survivor: filled fields go back to empty where they still hold the filled value.
+    # The survivor first: filled fields go back to empty where they still hold the filled
+    # value, so that the duplicate gets its ID number back without two active records
+    # holding it at once (the database allows one; docs/decisions/0003-integrity.md).
     unfill: dict[str, Any] = {}
     kept: list[str] = []
     for field, (before, after) in m.filled.items():
@@ -315,6 +306,17 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
             "restored": sorted(unfill),
             "kept_changed_since": kept,
         },
+        action=AuditAction.UNMERGE_PERSONS,
+    )
+    # The duplicate: back to its whole state just before the merge.
+    restore = {f: m.duplicate_before.get(f) for f in STATE_FIELDS}
+    record_event(
+        actor,
+        d,
+        EventType.UNMERGE,
+        today(),
+        _from_json_values(restore),
+        detail={"merge_id": m.pk, "role": "duplicate", "survivor_id": s.pk, "reason": text},
         action=AuditAction.UNMERGE_PERSONS,
     )
     # Children and households that the merge pointed at the survivor go back to the
@@ -397,7 +399,8 @@ def _repoint(
         if want_heads is None and new.household_id != hh.pk:
             continue
         hh.head = new
-        hh.save(update_fields=["head"])
+        hh.version += 1
+        hh.save(update_fields=["head", "version"])
         audit(
             actor,
             AuditAction.SET_HOUSEHOLD_HEAD,

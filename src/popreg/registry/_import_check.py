@@ -23,8 +23,9 @@ from popreg.registry._import_format import (
     RowError,
 )
 from popreg.registry.access import Actor
-from popreg.registry.actions.checks import unit_of_level
+from popreg.registry.actions.checks import elsewhere_message, unit_of_level
 from popreg.registry.errors import RegistryError
+from popreg.registry.id_checks import IdCheckLimitError, audit_bulk_id_check, charge_id_checks
 from popreg.registry.models import AdminUnit, AuditRecord, Household, Person, ResidenceType, Status
 from popreg.registry.policy import Permission
 
@@ -110,22 +111,44 @@ def check_against_registry(
                     f"{zh} {u.name}（{code}）不在您的辖区内，不能导入",
                     f"unit {code} ({u.name}) is outside your jurisdiction"))
 
-    # ID numbers already held by an active person.
+    # ID numbers already held by an active person.  Within the actor's jurisdiction the
+    # message names the record; outside it only "registered elsewhere", audited, and the
+    # numbers checked per hour are limited (the validation stage pays; the commit repeats
+    # the check of the same rows inside its transaction).
     by_id = {r.id_number: r for r in rows if r.id_number}
     ids = list(by_id)
+    if not lock:
+        try:
+            charge_id_checks(actor, len(ids))
+        except IdCheckLimitError as exc:
+            raise ImportFileError(exc.message_zh, exc.message_en) from exc
+    holders: dict[str, list[tuple[int, str, str | None]]] = {}
     for chunk in _chunks(ids):
-        for number, pk in (Person.objects.filter(id_number__in=chunk, status=Status.ACTIVE)
-                           .values_list("id_number", "pk")):
-            r = by_id[number]
+        for number, pk, registered, residence in (
+                Person.objects.filter(id_number__in=chunk, status=Status.ACTIVE, merged_into__isnull=True)
+                .order_by("pk").values_list("id_number", "pk", "registered_unit_id", "residence_unit_id")):
+            holders.setdefault(number, []).append((pk, registered, residence))
+    elsewhere: list[tuple[str, int, str]] = []
+    for number, found in holders.items():
+        r = by_id[number]
+        visible = [pk for pk, reg, res in found if actor.covers(reg) or actor.covers(res)]
+        if visible:
             errors.append(RowError(
                 r.row, label("id_number"), number,
-                f"公民身份号码 {number} 已登记给在册人员（编号 {pk}），请核实是否重复登记",
-                f"ID number {number} already belongs to active person {pk}; check for a duplicate"))
+                f"公民身份号码 {number} 已登记给在册人员（编号 {visible[0]}），请核实是否重复登记",
+                f"ID number {number} already belongs to active person {visible[0]}; check for a duplicate"))
+        else:
+            elsewhere.append((number, found[0][0], found[0][1]))
+            errors.append(RowError(r.row, label("id_number"), number, *elsewhere_message(number)))
+    if not lock:
+        audit_bulk_id_check(actor, len(ids), elsewhere)
 
     # Persons without an ID number: an active person of the same village with the same
     # name, sex and birth date is most likely the same person, already registered (e.g. a
     # file edited and uploaded again).
-    no_id = [r for r in rows if not r.id_number and r.registered_unit]
+    # Only within the jurisdiction: a row naming a unit elsewhere is refused above and must
+    # not learn who is registered there.
+    no_id = [r for r in rows if not r.id_number and r.registered_unit and actor.covers(r.registered_unit)]
     wanted: dict[tuple[str, str, str, date], ImportRow] = {}
     for r in no_id:
         wanted.setdefault((r.registered_unit, names_core.normalize_name(r.name), r.sex, r.birth_date), r)

@@ -47,6 +47,10 @@ class AuditAction(models.TextChoices):
     # reads of personal data and downloads
     VIEW_ID_NUMBER = "view_id_number", _("Viewed a full ID number")
     READ_ID_NUMBER = "read_id_number", _("Read a full ID number through the API")
+    CHECK_ID_ELSEWHERE = "check_id_elsewhere", _(
+        "Checked an ID number registered outside the jurisdiction"
+    )
+    BULK_ID_CHECK = "bulk_id_check", _("Checked ID numbers of a file against the registry")
     EXPORT_PERSONS = "export_persons", _("Exported a person list")
     EXPORT_STATISTICS = "export_statistics", _("Exported statistics")
     EXPORT_SCORECARDS = "export_scorecards", _("Exported assessment scorecards")

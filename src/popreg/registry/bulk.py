@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from popreg.registry.access import Actor
@@ -37,7 +37,15 @@ from popreg.registry.importing import (
     RowError,
     check_against_registry,
 )
-from popreg.registry.models import STATE_FIELDS, Event, EventType, Household, Person, Status
+from popreg.registry.models import (
+    ACTIVE_ID_NUMBER_UNIQUE,
+    STATE_FIELDS,
+    Event,
+    EventType,
+    Household,
+    Person,
+    Status,
+)
 from popreg.registry.policy import Permission
 from popreg.registry.search import name_keys
 
@@ -102,7 +110,16 @@ def do_import_persons(
             raise ImportRefused([], exc.message_zh, exc.message_en) from exc
         if check.errors:
             raise ImportRefused(check.errors)
-        return _write(actor, parsed_rows, file_name, file_sha256, check.existing_households, report)
+        try:
+            return _write(actor, parsed_rows, file_name, file_sha256, check.existing_households, report)
+        except IntegrityError as exc:
+            if ACTIVE_ID_NUMBER_UNIQUE not in str(exc) and "registry_person.id_number" not in str(exc):
+                raise
+            # A clerk registered one of the file's ID numbers while the import ran.
+            raise ImportRefused(
+                [], "导入未执行：文件中的某个公民身份号码刚被其他登记占用，所有数据均未写入；请重新上传，核对错误报告",
+                "import refused: one of the file's ID numbers was just registered by someone else; "
+                "nothing was written; upload the file again to see which") from exc
 
 
 def _write(

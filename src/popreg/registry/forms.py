@@ -60,7 +60,7 @@ def village_units(actor: Actor | None = None) -> Any:
 
 # Action field name → form field name, where they differ.
 _FIELD_ALIASES = {"registered_unit_code": "registered_unit", "household": "household_no",
-                  "to_unit_code": "to_unit", "changes": None, "person": None}
+                  "to_unit_code": "to_unit", "changes": None, "person": None, "version": None}
 
 
 def add_registry_error(form: forms.Form, err: RegistryError) -> None:
@@ -72,6 +72,9 @@ def add_registry_error(form: forms.Form, err: RegistryError) -> None:
 class _Base(forms.Form):
     required_css_class = "required"
     error_css_class = "has-error"
+    # The version of the record the form was opened on: an edit of an older version is
+    # refused by the action (no lost update).  Unused by the forms that create records.
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class _HouseholdMixin(forms.Form):

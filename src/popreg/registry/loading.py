@@ -153,7 +153,11 @@ def _load_persons(root: Path, max_event: int, report: Progress) -> int:
     keys: dict[str, tuple[str, str]] = {}
     now = timezone.now()
     fields = [*_PERSON_COLUMNS.values(), "name_key", "name_pinyin", "baseline", "baseline_event_id",
-              "created_at", "updated_at"]
+              "created_at", "updated_at", "version", "legacy_duplicate_id"]
+    # Legacy data holds duplicates, some with one ID number on two active records: the first
+    # keeps the number under the uniqueness rule, the others are flagged and left to linkage
+    # (docs/decisions/0003-integrity.md).
+    active_ids: set[str] = set()
     for rows in _batches(path, list(_PERSON_COLUMNS)):
         out = []
         for r in rows:
@@ -168,7 +172,11 @@ def _load_persons(root: Path, max_event: int, report: Progress) -> int:
                 keys[name] = name_keys(name)
             baseline = {f: (v.isoformat() if isinstance(v, date) else v)
                         for f in STATE_FIELDS for v in [values.get(f)]}
-            out.append((*values.values(), *keys[name], baseline, max_event, now, now))
+            number, duplicate = values["id_number"], False
+            if number and values["status"] == "active":
+                duplicate = number in active_ids
+                active_ids.add(number)
+            out.append((*values.values(), *keys[name], baseline, max_event, now, now, 1, duplicate))
         insert_rows(Person, fields, out)
         done += len(rows)
         report("persons", done, total)

@@ -92,6 +92,9 @@ class Household(models.Model):
     head = models.ForeignKey(
         "Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Bumped by every action that changes the household; an edit made on an older version
+    # is refused (no lost update).  ``db_default`` covers the bulk paths' raw inserts.
+    version = models.PositiveIntegerField(default=1, db_default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -145,6 +148,10 @@ STATE_FIELDS: tuple[str, ...] = (
 )
 
 
+#: Name of the partial unique index on the ID number of active records.
+ACTIVE_ID_NUMBER_UNIQUE = "person_active_id_number_unique"
+
+
 class Person(models.Model):
     """A registry record of a person.  Two records may be one human (duplicates)."""
 
@@ -189,6 +196,13 @@ class Person(models.Model):
     # contained in it (events of a bulk load precede the baseline).
     baseline = models.JSONField(default=dict)
     baseline_event_id = models.BigIntegerField(default=0)
+    # Bumped by every event (popreg.registry.actions.events); an edit made on an older
+    # version is refused (no lost update).  ``db_default`` covers the bulk paths' raw inserts.
+    version = models.PositiveIntegerField(default=1, db_default=1)
+    # Loaded from legacy data with an ID number that an earlier active record of the same
+    # load already holds: a duplicate left to linkage, outside the uniqueness constraint
+    # below until its ID number changes (docs/decisions/0003-integrity.md).
+    legacy_duplicate_id = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -199,6 +213,18 @@ class Person(models.Model):
         indexes = [
             models.Index(fields=["registered_unit", "status"]),
             models.Index(fields=["residence_unit", "status"]),
+        ]
+        constraints = [
+            # One active, unmerged record per ID number: the database decides, so two clerks
+            # registering the same number at once cannot both succeed.
+            models.UniqueConstraint(
+                fields=["id_number"],
+                condition=(
+                    models.Q(status="active", merged_into__isnull=True, legacy_duplicate_id=False)
+                    & ~models.Q(id_number="")
+                ),
+                name=ACTIVE_ID_NUMBER_UNIQUE,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ from popreg.registry.access import (
     scope_persons,
     scope_units,
 )
+from popreg.registry.actions.events import StaleVersionError
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError, RegistryError
 from popreg.registry.exports import Column, Export, export_response, request_full_id, request_reason
@@ -508,12 +509,18 @@ def _person_action(
     call: Callable[[Person, dict[str, Any]], Any], form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
     person = _person(actor, pk)
-    form = form_class(request.POST or None, **(form_kwargs or {}))
+    form = form_class(request.POST or None, initial={"version": person.version}, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             call(person, form.cleaned_data)
         except RegistryError as err:
             add_registry_error(form, err)
+            if isinstance(err, StaleVersionError):
+                # Shown again on the stored version: submitting now is a deliberate choice
+                # made after seeing both values.
+                form.data = form.data.copy()
+                form.data["version"] = str(err.current)
+                person.refresh_from_db()
         else:
             return redirect("registry:person", pk=person.pk)
     return _form_page(request, actor, form, title, person=person)
@@ -522,7 +529,8 @@ def _person_action(
 @writer
 def register_death(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, DeathForm, _("Register a death"), lambda p, d:
-                          actions.do_register_death(actor, p, death_date=d["death_date"], cause=d["cause"]))
+                          actions.do_register_death(actor, p, death_date=d["death_date"], cause=d["cause"],
+                                                    expected_version=d["version"]))
 
 
 @writer
@@ -530,7 +538,8 @@ def move_out(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, MoveOutForm, _("Register a move out of the county"), lambda p, d:
                           actions.do_move_out(actor, p, move_date=d["move_date"],
                                               destination_code=d["destination_code"],
-                                              destination_name=d["destination_name"]))
+                                              destination_name=d["destination_name"],
+                                              expected_version=d["version"]))
 
 
 @writer
@@ -543,7 +552,8 @@ def transfer(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
             if hh is None:
                 raise RegistryError(f"户号 {d['household_no']} 不存在", f"household {d['household_no']} does not exist",
                                     "household_no")
-        return actions.do_transfer(actor, p, to_unit_code=d["to_unit"], move_date=d["move_date"], household=hh)
+        return actions.do_transfer(actor, p, to_unit_code=d["to_unit"], move_date=d["move_date"], household=hh,
+                                   expected_version=d["version"])
 
     return _person_action(request, actor, pk, TransferForm, _("Transfer within the county"), call)
 
@@ -551,26 +561,30 @@ def transfer(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 @writer
 def register_marriage(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, MarriageForm, _("Register a marriage"), lambda p, d:
-                          actions.do_register_marriage(actor, p, marriage_date=d["marriage_date"]))
+                          actions.do_register_marriage(actor, p, marriage_date=d["marriage_date"],
+                                                       expected_version=d["version"]))
 
 
 @writer
 def register_divorce(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, DivorceForm, _("Register a divorce"), lambda p, d:
-                          actions.do_register_divorce(actor, p, divorce_date=d["divorce_date"]))
+                          actions.do_register_divorce(actor, p, divorce_date=d["divorce_date"],
+                                                      expected_version=d["version"]))
 
 
 @writer
 def register_enlistment(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return _person_action(request, actor, pk, EnlistmentForm, _("Register an enlistment"), lambda p, d:
-                          actions.do_register_enlistment(actor, p, enlistment_date=d["enlistment_date"]))
+                          actions.do_register_enlistment(actor, p, enlistment_date=d["enlistment_date"],
+                                                         expected_version=d["version"]))
 
 
 @writer
 def register_discharge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     def call(p: Person, d: dict[str, Any]) -> Any:
         return actions.do_register_discharge(actor, p, discharge_date=d["discharge_date"], to_unit_code=d["to_unit"],
-                                             household=_household_by_no(actor, d["household_no"]))
+                                             household=_household_by_no(actor, d["household_no"]),
+                                             expected_version=d["version"])
 
     return _person_action(request, actor, pk, DischargeForm, _("Register a discharge"), call,
                           form_kwargs={"actor": actor})
@@ -579,9 +593,10 @@ def register_discharge(request: HttpRequest, actor: Actor, pk: int) -> HttpRespo
 @writer
 def correct_person(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     def call(p: Person, d: dict[str, Any]) -> Any:
-        changes = {k: v for k, v in d.items() if k != "reason" and v not in (None, "")}
+        changes = {k: v for k, v in d.items() if k not in ("reason", "version") and v not in (None, "")}
         if "id_number" in changes:
             changes["id_number"] = str(changes["id_number"]).strip()
-        return actions.do_correct_person(actor, p, changes=changes, reason=d["reason"])
+        return actions.do_correct_person(actor, p, changes=changes, reason=d["reason"],
+                                         expected_version=d["version"])
 
     return _person_action(request, actor, pk, CorrectionForm, _("Correct a record"), call)

@@ -85,12 +85,24 @@ _default_db = f"sqlite:///{POPREG_HOME / 'popreg.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db))}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the web app read while a long import writes; a generous timeout rides out
-    # the writer lock instead of failing a clerk's form.
+    # the writer lock instead of failing a clerk's form.  Transactions start as BEGIN
+    # IMMEDIATE: a deferred one that reads first and then writes cannot upgrade its read lock
+    # while another writer holds the database, and SQLite fails it at once ("database is
+    # locked") instead of waiting out the timeout.  Taking the write lock up front makes
+    # writers queue behind each other (docs/decisions/0003-integrity.md).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": int(os.environ.get("POPREG_SQLITE_TIMEOUT", "30")),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+#: ID numbers one user below county level may check against the registry per hour in bulk
+#: (the import's check; popreg.registry.id_checks); 0 = no limit.
+POPREG_ID_CHECKS_PER_HOUR = int(os.environ.get("POPREG_ID_CHECKS_PER_HOUR", "2000"))
 
 # Long work runs as jobs (popreg.registry.jobs) on django-tasks.  The database backend keeps
 # the queue in the registry database; ``popreg worker`` runs it (docs/jobs.md).

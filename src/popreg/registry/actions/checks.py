@@ -3,12 +3,16 @@ ID numbers, the state a person must be in.  Each raises ``RegistryError`` naming
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
+from django.db import transaction
 from django.utils import timezone
 
 from popreg.core import idnumber
+from popreg.registry.access import Actor, person_in_scope
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
     AdminUnit,
@@ -16,6 +20,8 @@ from popreg.registry.models import (
     Sex,
     Status,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Fields a correction may change, with their Chinese labels for error messages.
 CORRECTABLE = {
@@ -112,19 +118,84 @@ def check_id(raw: Any, birth_date: date | None, sex: str | None) -> str | None:
     return check.number
 
 
-def check_id_unique(number: str | None, exclude_pk: int | None = None) -> None:
+class IdNumberElsewhere(RegistryError):
+    """The ID number belongs to an active record outside the actor's jurisdiction.
+
+    The message names neither the record nor the person.  The refusal is audited
+    (``AuditAction.CHECK_ID_ELSEWHERE``) by :func:`audit_id_refusals` once the refused
+    action's transaction has rolled back, so the audit record survives the refusal.
+    """
+
+    def __init__(self, actor: Actor, number: str, holder: Person, context: str) -> None:
+        super().__init__(*elsewhere_message(number), "id_number")
+        self.actor, self.number, self.holder, self.context = actor, number, holder, context
+
+    def write_audit(self) -> None:
+        audit_id_elsewhere(self.actor, self.holder, self.number, self.context)
+
+
+def elsewhere_message(number: str) -> tuple[str, str]:
+    """The only answer about an ID number registered outside the asker's jurisdiction."""
+    return (
+        f"公民身份号码 {number} 已在其他地方登记，请联系县级户籍部门",
+        f"ID number {number} is already registered elsewhere; ask the county office",
+    )
+
+
+def audit_id_elsewhere(actor: Actor, holder: Person, number: str, context: str) -> None:
+    """Audit that ``actor`` learnt that ``number`` is registered outside their jurisdiction
+    (to ``holder``; ``context``: the action that asked)."""
+    from popreg.registry.audit import AuditAction, audit
+
+    with transaction.atomic():
+        audit(actor, AuditAction.CHECK_ID_ELSEWHERE, holder, unit_code=actor.unit_code or "",
+              detail={"context": context,
+                      "hits": [{"id_number": number, "person_id": holder.pk,
+                                "unit": holder.registered_unit_id}]})
+
+
+def audit_id_refusals(func: F) -> F:
+    """Write the audit record of an :class:`IdNumberElsewhere` refusal after the action's
+    own transaction rolled back (place it above ``@transaction.atomic``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except IdNumberElsewhere as exc:
+            exc.write_audit()
+            raise
+
+    return cast(F, wrapper)
+
+
+def check_id_unique(number: str | None, exclude_pk: int | None = None, *, actor: Actor | None = None,
+                    context: str = "") -> None:
+    """Refuse an ID number that an active, unmerged record already holds.
+
+    Within the actor's jurisdiction (or without an actor: commands) the message names the
+    record so the clerk can look for a duplicate; outside it the answer is only "registered
+    elsewhere" (:class:`IdNumberElsewhere`, audited).  The partial unique index
+    ``ACTIVE_ID_NUMBER_UNIQUE`` backs this read against concurrent writers.
+    """
     if not number:
         return
-    qs = Person.objects.filter(id_number=number, status=Status.ACTIVE)
+    qs = Person.objects.filter(id_number=number, status=Status.ACTIVE, merged_into__isnull=True)
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    other = qs.first()
-    if other is not None:
+    others = list(qs.order_by("pk")[:5])
+    if not others:
+        return
+    visible = [p for p in others if actor is None or person_in_scope(actor, p)]
+    if visible:
+        other = visible[0]
         raise RegistryError(
             f"公民身份号码 {number} 已登记给在册人员（编号 {other.pk}），请核实是否重复登记",
             f"ID number {number} already belongs to active person {other.pk}; check for a duplicate",
             "id_number",
         )
+    assert actor is not None
+    raise IdNumberElsewhere(actor, number, others[0], context)
 
 
 def require_status(person: Person, allowed: tuple[str, ...], what_zh: str, what_en: str) -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from popreg.registry.access import Actor
 from popreg.registry.actions.checks import (
     CORRECTABLE,
+    audit_id_refusals,
     check_date,
     check_id,
     check_id_unique,
@@ -22,7 +23,7 @@ from popreg.registry.actions.checks import (
     today,
     unit_of_level,
 )
-from popreg.registry.actions.events import create_person, lock_person, record_event
+from popreg.registry.actions.events import create_person, lock_person, record_event, require_version
 from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 from popreg.registry.history import diff
@@ -41,6 +42,7 @@ from popreg.registry.policy import Permission
 def _new_person_values(
     actor: Actor, *, name: str, sex: str, birth_date: date, registered_unit_code: str,
     household: Household | None, id_number: str | None, ethnicity: str, hukou_kind: str,
+    context: str,
 ) -> dict[str, Any]:
     """Checked state of a new record registered in a village (birth, move in)."""
     actor.require(Permission.EDIT_REGISTRY)
@@ -52,7 +54,7 @@ def _new_person_values(
     if household is not None and household.unit_id != unit.code:
         raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
     number = check_id(id_number, birth_date, sex)
-    check_id_unique(number)
+    check_id_unique(number, actor=actor, context=context)
     return {
         "name": name, "sex": sex, "birth_date": birth_date, "ethnicity": ethnicity,
         "id_number": number, "household_id": household.pk if household else None,
@@ -61,6 +63,7 @@ def _new_person_values(
     }
 
 
+@audit_id_refusals
 @transaction.atomic
 def do_register_birth(
     actor: Actor,
@@ -80,7 +83,8 @@ def do_register_birth(
     """出生登记: a new person whose record starts with a birth event."""
     values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
                                 registered_unit_code=registered_unit_code, household=household,
-                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind)
+                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind,
+                                context="register_birth")
     birth_date = values["birth_date"]
     for parent, label, field in ((mother, "母亲", "mother"), (father, "父亲", "father")):
         if parent is None:
@@ -99,10 +103,12 @@ def do_register_birth(
 
 @transaction.atomic
 def do_register_death(
-    actor: Actor, person: Person, *, death_date: date, recorded_date: date | None = None, cause: str = ""
+    actor: Actor, person: Person, *, death_date: date, recorded_date: date | None = None, cause: str = "",
+    expected_version: int | None = None,
 ) -> Event:
     """死亡注销."""
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记死亡", "register a death")
     death_date = check_date(death_date, "death_date", "死亡日期", not_before=p.birth_date)
     return record_event(actor, p, EventType.DEATH, death_date,
@@ -114,10 +120,11 @@ def do_register_death(
 @transaction.atomic
 def do_move_out(
     actor: Actor, person: Person, *, move_date: date, destination_code: str,
-    destination_name: str = "", recorded_date: date | None = None,
+    destination_name: str = "", recorded_date: date | None = None, expected_version: int | None = None,
 ) -> Event:
     """迁出 (out of the county): the record is closed with status emigrated."""
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理迁出", "move out")
     move_date = check_date(move_date, "move_date", "迁出日期", not_before=p.birth_date)
     dest = (destination_code or "").strip()
@@ -131,6 +138,7 @@ def do_move_out(
                    action=AuditAction.MOVE_OUT)
 
 
+@audit_id_refusals
 @transaction.atomic
 def do_move_in(
     actor: Actor,
@@ -150,7 +158,8 @@ def do_move_in(
     """迁入 from outside the county: a new record starting with a move_in event."""
     values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
                                 registered_unit_code=registered_unit_code, household=household,
-                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind)
+                                id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind,
+                                context="move_in")
     move_date = check_date(move_date, "move_date", "迁入日期", not_before=values["birth_date"])
     return create_person(actor, values, EventType.MOVE_IN, move_date, recorded_date=recorded_date,
                           from_unit=(from_unit_code or "").strip(), to_unit=values["registered_unit_id"],
@@ -160,10 +169,11 @@ def do_move_in(
 @transaction.atomic
 def do_transfer(
     actor: Actor, person: Person, *, to_unit_code: str, move_date: date,
-    household: Household | None = None, recorded_date: date | None = None,
+    household: Household | None = None, recorded_date: date | None = None, expected_version: int | None = None,
 ) -> Event:
     """县内迁移: registration moves to another village of the county."""
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理迁移", "transfer")
     move_date = check_date(move_date, "move_date", "迁移日期", not_before=p.birth_date)
     unit = unit_of_level(to_unit_code, "to_unit", "迁往单位")
@@ -180,9 +190,10 @@ def do_transfer(
 @transaction.atomic
 def do_register_marriage(
     actor: Actor, person: Person, *, marriage_date: date, spouse: Person | None = None,
-    recorded_date: date | None = None,
+    recorded_date: date | None = None, expected_version: int | None = None,
 ) -> Event:
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记结婚", "register a marriage")
     marriage_date = check_date(marriage_date, "marriage_date", "结婚日期", not_before=p.birth_date)
     if p.marital_status == "married":
@@ -194,9 +205,11 @@ def do_register_marriage(
 
 @transaction.atomic
 def do_register_divorce(
-    actor: Actor, person: Person, *, divorce_date: date, recorded_date: date | None = None
+    actor: Actor, person: Person, *, divorce_date: date, recorded_date: date | None = None,
+    expected_version: int | None = None,
 ) -> Event:
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记离婚", "register a divorce")
     divorce_date = check_date(divorce_date, "divorce_date", "离婚日期", not_before=p.birth_date)
     if p.marital_status != "married":
@@ -207,23 +220,27 @@ def do_register_divorce(
 
 @transaction.atomic
 def do_register_enlistment(
-    actor: Actor, person: Person, *, enlistment_date: date, recorded_date: date | None = None
+    actor: Actor, person: Person, *, enlistment_date: date, recorded_date: date | None = None,
+    expected_version: int | None = None,
 ) -> Event:
     """入伍注销: enlisted persons leave the civil registry until discharge."""
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理入伍注销", "register an enlistment")
     enlistment_date = check_date(enlistment_date, "enlistment_date", "入伍日期", not_before=p.birth_date)
     return record_event(actor, p, EventType.ENLISTMENT, enlistment_date, {"status": Status.DEREGISTERED},
                    recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
 
 
+@audit_id_refusals
 @transaction.atomic
 def do_register_discharge(
     actor: Actor, person: Person, *, discharge_date: date, to_unit_code: str,
-    household: Household | None = None, recorded_date: date | None = None,
+    household: Household | None = None, recorded_date: date | None = None, expected_version: int | None = None,
 ) -> Event:
     """退伍恢复户口."""
     p = lock_person(actor, person)
+    require_version(p, expected_version)
     require_status(p, (Status.DEREGISTERED,), "办理退伍恢复户口", "register a discharge")
     discharge_date = check_date(discharge_date, "discharge_date", "退伍日期", not_before=p.birth_date)
     unit = unit_of_level(to_unit_code, "to_unit", "落户单位")
@@ -234,13 +251,15 @@ def do_register_discharge(
                    to_unit=unit.code, action=AuditAction.REGISTER_DISCHARGE)
 
 
+@audit_id_refusals
 @transaction.atomic
 def do_correct_person(
     actor: Actor, person: Person, *, changes: Mapping[str, Any], reason: str,
-    correction_date: date | None = None,
+    correction_date: date | None = None, expected_version: int | None = None,
 ) -> Event:
     """更正: change recorded fields; the before/after values stay in history."""
     p = lock_person(actor, person)
+    require_version(p, expected_version, changes)
     if not (reason or "").strip():
         raise RegistryError("请填写更正原因", "a reason for the correction is required", "reason")
     unknown = [f for f in changes if f not in CORRECTABLE]
@@ -261,7 +280,7 @@ def do_correct_person(
         number = values.get("id_number", p.id_number)
         checked = check_id(number, values.get("birth_date", p.birth_date), values.get("sex", p.sex))
         if "id_number" in values:
-            check_id_unique(checked, exclude_pk=p.pk)
+            check_id_unique(checked, exclude_pk=p.pk, actor=actor, context="correct_person")
             values["id_number"] = checked
     if not diff(p, values):
         raise RegistryError("更正内容与现有登记相同", "the correction changes nothing", "changes")

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from popreg.registry.access import Actor
 from popreg.registry.actions.checks import unit_of_level
@@ -84,7 +84,7 @@ def do_succeed_units(
         for n in news:
             UnitSuccession.objects.create(predecessor=u, successor=n, kind=kind, effective_date=effective_date)
     for hh in households:
-        Household.objects.filter(pk=hh.pk).update(unit_id=target[hh.pk])
+        Household.objects.filter(pk=hh.pk).update(unit_id=target[hh.pk], version=F("version") + 1)
     moved = 0
     for p in Person.objects.select_for_update().filter(
         Q(registered_unit_id__in=old_codes) | Q(residence_unit_id__in=old_codes)
