@@ -27,6 +27,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 test: $(STAMP) system-deps lint test-sqlite test-postgres

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from popreg.campaigns.fieldlists import (
+from popreg.campaigns._fieldlist_rows import (
     OUTCOMES,
     RESIDENCE_TYPES_ZH,
     SEX_ZH,

@@ -30,58 +30,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from popreg.campaigns._fieldlist_rows import OUTCOMES as OUTCOMES
+from popreg.campaigns._fieldlist_rows import RESIDENCE_TYPES_ZH as RESIDENCE_TYPES_ZH
+from popreg.campaigns._fieldlist_rows import SEX_ZH as SEX_ZH
+from popreg.campaigns._fieldlist_rows import FieldListError as FieldListError
+from popreg.campaigns._fieldlist_rows import as_date as as_date
+from popreg.campaigns._fieldlist_rows import format_date, sort_persons
 from popreg.core.privacy import mask_id
 
-#: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down).
-OUTCOMES: dict[str, str] = {
-    "confirmed": "核实无误",
-    "moved_away": "已迁出",
-    "died": "已死亡",
-    "duplicate": "重复登记",
-    "not_found": "查无此人",
-    "field_wrong": "信息有误",
-}
-
-RESIDENCE_TYPES_ZH = {
-    "registered": "常住户籍",
-    "floating_in": "暂住(流入)",
-    "floating_out": "流出",
-    "foreign": "境外",
-    "pending": "户口待定",
-}
-SEX_ZH = {"M": "男", "F": "女"}
-
 _CSS = Path(__file__).parent / "templates" / "campaigns" / "print" / "field_list.css"
-
-
-class FieldListError(ValueError):
-    """Bad input to a field list (missing key, unknown split).  Chinese, then English."""
-
-
-# ---------------------------------------------------------------------------------------
-# shared helpers
-
-
-def as_date(value: Any) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def format_date(value: Any) -> str:
-    d = as_date(value)
-    return f"{d:%Y-%m-%d}" if d else (str(value) if value else "")
 
 
 def _require(mapping: Mapping[str, Any], keys: Iterable[str], what: str) -> None:
@@ -90,31 +50,6 @@ def _require(mapping: Mapping[str, Any], keys: Iterable[str], what: str) -> None
         raise FieldListError(
             f"{what}缺少{'、'.join(missing)} / {what} lacks {', '.join(missing)}"
         )
-
-
-_RELATION_ORDER = ("户主", "配偶", "妻", "夫", "子", "女", "儿子", "女儿", "父", "母")
-
-
-def _relation_rank(relation: str | None) -> int:
-    if not relation:
-        return len(_RELATION_ORDER) + 1
-    for i, prefix in enumerate(_RELATION_ORDER):
-        if relation.startswith(prefix):
-            return i
-    return len(_RELATION_ORDER)
-
-
-def sort_persons(persons: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """By household number, the head first, then by birth date and person_id."""
-    return sorted(
-        persons,
-        key=lambda p: (
-            str(p.get("household_no") or ""),
-            _relation_rank(p.get("relation")),
-            as_date(p.get("birth_date")) or date.max,
-            int(p.get("person_id") or 0),
-        ),
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,38 +304,30 @@ def field_list_from_snapshot(
     The list holds the village's registered population (active, residence type
     ``registered`` or ``floating_out``, registered in the village or one of its groups).
     """
-    import duckdb
+    from popreg.snapshot.connection import connect
 
-    from popreg.snapshot import table_path
-
-    def parquet(name: str) -> str:
-        return "'" + str(table_path(snapshot_dir, name)).replace("'", "''") + "'"
-
-    con = duckdb.connect()
-    try:
-        found = con.execute(
-            f"""SELECT v.name, t.name, c.name FROM {parquet('units')} v
-               LEFT JOIN {parquet('units')} t ON t.unit_code = v.parent_code
-               LEFT JOIN {parquet('units')} c ON c.unit_code = t.parent_code
+    with connect(snapshot_dir, tables=("units", "households", "persons")) as con:
+        found = con.rows(
+            """SELECT v.name, t.name, c.name FROM units v
+               LEFT JOIN units t ON t.unit_code = v.parent_code
+               LEFT JOIN units c ON c.unit_code = t.parent_code
                WHERE v.unit_code = ?""",
             [village_code],
-        ).fetchall()
+        )
         if not found:
             raise FieldListError(f"快照中没有村（居）{village_code} / village {village_code} is not in the snapshot")
-        cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {parquet('households')}").fetchall()}
+        cols = {r[0] for r in con.rows("DESCRIBE households")}
         head = "h.head_person_id" if "head_person_id" in cols else "NULL"
-        rows = con.execute(
+        rows = con.rows(
             f"""SELECT p.person_id, h.household_no, p.name, p.sex, p.birth_date, p.id_number,
                       CASE WHEN {head} = p.person_id THEN '户主' ELSE '' END, p.residence_type,
                       h.address, CASE WHEN length(p.registered_unit) = 15 THEN p.registered_unit END
-               FROM {parquet('persons')} p LEFT JOIN {parquet('households')} h USING (household_id)
+               FROM persons p LEFT JOIN households h USING (household_id)
                WHERE p.status = 'active' AND p.residence_type IN ('registered', 'floating_out')
                  AND substr(p.registered_unit, 1, 12) = ?
                ORDER BY p.person_id""",
             [village_code],
-        ).fetchall()
-    finally:
-        con.close()
+        )
     name, township, county = found[0]
     village = {"code": village_code, "name": name, "township_name": township or "",
                "county_name": county or ""}
@@ -413,7 +340,7 @@ def build_field_workbook(
     village: Mapping[str, Any], persons: Sequence[Mapping[str, Any]], campaign: Mapping[str, Any]
 ) -> bytes:
     """The offline Excel workbook (see :mod:`popreg.campaigns._fieldworkbook`)."""
-    from popreg.campaigns._fieldworkbook import build_workbook
+    from popreg.campaigns._fieldworkbook import build_workbook  # openpyxl and Django: on use
 
     return build_workbook(village, persons, campaign)
 
@@ -423,13 +350,13 @@ def fill_field_workbook(
 ) -> None:
     """Fill ``wb`` with the offline workbook, for the export layer (which neutralises and
     stamps it); see :mod:`popreg.campaigns._fieldworkbook`."""
-    from popreg.campaigns._fieldworkbook import fill_workbook
+    from popreg.campaigns._fieldworkbook import fill_workbook  # openpyxl and Django: on use
 
     fill_workbook(wb, village, persons, campaign)
 
 
 def read_field_workbook(data: bytes) -> Any:
     """Parse and validate a filled workbook (see :mod:`popreg.campaigns._fieldworkbook`)."""
-    from popreg.campaigns._fieldworkbook import read_workbook
+    from popreg.campaigns._fieldworkbook import read_workbook  # openpyxl and Django: on use
 
     return read_workbook(data)

@@ -104,15 +104,55 @@ def upload_workbook(
         zh = getattr(exc, "message_zh", None) or str(exc)
         en = getattr(exc, "message_en", None) or "the file cannot be read as a field workbook"
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "", str(zh), str(en))])
-    report = UploadReport(accepted=False)
-    for p in _attr(parsed, "problems", "errors", default=[]) or []:
-        report.problems.append(RowProblem(
+    report = UploadReport(accepted=False, problems=_file_problems(parsed))
+    expected = village_code
+    village_code = str(_attr(parsed, "village_code", "unit_code", "village", default="") or "")
+    refused = _refusal(actor, campaign, parsed, village_code, expected, report)
+    if refused is not None:
+        return refused
+    rows = list(_attr(parsed, "rows", "persons", default=[]) or [])
+    found = list(_attr(parsed, "new_persons", "found", "found_persons", default=[]) or [])
+    report.rows = len(rows) + len(found)
+    person_sheet = str(_attr(parsed, "persons_sheet", default="核对名单"))
+    found_sheet = str(_attr(parsed, "found_sheet", default="新发现人员"))
+    try:
+        with transaction.atomic():
+            up = Upload.objects.create(campaign=campaign, unit_id=village_code, sha256=digest,
+                                       filename=filename[:200], rows=report.rows, uploaded_by=acting_user(actor))
+            _apply_outcome_rows(actor, campaign, village_code, rows, up, report, person_sheet)
+            _apply_found_rows(actor, campaign, village_code, found, up, report, found_sheet)
+            if report.problems:
+                raise _Rollback
+            up.applied = report.changed
+            up.save(update_fields=["applied"])
+            audit(actor, AuditAction.CAMPAIGN_UPLOAD_WORKBOOK, up, unit_code=village_code,
+                           after={"sha256": digest, "rows": report.rows, "changed": report.changed},
+                           detail={"campaign": campaign.pk, "filename": filename})
+    except _Rollback:
+        report.changed = report.unchanged = report.found = 0
+        return report
+    report.accepted = True
+    report.upload = up
+    return report
+
+
+def _file_problems(parsed: Any) -> list[RowProblem]:
+    """The problems the workbook reader found in the file."""
+    return [
+        RowProblem(
             str(_attr(p, "sheet", default="")), int(_attr(p, "row", default=0) or 0), str(_attr(p, "column", default="")),
             str(_attr(p, "message_zh", default=str(p))), str(_attr(p, "message_en", default="")),
-        ))
-    expected = village_code
+        )
+        for p in _attr(parsed, "problems", "errors", default=[]) or []
+    ]
+
+
+def _refusal(
+    actor: Actor, campaign: Campaign, parsed: Any, village_code: str, expected: str | None, report: UploadReport
+) -> UploadReport | None:
+    """The report refusing the whole file (another campaign or village, outside the
+    campaign, no right to write, wrong phase, locked, faulty rows), or None to go on."""
     file_campaign = _attr(parsed, "campaign_id", "campaign")
-    village_code = str(_attr(parsed, "village_code", "unit_code", "village", default="") or "")
     if file_campaign in (None, "") or not village_code:
         if not report.problems:
             report.problems.append(RowProblem("", 0, "", "文件中没有活动和村的标识，请上传本系统下载的核对表",
@@ -137,52 +177,37 @@ def upload_workbook(
         return UploadReport(accepted=False, problems=[RowProblem("", 0, "", exc.message_zh, exc.message_en)])
     if report.problems:
         return report
-    rows = list(_attr(parsed, "rows", "persons", default=[]) or [])
-    found = list(_attr(parsed, "new_persons", "found", "found_persons", default=[]) or [])
-    report.rows = len(rows) + len(found)
-    person_sheet = str(_attr(parsed, "persons_sheet", default="核对名单"))
-    found_sheet = str(_attr(parsed, "found_sheet", default="新发现人员"))
-    try:
-        with transaction.atomic():
-            up = Upload.objects.create(campaign=campaign, unit_id=village_code, sha256=digest,
-                                       filename=filename[:200], rows=report.rows, uploaded_by=acting_user(actor))
-            _apply_outcome_rows(actor, campaign, village_code, rows, up, report, person_sheet)
-            for r in found:
-                rowno = int(_attr(r, "row", "row_number", default=0) or 0)
-                try:
-                    with transaction.atomic():
-                        _fp, created = do_record_found_person(
-                            actor, campaign, village_code,
-                            name=str(_attr(r, "name", default="") or ""), sex=str(_attr(r, "sex", default="") or ""),
-                            birth_date=_attr(r, "birth_date"), kind=str(_attr(r, "kind", default="birth") or "birth"),
-                            id_number=str(_attr(r, "id_number", default="") or ""),
-                            household_no=str(_attr(r, "household_no", default="") or ""),
-                            address=str(_attr(r, "address", default="") or ""),
-                            from_unit_code=str(_attr(r, "from_unit_code", "from_unit", default="") or ""),
-                            event_date=_attr(r, "event_date", "move_date"), note=str(_attr(r, "note", default="") or ""),
-                            source=Source.WORKBOOK, upload=up,
-                        )
-                    if created:
-                        report.found += 1
-                        report.changed += 1
-                    else:
-                        report.unchanged += 1
-                except (RegistryError, ValueError, TypeError) as exc:
-                    zh, en = getattr(exc, "message_zh", str(exc)), getattr(exc, "message_en", str(exc))
-                    report.problems.append(RowProblem(found_sheet, rowno, str(getattr(exc, "field", "") or ""), zh, en))
-            if report.problems:
-                raise _Rollback
-            up.applied = report.changed
-            up.save(update_fields=["applied"])
-            audit(actor, AuditAction.CAMPAIGN_UPLOAD_WORKBOOK, up, unit_code=village_code,
-                           after={"sha256": digest, "rows": report.rows, "changed": report.changed},
-                           detail={"campaign": campaign.pk, "filename": filename})
-    except _Rollback:
-        report.changed = report.unchanged = report.found = 0
-        return report
-    report.accepted = True
-    report.upload = up
-    return report
+    return None
+
+
+def _apply_found_rows(
+    actor: Actor, campaign: Campaign, village_code: str, found: list[Any], up: Upload, report: UploadReport,
+    sheet: str,
+) -> None:
+    """Record the persons found in the village (each by ``do_record_found_person``)."""
+    for r in found:
+        rowno = int(_attr(r, "row", "row_number", default=0) or 0)
+        try:
+            with transaction.atomic():
+                _fp, created = do_record_found_person(
+                    actor, campaign, village_code,
+                    name=str(_attr(r, "name", default="") or ""), sex=str(_attr(r, "sex", default="") or ""),
+                    birth_date=_attr(r, "birth_date"), kind=str(_attr(r, "kind", default="birth") or "birth"),
+                    id_number=str(_attr(r, "id_number", default="") or ""),
+                    household_no=str(_attr(r, "household_no", default="") or ""),
+                    address=str(_attr(r, "address", default="") or ""),
+                    from_unit_code=str(_attr(r, "from_unit_code", "from_unit", default="") or ""),
+                    event_date=_attr(r, "event_date", "move_date"), note=str(_attr(r, "note", default="") or ""),
+                    source=Source.WORKBOOK, upload=up,
+                )
+            if created:
+                report.found += 1
+                report.changed += 1
+            else:
+                report.unchanged += 1
+        except (RegistryError, ValueError, TypeError) as exc:
+            zh, en = getattr(exc, "message_zh", str(exc)), getattr(exc, "message_en", str(exc))
+            report.problems.append(RowProblem(sheet, rowno, str(getattr(exc, "field", "") or ""), zh, en))
 
 
 def _apply_outcome_rows(

@@ -212,6 +212,27 @@ def read_targets(
         filename = filename or path.name
         data = raw
     rows = _raw_rows(data, filename or "targets.xlsx")
+    header = _target_header(rows)
+    allowed = set(indicators) if indicators is not None else None
+    out: list[TargetRow] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[int, str, str], int] = {}
+    for n, raw_row in enumerate(rows[1:], start=2):
+        cells = {k: _cell_text(v) for k, v in zip(header, raw_row, strict=False) if k}
+        if not cells.get("low") and not cells.get("high"):
+            continue  # a blank line, or a template row left empty: no target, the rule's bounds hold
+        row = _target_row(n, cells, units, allowed, seen)
+        if isinstance(row, TargetRow):
+            out.append(row)
+        else:
+            errors += row
+    if errors:
+        raise TargetImportError(errors)
+    return out
+
+
+def _target_header(rows: list[list[Any]]) -> list[str]:
+    """The column keys of the header row; an empty file or a missing column is an error."""
     if not rows:
         raise TargetImportError([RowError(1, "表头 header", "文件是空的", "the file is empty")])
     header = [_header_key(h) for h in rows[0]]
@@ -223,54 +244,53 @@ def read_targets(
             "缺少列：" + "、".join(f"{zh[k]} {k}" for k in missing) + "（请使用目标模板）",
             "missing columns: " + ", ".join(missing) + " (use the targets template)",
         )])  # fmt: skip
-    allowed = set(indicators) if indicators is not None else None
-    out: list[TargetRow] = []
-    errors: list[RowError] = []
-    seen: dict[tuple[int, str, str], int] = {}
-    for n, raw_row in enumerate(rows[1:], start=2):
-        cells = {k: _cell_text(v) for k, v in zip(header, raw_row, strict=False) if k}
-        if not cells.get("low") and not cells.get("high"):
-            continue  # a blank line, or a template row left empty: no target, the rule's bounds hold
-        row_errors: list[RowError] = []
-        year_t = cells.get("year", "")
-        year = int(year_t) if re.fullmatch(r"\d{4}", year_t) else None
-        if year is None:
-            row_errors.append(RowError(n, "年份 year", f"应为 4 位年份，收到 {year_t!r}", f"must be a 4-digit year, got {year_t!r}"))
-        code = cells.get("unit_code", "")
-        if not re.fullmatch(r"\d{12}", code):
-            row_errors.append(RowError(n, "单位代码 unit_code", f"应为 12 位数字代码，收到 {code!r}", f"must be a 12-digit code, got {code!r}"))
-        elif units is not None and code not in units:
-            row_errors.append(RowError(n, "单位代码 unit_code", f"单位 {code} 不在该层级的单位中，请核对代码", f"unit {code} is not a unit of this level; check the code"))
-        ind = cells.get("indicator", "")
-        if not ind:
-            row_errors.append(RowError(n, "指标 indicator", "不能为空", "is required"))
-        elif allowed is not None and ind not in allowed:
+    return header
+
+
+def _target_row(
+    n: int,
+    cells: Mapping[str, str],
+    units: Mapping[str, str] | None,
+    allowed: set[str] | None,
+    seen: dict[tuple[int, str, str], int],
+) -> TargetRow | list[RowError]:
+    """Row ``n`` as a target, or the problems of its cells (``seen`` notes it for repeats)."""
+    row_errors: list[RowError] = []
+    year_t = cells.get("year", "")
+    year = int(year_t) if re.fullmatch(r"\d{4}", year_t) else None
+    if year is None:
+        row_errors.append(RowError(n, "年份 year", f"应为 4 位年份，收到 {year_t!r}", f"must be a 4-digit year, got {year_t!r}"))
+    code = cells.get("unit_code", "")
+    if not re.fullmatch(r"\d{12}", code):
+        row_errors.append(RowError(n, "单位代码 unit_code", f"应为 12 位数字代码，收到 {code!r}", f"must be a 12-digit code, got {code!r}"))
+    elif units is not None and code not in units:
+        row_errors.append(RowError(n, "单位代码 unit_code", f"单位 {code} 不在该层级的单位中，请核对代码", f"unit {code} is not a unit of this level; check the code"))
+    ind = cells.get("indicator", "")
+    if not ind:
+        row_errors.append(RowError(n, "指标 indicator", "不能为空", "is required"))
+    elif allowed is not None and ind not in allowed:
+        row_errors.append(RowError(
+            n, "指标 indicator", f"指标 {ind} 不在规则中，可用：{'、'.join(sorted(allowed))}",
+            f"indicator {ind} is not in the rules; use one of {', '.join(sorted(allowed))}",
+        ))  # fmt: skip
+    low, high = _num(cells.get("low", "")), _num(cells.get("high", ""))
+    for key, label, v in (("low", "下限 low", low), ("high", "上限 high", high)):
+        if v is not None and math.isnan(v):
+            row_errors.append(RowError(n, label, f"应为数字，收到 {cells.get(key)!r}", f"must be a number, got {cells.get(key)!r}"))
+    if low is not None and high is not None and not math.isnan(low) and not math.isnan(high) and low > high:
+        row_errors.append(RowError(n, "下限 low / 上限 high", f"下限 {low:g} 大于上限 {high:g}，请对调", f"low {low:g} is above high {high:g}; swap them"))
+    if not row_errors and year is not None:
+        key3 = (year, code, ind)
+        if key3 in seen:
             row_errors.append(RowError(
-                n, "指标 indicator", f"指标 {ind} 不在规则中，可用：{'、'.join(sorted(allowed))}",
-                f"indicator {ind} is not in the rules; use one of {', '.join(sorted(allowed))}",
+                n, "指标 indicator", f"与第 {seen[key3]} 行重复（同一年份、单位和指标）",
+                f"repeats row {seen[key3]} (same year, unit and indicator)",
             ))  # fmt: skip
-        low, high = _num(cells.get("low", "")), _num(cells.get("high", ""))
-        for key, label, v in (("low", "下限 low", low), ("high", "上限 high", high)):
-            if v is not None and math.isnan(v):
-                row_errors.append(RowError(n, label, f"应为数字，收到 {cells.get(key)!r}", f"must be a number, got {cells.get(key)!r}"))
-        if low is not None and high is not None and not math.isnan(low) and not math.isnan(high) and low > high:
-            row_errors.append(RowError(n, "下限 low / 上限 high", f"下限 {low:g} 大于上限 {high:g}，请对调", f"low {low:g} is above high {high:g}; swap them"))
-        if not row_errors and year is not None:
-            key3 = (year, code, ind)
-            if key3 in seen:
-                row_errors.append(RowError(
-                    n, "指标 indicator", f"与第 {seen[key3]} 行重复（同一年份、单位和指标）",
-                    f"repeats row {seen[key3]} (same year, unit and indicator)",
-                ))  # fmt: skip
-            seen[key3] = n
-        if row_errors:
-            errors += row_errors
-            continue
-        assert year is not None
-        out.append(TargetRow(year, code, ind, low, high, cells.get("unit_name", ""), cells.get("note", "")))
-    if errors:
-        raise TargetImportError(errors)
-    return out
+        seen[key3] = n
+    if row_errors:
+        return row_errors
+    assert year is not None
+    return TargetRow(year, code, ind, low, high, cells.get("unit_name", ""), cells.get("note", ""))
 
 
 def targets_by_unit(rows: Iterable[TargetRow], year: int) -> dict[str, dict[str, Target]]:

@@ -1,0 +1,77 @@
+"""The vocabulary and row helpers that the field list (:mod:`popreg.campaigns.fieldlists`)
+and its offline workbook (:mod:`popreg.campaigns._fieldworkbook`) share.
+
+A leaf: both import it, it imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+#: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down).
+OUTCOMES: dict[str, str] = {
+    "confirmed": "核实无误",
+    "moved_away": "已迁出",
+    "died": "已死亡",
+    "duplicate": "重复登记",
+    "not_found": "查无此人",
+    "field_wrong": "信息有误",
+}
+
+RESIDENCE_TYPES_ZH = {
+    "registered": "常住户籍",
+    "floating_in": "暂住(流入)",
+    "floating_out": "流出",
+    "foreign": "境外",
+    "pending": "户口待定",
+}
+SEX_ZH = {"M": "男", "F": "女"}
+
+
+class FieldListError(ValueError):
+    """Bad input to a field list (missing key, unknown split).  Chinese, then English."""
+
+
+def as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def format_date(value: Any) -> str:
+    d = as_date(value)
+    return f"{d:%Y-%m-%d}" if d else (str(value) if value else "")
+
+
+_RELATION_ORDER = ("户主", "配偶", "妻", "夫", "子", "女", "儿子", "女儿", "父", "母")
+
+
+def _relation_rank(relation: str | None) -> int:
+    if not relation:
+        return len(_RELATION_ORDER) + 1
+    for i, prefix in enumerate(_RELATION_ORDER):
+        if relation.startswith(prefix):
+            return i
+    return len(_RELATION_ORDER)
+
+
+def sort_persons(persons: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """By household number, the head first, then by birth date and person_id."""
+    return sorted(
+        persons,
+        key=lambda p: (
+            str(p.get("household_no") or ""),
+            _relation_rank(p.get("relation")),
+            as_date(p.get("birth_date")) or date.max,
+            int(p.get("person_id") or 0),
+        ),
+    )
