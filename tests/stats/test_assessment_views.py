@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from openpyxl import Workbook
 
+from popreg.registry.job_models import Job
 from popreg.registry.models import AdminUnit, Assignment, AuditRecord
 from popreg.stats.models import RuleSetVersion, UnitTarget
 
@@ -63,7 +64,10 @@ def test_page_equals_cli(site, client, django_user_model, tmp_path):
     assert resp.status_code == 302 and UnitTarget.objects.count() == 2
     rs = RuleSetVersion.objects.get()
     params = {"snapshot": "2025-11-01", "year": 2024, "level": "village", "rules": rs.pk, "lagging": 10}
-    page = client.get("/stats/assessment/", params)
+    job = _assess(client, params)
+    progress = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'data-job-progress="' in progress and job.result_url in progress
+    page = client.get(job.result_url)
     assert page.status_code == 200, page.content.decode()[:500]
     shown = {r["unit_code"]: r for r in page.context["rows"]}
 
@@ -80,11 +84,11 @@ def test_page_equals_cli(site, client, django_user_model, tmp_path):
         assert row["total"] == cli.loc[code, "total"] and row["rank"] == cli.loc[code, "rank"]
         assert row["vetoed"] == cli.loc[code, "vetoed"] and row["lagging"] == cli.loc[code, "lagging"]
     assert shown[V21]["total"] == 100  # the uploaded target made 李庄's rni pass
-    export = client.get("/stats/assessment/", {**params, "format": "csv"})
+    export = client.get(job.result_url, {"format": "csv"})
     stamp, *table = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert stamp[0].startswith("# ") and "admin" in stamp[0]  # who, when and why first
     assert table == list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))  # values as popreg assess
-    xlsx = client.get("/stats/assessment/", {**params, "format": "xlsx"})
+    xlsx = client.get(job.result_url, {"format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert AuditRecord.objects.filter(action="export_scorecards").exists()
 
@@ -110,9 +114,10 @@ def test_jurisdiction(site, client, django_user_model):
     rs = RuleSetVersion.objects.get()
     _login(client, django_user_model, "clerk", "village_clerk", V11)
     params = {"snapshot": "2025-11-01", "year": 2024, "level": "village", "rules": rs.pk}
-    page = client.get("/stats/assessment/", params)
+    job = _assess(client, params)
+    page = client.get(job.result_url)
     assert [r["unit_code"] for r in page.context["rows"]] == [V11]
-    assert client.get("/stats/assessment/", {**params, "format": "csv"}).status_code == 403
+    assert client.get(job.result_url, {"format": "csv"}).status_code == 403
     resp = client.post("/stats/assessment/targets/", {"year": 2024, "unit_code": V21, "indicator": "cdr", "high": "8"})
     assert UnitTarget.objects.count() == 0 and "not a unit" in resp.content.decode()
     client.logout()
@@ -128,6 +133,19 @@ def test_page_renders_no_value_as_dash(site, client, django_user_model):
     RuleSetVersion.objects.create(name="r", version=1, definition=RULES, checksum="x")
     _login(client, django_user_model, "admin", "county_admin", UNITS[0][0])
     params = {"snapshot": "2025-11-01", "year": 2024, "level": "village", "rules": RuleSetVersion.objects.get().pk}
-    html = client.get("/stats/assessment/", params).content.decode()
+    html = client.get(_assess(client, params).result_url).content.decode()
     assert "nan" not in html.lower() and "一票否决（cdr）" in html and "后进" in html
-    assert client.get("/stats/assessment/", {**params, "snapshot": "nope"}).context["error"]
+    assert client.post("/stats/assessment/", {**params, "snapshot": "nope"}).context["error"]
+    # a GET only fills the form: nothing is computed and no job starts
+    page = client.get("/stats/assessment/", params)
+    assert page.status_code == 200 and page.context["result"] is None
+    assert Job.objects.filter(kind="assessment").count() == 1
+
+
+def _assess(client, params):
+    """Calculate through the page: a POST starts an assessment job (run at once in tests)."""
+    resp = client.post("/stats/assessment/", params)
+    assert resp.status_code == 302, resp.content.decode()[:500]
+    job = Job.objects.filter(kind="assessment").latest("pk")
+    assert resp["Location"] == f"/jobs/{job.pk}/" and job.state == "succeeded", job.error_en
+    return job

@@ -8,7 +8,7 @@ from django.utils import translation
 
 from popreg.registry.jobs import get_kind
 
-KINDS = ["stats_refresh", "stats_dse", "reconciliation", "field_list_pdf"]
+KINDS = ["stats_refresh", "stats_dse", "reconciliation", "assessment", "field_list_pdf"]
 
 
 @pytest.mark.parametrize("name", KINDS)

@@ -8,6 +8,7 @@ app_name = "assess"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("assessment/", views_assessment.index, name="index"),
+    path("assessment/jobs/<int:pk>/", views_assessment.job_result, name="assessment_job"),
     path("assessment/rules/", views_assessment.rule_sets, name="rules"),
     path("assessment/targets/", views_assessment.targets, name="targets"),
     path("assessment/targets/template.xlsx", views_assessment.target_template_view, name="target_template"),

@@ -1,7 +1,8 @@
 """Assessment pages: scorecards and ranking, rule set versions, yearly targets.
 
-Thin views: parse input, call :func:`popreg.stats.assessment.assess` or one action, render.
-The scorecards are computed from a snapshot under ``$POPREG_HOME/snapshots/`` (chosen on
+Thin views: parse input, start a job or call one action, render.  The scorecards are
+computed by an ``assessment`` job (:mod:`popreg.stats.jobs`, started by a POST; the page
+shows its progress and its result page the table) from a snapshot under ``$POPREG_HOME/snapshots/`` (chosen on
 the page), a stored rule set version and the stored targets, exactly as ``popreg assess``
 computes them from the same three inputs (the CSV download holds the same values, below
 the export layer's stamp line).
@@ -19,16 +20,18 @@ import pandas as pd
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from popreg.core.rules import parse_rule_set
+from popreg.registry import jobs
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 from popreg.registry.exports import Column, Export, export_response, request_reason
+from popreg.registry.job_models import JobState
 from popreg.registry.models import AdminUnit
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
@@ -37,13 +40,13 @@ from popreg.stats.assessment import (
     EXTRA_INDICATORS,
     AssessmentError,
     TargetImportError,
-    assess,
     fill_scorecards_workbook,
     fill_target_template,
     read_targets,
     to_csv_bytes,
 )
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
+from popreg.stats.jobs import load_assessment
 from popreg.stats.models import RuleSetVersion, UnitTarget
 
 LEVELS = (("village", _("village")), ("township", _("township")), ("county", _("county")))
@@ -92,7 +95,8 @@ def _none(v: Any) -> Any:
 
 @with_actor
 def index(request: HttpRequest, actor: Actor) -> HttpResponse:
-    q = request.GET
+    """The form; "calculate" (a POST) starts an ``assessment`` job and shows its progress."""
+    q = request.POST if request.method == "POST" else request.GET
     snaps = snapshots()
     rule_sets = list(RuleSetVersion.objects.all())
     year = _int(q.get("year"), timezone.localdate().year - 1)
@@ -111,28 +115,51 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         rs_obj = next((r for r in rule_sets if r.pk == rs_id), None)
         if snap is None or rs_obj is None:
             ctx["error"] = _("Choose a snapshot and a rule set.")
-        else:
+        elif request.method == "POST":
+            params = {"snapshot": snap_name, "year": year, "level": level, "rules": rs_obj.pk,
+                      "lagging": lagging_percent}  # fmt: skip
             try:
-                result = assess(snap, year, level, parse_rule_set(rs_obj.definition),
-                                actions.target_rows(year - 1, year), lagging_percent=lagging_percent)
-            except AssessmentError as exc:
-                ctx["error"] = str(exc)
-            else:
-                fmt = q.get("format")
-                if fmt in ("csv", "xlsx"):
-                    return _scorecards_download(request, actor, result, fmt, level, year, snap_name)
-                rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
-                        if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
-                for r in rows:
-                    r["rules"] = [
-                        {"id": rule.id, "label": rule.label or rule.indicator, "value": r[f"{rule.id}_value"],
-                         "low": r[f"{rule.id}_low"], "high": r[f"{rule.id}_high"],
-                         "outcome": r[f"{rule.id}_outcome"], "points": r[f"{rule.id}_points"], "veto": rule.veto}
-                        for rule in result.rule_set.rules
-                    ]  # fmt: skip
-                ctx.update(result=result, rows=rows, lagging_rows=[r for r in rows if r["lagging"]],
-                           query=request.GET.urlencode(), full_export=actor.can(Permission.EXPORT_SCORECARDS))
+                job = jobs.start_job(actor, "assessment", params, unit_code=actor.unit_code or "")
+            except RegistryError as err:
+                raise PermissionDenied(err.message) from None
+            return redirect("jobs:detail", pk=job.pk)
     return render(request, "stats/assessment/index.html", ctx)
+
+
+@with_actor
+def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    """The scorecards an ``assessment`` job computed (rows within the viewer's jurisdiction;
+    the downloads of every unit are for county staff)."""
+    job = jobs.job_for(actor, pk)
+    if job.kind != "assessment":
+        raise Http404
+    if job.state != JobState.SUCCEEDED:
+        return redirect("jobs:detail", pk=job.pk)
+    p = job.params
+    rs_obj = RuleSetVersion.objects.filter(pk=p.get("rules")).first()
+    result = load_assessment(job.pk, rs_obj.definition) if rs_obj is not None else None
+    if result is None:
+        raise Http404("评估结果已不存在，请重新计算 / the result is gone; calculate again")
+    level, year, snap_name = str(p["level"]), int(p["year"]), str(p["snapshot"])
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _scorecards_download(request, actor, result, fmt, level, year, snap_name)
+    rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
+            if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
+    for r in rows:
+        r["rules"] = [
+            {"id": rule.id, "label": rule.label or rule.indicator, "value": r[f"{rule.id}_value"],
+             "low": r[f"{rule.id}_low"], "high": r[f"{rule.id}_high"],
+             "outcome": r[f"{rule.id}_outcome"], "points": r[f"{rule.id}_points"], "veto": rule.veto}
+            for rule in result.rule_set.rules
+        ]  # fmt: skip
+    return render(request, "stats/assessment/index.html", {
+        "snapshots": snapshots(), "rule_sets": list(RuleSetVersion.objects.all()), "levels": LEVELS,
+        "year": year, "level": level, "lagging": p.get("lagging", 10.0), "snapshot": snap_name,
+        "rules_id": rs_obj.pk if rs_obj else 0, "result": result, "rows": rows, "job": job,
+        "lagging_rows": [r for r in rows if r["lagging"]], "query": "",
+        "full_export": actor.can(Permission.EXPORT_SCORECARDS),
+    })  # fmt: skip
 
 
 def _rule_text(rule: dict[str, Any]) -> str:
