@@ -116,9 +116,13 @@ def test_a_job_whose_worker_stopped_beating_fails_as_interrupted(actors, queued)
     Job.objects.filter(pk=job.pk).update(state="running", heartbeat_at=old, worker_id="h:1")
     JobWorker.objects.create(worker_id="h:1", heartbeat_at=timezone.now())
     assert jobs.fail_dead_jobs() == 0  # its worker is alive (a long step without progress)
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(pk=job.task_result_id).update(status="RUNNING")
     JobWorker.objects.filter(worker_id="h:1").update(heartbeat_at=old)
     job = jobs.job_for(actors["admin"], job.pk)  # polling notices it
     assert job.state == "failed" and "interrupted" in job.error_en and job.lock_key is None
+    assert DBTaskResult.objects.get(pk=job.task_result_id).status == "FAILED"  # not left running
     assert jobs.progress_data(actors["admin"], job)["can_retry"]
 
 
@@ -146,3 +150,20 @@ def test_cancel_and_retry_through_the_pages(client, users, actors, settings):
     assert r.json()["state"] == "cancelled" and r.json()["can_retry"]
     r = client.post(f"/jobs/{job.pk}/retry/")
     assert r.status_code == 302 and Job.objects.get(pk=job.pk).state == "queued"
+
+
+def test_no_background_threads_in_the_code():
+    """Long work runs on the job runner: no thread or timer is started anywhere in src/."""
+    import re
+    from pathlib import Path
+
+    import popreg
+
+    started = re.compile(r"\b(threading\.(Thread|Timer)|from threading import|ThreadPoolExecutor|_thread\.start)")
+    found = [
+        f"{p.relative_to(Path(popreg.__file__).parent)}:{n}"
+        for p in Path(popreg.__file__).parent.rglob("*.py")
+        for n, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+        if started.search(line)
+    ]
+    assert not found, found

@@ -328,13 +328,28 @@ def fail_dead_jobs(*, kind: str | None = None, job_ids: list[int] | None = None)
         qs = qs.filter(kind=kind)
     if job_ids is not None:
         qs = qs.filter(pk__in=job_ids)
-    n = qs.exclude(worker_id__in=alive).update(
+    qs = qs.exclude(worker_id__in=alive)
+    tasks = [t for t in qs.values_list("task_result_id", flat=True) if t]
+    n = qs.update(
         state=JobState.FAILED, finished_at=timezone.now(), lock_key=None,
         error_zh=INTERRUPTED[0], error_en=INTERRUPTED[1],
     )  # fmt: skip
     if n:
         log.warning("%s job(s) failed as interrupted (no heartbeat for %s)", n, HEARTBEAT_TIMEOUT)
+        _fail_task_rows(tasks, "no heartbeat")
     return n
+
+
+def _fail_task_rows(task_ids: list[str], why: str) -> None:
+    """The django-tasks rows of dead jobs would stay RUNNING for ever: close them too."""
+    if not task_ids or not _uses_database_queue():
+        return
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(pk__in=task_ids, status="RUNNING").update(
+        status="FAILED", finished_at=timezone.now(),
+        exception_class_path="popreg.registry.jobs.JobAborted", traceback=why,
+    )  # fmt: skip
 
 
 def fail_worker_jobs(worker_id: str) -> int:
@@ -343,7 +358,7 @@ def fail_worker_jobs(worker_id: str) -> int:
     from django_tasks_db.models import DBTaskResult
 
     now = timezone.now()
-    claimed = [
+    claimed: list[str] = [
         str(r.pk)
         for r in DBTaskResult.objects.filter(status="RUNNING").only("id", "worker_ids")
         if worker_id in (r.worker_ids or [])
@@ -355,10 +370,7 @@ def fail_worker_jobs(worker_id: str) -> int:
         state=JobState.FAILED, finished_at=now, lock_key=None,
         error_zh=INTERRUPTED[0], error_en=INTERRUPTED[1],
     )  # fmt: skip
-    DBTaskResult.objects.filter(pk__in=claimed).update(
-        status="FAILED", finished_at=now, exception_class_path="popreg.registry.jobs.JobAborted",
-        traceback=f"worker {worker_id} died",
-    )  # fmt: skip
+    _fail_task_rows(claimed, f"worker {worker_id} died")
     return n
 
 
