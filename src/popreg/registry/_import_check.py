@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,6 +61,24 @@ def check_against_registry(
     existing households (inside the import transaction).
     """
     actor.require(Permission.IMPORT_PERSONS)
+    _refuse_imported_file(sha256)
+    rows = list(rows)
+    names = labels or {}
+
+    def label(key: str) -> str:
+        return names.get(key) or COLUMN_BY_KEY[key].header
+
+    errors, units = _check_units(actor, rows, label)
+    errors += _check_id_numbers(actor, rows, label, lock)
+    errors += _check_same_person_without_id(actor, rows, label)
+    household_errors, existing = _check_households(actor, rows, label, lock)
+    errors += household_errors
+    errors.sort(key=lambda e: e.row)
+    return RegistryCheck(errors=errors, units=units, existing_households=existing)
+
+
+def _refuse_imported_file(sha256: str) -> None:
+    """The same file imported before is refused whole."""
     earlier = previous_import(sha256)
     if earlier is not None:
         at = timezone.localtime(earlier.at)
@@ -70,12 +88,13 @@ def check_against_registry(
             f"this file was already imported on {at:%Y-%m-%d %H:%M} by "
             f"{earlier.actor_name} (audit record {earlier.pk}); it cannot be imported twice",
         )
-    rows = list(rows)
-    names = labels or {}
 
-    def label(key: str) -> str:
-        return names.get(key) or COLUMN_BY_KEY[key].header
 
+def _check_units(
+    actor: Actor, rows: list[ImportRow], label: Callable[[str], str]
+) -> tuple[list[RowError], dict[str, AdminUnit]]:
+    """Registered and residence units exist, have the right level and (except where a
+    person lives outside) lie in the actor's jurisdiction; the units found."""
     errors: list[RowError] = []
     units: dict[str, AdminUnit] = {}
     unit_problem: dict[str, RegistryError] = {}
@@ -110,7 +129,13 @@ def check_against_registry(
                     r.row, label(key), code,
                     f"{zh} {u.name}（{code}）不在您的辖区内，不能导入",
                     f"unit {code} ({u.name}) is outside your jurisdiction"))
+    return errors, units
 
+
+def _check_id_numbers(
+    actor: Actor, rows: list[ImportRow], label: Callable[[str], str], lock: bool
+) -> list[RowError]:
+    errors: list[RowError] = []
     # ID numbers already held by an active person.  Within the actor's jurisdiction the
     # message names the record; outside it only "registered elsewhere", audited, and the
     # numbers checked per hour are limited (the validation stage pays; the commit repeats
@@ -142,7 +167,13 @@ def check_against_registry(
             errors.append(RowError(r.row, label("id_number"), number, *elsewhere_message(number)))
     if not lock:
         audit_bulk_id_check(actor, len(ids), elsewhere)
+    return errors
 
+
+def _check_same_person_without_id(
+    actor: Actor, rows: list[ImportRow], label: Callable[[str], str]
+) -> list[RowError]:
+    errors: list[RowError] = []
     # Persons without an ID number: an active person of the same village with the same
     # name, sex and birth date is most likely the same person, already registered (e.g. a
     # file edited and uploaded again).
@@ -165,7 +196,15 @@ def check_against_registry(
                     "请核实是否重复登记；确为另一人时请填写公民身份号码",
                     f"active person {pk} in {unit_code} has the same name, sex and birth date; "
                     "check for a duplicate, or give the ID number if this is another person"))
+    return errors
 
+
+def _check_households(
+    actor: Actor, rows: list[ImportRow], label: Callable[[str], str], lock: bool
+) -> tuple[list[RowError], dict[str, Household]]:
+    """Rows joining an existing household: allowed within one's jurisdiction, in the
+    household's unit, without a second head or another address; the households found."""
+    errors: list[RowError] = []
     # Household numbers that already exist: joining them is allowed within one's unit.
     first_of: dict[str, ImportRow] = {}
     for r in rows:
@@ -208,8 +247,7 @@ def check_against_registry(
                 "变更住址请另行办理",
                 f"household {r.household_no} already exists with address {hh.address!r}; "
                 "change an address through its own form"))
-    errors.sort(key=lambda e: e.row)
-    return RegistryCheck(errors=errors, units=units, existing_households=existing)
+    return errors, existing
 
 
 def _norm_address(text: str) -> str:

@@ -45,6 +45,30 @@ def do_succeed_units(
     ``household_map`` (household id → successor code) covering every household.
     """
     actor.require(Permission.MANAGE_UNITS)
+    olds = _predecessors(actor, kind, predecessor_codes, successors)
+    news = _create_successors(actor, olds, successors, effective_date)
+    old_codes = [u.code for u in olds]
+    households = list(Household.objects.filter(unit_id__in=old_codes))
+    target = _household_targets(households, kind, news, household_map)
+    for u in olds:
+        u.valid_to = effective_date - timedelta(days=1)
+        u.save(update_fields=["valid_to"])
+        for n in news:
+            UnitSuccession.objects.create(predecessor=u, successor=n, kind=kind, effective_date=effective_date)
+    for hh in households:
+        Household.objects.filter(pk=hh.pk).update(unit_id=target[hh.pk], version=F("version") + 1)
+    moved = _recode_persons(actor, old_codes, target, news[0].code, kind, effective_date)
+    audit(actor, AuditAction.SUCCEED_UNITS, None, unit_code=old_codes[0],
+          before={"units": old_codes}, after={"units": [n.code for n in news]},
+          detail={"kind": kind, "effective_date": effective_date.isoformat(), "persons": moved, "reason": reason})
+    return news
+
+
+def _predecessors(
+    actor: Actor, kind: str, predecessor_codes: list[str], successors: list[dict[str, str]]
+) -> list[AdminUnit]:
+    """The units that end, checked: the kind, their state, the numbers of old and new
+    units for the kind, one township for a merge."""
     if kind not in UnitSuccession.Kind.values:
         raise RegistryError("调整类型应为 更名、合并 或 拆分", "kind must be rename, merge or split", "kind")
     olds = [unit_of_level(code, "predecessor", "原单位") for code in predecessor_codes]
@@ -55,9 +79,16 @@ def do_succeed_units(
     expected = {"rename": (1, 1), "merge": (None, 1), "split": (1, None)}[kind]
     if (expected[0] and len(olds) != expected[0]) or (expected[1] and len(successors) != expected[1]) or not olds or not successors:
         raise RegistryError("原单位与新单位的数目与调整类型不符", "numbers of old and new units do not fit the kind", "successors")
-    parent = olds[0].parent
     if any(u.parent_id != olds[0].parent_id for u in olds):
         raise RegistryError("合并的单位须属于同一乡镇", "merged units must share a township", "predecessor")
+    return olds
+
+
+def _create_successors(
+    actor: Actor, olds: list[AdminUnit], successors: list[dict[str, str]], effective_date: date
+) -> list[AdminUnit]:
+    """The new units, under the predecessors' parent, starting on ``effective_date``."""
+    parent = olds[0].parent
     news = []
     for spec in successors:
         code, name = str(spec.get("code", "")).strip(), str(spec.get("name", "")).strip()
@@ -70,26 +101,33 @@ def do_succeed_units(
             raise RegistryError(f"单位代码 {code} 已存在", f"unit code {code} already exists", "successors")
         news.append(AdminUnit.objects.create(code=code, name=name, level=olds[0].level, parent=parent,
                                              valid_from=effective_date, urban_rural=olds[0].urban_rural))
-    old_codes = [u.code for u in olds]
+    return news
+
+
+def _household_targets(
+    households: list[Household], kind: str, news: list[AdminUnit], household_map: Mapping[int, str] | None
+) -> dict[int, str]:
+    """Household id → the successor it moves to (a split names one for each household)."""
     target: dict[int, str] = {}
-    households = Household.objects.filter(unit_id__in=old_codes)
     for hh in households:
         code = news[0].code if kind != "split" else (household_map or {}).get(hh.pk, "")
         if code not in {n.code for n in news}:
             raise RegistryError(f"拆分时须为户 {hh.household_no} 指定新单位", f"household {hh.household_no} needs a new unit", "household_map")
         target[hh.pk] = code
-    for u in olds:
-        u.valid_to = effective_date - timedelta(days=1)
-        u.save(update_fields=["valid_to"])
-        for n in news:
-            UnitSuccession.objects.create(predecessor=u, successor=n, kind=kind, effective_date=effective_date)
-    for hh in households:
-        Household.objects.filter(pk=hh.pk).update(unit_id=target[hh.pk], version=F("version") + 1)
+    return target
+
+
+def _recode_persons(
+    actor: Actor, old_codes: list[str], target: dict[int, str], default_code: str, kind: str,
+    effective_date: date,
+) -> int:
+    """A correction event for every person registered or living in a predecessor: the
+    successor of their household (else ``default_code``).  Returns how many."""
     moved = 0
     for p in Person.objects.select_for_update().filter(
         Q(registered_unit_id__in=old_codes) | Q(residence_unit_id__in=old_codes)
     ).order_by("id"):
-        new_code = target.get(p.household_id or -1, news[0].code)
+        new_code = target.get(p.household_id or -1, default_code)
         values: dict[str, Any] = {}
         if p.registered_unit_id in old_codes:
             values["registered_unit_id"] = new_code
@@ -98,7 +136,4 @@ def do_succeed_units(
         record_event(actor, p, EventType.CORRECTION, effective_date, values,
                 detail={"reason": "unit_succession", "kind": kind}, action=AuditAction.UNIT_SUCCESSION_PERSON)
         moved += 1
-    audit(actor, AuditAction.SUCCEED_UNITS, None, unit_code=old_codes[0],
-          before={"units": old_codes}, after={"units": [n.code for n in news]},
-          detail={"kind": kind, "effective_date": effective_date.isoformat(), "persons": moved, "reason": reason})
-    return news
+    return moved
