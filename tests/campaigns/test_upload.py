@@ -167,8 +167,9 @@ def test_bulk_upload_writes_what_the_single_action_writes(campaign, people, acto
     mother, child = people["mother"].pk, people["child"].pk
     wanted = {mother: ("field_wrong", "name", "张秀英", None), child: ("died", "", "", date(2025, 10, 2))}
 
-    def written():
-        audits = AuditRecord.objects.filter(action="campaign_record_outcome")
+    def written(after: int = 0):
+        # audit records are append-only: the second round reads those written after ``after``
+        audits = AuditRecord.objects.filter(action="campaign_record_outcome", pk__gt=after)
         return (
             {o.person_id: (o.outcome, o.field_name, o.corrected_value, o.event_date)
              for o in FieldOutcome.objects.filter(campaign=verifying)},
@@ -184,15 +185,15 @@ def test_bulk_upload_writes_what_the_single_action_writes(campaign, people, acto
     single = written()
     FieldOutcome.objects.all().delete()  # test reset: start the village again
     RectificationItem.objects.all().delete()
-    AuditRecord.objects.filter(action="campaign_record_outcome").delete()
+    last_audit = AuditRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
     data = fill(workbook(verifying), {mother: ("信息有误", "姓名", "张秀英", None),
                                       child: ("已死亡", None, None, "2025-10-02")})
     report = actions.do_upload_workbook(clerk, verifying, data, village_code=VILLAGE_A1)
     assert report.accepted, [str(p) for p in report.problems]
-    assert written() == single
+    assert written(after=last_audit) == single
     assert single[1][child][3] == "已死亡；2025-10-02"
     up = report.upload
     assert {(a.target_id, a.detail["source"], a.detail["upload"])
-            for a in AuditRecord.objects.filter(action="campaign_record_outcome")} == {
+            for a in AuditRecord.objects.filter(action="campaign_record_outcome", pk__gt=last_audit)} == {
         (str(o.pk), "workbook", up.pk) for o in FieldOutcome.objects.filter(campaign=verifying)}

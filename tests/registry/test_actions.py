@@ -39,7 +39,12 @@ def test_every_action_replays_to_the_same_state(people, actors):
     Person.objects.filter(pk=mother.pk).update(name="乱改", status="deceased")
     mother.refresh_from_db()
     assert rebuild_person(mother) == ["name", "status"]
-    rebuild_person(mother, save=True)
+    assert actions.do_repair_history(actors["admin"], mother) == ["name", "status"]
+    repair = AuditRecord.objects.get(action="repair_history", target_id=str(mother.pk))
+    assert repair.before == {"name": "乱改", "status": "deceased"}
+    assert repair.after == {"name": "王秀瑛", "status": "active"}
+    assert actions.do_repair_history(actors["admin"], mother) == []  # nothing left: nothing audited
+    assert AuditRecord.objects.filter(action="repair_history").count() == 1
     mother.refresh_from_db()
     assert mother.name == "王秀瑛" and mother.status == "active"
     assert mother.registered_unit_id == VILLAGE_A2 and mother.marital_status == "divorced"
@@ -122,6 +127,41 @@ def test_events_are_append_only(people):
         ev.delete()
 
 
+def test_append_only_tables_refuse_queryset_update_and_delete(people, actors):
+    from popreg.registry.models import AppendOnlyError, UnitSuccession
+
+    actions.do_succeed_units(actors["admin"], kind="rename", predecessor_codes=[VILLAGE_B1],
+                             successors=[{"code": "110105002009", "name": "新柳村"}], effective_date=date(2025, 1, 1))
+    tables = {Event: Event.objects.count(), AuditRecord: AuditRecord.objects.count(),
+              UnitSuccession: UnitSuccession.objects.count()}
+    assert all(tables.values())
+    for model in tables:
+        with pytest.raises(AppendOnlyError):
+            model.objects.all().delete()
+        with pytest.raises(AppendOnlyError):
+            model.objects.filter(pk__gt=0).update(pk=0)
+        with pytest.raises(AppendOnlyError):
+            model.objects.first().delete()
+    with pytest.raises(AppendOnlyError):  # related managers use the same query set
+        people["mother"].events.all().delete()
+    with pytest.raises(AppendOnlyError):
+        UnitSuccession.objects.first().save()
+    assert {m: m.objects.count() for m in tables} == tables
+    # adding rows stays allowed, one by one and in bulk
+    AuditRecord.objects.bulk_create([AuditRecord(actor_name="t", action="export_file", target_type="")])
+    assert AuditRecord.objects.count() == tables[AuditRecord] + 1
+
+
+def test_repair_needs_a_county_wide_role(people, actors):
+    from popreg.registry.errors import PermissionDeniedError
+
+    Person.objects.filter(pk=people["mother"].pk).update(name="乱改")
+    for role in ("clerk_a1", "officer_a", "statistician"):
+        with pytest.raises(PermissionDeniedError):
+            actions.do_repair_history(actors[role], people["mother"])
+    assert Person.objects.get(pk=people["mother"].pk).name == "乱改"
+
+
 def test_verify_history_command(people, actors):
     from django.core.management import CommandError, call_command
 
@@ -132,6 +172,10 @@ def test_verify_history_command(people, actors):
         call_command("verify_history")
     call_command("verify_history", "--repair")
     assert Person.objects.get(pk=people["other"].pk).status == "deceased"
+    rec = AuditRecord.objects.get(action="repair_history")
+    assert rec.target_id == str(people["other"].pk) and rec.actor_name == "verify_history"
+    assert rec.before == {"status": "active"} and rec.after == {"status": "deceased"}
+    call_command("verify_history")  # repaired
 
 
 def test_merged_record_takes_no_more_changes(people, actors):

@@ -62,13 +62,14 @@ def rebuild_state(person: Person) -> dict[str, Any]:
     return replay(person.baseline, events)
 
 
-def rebuild_person(person: Person, *, save: bool = False) -> list[str]:
-    """Re-derive ``person``'s state from history; returns the fields that differed."""
-    target = rebuild_state(person)
+def differing_fields(person: Person, target: dict[str, Any]) -> list[str]:
+    """The state fields whose stored value differs from ``target`` (JSON-able values)."""
     current = person.state()
-    differing = sorted(f for f in STATE_FIELDS if target.get(f) != current.get(f))
-    if save and differing:
-        for f in differing:
-            setattr(person, f, from_json(f, target.get(f)))
-        person.save(update_fields=[f for f in differing])
-    return differing
+    return sorted(f for f in STATE_FIELDS if target.get(f) != current.get(f))
+
+
+def rebuild_person(person: Person) -> list[str]:
+    """Re-derive ``person``'s state from history; returns the fields that differ from the
+    stored state.  Reads only: ``popreg.registry.actions.do_repair_history`` writes the
+    derived state back (audited)."""
+    return differing_fields(person, rebuild_state(person))

@@ -61,8 +61,29 @@ class AdminUnit(models.Model):
         return bool(code) and str(code).startswith(self.prefix)
 
 
+class AppendOnlyError(Exception):
+    """A change or removal of a row of an append-only table (events, successions, audit)."""
+
+
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Rows are only added (``create``, ``bulk_create``): ``update()`` and ``delete()`` on a
+    query set of an append-only table raise, as ``save()`` of a stored row and ``delete()``
+    of one row do, so no path (a view, a command, a test shortcut) rewrites history."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; they cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; they cannot be deleted")
+
+    def _raw_delete(self, using: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; they cannot be deleted")
+
+
 class UnitSuccession(models.Model):
     """A recorded split, merge or rename: history is never rewritten, units are succeeded."""
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Kind(models.TextChoices):
         SPLIT = "split", _("拆分")
@@ -76,6 +97,14 @@ class UnitSuccession(models.Model):
 
     class Meta:
         unique_together = [("predecessor", "successor")]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("unit successions are append-only; record a new succession instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("unit successions are append-only; record a new succession instead")
 
 
 class Household(models.Model):
@@ -256,12 +285,10 @@ class EventType(models.TextChoices):
     UNMERGE = "unmerge", _("撤销合并")
 
 
-class AppendOnlyError(Exception):
-    pass
-
-
 class Event(models.Model):
     """One entry in a person's append-only history."""
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="events")
     event_type = models.CharField(_("事件"), max_length=14, choices=EventType.choices)
@@ -327,6 +354,8 @@ class Assignment(models.Model):
 class AuditRecord(models.Model):
     """Who did what, when, to which record, with the state before and after."""
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -347,6 +376,9 @@ class AuditRecord(models.Model):
         if self.pk is not None:
             raise AppendOnlyError("audit records are append-only")
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("audit records are append-only")
 
 
 # The job runner's tables live in their own module (platform code shared by every app).

@@ -52,6 +52,7 @@ class Permission(models.TextChoices):
     )
     READ_AUDIT = "read_audit", _("Read and export the audit log")
     MANAGE_USERS = "manage_users", _("Assign roles and jurisdictions to users")
+    REPAIR_HISTORY = "repair_history", _("Repair stored records from their history")
     VIEW_JOBS = "view_jobs", _("See background jobs")
 
 
@@ -62,6 +63,7 @@ COUNTY_WIDE: frozenset[Permission] = frozenset(
         Permission.MAINTAIN_ASSESSMENT,
         Permission.EXPORT_SCORECARDS,
         Permission.MANAGE_USERS,
+        Permission.REPAIR_HISTORY,
         Permission.CAMPAIGN_COUNTY_SIGN_OFF,
     }
 )

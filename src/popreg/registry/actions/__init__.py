@@ -3,7 +3,8 @@ role and jurisdiction, appends an event where the person's state changes, and wr
 audit record.  Web views, the API, bulk import and commands all call these; nothing else
 writes registry tables.
 
-The actions are grouped by noun (``persons``, ``households``, ``units``); ``events`` holds
+The actions are grouped by noun (``persons``, ``households``, ``units``; ``maintenance``
+assigns roles and repairs a state from its history); ``events`` holds
 the one way a person's history is written and ``checks`` the field checks that the bulk
 import shares.  This package re-exports every public action.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from popreg.registry.actions.checks import CORRECTABLE
 from popreg.registry.actions.households import do_create_household
+from popreg.registry.actions.maintenance import do_assign_role, do_repair_history
 from popreg.registry.actions.persons import (
     do_correct_person,
     do_move_in,
@@ -31,6 +33,7 @@ from popreg.registry.actions.units import do_succeed_units
 
 __all__ = [
     "CORRECTABLE",
+    "do_assign_role",
     "do_correct_person",
     "do_create_household",
     "do_move_in",
@@ -41,6 +44,7 @@ __all__ = [
     "do_register_divorce",
     "do_register_enlistment",
     "do_register_marriage",
+    "do_repair_history",
     "do_succeed_units",
     "do_transfer",
 ]

@@ -7,7 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from popreg.registry.models import AdminUnit, Assignment, Person
+from popreg.registry.access import system_actor
+from popreg.registry.actions import do_assign_role
+from popreg.registry.models import AdminUnit, Person
 
 
 class Command(BaseCommand):
@@ -35,6 +37,7 @@ class Command(BaseCommand):
             ("cunyuan", "village_clerk", village, False, f"村户籍员 village clerk, {village.name}"),
         ]
         User = get_user_model()
+        actor = system_actor("demo_accounts")
         self.stdout.write("演示账号 / demo accounts (http://127.0.0.1:8000/):")
         for username, role, unit, superuser, label in spec:
             password = opts["password"] or secrets.token_urlsafe(9)
@@ -42,5 +45,5 @@ class Command(BaseCommand):
             user.is_superuser = user.is_staff = superuser
             user.set_password(password)
             user.save()
-            Assignment.objects.update_or_create(user=user, defaults={"role": role, "unit": unit})
+            do_assign_role(actor, user, role, unit.code)
             self.stdout.write(f"  {username:<10} {password:<14} {label}")
