@@ -56,3 +56,22 @@ def test_demo_accounts_assign_through_the_action(county, capsys):
     call_command("demo_accounts", "--password", "demo-pass")  # run again: same roles, audited again
     assert Assignment.objects.count() == 5
     assert AuditRecord.objects.filter(action="assign_role").count() == 10
+
+
+def test_the_admin_saves_assignments_through_the_action(client, users):
+    from ..conftest import PASSWORD
+
+    get_user_model().objects.create_superuser("root", password=PASSWORD)
+    client.login(username="root", password=PASSWORD)
+    new = get_user_model().objects.create_user(username="xinren", password="x")
+    resp = client.post("/admin/registry/assignment/add/", {"user": new.pk, "role": "auditor", "unit": COUNTY})
+    assert resp.status_code == 302, resp.content.decode()[:500]
+    assert Assignment.objects.get(user=new).role == "auditor"
+    rec = AuditRecord.objects.get(action="assign_role")
+    assert rec.actor_name == "root" and rec.after == {"role": "auditor", "unit": COUNTY}
+    a = Assignment.objects.get(user=new)
+    client.post(f"/admin/registry/assignment/{a.pk}/change/", {"role": "village_clerk", "unit": VILLAGE_A1})
+    assert Assignment.objects.get(user=new).role == "village_clerk"
+    assert AuditRecord.objects.filter(action="assign_role").count() == 2
+    assert client.post(f"/admin/registry/assignment/{a.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Assignment.objects.filter(user=new).exists()

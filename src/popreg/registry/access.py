@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import translation
 
 from popreg.registry.errors import JurisdictionError, PermissionDeniedError, ReadOnlyRoleError
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Role
@@ -64,16 +65,14 @@ class Actor:
         """Refuse, with a message naming what is missing, unless the actor holds
         ``permission`` (over ``unit_code`` when given); see :mod:`popreg.registry.policy`."""
         if not role_has(self.role, permission):
+            zh, en = _labels(permission)
             raise PermissionDeniedError(
-                f"当前角色无权：{permission.label}",
-                f"your role may not: {permission.label}",
-                permission=permission,
+                f"当前角色无权：{zh}", f"your role may not: {en}", permission=permission
             )
         if permission in COUNTY_WIDE and not self.county_wide:
+            zh, en = _labels(permission)
             raise PermissionDeniedError(
-                f"只有县级用户可以：{permission.label}",
-                f"only county-wide users may: {permission.label}",
-                permission=permission,
+                f"只有县级用户可以：{zh}", f"only county-wide users may: {en}", permission=permission
             )
         if unit_code is not None:
             self.check_unit(unit_code)
@@ -83,6 +82,15 @@ class Actor:
             raise ReadOnlyRoleError(
                 "当前角色为只读，不能修改登记信息", "your role is read-only and cannot change records"
             )
+
+
+def _labels(permission: Permission) -> tuple[str, str]:
+    """The permission's label in Chinese and in English, whatever language is active."""
+    with translation.override("zh-hans"):
+        zh = str(permission.label)
+    with translation.override("en"):
+        en = str(permission.label)
+    return zh, en
 
 
 def system_actor(name: str = "system") -> Actor:

@@ -2,7 +2,8 @@
 
 Registry tables change only through ``popreg.registry.actions`` (jurisdiction + audit), so
 the admin shows them but cannot add, change or delete them.  Jurisdiction assignments of
-users are editable here.
+users are editable here, saved through ``do_assign_role`` (permission check and audit
+record) like every other path; they are never deleted (assign another role instead).
 """
 
 from typing import Any
@@ -60,3 +61,22 @@ class AuditRecordAdmin(ReadOnlyAdmin):
 class AssignmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "role", "unit")
     raw_id_fields = ("unit",)
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        return ("user",) if obj is not None else ()
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        from django.core.exceptions import PermissionDenied
+
+        from popreg.registry.access import actor_for
+        from popreg.registry.actions import do_assign_role
+        from popreg.registry.errors import RegistryError
+
+        try:
+            saved = do_assign_role(actor_for(request.user), obj.user, obj.role, obj.unit_id)
+        except RegistryError as err:
+            raise PermissionDenied(err.message) from None
+        obj.pk = saved.pk
