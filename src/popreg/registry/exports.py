@@ -336,14 +336,13 @@ def _xlsx_built(export: Export, ctx: ExportContext) -> bytes:
     assert export.xlsx is not None
     wb = Workbook()
     export.xlsx(wb, ctx)
-    neutralise_workbook(wb)
     stamp = wb.create_sheet(STAMP_SHEET)
     stamp.append([ctx.title])
     stamp["A1"].font = Font(bold=True)
     for line in ctx.stamp_fields():
         stamp.append([line])
     stamp.column_dimensions["A"].width = 60
-    neutralise_workbook(wb)  # the stamp carries the user's reason
+    neutralise_workbook(wb)  # every sheet the builder wrote, and the stamp (the user's reason)
     _properties(wb, ctx, None)
     buf = io.BytesIO()
     wb.save(buf)
