@@ -116,7 +116,7 @@ def run_assessment(ctx: runner.JobContext) -> None:
     """The ``assessment`` job: score the units, store the table, link the result page."""
     from popreg.stats import actions
     from popreg.stats.models import RuleSetVersion
-    from popreg.stats.views_assessment import snapshot_path
+    from popreg.stats.snapshots import snapshot_path
 
     p = ctx.params
     snap = snapshot_path(p["snapshot"])

@@ -13,11 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -48,30 +46,13 @@ from popreg.stats.assessment import (
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
 from popreg.stats.jobs import load_assessment
 from popreg.stats.models import RuleSetVersion, UnitTarget
+from popreg.stats.snapshots import snapshot_path, snapshots
 
 LEVELS = (("village", _("village")), ("township", _("township")), ("county", _("county")))
 KNOWN_INDICATORS = sorted(
     {c for c in INDICATOR_COLUMNS if c not in ("level", "unit_code", "unit_name", "parent_code", "period", "period_start", "period_end")}
     | set(EXTRA_INDICATORS)
 )
-
-
-def snapshot_root() -> Path:
-    """Where the pages look for snapshots: one directory per snapshot."""
-    return Path(settings.POPREG_HOME) / "snapshots"
-
-
-def snapshots() -> list[str]:
-    root = snapshot_root()
-    if not root.is_dir():
-        return []
-    return sorted((p.name for p in root.iterdir() if (p / "manifest.json").is_file()), reverse=True)
-
-
-def snapshot_path(name: str) -> Path | None:
-    if not name or name not in snapshots():
-        return None
-    return snapshot_root() / name
 
 
 def _int(text: str | None, default: int) -> int:

@@ -41,7 +41,8 @@ from popreg.stats.reconciliation import (
     ReconciliationError,
     reconcile,
 )
-from popreg.stats.views_assessment import LEVELS, snapshot_path, snapshots
+from popreg.stats.snapshots import snapshot_path, snapshots
+from popreg.stats.views_assessment import LEVELS
 
 
 def _run(snapshot: str, month: Month, level: str, actor: Actor) -> Reconciliation:
