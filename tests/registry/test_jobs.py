@@ -167,3 +167,21 @@ def test_no_background_threads_in_the_code():
         if started.search(line)
     ]
     assert not found, found
+
+
+def test_a_silent_job_of_a_live_local_process_is_not_failed(actors, queued):
+    """On SQLite a long import holds the write lock and its supervisor cannot beat; the job
+    stays alive while its process runs on this machine, and fails once the process is gone."""
+    job = jobs.start_job(actors["admin"], "t_count", unit_code=VILLAGE_A1)
+    old = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk=job.pk).update(state="running", heartbeat_at=old,
+                                         worker_id=jobs.current_worker_id())
+    assert jobs.fail_dead_jobs() == 0
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = jobs.current_worker_id().rsplit(":", 1)[0]
+    Job.objects.filter(pk=job.pk).update(worker_id=f"{host}:{gone}")
+    assert jobs.fail_dead_jobs() == 1 and Job.objects.get(pk=job.pk).state == "failed"

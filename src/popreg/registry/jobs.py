@@ -318,26 +318,47 @@ def do_retry_job(actor: Actor, job: Job) -> Job:
 
 def fail_dead_jobs(*, kind: str | None = None, job_ids: list[int] | None = None) -> int:
     """Fail (as interrupted) running jobs whose worker and own heartbeat are both older than
-    :data:`HEARTBEAT_TIMEOUT`.  One UPDATE, so a job finishing meanwhile is left alone."""
+    :data:`HEARTBEAT_TIMEOUT` (and, for a worker on this machine, whose process is gone).
+
+    Reads first and writes only when a job is dead, so polling costs no write (on SQLite a
+    long import holds the write lock and the supervisor cannot beat meanwhile; the process
+    check keeps such a job alive).  The UPDATE repeats the heartbeat test, so a job that
+    reported progress or finished in between is left alone.
+    """
     cutoff = timezone.now() - HEARTBEAT_TIMEOUT
     alive = JobWorker.objects.filter(heartbeat_at__gte=cutoff).values("worker_id")
-    qs = Job.objects.filter(state=JobState.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
-    )
+    stale = Q(state=JobState.RUNNING) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
+    qs = Job.objects.filter(stale).exclude(worker_id__in=alive)
     if kind is not None:
         qs = qs.filter(kind=kind)
     if job_ids is not None:
         qs = qs.filter(pk__in=job_ids)
-    qs = qs.exclude(worker_id__in=alive)
-    tasks = [t for t in qs.values_list("task_result_id", flat=True) if t]
-    n = qs.update(
+    dead = [(pk, task) for pk, worker, task in qs.values_list("pk", "worker_id", "task_result_id")
+            if not _process_alive_here(worker)]  # fmt: skip
+    if not dead:
+        return 0
+    n = Job.objects.filter(stale, pk__in=[pk for pk, _ in dead]).update(
         state=JobState.FAILED, finished_at=timezone.now(), lock_key=None,
         error_zh=INTERRUPTED[0], error_en=INTERRUPTED[1],
     )  # fmt: skip
     if n:
         log.warning("%s job(s) failed as interrupted (no heartbeat for %s)", n, HEARTBEAT_TIMEOUT)
-        _fail_task_rows(tasks, "no heartbeat")
+        _fail_task_rows([task for _, task in dead if task], "no heartbeat")
     return n
+
+
+def _process_alive_here(worker_id: str) -> bool:
+    """Whether ``host:pid`` is a process still running on this machine."""
+    host, _, pid = worker_id.rpartition(":")
+    if host != socket.gethostname()[:40] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fail_task_rows(task_ids: list[str], why: str) -> None:
