@@ -1,0 +1,509 @@
+"""Every ``do_*`` action writes at least one audit record with an AuditAction value.
+
+The actions are found, not listed: every module of the ``popreg`` package is imported
+(``pkgutil.walk_packages``) and each function named ``do_*`` defined there is one action,
+keyed by its qualified name (``popreg.registry.actions.persons.do_register_birth``).  Each
+needs a recipe below that prepares valid input on the tiny county of tests/conftest.py and
+returns the call to make; an action without a recipe fails the test, so a new action cannot
+escape the audit trail.  Only the records written by that call count (not the preparation's).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import popreg
+from popreg.registry.audit import AuditAction
+from popreg.registry.models import AuditRecord
+
+from ..campaigns.conftest import DATES, advance_to
+from ..conftest import COUNTY, TOWN_A, VILLAGE_A1, VILLAGE_A2, VILLAGE_B1, make_id
+
+#: Modules not imported: ones that need what the test environment does not install (none at
+#: the moment); ``__main__`` modules (they run the program) are skipped too.
+OPTIONAL: frozenset[str] = frozenset()
+
+
+def discover_actions() -> dict[str, Callable[..., Any]]:
+    """Every ``do_*`` function defined in a module of the popreg package."""
+    found: dict[str, Callable[..., Any]] = {}
+    for info in pkgutil.walk_packages(popreg.__path__, prefix="popreg."):
+        if info.name in OPTIONAL or ".migrations." in info.name or info.name.endswith(".__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, fn in vars(module).items():
+            if name.startswith("do_") and inspect.isfunction(fn) and fn.__module__ == module.__name__:
+                found[f"{module.__name__}.{fn.__qualname__}"] = fn
+    return found
+
+
+ACTIONS = discover_actions()
+Recipe = Callable[[SimpleNamespace], Callable[[], Any]]
+RECIPES: dict[str, Recipe] = {}
+
+
+def recipe(*names: str) -> Callable[[Recipe], Recipe]:
+    def register(fn: Recipe) -> Recipe:
+        for name in names:
+            assert name not in RECIPES, name
+            RECIPES[name] = fn
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------- registry
+
+REG = "popreg.registry.actions."
+
+
+@recipe(REG + "persons.do_register_birth")
+def _birth(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_register_birth(
+        w.clerk, name="赵小宝", sex="M", birth_date=date(2025, 1, 2), registered_unit_code=VILLAGE_A1,
+        household=w.people["hh_a"], mother=w.people["mother"])
+
+
+@recipe(REG + "persons.do_register_death")
+def _death(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_register_death(w.admin, w.people["other"], death_date=date(2025, 1, 1))
+
+
+@recipe(REG + "persons.do_move_out")
+def _move_out(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_move_out(w.clerk, w.people["mother"], move_date=date(2025, 3, 1),
+                                       destination_code="440305000000")
+
+
+@recipe(REG + "persons.do_move_in")
+def _move_in(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_move_in(
+        w.admin, name="陈静", sex="F", birth_date=date(1995, 6, 7), id_number=make_id(date(1995, 6, 7), "F", 7),
+        registered_unit_code=VILLAGE_B1, from_unit_code="440305000000", move_date=date(2025, 4, 1))
+
+
+@recipe(REG + "persons.do_transfer")
+def _transfer(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_transfer(w.clerk, w.people["mother"], to_unit_code=VILLAGE_A2,
+                                       move_date=date(2024, 2, 2))
+
+
+@recipe(REG + "persons.do_register_marriage")
+def _marriage(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_register_marriage(w.admin, w.people["other"], marriage_date=date(2010, 5, 1))
+
+
+@recipe(REG + "persons.do_register_divorce")
+def _divorce(w):
+    from popreg.registry import actions
+
+    actions.do_register_marriage(w.admin, w.people["other"], marriage_date=date(2010, 5, 1))
+    return lambda: actions.do_register_divorce(w.admin, w.people["other"], divorce_date=date(2020, 5, 1))
+
+
+@recipe(REG + "persons.do_register_enlistment")
+def _enlistment(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2024, 9, 1))
+
+
+@recipe(REG + "persons.do_register_discharge")
+def _discharge(w):
+    from popreg.registry import actions
+
+    actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2024, 9, 1))
+    return lambda: actions.do_register_discharge(w.admin, w.people["other"], discharge_date=date(2025, 9, 1),
+                                                 to_unit_code=VILLAGE_B1)
+
+
+@recipe(REG + "persons.do_correct_person")
+def _correct(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_correct_person(w.clerk, w.people["mother"], changes={"name": "王秀瑛"},
+                                             reason="户口本笔误")
+
+
+@recipe(REG + "households.do_create_household")
+def _household(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_create_household(w.clerk, unit_code=VILLAGE_A1, address="东关村9号")
+
+
+@recipe(REG + "units.do_succeed_units")
+def _succession(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_succeed_units(
+        w.admin, kind="rename", predecessor_codes=[VILLAGE_B1],
+        successors=[{"code": "110105002009", "name": "新柳村"}], effective_date=date(2025, 1, 1))
+
+
+@recipe(REG + "maintenance.do_assign_role")
+def _assign_role(w):
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry import actions
+
+    user = get_user_model().objects.create_user(username="xinren", password="x")
+    return lambda: actions.do_assign_role(w.admin, user, "village_clerk", VILLAGE_A1)
+
+
+@recipe(REG + "maintenance.do_repair_history")
+def _repair(w):
+    from popreg.registry import actions
+    from popreg.registry.models import Person
+
+    Person.objects.filter(pk=w.people["mother"].pk).update(name="乱改")  # behind the actions' back
+    return lambda: actions.do_repair_history(w.admin, w.people["mother"])
+
+
+@recipe("popreg.registry.bulk.do_import_persons")
+def _import(w):
+    from popreg.registry.bulk import do_import_persons
+    from popreg.registry.importing import parse_file
+
+    from ..importing.helpers import sample_rows, to_csv
+
+    result = parse_file(to_csv(sample_rows(2)), "p.csv")
+    assert result.ok, result.errors
+    return lambda: do_import_persons(w.actors["officer_a"], result.rows, "p.csv", result.sha256,
+                                     labels=result.headers)
+
+
+def _queued_job(w):
+    from popreg.registry import jobs
+
+    w.settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    return jobs.start_job(w.clerk, "t_audit_probe", unit_code=VILLAGE_A1)
+
+
+@recipe("popreg.registry.jobs.do_cancel_job")
+def _cancel_job(w):
+    from popreg.registry import jobs
+
+    job = _queued_job(w)
+    return lambda: jobs.do_cancel_job(w.clerk, job)
+
+
+@recipe("popreg.registry.jobs.do_retry_job")
+def _retry_job(w):
+    from popreg.registry import jobs
+
+    job = jobs.do_cancel_job(w.clerk, _queued_job(w))
+    return lambda: jobs.do_retry_job(w.clerk, job)
+
+
+# ---------------------------------------------------------------- linkage
+
+LINK = "popreg.linkage.actions."
+
+
+def _twin(w):
+    """A second record of the mother (no ID number) and the candidate pair."""
+    from popreg.linkage.models import DuplicateCandidate
+    from popreg.registry import actions
+
+    twin = actions.do_register_birth(w.admin, name="王秀英", sex="F", birth_date=date(1990, 3, 4),
+                                     registered_unit_code=VILLAGE_A1)
+    lo, hi = sorted((w.people["mother"].pk, twin.pk))
+    candidate = DuplicateCandidate.objects.create(person_a_id=lo, person_b_id=hi, match_weight=9.5,
+                                                  match_probability=0.93)
+    return twin, candidate
+
+
+@recipe(LINK + "do_decide_candidate")
+def _decide(w):
+    from popreg.linkage import actions
+
+    _, candidate = _twin(w)
+    return lambda: actions.do_decide_candidate(w.clerk, candidate, False, "经核实为两人")
+
+
+@recipe(LINK + "do_merge_persons")
+def _merge(w):
+    from popreg.linkage import actions
+
+    twin, _ = _twin(w)
+    return lambda: actions.do_merge_persons(w.clerk, w.people["mother"], twin, "同一人，身份号码见户口簿")
+
+
+@recipe(LINK + "do_unmerge")
+def _unmerge(w):
+    from popreg.linkage import actions
+
+    twin, _ = _twin(w)
+    merge = actions.do_merge_persons(w.clerk, w.people["mother"], twin, "同一人")
+    return lambda: actions.do_unmerge(w.clerk, merge, "误合并")
+
+
+# ---------------------------------------------------------------- campaigns
+
+CAMP = "popreg.campaigns."
+
+
+def _campaign(w, phase=None):
+    from popreg.campaigns import actions
+
+    c = actions.do_create_campaign(w.admin, name="2025年户口整顿", scope_codes=[COUNTY],
+                                   reference_moment=datetime(2025, 11, 1), dates=DATES,
+                                   spot_check_households=2, error_threshold=0.05, seed=7)
+    return advance_to(c, phase, w.admin) if phase else c
+
+
+def _item(w, c):
+    """A rectification item: the mother reported dead at the door, then the rectification phase."""
+    from popreg.campaigns import actions
+    from popreg.campaigns.models import RectificationItem
+
+    advance_to(c, "verification", w.admin)
+    actions.do_record_outcome(w.clerk, c, w.people["mother"], outcome="died", event_date="2025-10-03")
+    advance_to(c, "rectification", w.admin)
+    return RectificationItem.objects.get(campaign=c, person=w.people["mother"])
+
+
+@recipe(CAMP + "_lifecycle.do_create_campaign")
+def _create_campaign(w):
+    from popreg.campaigns import actions
+
+    return lambda: actions.do_create_campaign(w.actors["officer_a"], name="城关镇整顿", scope_codes=[TOWN_A],
+                                              reference_moment=datetime(2025, 11, 1), dates=DATES)
+
+
+@recipe(CAMP + "_lifecycle.do_advance_phase")
+def _advance(w):
+    from popreg.campaigns import actions
+
+    c = _campaign(w)
+    return lambda: actions.do_advance_phase(w.admin, c)
+
+
+@recipe(CAMP + "_lifecycle.do_generate_items")
+def _generate(w):
+    from popreg.campaigns import actions
+
+    c = _campaign(w, "verification")
+    return lambda: actions.do_generate_items(w.admin, c)
+
+
+@recipe(CAMP + "_field.do_record_outcome")
+def _outcome(w):
+    from popreg.campaigns import actions
+
+    c = _campaign(w, "verification")
+    return lambda: actions.do_record_outcome(w.clerk, c, w.people["mother"], outcome="confirmed")
+
+
+@recipe(CAMP + "_field.do_record_found_person")
+def _found(w):
+    from popreg.campaigns import actions
+
+    c = _campaign(w, "verification")
+    return lambda: actions.do_record_found_person(w.clerk, c, VILLAGE_A1, name="张小花", sex="女",
+                                                  birth_date="2024-02-02")
+
+
+@recipe(CAMP + "_rectify.do_resolve_item")
+def _resolve(w):
+    from popreg.campaigns import actions
+
+    item = _item(w, _campaign(w))
+    return lambda: actions.do_resolve_item(w.clerk, item, action="register_death")
+
+
+@recipe(CAMP + "_rectify.do_reject_item")
+def _reject(w):
+    from popreg.campaigns import actions
+
+    item = _item(w, _campaign(w))
+    return lambda: actions.do_reject_item(w.clerk, item, reason="本人在家，登记有误")
+
+
+@recipe(CAMP + "_rectify.do_update_item")
+def _update_item(w):
+    from popreg.campaigns import actions
+
+    item = _item(w, _campaign(w))
+    return lambda: actions.do_update_item(w.clerk, item, deadline=date(2025, 11, 20), start=True)
+
+
+def _summary(w):
+    """A campaign in its summary phase with every listed person of village A1 checked."""
+    from popreg.campaigns import actions
+
+    c = _campaign(w, "verification")
+    for p in (w.people["mother"], w.people["child"]):
+        actions.do_record_outcome(w.clerk, c, p, outcome="confirmed")
+    return advance_to(c, "summary", w.admin)
+
+
+@recipe(CAMP + "_acceptance.do_draw_spot_check")
+def _draw(w):
+    from popreg.campaigns import actions
+
+    c = _summary(w)
+    return lambda: actions.do_draw_spot_check(w.clerk, c, VILLAGE_A1)
+
+
+@recipe(CAMP + "_acceptance.do_record_spot_check")
+def _spot(w):
+    from popreg.campaigns import actions
+
+    c = _summary(w)
+    check = actions.do_draw_spot_check(w.clerk, c, VILLAGE_A1)[0]
+    return lambda: actions.do_record_spot_check(w.clerk, check, agrees=True)
+
+
+@recipe(CAMP + "_acceptance.do_sign_off")
+def _sign_off(w):
+    from popreg.campaigns import actions
+
+    c = _summary(w)
+    for check in actions.do_draw_spot_check(w.clerk, c, VILLAGE_A1):
+        actions.do_record_spot_check(w.clerk, check, agrees=True)
+    return lambda: actions.do_sign_off(w.clerk, c, VILLAGE_A1, level="village")
+
+
+@recipe(CAMP + "actions.do_upload_workbook")
+def _upload(w):
+    from popreg.campaigns import actions
+
+    from ..campaigns.test_upload import fill, workbook
+
+    c = _campaign(w, "verification")
+    data = fill(workbook(c), {w.people["mother"].pk: ("已死亡", None, None, "2025-10-02")})
+    return lambda: actions.do_upload_workbook(w.clerk, c, data, village_code=VILLAGE_A1)
+
+
+# ---------------------------------------------------------------- statistics
+
+STATS = "popreg.stats."
+RULES = {"name": "测试考核", "version": 1, "rules": [
+    {"id": "rni", "indicator": "rni", "comparison": "band", "low": 0, "high": 400, "weight": 100}]}
+
+
+@recipe(STATS + "actions.do_save_rule_set")
+def _rules(w):
+    from popreg.stats import actions
+
+    return lambda: actions.do_save_rule_set(w.admin, RULES)
+
+
+@recipe(STATS + "actions.do_save_targets")
+def _targets(w):
+    from popreg.stats import actions
+    from popreg.stats.assessment import TargetRow
+
+    return lambda: actions.do_save_targets(w.clerk, [TargetRow(2025, VILLAGE_A1, "rni", 0.0, 8.0)])
+
+
+def _recon_records(w) -> pd.DataFrame:
+    """One registry birth with no hospital record (as ``reconcile`` reports it)."""
+    from popreg.registry.models import Event
+
+    ev = Event.objects.filter(person=w.people["child"]).get()
+    return pd.DataFrame([{
+        "month": "2020-05", "kind": "birth", "category": "registry_only", "unit_code": VILLAGE_A1,
+        "person_id": w.people["child"].pk, "event_id": ev.pk, "source": "", "record_id": "",
+        "event_date": "2020-05-06", "source_date": None,
+    }])
+
+
+@recipe(STATS + "actions.do_create_reconciliation_items")
+def _recon_items(w):
+    from popreg.stats import actions
+
+    records = _recon_records(w)
+    return lambda: actions.do_create_reconciliation_items(w.clerk, records)
+
+
+@recipe(STATS + "actions.do_settle_reconciliation_item")
+def _settle(w):
+    from popreg.stats import actions
+    from popreg.stats.models import ReconciliationItem
+
+    actions.do_create_reconciliation_items(w.clerk, _recon_records(w))
+    item = ReconciliationItem.objects.get()
+    return lambda: actions.do_settle_reconciliation_item(w.clerk, item, status="rejected", note="在家分娩，已核实")
+
+
+@recipe(STATS + "refresh.do_refresh_statistics")
+def _refresh(w):
+    from popreg.stats.refresh import do_refresh_statistics
+
+    return lambda: do_refresh_statistics(w.admin)
+
+
+@recipe(STATS + "refresh.do_build_dse")
+def _dse(w):
+    from popreg.stats.refresh import do_build_dse, do_refresh_statistics
+
+    do_refresh_statistics(w.admin)
+    return lambda: do_build_dse(w.admin)
+
+
+# ---------------------------------------------------------------- the test
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _probe_job_kind():
+    from popreg.registry import jobs
+
+    def handler(ctx: jobs.JobContext) -> None:
+        ctx.progress(1, 1, "done")
+
+    jobs.register(jobs.JobKind(name="t_audit_probe", label="Probe", permission=jobs.Permission.RUN_DEDUP,
+                               handler=handler))
+
+
+@pytest.fixture
+def world(people, actors, settings, tmp_path):
+    settings.POPREG_HOME = tmp_path
+    return SimpleNamespace(people=people, actors=actors, admin=actors["admin"], clerk=actors["clerk_a1"],
+                           settings=settings, tmp=tmp_path)
+
+
+def test_actions_are_found():
+    assert REG + "persons.do_register_birth" in ACTIONS and "popreg.linkage.actions.do_merge_persons" in ACTIONS
+    assert len(ACTIONS) >= 30
+
+
+def test_every_recipe_is_for_an_action_that_exists():
+    assert not sorted(set(RECIPES) - set(ACTIONS)), "a recipe for an action that no longer exists"
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_action_writes_an_audit_record(name, world):
+    assert name in RECIPES, (
+        f"{name} has no recipe in tests/registry/test_every_action_audits.py: add one that calls it "
+        "with valid input, so that the test can check the action is audited"
+    )
+    call = RECIPES[name](world)
+    last = AuditRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    call()
+    written = list(AuditRecord.objects.filter(pk__gt=last).values_list("action", flat=True))
+    assert written, f"{name} wrote no audit record"
+    assert set(written) <= set(AuditAction.values), f"{name} wrote unknown actions {set(written)}"
