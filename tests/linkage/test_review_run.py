@@ -31,7 +31,6 @@ def snap(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fast(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.POPREG_LINKAGE_SYNC_JOBS = True
 
 
 @pytest.fixture

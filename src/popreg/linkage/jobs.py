@@ -73,13 +73,11 @@ def unit_records(unit: AdminUnit) -> pd.DataFrame:
     return pd.DataFrame(data, columns=INPUT_COLUMNS, dtype=str)
 
 
-def start_dedup_run(
-    actor: Actor, unit_code: str, *, threshold: float | None = None, synchronous: bool | None = None
-) -> DedupRun:
+def start_dedup_run(actor: Actor, unit_code: str, *, threshold: float | None = None) -> DedupRun:
     """Start a dedup run over ``unit_code`` (within the actor's jurisdiction) as a job.
 
-    ``synchronous`` is accepted for older callers and ignored: whether the job runs at once
-    depends on the job backend (``TASKS``; immediate in tests, the worker's queue otherwise).
+    Whether it runs at once depends on the job backend (``TASKS``: the worker's queue in
+    production, immediate in the tests).
     """
     actor.check_write()
     unit = AdminUnit.objects.filter(code=(unit_code or "").strip()).first()
