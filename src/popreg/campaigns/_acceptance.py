@@ -31,6 +31,7 @@ from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import AdminUnit
 from popreg.registry.policy import Permission
+from popreg.registry.vocabulary import chinese_label
 
 # ---------------------------------------------------------------- acceptance
 
@@ -135,7 +136,7 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
     if not in_scope(c, unit.code) and not any(v.code.startswith(prefix_of(unit)) for v in scope_villages(c)):
         raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
     if SignOff.objects.filter(campaign=c, unit=unit, level=level).exists():
-        raise campaign_error(f"{unit.name} 已有{SignOff.Level(level).label}签字", f"{unit.code} is already signed at {level} level", "level")
+        raise campaign_error(f"{unit.name} 已有{chinese_label(SignOff.Level(level))}签字", f"{unit.code} is already signed at {level} level", "level")
     if level == SignOff.Level.VILLAGE:
         if unit.level != "village":
             raise campaign_error("村级签字只针对村(居)委会", "a village sign-off is for a village", "level")

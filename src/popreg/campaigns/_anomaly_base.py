@@ -15,7 +15,8 @@ import duckdb
 
 from popreg.core import idnumber, names
 
-_SEX_ZH = {"M": "男", "F": "女"}
+#: Sex codes of the registry (popreg.registry.models.Sex); the rules read snapshots, not models.
+_SEXES = ("M", "F")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def id_number_problems(
 ) -> list[tuple[str, str]]:
     """(anomaly_type, Chinese detail) for one recorded ID number; empty when consistent."""
     check = idnumber.validate(
-        id_number, birth_date=birth_date, sex=sex if sex in _SEX_ZH else None, today=today
+        id_number, birth_date=birth_date, sex=sex if sex in _SEXES else None, today=today
     )
     if check.ok:
         return []

@@ -24,6 +24,8 @@ from popreg.campaigns._anomaly_base import (
     normalize_id_number,
     normalize_name,
 )
+from popreg.registry.models import Sex
+from popreg.registry.vocabulary import ChineseLabels
 
 Clusters = Iterable[Iterable[int]] | None
 Links = Mapping[tuple[str, str], int] | None
@@ -541,7 +543,8 @@ def unregistered_births(ctx: RuleContext, clusters: Clusters, links: Links) -> l
     return out
 
 
-_SEX = {"M": "男", "F": "女"}
+#: Sexes as written into the (Chinese) item details.
+_SEX: Mapping[str, str] = ChineseLabels(Sex)
 
 
 @rule

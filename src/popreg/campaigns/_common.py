@@ -13,6 +13,7 @@ from popreg.campaigns.queries import is_locked
 from popreg.registry.access import Actor
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Assignment, Role
+from popreg.registry.vocabulary import chinese_label
 
 
 class CampaignError(RegistryError):
@@ -46,9 +47,9 @@ def check_unlocked(campaign: Campaign, code: str | None) -> None:
 def check_phase(campaign: Campaign, allowed: Iterable[str], what_zh: str, what_en: str) -> None:
     allowed = tuple(allowed)
     if campaign.phase not in allowed:
-        labels = "、".join(str(Phase(p).label) for p in allowed)
+        labels = "、".join(chinese_label(Phase(p)) for p in allowed)
         raise campaign_error(
-            f"当前阶段为“{campaign.get_phase_display()}”，不能{what_zh}（仅在{labels}阶段可以）",
+            f"当前阶段为“{chinese_label(Phase(campaign.phase))}”，不能{what_zh}（仅在{labels}阶段可以）",
             f"the campaign is in phase {campaign.phase}; cannot {what_en} (allowed in: {', '.join(allowed)})",
             "phase",
         )

@@ -36,9 +36,9 @@ from popreg.core import idnumber
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit, audit_many
-from popreg.registry.models import Person, ResidenceType
+from popreg.registry.models import Person, ResidenceType, Sex
 from popreg.registry.policy import Permission
-from popreg.registry.vocabulary import chinese_label
+from popreg.registry.vocabulary import chinese_label, chinese_labels, value_of
 
 # ---------------------------------------------------------------- field outcomes
 
@@ -50,7 +50,12 @@ _FIELD_ALIASES: dict[str, str] = {
     "身份证号": "id_number", "身份证号码": "id_number", "居住地代码": "residence_unit_id",
 }
 
-SEX_VALUES = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
+
+
+def sex_value(text: str) -> str | None:
+    """M or F from what a person wrote (M/F, 男/女, Male/Female); None when it is neither."""
+    text = (text or "").strip()
+    return value_of(Sex, text.upper() if len(text) == 1 else text)
 
 
 def correctable_field(value: str) -> str:
@@ -70,16 +75,17 @@ def corrected_value(field_name: str, raw: str) -> Any:
     if field_name == "birth_date":
         return parse_date(value, "corrected_value", "正确的出生日期", required=True)
     if field_name == "sex":
-        if value not in SEX_VALUES:
+        sex = sex_value(value)
+        if sex is None:
             raise campaign_error("性别的正确值应为 男 或 女", "sex must be 男/女 (M/F)", "corrected_value")
-        return SEX_VALUES[value]
+        return sex
     if field_name == "residence_type":
-        labels = {str(lbl): v for v, lbl in ResidenceType.choices}
-        if value in ResidenceType.values:
-            return value
-        if value in labels:
-            return labels[value]
-        raise campaign_error(f"居住类型“{value}”无法识别，可填：{'、'.join(labels)}", "unknown residence type", "corrected_value")
+        residence = value_of(ResidenceType, value)
+        if residence is None:
+            raise campaign_error(f"居住类型“{value}”无法识别，可填：{'、'.join(chinese_labels(ResidenceType).values())}",
+                       f"unknown residence type {value!r}; use one of {', '.join(ResidenceType.values)}",
+                       "corrected_value")
+        return residence
     if field_name in ("mother_id", "father_id"):
         if not value.isdigit():
             raise campaign_error("父母应填写人员编号（数字）", "mother/father must be a person number", "corrected_value")
@@ -93,7 +99,7 @@ def _validate_outcome(
     person: Person, outcome: str, field_name: str, value: str, event_date: Any
 ) -> tuple[str, str, date | None]:
     if outcome not in Outcome.values:
-        labels = "、".join(str(lbl) for _, lbl in Outcome.choices)
+        labels = "、".join(chinese_labels(Outcome).values())
         raise campaign_error(f"核对结果“{outcome}”无法识别，可填：{labels}", f"unknown outcome {outcome!r}", "outcome")
     d = parse_date(event_date, "event_date", "日期", required=outcome in (Outcome.DIED, Outcome.MOVED_AWAY))
     if d is not None and person.birth_date and d < person.birth_date:
@@ -308,9 +314,10 @@ def do_record_found_person(
     name = (name or "").strip()
     if not name:
         raise campaign_error("请填写姓名", "name is required", "name")
-    if (sex or "").strip() not in SEX_VALUES:
+    found_sex = sex_value(sex)
+    if found_sex is None:
         raise campaign_error("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")
-    sex = SEX_VALUES[sex.strip()]
+    sex = found_sex
     born = parse_date(birth_date, "birth_date", "出生日期", required=True)
     assert born is not None
     if kind not in FoundPerson.Kind.values:
@@ -336,7 +343,7 @@ def do_record_found_person(
     )
     RectificationItem.objects.create(
         campaign=campaign, key=f"found:{fp.pk}", origin=ItemOrigin.FIELD, item_type="found_person",
-        found_person=fp, detail=f"{fp.get_kind_display()}：{name}，{born:%Y-%m-%d}", unit=unit,
+        found_person=fp, detail=f"{chinese_label(FoundPerson.Kind(fp.kind))}：{name}，{born:%Y-%m-%d}", unit=unit,
         owner=default_owner(unit.code, {}), deadline=campaign.rectification_end,
     )
     audit(actor, AuditAction.CAMPAIGN_RECORD_FOUND_PERSON, fp, unit_code=unit.code,

@@ -10,24 +10,15 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-#: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down).
-OUTCOMES: dict[str, str] = {
-    "confirmed": "核实无误",
-    "moved_away": "已迁出",
-    "died": "已死亡",
-    "duplicate": "重复登记",
-    "not_found": "查无此人",
-    "field_wrong": "信息有误",
-}
+from popreg.campaigns.models import Outcome
+from popreg.registry.models import ResidenceType, Sex
+from popreg.registry.vocabulary import ChineseLabels
 
-RESIDENCE_TYPES_ZH = {
-    "registered": "常住户籍",
-    "floating_in": "暂住(流入)",
-    "floating_out": "流出",
-    "foreign": "境外",
-    "pending": "户口待定",
-}
-SEX_ZH = {"M": "男", "F": "女"}
+#: Outcome codes of a door-to-door check and their Chinese labels (the workbook's drop-down),
+#: residence types and sexes as printed: the models' vocabulary, always in Chinese.
+OUTCOMES: Mapping[str, str] = ChineseLabels(Outcome)
+RESIDENCE_TYPES_ZH: Mapping[str, str] = ChineseLabels(ResidenceType)
+SEX_ZH: Mapping[str, str] = ChineseLabels(Sex)
 
 
 class FieldListError(ValueError):

@@ -39,8 +39,11 @@ from popreg.campaigns._fieldlist_rows import (
     as_date,
     sort_persons,
 )
+from popreg.campaigns.models import FoundPerson, Outcome
 from popreg.core.privacy import mask_id
 from popreg.registry.exports import neutralise_workbook, unneutralise
+from popreg.registry.models import Sex
+from popreg.registry.vocabulary import ChineseLabels, label_lookup
 
 FORMAT_NAME = "popreg-field-workbook"
 FORMAT_VERSION = "1"
@@ -59,7 +62,10 @@ CORRECTABLE_FIELDS: dict[str, str] = {
     "户口性质": "hukou_kind",
     "居住类型": "residence_type",
 }
-FOUND_KINDS: dict[str, str] = {"出生未登记": "birth", "迁入未登记": "move_in"}
+#: Kinds of a newly found person as printed (the drop-down): the model's vocabulary in Chinese.
+FOUND_KINDS: Mapping[str, str] = ChineseLabels(FoundPerson.Kind)
+#: Spellings of outcomes printed on earlier field lists, still read back.
+OLDER_OUTCOME_SPELLINGS: dict[str, str] = {"已迁走": "moved_away", "重复": "duplicate"}
 
 # (header, key, width); the order is the sheet's column order
 PERSON_COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -315,7 +321,7 @@ def fill_workbook(
         dim.number_format = "yyyy-mm-dd" if key == "birth_date" else "@"
     _list_validation(fs, DataValidation, list(SEX_ZH.values()), fcol["sex"], 2, FOUND_ROWS + 1,
                      "性别", "请选择 男 或 女")
-    _list_validation(fs, DataValidation, list(FOUND_KINDS), fcol["kind"], 2, FOUND_ROWS + 1,
+    _list_validation(fs, DataValidation, list(FOUND_KINDS.values()), fcol["kind"], 2, FOUND_ROWS + 1,
                      "类别", "请选择 出生未登记 或 迁入未登记")
     fs.protection.sheet = True
     fs.protection.formatColumns = False
@@ -465,8 +471,7 @@ def _read_persons(ws: Any, parsed: ParsedWorkbook, out: _Collector, today: date)
 
     idx = {key: i for i, (_, key, _) in enumerate(PERSON_COLUMNS)}
     letter = {key: get_column_letter(i + 1) for key, i in idx.items()}
-    labels = {v: k for k, v in OUTCOMES.items()} | {k: k for k in OUTCOMES} | {
-        "已迁走": "moved_away", "重复": "duplicate"}
+    labels = label_lookup(Outcome, aliases=OLDER_OUTCOME_SPELLINGS)
     fields = CORRECTABLE_FIELDS | {v: v for v in CORRECTABLE_FIELDS.values()}
     keys: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
@@ -593,8 +598,8 @@ def _read_found(ws: Any, parsed: ParsedWorkbook, out: _Collector, today: date) -
 
     idx = {key: i for i, (_, key, _) in enumerate(FOUND_COLUMNS)}
     letter = {key: get_column_letter(i + 1) for key, i in idx.items()}
-    sexes = {"男": "M", "女": "F", "M": "M", "F": "F"}
-    kinds = FOUND_KINDS | {v: v for v in FOUND_KINDS.values()}
+    sexes = label_lookup(Sex)
+    kinds = label_lookup(FoundPerson.Kind)
     sheet = FOUND_SHEET
     for r, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2):
         cells = {key: (row[i] if i < len(row) else None) for key, i in idx.items()}
@@ -628,8 +633,8 @@ def _read_found(ws: Any, parsed: ParsedWorkbook, out: _Collector, today: date) -
         kind_raw = _text(cells["kind"])
         kind = kinds.get(kind_raw) if kind_raw else "birth"
         if kind is None:
-            out.add(sheet, r, letter["kind"], f"类别应为 {'或'.join(FOUND_KINDS)}，实为“{kind_raw}”",
-                    f"kind must be one of {', '.join(FOUND_KINDS)}, found {kind_raw!r}")
+            out.add(sheet, r, letter["kind"], f"类别应为 {'或'.join(FOUND_KINDS.values())}，实为“{kind_raw}”",
+                    f"kind must be one of {', '.join(FOUND_KINDS.values())}, found {kind_raw!r}")
         if len(parsed.problems) == n_before and birth is not None and sex is not None and kind:
             parsed.new_persons.append(NewPersonRow(
                 r, name, sex, birth, number, _text(cells["household_no"]), _text(cells["address"]),

@@ -20,14 +20,22 @@ from popreg.campaigns._common import (
     item_state,
     parse_date,
 )
-from popreg.campaigns._field import SEX_VALUES, correctable_field, corrected_value
-from popreg.campaigns.models import FoundPerson, ItemStatus, Outcome, Phase, RectificationItem
+from popreg.campaigns._field import correctable_field, corrected_value, sex_value
+from popreg.campaigns.models import (
+    FoundPerson,
+    ItemStatus,
+    Outcome,
+    Phase,
+    RectificationItem,
+    ResolveAction,
+)
 from popreg.campaigns.queries import is_locked
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Event, Household, Person, ResidenceType
 from popreg.registry.policy import Permission
+from popreg.registry.vocabulary import ChineseLabels, chinese_label
 
 # ---------------------------------------------------------------- rectification
 
@@ -56,11 +64,8 @@ ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
     "death_notice_unmatched": (),
 }
 
-ACTION_LABELS = {
-    "register_death": "死亡注销", "register_enlistment": "入伍注销", "correct_person": "更正登记项目",
-    "transfer": "县内迁移", "move_out": "迁出县外", "merge_persons": "合并重复记录",
-    "register_birth": "出生登记", "move_in": "迁入登记",
-}
+#: The resolving actions with their Chinese names (for the Chinese half of errors).
+ACTION_LABELS: Mapping[str, str] = ChineseLabels(ResolveAction)
 
 
 def merge_action() -> Callable[..., Any] | None:
@@ -162,7 +167,7 @@ def _run_action(actor: Actor, item: RectificationItem, action: str, params: Mapp
             if hh is None:
                 raise campaign_error(f"户号 {vals['household_no']} 不在{item.unit.name}", "the household is not in this village",
                            "household_no")
-        common = {"name": str(vals.get("name", "")), "sex": SEX_VALUES.get(str(vals.get("sex", "")), str(vals.get("sex", ""))),
+        common = {"name": str(vals.get("name", "")), "sex": sex_value(str(vals.get("sex", ""))) or str(vals.get("sex", "")),
                   "birth_date": born, "registered_unit_code": item.unit_id, "household": hh,
                   "id_number": str(vals.get("id_number", "") or "") or None}
         if action == "register_birth":
@@ -193,7 +198,7 @@ def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str,
     it = _open_item(actor, item)
     check_phase(it.campaign, (Phase.VERIFICATION, Phase.RECTIFICATION, Phase.SUMMARY), "整改", "resolve items")
     if it.closed:
-        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+        raise campaign_error(f"该事项已{chinese_label(ItemStatus(it.status))}", f"the item is already {it.status}", "status")
     allowed = ALLOWED_ACTIONS.get(it.item_type, ())
     if action not in allowed:
         names = "、".join(ACTION_LABELS[a] for a in allowed) or "无（只能驳回并说明理由）"
@@ -240,7 +245,7 @@ def do_reject_item(actor: Actor, item: RectificationItem | int, *, reason: str) 
     """Close an item without a registry change (e.g. the finding was wrong); a reason is required."""
     it = _open_item(actor, item)
     if it.closed:
-        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+        raise campaign_error(f"该事项已{chinese_label(ItemStatus(it.status))}", f"the item is already {it.status}", "status")
     reason = (reason or "").strip()
     if not reason:
         raise campaign_error("驳回须填写理由", "a reason is required to reject an item", "reason")
@@ -261,7 +266,7 @@ def do_update_item(
     """Assign an owner or deadline, or mark the item in progress."""
     it = _open_item(actor, item)
     if it.closed:
-        raise campaign_error(f"该事项已{it.get_status_display()}", f"the item is already {it.status}", "status")
+        raise campaign_error(f"该事项已{chinese_label(ItemStatus(it.status))}", f"the item is already {it.status}", "status")
     before = item_state(it)
     if owner is not None:
         owner_obj = owner if hasattr(owner, "pk") else get_user_model().objects.filter(pk=owner).first()

@@ -185,7 +185,7 @@ def _context(
         "place": place,
         "reference_moment": format_date(campaign.get("reference_moment")),
         "show_full_id": show_full,
-        "outcome_labels": ["核实无误", "已迁出", "已死亡", "重复", "查无此人", "信息有误"],
+        "outcome_labels": list(OUTCOMES.values()),
         "parts": [
             {"label": part.label, "rows": _person_rows(part.persons, show_full),
              "count": len(part.persons),

@@ -8,12 +8,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from popreg.campaigns.actions import ACTION_LABELS
-from popreg.campaigns.models import FoundPerson, Outcome
+from popreg.campaigns.models import FoundPerson, Outcome, ResolveAction, SignOff
 from popreg.registry.access import Actor, scope_units
 from popreg.registry.actions import CORRECTABLE
 from popreg.registry.errors import RegistryError
-from popreg.registry.models import AdminUnit
+from popreg.registry.models import AdminUnit, Sex
 
 _DATE_ERRORS = {"invalid": _("Enter a valid date as YYYY-MM-DD (for example 2025-11-01)."),
                 "required": _("Please enter the date.")}
@@ -28,45 +27,15 @@ CORRECTABLE_NAMES = {
     "father_id": _("Father"),
 }
 
-#: English names of the resolving actions (their Chinese is ``actions.ACTION_LABELS``).
-ACTION_NAMES = {
-    "register_death": _("Deregister a death"), "register_enlistment": _("Deregister for enlistment"),
-    "correct_person": _("Correct registered items"), "transfer": _("Transfer within the county"),
-    "move_out": _("Move out of the county"), "merge_persons": _("Merge duplicate records"),
-    "register_birth": _("Register a birth"), "move_in": _("Register a move-in"),
-}
-
-#: Sign-off levels, as the summary page names them.
-SIGN_OFF_LEVELS = {"village": _("village level"), "township": _("township level"), "county": _("county level")}
-
-#: The pages' names for the choices of ``popreg.campaigns.models``.  The models' own labels
-#: stay Chinese in every language: the actions write them into item details, messages and the
-#: printed tables, so the pages translate the stored values through these instead.
-PHASE_NAMES = {
-    "preparation": _("Preparation"), "verification": _("Door-to-door verification"),
-    "rectification": _("Rectification"), "summary": _("Review and acceptance"), "closed": _("Closed"),
-}
-OUTCOME_NAMES = {
-    "confirmed": _("Confirmed"), "moved_away": _("Moved away"), "died": _("Died"),
-    "duplicate": _("Duplicate registration"), "not_found": _("No such person"), "field_wrong": _("Wrong information"),
-}
-STATUS_NAMES = {"open": _("Open"), "in_progress": _("In progress"), "resolved": _("Resolved"), "rejected": _("Rejected")}
-ORIGIN_NAMES = {"anomaly": _("Found automatically"), "field": _("Door-to-door verification")}
-KIND_NAMES = {"birth": _("Unregistered birth"), "move_in": _("Unregistered move-in")}
-RESULT_NAMES = {"pending": _("Pending"), "agrees": _("Agrees"), "differs": _("Differs")}
-
-_SEXES = [("M", _("Male")), ("F", _("Female"))]
+# Choices come from the models (``Outcome``, ``FoundPerson.Kind``, ``Sex`` ...), whose labels
+# are English message ids shown in the active language: one vocabulary, no copies here.
+_SEXES = Sex.choices
 _CORRECTABLE_CHOICES = [("", "—"), *((k, CORRECTABLE_NAMES.get(k, v)) for k, v in CORRECTABLE.items())]
 
 
 def action_label(action: str) -> str:
     """The resolving action's name in the active language."""
-    return str(ACTION_NAMES.get(action, ACTION_LABELS.get(action, action)))
-
-
-def named(names: dict[str, Any], choices: Any) -> list[tuple[str, Any]]:
-    """A model's choices with the pages' names (the model's label for a value they lack)."""
-    return [(str(value), names.get(str(value), label)) for value, label in choices]
+    return str(ResolveAction(action).label) if action in ResolveAction.values else action
 
 
 
@@ -124,7 +93,7 @@ class CampaignForm(_Base):
 
 
 class OutcomeForm(_Base):
-    outcome = forms.ChoiceField(label=_("Verification result"), choices=named(OUTCOME_NAMES, Outcome.choices),
+    outcome = forms.ChoiceField(label=_("Verification result"), choices=Outcome.choices,
                                 widget=forms.RadioSelect)
     field_name = forms.ChoiceField(label=_("Incorrect item"), required=False, choices=_CORRECTABLE_CHOICES)
     value = forms.CharField(label=_("Correct value / destination code / duplicate record number"), required=False,
@@ -137,7 +106,7 @@ class FoundPersonForm(_Base):
     name = forms.CharField(label=_("Name"), max_length=60)
     sex = forms.ChoiceField(label=_("Sex"), choices=_SEXES, widget=forms.RadioSelect)
     birth_date = date_field(_("Birth date"))
-    kind = forms.ChoiceField(label=_("Category"), choices=named(KIND_NAMES, FoundPerson.Kind.choices),
+    kind = forms.ChoiceField(label=_("Category"), choices=FoundPerson.Kind.choices,
                              widget=forms.RadioSelect,
                              initial=FoundPerson.Kind.BIRTH)
     id_number = forms.CharField(label=_("ID number"), required=False, max_length=18)
@@ -215,5 +184,5 @@ class SpotCheckForm(_Base):
 
 class SignOffForm(_Base):
     unit = forms.CharField(widget=forms.HiddenInput)
-    level = forms.ChoiceField(choices=list(SIGN_OFF_LEVELS.items()), widget=forms.HiddenInput)
+    level = forms.ChoiceField(choices=SignOff.Level.choices, widget=forms.HiddenInput)
     note = forms.CharField(label=_("Acceptance remarks"), required=False, max_length=200)

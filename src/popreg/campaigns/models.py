@@ -24,13 +24,16 @@ from django.utils.translation import gettext_lazy as _
 
 from popreg.registry.models import AdminUnit, Event, Household, Person
 
+# Choice labels are English message ids, translated in the campaigns catalog; what must stay
+# Chinese (printed lists, stored details) reads them through popreg.registry.vocabulary.
+
 
 class Phase(models.TextChoices):
-    PREPARATION = "preparation", _("准备")
-    VERIFICATION = "verification", _("入户核对")
-    RECTIFICATION = "rectification", _("整改")
-    SUMMARY = "summary", _("总结验收")
-    CLOSED = "closed", _("已结束")
+    PREPARATION = "preparation", _("Preparation")
+    VERIFICATION = "verification", _("Door-to-door verification")
+    RECTIFICATION = "rectification", _("Rectification")
+    SUMMARY = "summary", _("Review and acceptance")
+    CLOSED = "closed", _("Closed")
 
 
 PHASE_ORDER: tuple[str, ...] = tuple(Phase.values)
@@ -106,17 +109,31 @@ class Upload(models.Model):
 
 
 class Outcome(models.TextChoices):
-    CONFIRMED = "confirmed", _("核实无误")
-    MOVED_AWAY = "moved_away", _("已迁走")
-    DIED = "died", _("已死亡")
-    DUPLICATE = "duplicate", _("重复登记")
-    NOT_FOUND = "not_found", _("查无此人")
-    FIELD_WRONG = "field_wrong", _("信息有误")
+    CONFIRMED = "confirmed", _("Confirmed")
+    MOVED_AWAY = "moved_away", _("Moved away")
+    DIED = "died", _("Died")
+    DUPLICATE = "duplicate", _("Duplicate registration")
+    NOT_FOUND = "not_found", _("No such person")
+    FIELD_WRONG = "field_wrong", _("Wrong information")
+
+
+class ResolveAction(models.TextChoices):
+    """How a rectification item is settled: the registry action it calls (stored in
+    ``RectificationItem.action_taken``)."""
+
+    REGISTER_DEATH = "register_death", _("Deregister a death")
+    REGISTER_ENLISTMENT = "register_enlistment", _("Deregister for enlistment")
+    CORRECT_PERSON = "correct_person", _("Correct registered items")
+    TRANSFER = "transfer", _("Transfer within the county")
+    MOVE_OUT = "move_out", _("Move out of the county")
+    MERGE_PERSONS = "merge_persons", _("Merge duplicate records")
+    REGISTER_BIRTH = "register_birth", _("Register a birth")
+    MOVE_IN = "move_in", _("Register a move-in")
 
 
 class Source(models.TextChoices):
-    WEB = "web", _("网页表单")
-    WORKBOOK = "workbook", _("上传表格")
+    WEB = "web", _("Web form")
+    WORKBOOK = "workbook", _("Uploaded workbook")
 
 
 class FieldOutcome(models.Model):
@@ -146,8 +163,8 @@ class FoundPerson(models.Model):
     """A person met at the door who is not on the list (漏登): to be registered."""
 
     class Kind(models.TextChoices):
-        BIRTH = "birth", _("出生未登记")
-        MOVE_IN = "move_in", _("迁入未登记")
+        BIRTH = "birth", _("Unregistered birth")
+        MOVE_IN = "move_in", _("Unregistered move-in")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="found")
     unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="+")
@@ -170,15 +187,15 @@ class FoundPerson(models.Model):
 
 
 class ItemStatus(models.TextChoices):
-    OPEN = "open", _("待处理")
-    IN_PROGRESS = "in_progress", _("处理中")
-    RESOLVED = "resolved", _("已整改")
-    REJECTED = "rejected", _("已驳回")
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class ItemOrigin(models.TextChoices):
-    ANOMALY = "anomaly", _("自动发现")
-    FIELD = "field", _("入户核对")
+    ANOMALY = "anomaly", _("Found automatically")
+    FIELD = "field", _("Door-to-door verification")
 
 
 class RectificationItem(models.Model):
@@ -230,9 +247,9 @@ class SpotCheck(models.Model):
     """One household drawn for re-verification (抽查) during acceptance."""
 
     class Result(models.TextChoices):
-        PENDING = "pending", _("待复核")
-        AGREES = "agrees", _("一致")
-        DIFFERS = "differs", _("不一致")
+        PENDING = "pending", _("Pending")
+        AGREES = "agrees", _("Agrees")
+        DIFFERS = "differs", _("Differs")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="spot_checks")
     unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="+")
@@ -254,9 +271,9 @@ class SignOff(models.Model):
     township, or the county.  A county sign-off locks the unit's campaign data."""
 
     class Level(models.TextChoices):
-        VILLAGE = "village", _("村级")
-        TOWNSHIP = "township", _("乡镇级")
-        COUNTY = "county", _("县级")
+        VILLAGE = "village", _("village level")
+        TOWNSHIP = "township", _("township level")
+        COUNTY = "county", _("county level")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="signoffs")
     unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="+")

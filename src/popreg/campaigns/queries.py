@@ -25,22 +25,22 @@ from popreg.campaigns.models import (
 )
 from popreg.registry.access import Actor
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Person
+from popreg.registry.vocabulary import chinese_labels
 
-#: Item types with their Chinese labels: field outcomes, found persons, then anomaly types.
-FIELD_ITEM_TYPES: dict[str, str] = {
-    "died": "入户核对:已死亡",
-    "moved_away": "入户核对:已迁走",
-    "duplicate": "入户核对:重复登记",
-    "not_found": "入户核对:查无此人",
-    "field_wrong": "入户核对:信息有误",
-    "found_person": "入户核对:新发现人员",
-}
+#: Item types opened at the door, in the order of the summary table's columns: the outcomes
+#: (labelled by the outcome vocabulary), then the newly found persons.
+FIELD_ITEM_TYPES: tuple[str, ...] = (
+    Outcome.DIED, Outcome.MOVED_AWAY, Outcome.DUPLICATE, Outcome.NOT_FOUND, Outcome.FIELD_WRONG, "found_person",
+)
 
 
 def item_type_labels() -> dict[str, str]:
+    """Item types with their Chinese labels: field outcomes, found persons, then anomaly types."""
     from popreg.campaigns.anomalies import ANOMALY_TYPES
 
-    return {**FIELD_ITEM_TYPES, **ANOMALY_TYPES}
+    outcomes = chinese_labels(Outcome)
+    field = {str(t): f"入户核对:{outcomes.get(t, '新发现人员')}" for t in FIELD_ITEM_TYPES}
+    return {**field, **ANOMALY_TYPES}
 
 
 def prefix_of(unit: AdminUnit) -> str:
@@ -242,10 +242,6 @@ def open_items(campaign: Campaign, prefix: str) -> int:
     return RectificationItem.objects.filter(
         campaign=campaign, unit__code__startswith=prefix, status__in=(ItemStatus.OPEN, ItemStatus.IN_PROGRESS)
     ).count()
-
-
-def outcome_labels() -> dict[str, str]:
-    return {str(k): str(v) for k, v in Outcome.choices}
 
 
 def sort_units(codes: Iterable[str]) -> list[str]:

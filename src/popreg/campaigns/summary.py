@@ -8,19 +8,21 @@ spot check and sign-offs.  Every export names who made it and when.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from popreg.campaigns.models import Campaign, SignOff
+from popreg.campaigns.models import Campaign, Phase, SignOff
 from popreg.campaigns.queries import UnitProgress, item_type_labels, progress
 from popreg.registry.access import Actor
+from popreg.registry.vocabulary import CHINESE, ChineseLabels, chinese_label
 
 LEVEL_LABELS = {"campaign": "合计", "township": "乡镇(街道)", "village": "村(居)委会"}
-SIGN_LABELS = {str(k): str(v) for k, v in SignOff.Level.choices}
+SIGN_LABELS: Mapping[str, str] = ChineseLabels(SignOff.Level)
 
 
 @dataclass
@@ -78,7 +80,7 @@ def fill_summary_workbook(wb: Any, table: SummaryTable) -> None:
     c = table.campaign
     ws.append([f"{c.name} 整顿情况汇总表"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append([f"标准时点 {timezone.localtime(c.reference_moment):%Y-%m-%d %H:%M}；当前阶段 {c.get_phase_display()}；"
+    ws.append([f"标准时点 {timezone.localtime(c.reference_moment):%Y-%m-%d %H:%M}；当前阶段 {chinese_label(Phase(c.phase))}；"
                f"抽查差错率上限 {c.error_threshold:.1%}"])
     ws.append([f"制表人 {table.made_by}；制表时间 {table.made_at:%Y-%m-%d %H:%M}"])
     ws.append([])
@@ -104,10 +106,11 @@ def fill_summary_workbook(wb: Any, table: SummaryTable) -> None:
 
 def summary_html(table: SummaryTable) -> str:
     """The HTML of the A4 landscape summary (rendered by the export layer or :func:`summary_pdf`)."""
-    return str(render_to_string("campaigns/summary_print.html", {
-        "table": table, "campaign": table.campaign, "header": table.header(),
-        "rows": [(r, table.values(r)) for r in table.rows],
-    }))
+    with translation.override(CHINESE):  # printed: Chinese whoever prints it
+        return str(render_to_string("campaigns/summary_print.html", {
+            "table": table, "campaign": table.campaign, "header": table.header(),
+            "rows": [(r, table.values(r)) for r in table.rows],
+        }))
 
 
 def summary_pdf(table: SummaryTable) -> bytes:

@@ -1,5 +1,8 @@
 """Registry data model: units, households, persons, their event history, and the audit log.
 
+Choice labels are English message ids, translated in the ``web`` catalog; see
+``popreg.registry.vocabulary`` for reading them in Chinese (printed lists, stored details).
+
 Current state lives on ``Person`` for fast reads, but it is *derived*: every change is an
 ``Event`` whose ``changes`` hold the before/after value of each field, and
 ``popreg.registry.history.rebuild_person`` replays a person's baseline plus events to the
@@ -14,16 +17,17 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class UnitLevel(models.TextChoices):
-    COUNTY = "county", _("县")
-    TOWNSHIP = "township", _("乡镇(街道)")
-    VILLAGE = "village", _("村(居)委会")
-    GROUP = "group", _("村民小组")
+    COUNTY = "county", _("County")
+    TOWNSHIP = "township", _("Township (subdistrict)")
+    VILLAGE = "village", _("Village (neighbourhood committee)")
+    GROUP = "group", _("Villager group")
     # A place outside the county that registry records refer to (where an in-migrant is
     # registered, where an out-migrant lives).  Never part of a jurisdiction or a snapshot.
-    EXTERNAL = "external", _("县外")
+    EXTERNAL = "external", _("Outside the county")
 
 
 #: Length of the code prefix that identifies a unit and everything below it.
@@ -86,9 +90,9 @@ class UnitSuccession(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Kind(models.TextChoices):
-        SPLIT = "split", _("拆分")
-        MERGE = "merge", _("合并")
-        RENAME = "rename", _("更名")
+        SPLIT = "split", _("Split")
+        MERGE = "merge", _("Merge")
+        RENAME = "rename", _("Rename")
 
     predecessor = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="successions")
     successor = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="predecessions")
@@ -111,8 +115,8 @@ class Household(models.Model):
     """A household (户): family (家庭户) or collective (集体户)."""
 
     class Kind(models.TextChoices):
-        FAMILY = "family", _("家庭户")
-        COLLECTIVE = "collective", _("集体户")
+        FAMILY = "family", _("Family household")
+        COLLECTIVE = "collective", _("Collective household")
 
     household_no = models.CharField(_("户号"), max_length=20, unique=True)
     unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="households")
@@ -136,23 +140,23 @@ class Household(models.Model):
 
 
 class Sex(models.TextChoices):
-    MALE = "M", _("男")
-    FEMALE = "F", _("女")
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
 
 
 class ResidenceType(models.TextChoices):
-    REGISTERED = "registered", _("常住户籍")
-    FLOATING_IN = "floating_in", _("暂住(流入)")
-    FLOATING_OUT = "floating_out", _("外出(流出)")
-    FOREIGN = "foreign", _("境外人员")
-    PENDING = "pending", _("户口待定")
+    REGISTERED = "registered", _("Registered resident")
+    FLOATING_IN = "floating_in", _("Temporary resident (moved in)")
+    FLOATING_OUT = "floating_out", _("Living away (moved out)")
+    FOREIGN = "foreign", _("Foreign national")
+    PENDING = "pending", _("Registration pending")
 
 
 class Status(models.TextChoices):
-    ACTIVE = "active", _("正常")
-    DECEASED = "deceased", _("死亡")
-    EMIGRATED = "emigrated", _("迁出")
-    DEREGISTERED = "deregistered", _("注销")
+    ACTIVE = "active", _("Active")
+    DECEASED = "deceased", _("Deceased")
+    EMIGRATED = "emigrated", _("Moved out of the county")
+    DEREGISTERED = "deregistered", _("Deregistered")
 
 
 #: Fields of Person whose value is derived from history (baseline + events).
@@ -269,20 +273,20 @@ class Person(models.Model):
 
 
 class EventType(models.TextChoices):
-    BIRTH = "birth", _("出生")
-    DEATH = "death", _("死亡")
-    MOVE_IN = "move_in", _("迁入")
-    MOVE_OUT = "move_out", _("迁出")
-    TRANSFER = "transfer", _("县内迁移")
-    MARRIAGE = "marriage", _("结婚")
-    DIVORCE = "divorce", _("离婚")
-    ENLISTMENT = "enlistment", _("入伍")
-    DISCHARGE = "discharge", _("退伍")
-    CORRECTION = "correction", _("更正")
+    BIRTH = "birth", pgettext_lazy("event type", "Birth")
+    DEATH = "death", pgettext_lazy("event type", "Death")
+    MOVE_IN = "move_in", pgettext_lazy("event type", "Move in")
+    MOVE_OUT = "move_out", pgettext_lazy("event type", "Move out")
+    TRANSFER = "transfer", pgettext_lazy("event type", "Transfer within the county")
+    MARRIAGE = "marriage", pgettext_lazy("event type", "Marriage")
+    DIVORCE = "divorce", pgettext_lazy("event type", "Divorce")
+    ENLISTMENT = "enlistment", pgettext_lazy("event type", "Enlistment")
+    DISCHARGE = "discharge", pgettext_lazy("event type", "Discharge")
+    CORRECTION = "correction", pgettext_lazy("event type", "Correction")
     # Registry housekeeping events, never exported as vital events.
-    REGISTRATION = "registration", _("登记")
-    MERGE = "merge", _("合并重复")
-    UNMERGE = "unmerge", _("撤销合并")
+    REGISTRATION = "registration", pgettext_lazy("event type", "Registration")
+    MERGE = "merge", pgettext_lazy("event type", "Merge of duplicates")
+    UNMERGE = "unmerge", pgettext_lazy("event type", "Undo merge")
 
 
 class Event(models.Model):
@@ -331,11 +335,11 @@ class SourceRecord(models.Model):
 
 
 class Role(models.TextChoices):
-    VILLAGE_CLERK = "village_clerk", _("村(居)户籍员")
-    TOWNSHIP_OFFICER = "township_officer", _("乡镇户籍干部")
-    COUNTY_ADMIN = "county_admin", _("县级管理员")
-    COUNTY_STATISTICIAN = "county_statistician", _("县统计员(只读)")
-    AUDITOR = "auditor", _("审计员")
+    VILLAGE_CLERK = "village_clerk", _("Village clerk")
+    TOWNSHIP_OFFICER = "township_officer", _("Township officer")
+    COUNTY_ADMIN = "county_admin", _("County administrator")
+    COUNTY_STATISTICIAN = "county_statistician", _("County statistician (read-only)")
+    AUDITOR = "auditor", _("Auditor")
 
 
 class Assignment(models.Model):

@@ -371,7 +371,7 @@ def _timeline(person: Person) -> list[dict[str, Any]]:
     households = dict(Household.objects.filter(pk__in=household_ids).values_list("pk", "household_no"))
     labels = _field_labels()
     displays = {"status": dict(Status.choices), "residence_type": dict(ResidenceType.choices),
-                "sex": {"M": _("male"), "F": _("female")}, **value_labels()}
+                "sex": dict(Sex.choices), **value_labels()}
 
     def show(field: str, value: Any) -> str:
         if value in (None, ""):

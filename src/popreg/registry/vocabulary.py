@@ -16,7 +16,7 @@ the label through :func:`chinese_label`; a workbook cell is read back with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from django.db import models
 from django.utils import translation
@@ -58,6 +58,29 @@ def label_lookup(
             out.update({str(c.label): str(c.value) for c in choices})
     out.update({str(v): str(v) for v in choices.values})
     return out
+
+
+class ChineseLabels(Mapping[str, str]):
+    """A choices class as a read-only mapping value -> Chinese label, for printed material.
+    The labels are read on first use (after the catalogs are loaded), then kept."""
+
+    def __init__(self, choices: type[models.Choices]) -> None:
+        self.choices = choices
+        self._labels: dict[str, str] | None = None
+
+    def _read(self) -> dict[str, str]:
+        if self._labels is None:
+            self._labels = chinese_labels(self.choices)
+        return self._labels
+
+    def __getitem__(self, value: str) -> str:
+        return self._read()[value]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
 
 
 def value_of(

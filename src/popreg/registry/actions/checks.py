@@ -19,7 +19,9 @@ from popreg.registry.models import (
     Person,
     Sex,
     Status,
+    UnitLevel,
 )
+from popreg.registry.vocabulary import chinese_label
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +56,7 @@ def unit_of_level(code: str | None, field: str, label: str, *, levels: tuple[str
         raise RegistryError(f"{label}代码 {code} 不存在", f"unit {code} does not exist", field) from None
     if unit.level not in levels:
         raise RegistryError(
-            f"{label}必须是村(居)委会或村民小组，{unit.name} 是{unit.get_level_display()}",
+            f"{label}必须是村(居)委会或村民小组，{unit.name} 是{chinese_label(UnitLevel(unit.level))}",
             f"{field} must be a village or group, {code} is a {unit.level}",
             field,
         )
@@ -201,7 +203,7 @@ def check_id_unique(number: str | None, exclude_pk: int | None = None, *, actor:
 def require_status(person: Person, allowed: tuple[str, ...], what_zh: str, what_en: str) -> None:
     if person.status not in allowed:
         raise RegistryError(
-            f"{person.name} 当前状态为“{person.get_status_display()}”，不能{what_zh}",
+            f"{person.name} 当前状态为“{chinese_label(Status(person.status))}”，不能{what_zh}",
             f"{person.name} is {person.status}; cannot {what_en}",
             "person",
         )
