@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.db.utils import load_backend
 
@@ -196,3 +196,14 @@ def test_restore_command_prints_the_check_of_every_table(registry, tmp_path, set
     again = subprocess.run([str(popreg), "restore", str(out)], env=env, capture_output=True,
                            text=True, timeout=300, check=False)
     assert again.returncode != 0 and "is not empty" in again.stderr
+
+
+def test_check_reads_the_whole_file_without_a_database(registry, tmp_path, settings, capsys):
+    out = _backup(tmp_path, settings, "check key")
+    call_command("restore", str(out), "--check")
+    assert "backup file intact" in capsys.readouterr().out
+    data = bytearray(out.read_bytes())
+    data[-10] ^= 0xFF
+    out.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match="damaged or incomplete"):
+        call_command("restore", str(out), "--check")
