@@ -137,9 +137,14 @@ def test_pages_list_own_jobs_and_county_admin_sees_all(client, users, actors):
     assert data["state"] == "succeeded" and data["result_url"] == "/somewhere/" and data["percent"] == 100
     detail = client.get(f"/jobs/{mine.pk}/").content.decode()
     assert "job-progress.js" in detail and "<script>" not in detail
+    county_wide = jobs.start_job(actors["officer_a"], "t_fail")  # no unit: the whole county
     client.force_login(users["admin"])
     page = client.get("/jobs/").content.decode()
     assert f"/jobs/{mine.pk}/" in page and f"/jobs/{other.pk}/" in page
+    assert f"/jobs/{county_wide.pk}/" in page
+    client.force_login(users["officer_a"])
+    page = client.get("/jobs/").content.decode()
+    assert f"/jobs/{county_wide.pk}/" in page and f"/jobs/{mine.pk}/" not in page  # own jobs only
 
 
 def test_cancel_and_retry_through_the_pages(client, users, actors, settings):

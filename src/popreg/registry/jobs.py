@@ -568,9 +568,11 @@ def visible_jobs(actor: Actor) -> QuerySet[Job]:
     actor.require(Permission.VIEW_JOBS)
     qs = Job.objects.select_related("owner")
     if _sees_all(actor):
-        return qs if actor.prefix == "" else qs.filter(
-            Q(unit_code__startswith=actor.prefix) | Q(owner_id=actor.user_id)
-        )
+        if actor.prefix == "":
+            return qs
+        mine = Q(unit_code__startswith=actor.prefix) | Q(owner_id=actor.user_id)
+        # Jobs over no particular unit concern the whole county.
+        return qs.filter(mine | Q(unit_code="") if actor.county_wide else mine)
     return qs.filter(owner_id=actor.user_id) if actor.user_id else qs.none()
 
 
