@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.utils import translation
+from django.utils.html import escape
 
 from popreg.registry.policy import COUNTY_WIDE, ROLE_PERMISSIONS, Permission
 
@@ -61,8 +62,8 @@ def test_permissions_page_renders_the_table_in_both_languages(client, users):
     page = zh.content.decode()
     with translation.override("zh-hans"):
         for p in Permission:
-            assert str(p.label) in page
-        assert str(Role.VILLAGE_CLERK.label) in page
+            assert escape(str(p.label)) in page
+        assert escape(str(Role.VILLAGE_CLERK.label)) in page
     assert "角色与权限" in page and "全县范围" in page
     cells = zh.context["permissions"]
     roles = [r["role"] for r in zh.context["roles"]]
@@ -75,7 +76,7 @@ def test_permissions_page_renders_the_table_in_both_languages(client, users):
     en = client.get("/permissions/").content.decode()
     with translation.override("en"):
         for p in Permission:
-            assert str(p.label) in en
+            assert escape(str(p.label)) in en
     assert "Roles and permissions" in en and "county-wide" in en and "角色与权限" not in en
 
 

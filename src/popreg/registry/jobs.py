@@ -78,7 +78,6 @@ from popreg.registry.access import Actor, actor_for, system_actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.job_models import ACTIVE_STATES, Job, JobState, JobWorker
-from popreg.registry.models import Role
 from popreg.registry.policy import Permission
 
 __all__ = [
@@ -250,7 +249,7 @@ def _may_manage(actor: Actor, job: Job) -> bool:
 
 
 def _sees_all(actor: Actor) -> bool:
-    return actor.role in (Role.COUNTY_ADMIN, "system")
+    return actor.can(Permission.MANAGE_JOBS)
 
 
 def do_cancel_job(actor: Actor, job: Job) -> Job:

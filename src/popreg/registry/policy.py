@@ -54,6 +54,7 @@ class Permission(models.TextChoices):
     MANAGE_USERS = "manage_users", _("Assign roles and jurisdictions to users")
     REPAIR_HISTORY = "repair_history", _("Repair stored records from their history")
     VIEW_JOBS = "view_jobs", _("See background jobs")
+    MANAGE_JOBS = "manage_jobs", _("See, cancel and retry other users' jobs in the jurisdiction")
 
 
 #: Permissions that concern every unit of the county at once.
