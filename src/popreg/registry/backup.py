@@ -24,15 +24,12 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +62,7 @@ __all__ = [
 
 _BATCH = 5000  # rows fetched at a time when checksumming
 _BLOCK = 1 << 20
+_ROW = "popreg_row"  # the alias of the row in the checksum query
 
 Progress = Callable[[str], None]
 
@@ -96,32 +94,6 @@ class RestoreReport:
 # --- checksums ----------------------------------------------------------------------------
 
 
-def _norm(value: Any) -> bytes:
-    """One value as tagged, length-prefixed bytes: equal data on one vendor gives equal bytes."""
-    if value is None:
-        return b"N;"
-    if isinstance(value, bool):
-        text, tag = ("1" if value else "0"), "b"
-    elif isinstance(value, int):
-        text, tag = str(value), "i"
-    elif isinstance(value, float):
-        text, tag = repr(value), "f"
-    elif isinstance(value, decimal.Decimal):
-        text, tag = str(value), "d"
-    elif isinstance(value, dt.datetime | dt.date | dt.time):
-        text, tag = value.isoformat(), "t"
-    elif isinstance(value, bytes | bytearray | memoryview):
-        text, tag = bytes(value).hex(), "x"
-    elif isinstance(value, dict | list):
-        text, tag = json.dumps(value, sort_keys=True, ensure_ascii=False), "j"
-    elif isinstance(value, uuid.UUID):
-        text, tag = str(value), "u"
-    else:
-        text, tag = str(value), "s"
-    data = text.encode("utf-8")
-    return f"{tag}{len(data)}:".encode() + data
-
-
 def _q(conn: BaseDatabaseWrapper, name: str) -> str:
     return conn.ops.quote_name(name)
 
@@ -143,6 +115,18 @@ def _order_by(conn: BaseDatabaseWrapper, cursor: Any, table: str) -> str:
     return ", ".join(_q(conn, c) + (' COLLATE "C"' if c in textual else "") for c in cols)
 
 
+def _row_text(conn: BaseDatabaseWrapper, cursor: Any, table: str) -> str:
+    """``SELECT`` of one text per row, written by the database itself: PostgreSQL's text form
+    of the row (timestamps in UTC, which Django sets for its sessions), SQLite's ``quote()``
+    of each column.  Equal rows on one vendor give equal texts, and no Python runs per value
+    (the default county's 346,000 rows took 28 s that way, mostly normalising values)."""
+    if conn.vendor == "postgresql":
+        return f"SELECT {_ROW}::text FROM {_q(conn, table)} AS {_ROW}"
+    cols = [c.name for c in conn.introspection.get_table_description(cursor, table)]
+    quoted = " || ',' || ".join(f"quote({_q(conn, c)})" for c in cols)
+    return f"SELECT {quoted} FROM {_q(conn, table)}"
+
+
 def table_digests(using: str = "default") -> dict[str, dict[str, Any]]:
     """Row count and SHA-256 of the rows (ordered by primary key) of every table.
 
@@ -153,16 +137,17 @@ def table_digests(using: str = "default") -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with conn.cursor() as cursor:
         tables = sorted(conn.introspection.table_names(cursor))
-        orders = {t: _order_by(conn, cursor, t) for t in tables}
+        queries = {t: f"{_row_text(conn, cursor, t)} ORDER BY {_order_by(conn, cursor, t)}" for t in tables}
     for table in tables:
         digest, rows = hashlib.sha256(), 0
         # a server-side cursor on PostgreSQL: the audit log does not have to fit in memory
         cursor = conn.chunked_cursor()
         try:
-            cursor.execute(f"SELECT * FROM {_q(conn, table)} ORDER BY {orders[table]}")
+            cursor.execute(queries[table])
             while batch := cursor.fetchmany(_BATCH):
-                for row in batch:
-                    digest.update(b"R" + b"".join(_norm(v) for v in row))
+                for (text,) in batch:
+                    data = text.encode("utf-8")
+                    digest.update(b"%d:%b" % (len(data), data))
                 rows += len(batch)
         finally:
             cursor.close()
