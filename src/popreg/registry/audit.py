@@ -6,6 +6,10 @@ member of :class:`AuditAction`, never a free string, so the audit-log page can l
 filter every record in both languages and a test can check that each action is documented
 (``docs/audit.md``).
 
+The records form a hash chain (:mod:`popreg.registry.audit_chain`): each append locks the
+chain, links to the last record and is refused by the database if anyone later tries to
+change or delete it (:mod:`popreg.registry.append_only`).
+
 Labels are English message ids; the Chinese text is in the ``web`` catalog.
 """
 
@@ -14,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
+from popreg.registry.audit_chain import chain, lock_chain
 from popreg.registry.models import AuditRecord
 
 if TYPE_CHECKING:
@@ -63,6 +68,11 @@ class AuditAction(models.TextChoices):
     RETRY_JOB = "retry_job", _("Retried a background job")
     # users and roles
     ASSIGN_ROLE = "assign_role", _("Assigned a role and jurisdiction")
+    CREATE_USER = "create_user", _("Created a user")
+    DEACTIVATE_USER = "deactivate_user", _("Deactivated a user")
+    RESET_PASSWORD = "reset_password", _("Reset a user's password")
+    CREATE_API_TOKEN = "create_api_token", _("Created an API token")
+    REVOKE_API_TOKEN = "revoke_api_token", _("Revoked an API token")
     # linkage
     START_DEDUP_RUN = "start_dedup_run", _("Started a duplicate search")
     DECIDE_DUPLICATE = "decide_duplicate", _("Decided a suspected duplicate")
@@ -140,7 +150,10 @@ def audit(
     rec = _record(
         actor, action, target, unit_code=unit_code, before=before, after=after, detail=detail
     )
-    rec.save()
+    with transaction.atomic():
+        lock_chain()
+        chain([rec])
+        rec.save()
     return rec
 
 
@@ -163,5 +176,8 @@ def audit_many(
         )
         for target, fields in entries
     ]
-    AuditRecord.objects.bulk_create(rows, batch_size=1000)
+    with transaction.atomic():
+        lock_chain()
+        chain(rows)  # in order: bulk_create inserts them in this order, ids ascending
+        AuditRecord.objects.bulk_create(rows, batch_size=1000)
     return len(rows)

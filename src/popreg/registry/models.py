@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -356,11 +357,14 @@ class Assignment(models.Model):
 
 
 class AuditRecord(models.Model):
-    """Who did what, when, to which record, with the state before and after."""
+    """Who did what, when, to which record, with the state before and after.
+
+    The records form a hash chain (``prev_hash``, ``hash``; :mod:`popreg.registry.audit_chain`):
+    ``at`` is set before saving (not by the database) because the hash covers it."""
 
     objects = AppendOnlyQuerySet.as_manager()
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -372,6 +376,8 @@ class AuditRecord(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -387,3 +393,4 @@ class AuditRecord(models.Model):
 
 # The job runner's tables live in their own module (platform code shared by every app).
 from popreg.registry.job_models import Job, JobState, JobWorker  # noqa: E402, F401
+from popreg.registry.token_models import ApiToken, TokenScope  # noqa: E402, F401
