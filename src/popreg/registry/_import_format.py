@@ -16,12 +16,40 @@ from popreg.registry.errors import RegistryError
 
 #: The action name of the batch's audit record (also used to find earlier imports).
 AUDIT_ACTION = AuditAction.IMPORT_PERSONS
-#: Rows a single file may hold; larger registries are imported township by township.
-MAX_ROWS = 500_000
+#: Rows a single file may hold by default (setting ``POPREG_IMPORT_MAX_ROWS``); larger
+#: registries are imported township by township.
+MAX_ROWS = 200_000
 #: Rows checked against the database per query.
 CHUNK = 500
 
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """What one import file may hold, checked while it is read (never after reading it
+    all): a file past a limit is refused with a message naming the limit."""
+
+    max_rows: int = MAX_ROWS
+    #: characters in one cell (names and addresses are short; 200 is the longest column)
+    max_cell_chars: int = 1_000
+    #: columns in a row (cells past it that are empty are ignored)
+    max_columns: int = 100
+    #: bytes an .xlsx file may unpack to, all parts together
+    max_unpacked_bytes: int = 300 * 1024 * 1024
+    #: how many times larger than its compressed size a part of an .xlsx may unpack to
+    max_ratio: int = 100
+
+    @classmethod
+    def from_settings(cls) -> ImportLimits:
+        from django.conf import settings
+
+        return cls(
+            max_rows=int(getattr(settings, "POPREG_IMPORT_MAX_ROWS", MAX_ROWS)),
+            max_cell_chars=int(getattr(settings, "POPREG_IMPORT_MAX_CELL_CHARS", 1_000)),
+            max_columns=int(getattr(settings, "POPREG_IMPORT_MAX_COLUMNS", 100)),
+            max_unpacked_bytes=int(getattr(settings, "POPREG_IMPORT_MAX_UNPACKED_MB", 300)) * 1024 * 1024,
+        )
 
 
 def no_progress(stage: str, done: int, total: int) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 from popreg.registry._import_format import (
     COLUMN_BY_KEY,
     HEADER_INDEX,
-    MAX_ROWS,
     REQUIRED_KEYS,
     ImportFileError,
+    ImportLimits,
     ImportRow,
     ParseResult,
     Progress,
@@ -30,6 +30,7 @@ from popreg.registry._import_read import (
     find_header,
     open_rows,
     sha256_of,
+    too_many_rows,
 )
 from popreg.registry.actions.checks import check_date, check_id, check_name, check_sex
 from popreg.registry.errors import RegistryError
@@ -206,8 +207,10 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
     """Read and check every row of ``data``; raises :class:`ImportFileError` when the file
     as a whole is unusable, otherwise returns the valid rows and every row error."""
     report = progress or no_progress
-    rows, fmt = open_rows(data, file_name)
+    limits = ImportLimits.from_settings()
+    rows, fmt = open_rows(data, file_name, limits)
     header_row, header, _titles = find_header(rows)
+    _check_width(header_row, header, limits)
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
     ignored: list[str] = []
@@ -237,12 +240,14 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
         if not any(c is not None and str(c).strip() for c in cells):
             continue
         result.total_rows += 1
-        if result.total_rows > MAX_ROWS:
-            raise ImportFileError(
-                f"文件超过 {MAX_ROWS:,} 行；请按乡镇拆分后分批导入",
-                f"the file has more than {MAX_ROWS:,} rows; split it by township and import in parts",
-            )
+        if result.total_rows > limits.max_rows:
+            raise too_many_rows(limits.max_rows)
+        _check_width(number, cells, limits)
         raw = {k: (cells[i] if i < len(cells) else None) for k, i in positions.items()}
+        long = _long_cells(number, raw, result, limits)
+        if long:
+            result.errors.extend(long)
+            continue
         row = _parse_row(number, raw, result, checked_dates)
         if row is not None:
             result.rows.append(row)
@@ -253,6 +258,37 @@ def parse_file(data: bytes, file_name: str = "", progress: Progress | None = Non
     _check_within_file(result)
     report("parse", result.total_rows, result.total_rows)
     return result
+
+
+def _check_width(number: int, cells: list[Any], limits: ImportLimits) -> None:
+    """Refuse a row with something written past the last allowed column."""
+    if any(c is not None and str(c).strip() for c in cells[limits.max_columns:]):
+        n = limits.max_columns
+        raise ImportFileError(
+            f"第 {number} 行在第 {n} 列之后还有内容（每行最多 {n} 列）；请删除多余的列，或使用本页的模板",
+            f"row {number} has content past column {n} (a row may have {n} columns at most); "
+            "delete the extra columns or start from the template on this page",
+        )
+
+
+#: Characters of an over-long cell kept in the error report.
+SHOWN_CHARS = 50
+
+
+def _long_cells(number: int, raw: dict[str, Any], res: ParseResult, limits: ImportLimits) -> list[RowError]:
+    """One error per cell longer than the limit (its value cut short in the report); such
+    a row is not parsed further."""
+    n = limits.max_cell_chars
+    errors = []
+    for key, value in raw.items():
+        text = cell_text(value)
+        if len(text) > n:
+            errors.append(RowError(
+                number, res.label(key), text[:SHOWN_CHARS] + f"…（共 {len(text):,} 字 {len(text):,} chars）",
+                f"{res.label(key)}有 {len(text):,} 个字，超过每格 {n:,} 个字的上限；请检查是否粘贴错误并缩短",
+                f"{res.label(key)} holds {len(text):,} characters, more than the limit of {n:,} "
+                "for one cell; check for a wrong paste and shorten it"))
+    return errors
 
 
 def _check_within_file(res: ParseResult) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from popreg.registry._import_format import (
     HEADER_INDEX,
     REQUIRED_KEYS,
     ImportFileError,
+    ImportLimits,
     header_key,
 )
 
@@ -58,19 +60,138 @@ def _sniff_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def _csv_rows(data: bytes) -> tuple[Iterator[list[Any]], str]:
+# --------------------------------------------------------------------------- limits
+
+
+def too_many_rows(limit: int) -> ImportFileError:
+    return ImportFileError(
+        f"文件超过 {limit:,} 行（每个文件的上限）；请按乡镇或村拆分为多个文件后分批导入",
+        f"the file has more than {limit:,} rows (the limit of one file); split it by township "
+        "or village into several files and import them one by one",
+    )
+
+
+def _too_big(unpacked: int, limits: ImportLimits) -> ImportFileError:
+    mb = limits.max_unpacked_bytes // (1024 * 1024)
+    return ImportFileError(
+        f"该 Excel 文件解压后约 {unpacked / 2**20:,.0f} MB，超过上限 {mb:,} MB；请拆分为多个文件，"
+        "或删除多余的工作表、图片和格式后另存",
+        f"this Excel file unpacks to about {unpacked / 2**20:,.0f} MB, more than the limit of "
+        f"{mb:,} MB; split it into several files, or delete extra sheets, pictures and formatting "
+        "and save it again",
+    )
+
+
+def _cell_too_long(where_zh: str, where_en: str, limits: ImportLimits) -> ImportFileError:
+    n = limits.max_cell_chars
+    return ImportFileError(
+        f"{where_zh}有一个单元格的内容远超每格 {n:,} 个字的上限，文件未读取；请找到并删除或缩短该单元格后重新上传",
+        f"{where_en} holds a cell far longer than the limit of {n:,} characters, so the file "
+        "was not read; find that cell, delete or shorten it, and upload the file again",
+    )
+
+
+def _scan_limit(limits: ImportLimits) -> int:
+    """Bytes of text between two XML tags (or in one CSV field) past which a cell is refused
+    before the file is parsed: generous (UTF-8 and entities take several bytes a
+    character), so that a merely long cell is reported by row and column instead."""
+    return max(limits.max_cell_chars * 8, 64 * 1024)
+
+
+def _longest_text_over(stream: Any, limit: int) -> bool:
+    """Whether an XML part read in chunks has a text run (bytes between '>' and '<') longer
+    than ``limit``, reading it without keeping it."""
+    long_run = re.compile(rb"[^<]{%d}" % (limit + 1))
+    carry = 0  # length of the run that ends the previous chunk
+    while chunk := stream.read(1 << 20):
+        first = chunk.find(b"<")
+        if first < 0:
+            carry += len(chunk)
+            if carry > limit:
+                return True
+            continue
+        if carry + first > limit or long_run.search(chunk):
+            return True
+        carry = len(chunk) - chunk.rfind(b"<") - 1
+    return False
+
+
+def check_xlsx_package(data: bytes, limits: ImportLimits) -> None:
+    """Refuse an .xlsx whose parts unpack to too much (a "zip bomb"), or that holds a
+    gigantic cell, before openpyxl reads it (it keeps every shared string in memory)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # _xlsx_rows reports the broken workbook
+    with zf:
+        infos = zf.infolist()
+        unpacked = sum(i.file_size for i in infos)
+        if unpacked > limits.max_unpacked_bytes:
+            raise _too_big(unpacked, limits)
+        for info in infos:
+            if info.file_size > 1 << 20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                raise ImportFileError(
+                    f"该 Excel 文件的 {info.filename} 部分压缩率异常（解压后 {info.file_size / 2**20:,.0f} MB，"
+                    f"为压缩后的 {info.file_size // max(info.compress_size, 1):,} 倍），文件未读取；"
+                    "请在 Excel 或 WPS 中检查是否有超长或重复的单元格内容，删除后另存为 .xlsx",
+                    f"the part {info.filename} of this Excel file unpacks to "
+                    f"{info.file_size / 2**20:,.0f} MB, {info.file_size // max(info.compress_size, 1):,} "
+                    "times its compressed size, so the file was not read; look for huge or repeated "
+                    "cell contents in Excel or WPS, delete them and save it again as .xlsx",
+                )
+        limit = _scan_limit(limits)
+        for info in infos:
+            name = info.filename.lower()
+            is_cells = name.startswith("xl/worksheets/") or name == "xl/sharedstrings.xml"
+            if is_cells and name.endswith(".xml") and info.file_size > limit:
+                with zf.open(info) as part:
+                    if _longest_text_over(part, limit):
+                        raise _cell_too_long("该工作簿", "the workbook", limits)
+
+
+def _csv_rows(data: bytes, limits: ImportLimits) -> tuple[Iterator[list[Any]], str]:
     text, encoding = _decode(data)
     if "\x00" in text:
         raise _not_spreadsheet()
     text = text.lstrip("\ufeff")
     dialect = _sniff_dialect(text[:4096])
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    return (list(r) for r in reader), encoding
+    field_limit = _scan_limit(limits)
+
+    def reader() -> Iterator[list[str]]:
+        old = csv.field_size_limit(field_limit)
+        try:
+            rows = csv.reader(io.StringIO(text, newline=""), dialect)
+            try:
+                yield from (list(r) for r in rows)
+            except csv.Error as exc:  # a field past field_limit, or a broken quote
+                if "field larger than field limit" in str(exc):
+                    raise _cell_too_long(f"第 {rows.line_num} 行", f"row {rows.line_num}", limits) from exc
+                raise ImportFileError(
+                    f"第 {rows.line_num} 行的 CSV 格式有误（{exc}）；请在 Excel 或 WPS 中打开后另存为 CSV UTF-8",
+                    f"row {rows.line_num} is not valid CSV ({exc}); open the file in Excel or WPS and "
+                    "save it again as CSV UTF-8",
+                ) from exc
+        finally:
+            csv.field_size_limit(old)
+
+    if text.count("\n") > limits.max_rows:
+        # Count before parsing (csv alone is fast) so that a huge file is refused at once.
+        old = csv.field_size_limit(field_limit)
+        try:
+            filled = sum(1 for r in csv.reader(io.StringIO(text, newline=""), dialect) if any(r))
+        except csv.Error:
+            filled = 0  # the reader above reports the broken row
+        finally:
+            csv.field_size_limit(old)
+        if filled - 1 > limits.max_rows:  # the header row is not a person
+            raise too_many_rows(limits.max_rows)
+    return reader(), encoding
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
+def _xlsx_rows(data: bytes, limits: ImportLimits) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
 
+    check_xlsx_package(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
@@ -87,10 +208,22 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
     if not wb.worksheets:
         raise empty_file()
     ws = wb.worksheets[0]
+    # The sheet's declared dimension (when present) refuses a huge sheet before reading it.
+    # (openpyxl would yield that many rows, empty or not).
+    if ws.max_row is not None and ws.max_row - 1 > limits.max_rows:
+        declared = ws.max_row
+        wb.close()
+        exc = too_many_rows(limits.max_rows)
+        raise ImportFileError(
+            f"{exc.message_zh}（工作表共 {declared:,} 行；若其中多为空行，请删除数据下方的空白行后另存）",
+            f"{exc.message_en} (the sheet spans {declared:,} rows; if most are empty, delete the "
+            "blank rows below the data and save it again)",
+        )
+    max_col = limits.max_columns + 1  # one more, to see whether anything lies past the limit
 
     def rows() -> Iterator[list[Any]]:
         try:
-            for values in ws.iter_rows(values_only=True):
+            for values in ws.iter_rows(values_only=True, max_col=max_col):
                 yield list(values)
         finally:
             wb.close()
@@ -113,7 +246,9 @@ def empty_file() -> ImportFileError:
     )
 
 
-def open_rows(data: bytes, file_name: str) -> tuple[Iterator[list[Any]], str]:
+def open_rows(data: bytes, file_name: str,
+              limits: ImportLimits | None = None) -> tuple[Iterator[list[Any]], str]:
+    limits = limits or ImportLimits.from_settings()
     if not data.strip():
         raise empty_file()
     if data.startswith(_OLE):
@@ -122,12 +257,12 @@ def open_rows(data: bytes, file_name: str) -> tuple[Iterator[list[Any]], str]:
             "this is a legacy Excel (.xls) file; save it as .xlsx or CSV and upload that",
         )
     if data.startswith(_ZIP):
-        return _xlsx_rows(data), "xlsx"
+        return _xlsx_rows(data, limits), "xlsx"
     head = data[:2048]
     binary_magic = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
     if head.startswith(binary_magic) or (b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff"))):
         raise _not_spreadsheet()
-    return _csv_rows(data)
+    return _csv_rows(data, limits)
 
 
 def cell_text(value: Any) -> str:

@@ -104,6 +104,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 #: (the import's check; popreg.registry.id_checks); 0 = no limit.
 POPREG_ID_CHECKS_PER_HOUR = int(os.environ.get("POPREG_ID_CHECKS_PER_HOUR", "2000"))
 
+#: What one import file may hold (popreg.registry._import_format.ImportLimits, docs/import.md).
+POPREG_IMPORT_MAX_ROWS = int(os.environ.get("POPREG_IMPORT_MAX_ROWS", "200000"))
+POPREG_IMPORT_MAX_CELL_CHARS = int(os.environ.get("POPREG_IMPORT_MAX_CELL_CHARS", "1000"))
+POPREG_IMPORT_MAX_COLUMNS = int(os.environ.get("POPREG_IMPORT_MAX_COLUMNS", "100"))
+POPREG_IMPORT_MAX_UNPACKED_MB = int(os.environ.get("POPREG_IMPORT_MAX_UNPACKED_MB", "300"))
+
+#: Retention (``popreg prune``, docs/cli.md): statistics snapshots kept, and days that
+#: uploads and job result files under POPREG_HOME are kept.
+POPREG_KEEP_SNAPSHOTS = int(os.environ.get("POPREG_KEEP_SNAPSHOTS", "12"))
+POPREG_KEEP_UPLOAD_DAYS = int(os.environ.get("POPREG_KEEP_UPLOAD_DAYS", "30"))
+
 # Long work runs as jobs (popreg.registry.jobs) on django-tasks.  The database backend keeps
 # the queue in the registry database; ``popreg worker`` runs it (docs/jobs.md).
 # ``POPREG_TASKS_BACKEND=immediate`` runs each job inside the call that starts it.
