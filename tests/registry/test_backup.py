@@ -25,6 +25,7 @@ from popreg.registry.backup import (
     read_backup,
     restore_backup,
     table_digests,
+    write_backup,
     write_container,
 )
 
@@ -207,3 +208,12 @@ def test_check_reads_the_whole_file_without_a_database(registry, tmp_path, setti
     out.write_bytes(bytes(data))
     with pytest.raises(CommandError, match="damaged or incomplete"):
         call_command("restore", str(out), "--check")
+
+
+def test_a_restored_database_backs_up_to_the_same_checksums(registry, tmp_path, settings, target):
+    """Backs up a database in a file too (the SQLite test database lives in memory, where
+    the backup API never meets a lock)."""
+    first = _backup(tmp_path, settings)
+    restore_backup(first, None, using=TARGET)
+    again = write_backup(tmp_path / "again.popreg-backup", None, using=TARGET)
+    assert again["tables"] == read_backup(first, None)["tables"] == table_digests()
