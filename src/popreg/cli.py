@@ -13,9 +13,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "popreg.web.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["popreg", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        execute_from_command_line(["popreg", *(sys.argv[1:] if argv is None else argv)])
+    except ImproperlyConfigured as exc:
+        # A deployment setting is missing or wrong (popreg.web.settings): its message says
+        # which and how to fix it; a traceback would only hide it.
+        sys.stderr.write(f"popreg: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

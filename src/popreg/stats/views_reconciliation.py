@@ -95,7 +95,9 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                     raise PermissionDenied(err.message) from None
                 messages.success(request, _("Items to verify created: %(created)s (%(existing)s already there)")
                                  % {"created": created, "existing": existing})
-                return redirect(f"{request.path}?{request.POST.urlencode()}")
+                # Only the comparison's own fields: the POST also carries the CSRF token, which
+                # must never appear in a URL (browser history, server logs, the CSV link).
+                return redirect(f"{request.path}?{_query(data)}")
             if data.get("format") == "csv":
                 summary = result.summary
                 export = Export(
@@ -107,7 +109,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                 )
                 return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
                                        unit_code=actor.unit_code, reason=request_reason(request))
-            ctx.update(result=result, rows=result.summary.to_dict("records"), query=request.GET.urlencode(),
+            ctx.update(result=result, rows=result.summary.to_dict("records"), query=_query(data),
                        totals={k: int(result.summary[k].sum()) for k in ("reported", "verified")})
             ctx["items"] = actions.open_items(actor.prefix, [month.label])
     return render(request, "stats/reconciliation/index.html", ctx)

@@ -6,31 +6,126 @@ that every ``POPREG_*`` setting read here is documented there):
 - ``DATABASE_URL``: database, e.g. ``postgres://user@127.0.0.1:5432/popreg``.  Default:
   SQLite at ``$POPREG_HOME/popreg.sqlite3``.
 - ``POPREG_HOME``: directory for the SQLite file, uploads and exports (default ``./var``).
-- ``POPREG_SECRET_KEY``: secret key (a fixed development key is used when unset).
+- ``POPREG_DEPLOYMENT``: ``development`` (default) or ``production``, the profile of the
+  security settings below (docs/operations.md#deployment).
+- ``POPREG_SECRET_KEY``: secret key (a fixed development key is used when unset; production
+  refuses to start without one of its own).
 - ``POPREG_BACKUP_KEY``: passphrase that encrypts backups (docs/operations.md).
 - ``POPREG_DEBUG``: ``1`` turns on Django debug pages.
-- ``POPREG_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``).
+- ``POPREG_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``;
+  production has no default).
+- ``POPREG_SSL_REDIRECT``, ``POPREG_HSTS_*``, ``POPREG_SECURE_COOKIES``,
+  ``POPREG_PROXY_SSL_HEADER``, ``POPREG_CSRF_TRUSTED_ORIGINS``: HTTPS (defaults follow the
+  profile).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 POPREG_HOME = Path(os.environ.get("POPREG_HOME", "var")).resolve()
 
-SECRET_KEY = os.environ.get("POPREG_SECRET_KEY", "popreg-development-key-change-me-in-production")
+#: ``development`` (the default: ``make demo``, tests, plain HTTP on this machine) or
+#: ``production`` (a server others reach: its own secret key and host names, HTTPS only).
+POPREG_DEPLOYMENT = os.environ.get("POPREG_DEPLOYMENT", "development").strip().lower()
+# ``demo`` is read as ``development`` (popreg.registry.login_security asks only "production?").
+if POPREG_DEPLOYMENT not in ("development", "demo", "production"):
+    raise ImproperlyConfigured(
+        f"POPREG_DEPLOYMENT 只能是 development 或 production，而不是 {POPREG_DEPLOYMENT!r}。 / "
+        f"POPREG_DEPLOYMENT must be development or production, not {POPREG_DEPLOYMENT!r}."
+    )
+PRODUCTION = POPREG_DEPLOYMENT == "production"
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no setting: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(
+        f"{name} 应为 1 或 0，而不是 {raw!r}。 / {name} must be 1 or 0, not {raw!r}."
+    )
+
+
+#: Public (it is in the source): accepted in development only.
+DEVELOPMENT_SECRET_KEY = "popreg-development-key-change-me-in-production"
+SECRET_KEY = os.environ.get("POPREG_SECRET_KEY", "").strip() or DEVELOPMENT_SECRET_KEY
+if PRODUCTION and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "生产部署（POPREG_DEPLOYMENT=production）需要自己的密钥：请把 POPREG_SECRET_KEY 设为一个"
+        "至少 50 个字符的随机字符串（例如 python -c \"import secrets; print(secrets.token_urlsafe(64))\""
+        " 的输出），不能使用公开的开发密钥。 / "
+        "The production profile (POPREG_DEPLOYMENT=production) needs a secret key of its own: set "
+        "POPREG_SECRET_KEY to a random string of at least 50 characters (for instance the output of "
+        "python -c \"import secrets; print(secrets.token_urlsafe(64))\"); the public development key "
+        "is refused."
+    )
 #: Passphrase that encrypts ``popreg backup`` files (unset: backups are not encrypted).
 POPREG_BACKUP_KEY = os.environ.get("POPREG_BACKUP_KEY", "")
 DEBUG = os.environ.get("POPREG_DEBUG", "") == "1"
 ALLOWED_HOSTS = [
     h.strip()
-    for h in os.environ.get("POPREG_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    for h in os.environ.get(
+        "POPREG_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver"
+    ).split(",")
     if h.strip()
 ]
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "生产部署需要 POPREG_ALLOWED_HOSTS：用逗号分隔的、用户访问本系统的主机名"
+        "（例如 popreg.example.gov.cn）。 / "
+        "The production profile needs POPREG_ALLOWED_HOSTS: the comma-separated host names users "
+        "reach popreg by (for instance popreg.example.gov.cn)."
+    )
+
+# HTTPS (docs/operations.md#deployment).  Production defaults to all of it; behind a reverse
+# proxy that terminates TLS, POPREG_PROXY_SSL_HEADER=1 makes Django trust its
+# X-Forwarded-Proto header (only safe when the proxy sets or strips that header).
+SECURE_SSL_REDIRECT = _flag("POPREG_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = int(os.environ.get("POPREG_HSTS_SECONDS", "31536000" if PRODUCTION else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("POPREG_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = _flag("POPREG_HSTS_PRELOAD", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("POPREG_SECURE_COOKIES", PRODUCTION)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if _flag("POPREG_PROXY_SSL_HEADER", False) else None
+)
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("POPREG_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content Security Policy (django-csp) in every profile: scripts only from our own static
+# files (no inline script, no event-handler attributes; a test scans the templates).  Inline
+# styles are still allowed: a few templates carry style attributes and <style> blocks.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -39,6 +134,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    # The API docs then use the vendored Swagger UI instead of a CDN.
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "popreg.web",
@@ -51,6 +149,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before sessions and users (docs/operations.md).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese unless the user picks English (the browser's Accept-Language is not followed).
     "popreg.web.middleware.ChineseFirstLocaleMiddleware",
@@ -59,6 +159,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Cache-Control: no-store on every page and download (they carry personal data).
+    "popreg.web.middleware.NoStoreMiddleware",
 ]
 
 ROOT_URLCONF = "popreg.web.urls"
@@ -143,8 +246,25 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# popreg.web is an app: its static/ folder is found by the app finder (listing it in
+# STATICFILES_DIRS too made collectstatic find every file twice).
 STATIC_ROOT = POPREG_HOME / "static"
+# WhiteNoise serves the static files in every profile.  Production serves what
+# ``popreg collectstatic`` wrote to STATIC_ROOT, compressed and with hashed names (cached
+# for a year); development and the tests read the source folders directly, no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "popreg.web.storage.StaticStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
+if not PRODUCTION:
+    # Development has not run collectstatic: the missing STATIC_ROOT is expected there.
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
 
 MEDIA_ROOT = POPREG_HOME / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
