@@ -19,7 +19,7 @@ from typing import Any
 from django.contrib.auth import authenticate
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBasicAuth, SessionAuth
@@ -70,8 +70,28 @@ def _actor(request: HttpRequest) -> Actor:
         raise HttpError(403, f"{exc.message_zh} / {exc.message_en}") from exc
 
 
+#: The last page a client may ask for (200 a page: 200 million rows); past it, and for a page
+#: below 1 or a size outside 1..200, the API answers 422 naming the parameter, never 500.
+MAX_PAGE = 1_000_000
+#: Longest text a query parameter may hold (names, ID numbers and codes are much shorter).
+MAX_QUERY_TEXT = 100
+
+
+class BoundedPages(PageNumberPagination):
+    """Page-number pagination whose parameters are bounded (a page past the last one that
+    holds rows is an empty page)."""
+
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=MAX_PAGE)
+        page_size: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE)
+
+
 def _pagination() -> Any:
-    return paginate(PageNumberPagination, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+    return paginate(BoundedPages, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+
+
+def _text(description: str) -> Any:
+    return Query(None, max_length=MAX_QUERY_TEXT, description=description)
 
 
 # --------------------------------------------------------------------------- schemas
@@ -199,7 +219,8 @@ def _unit_in_scope(actor: Actor, code: str) -> AdminUnit:
 
 @router.get("/units", response=list[UnitOut], summary="行政区划列表 / list units")
 @_pagination()
-def list_units(request: HttpRequest, level: str | None = None, parent: str | None = None) -> QuerySet[Any]:
+def list_units(request: HttpRequest, level: str | None = _text("unit level"),
+               parent: str | None = _text("parent unit code")) -> QuerySet[Any]:
     """Units in the caller's jurisdiction, optionally of one level or under one parent."""
     actor = _actor(request)
     qs = scope_units(AdminUnit.objects.all(), actor).order_by("code")
@@ -244,7 +265,7 @@ def _households(actor: Actor) -> QuerySet[Any]:
 
 @router.get("/households", response=list[HouseholdOut], summary="户列表 / list households")
 @_pagination()
-def list_households(request: HttpRequest, unit: str | None = None) -> QuerySet[Any]:
+def list_households(request: HttpRequest, unit: str | None = _text("unit code")) -> QuerySet[Any]:
     """Households in the caller's jurisdiction; ``unit`` limits to one unit and those below it."""
     actor = _actor(request)
     qs = _households(actor)
@@ -272,7 +293,8 @@ def get_household(request: HttpRequest, household_id: int) -> Any:
 @router.get("/persons", response=list[PersonBrief], summary="人员查询 / search or list persons")
 @_pagination()
 def list_persons(
-    request: HttpRequest, q: str | None = None, unit: str | None = None, status: str | None = None,
+    request: HttpRequest, q: str | None = _text("name, pinyin, ID number or 户号"),
+    unit: str | None = _text("unit code"), status: str | None = _text("status"),
 ) -> Any:
     """``q``: name (simplified or traditional), pinyin, full or partial ID number, or 户号
     (see ``popreg.registry.search``), at most 500 matches.  Without ``q``: the persons
