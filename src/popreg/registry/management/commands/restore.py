@@ -36,7 +36,7 @@ class Command(BaseCommand):
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
         took = time.perf_counter() - start
-        width = max(len(t.table) for t in report.tables)
+        width = max((len(t.table) for t in report.tables), default=10)
         for t in report.tables:
             mark = "ok" if t.ok else f"DIFFERS: expected {t.expected_rows:,} rows {t.expected_checksum[:12]}"
             self.stdout.write(f"{t.table:<{width}}  {t.found_rows:>10,}  {t.found_checksum[:12]}  {mark}")
