@@ -25,20 +25,39 @@ def basic(name, password=PASSWORD):
     return {"HTTP_AUTHORIZATION": f"Basic {token}"}
 
 
+def bearer(secret):
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def token_of(actors):
+    from popreg.registry.actions import do_create_api_token
+
+    def make(name, **kw):
+        return do_create_api_token(actors[name], "script", **kw)[1]
+
+    return make
+
+
 @pytest.mark.parametrize("url", ["/api/units", "/api/persons", "/api/households", "/api/persons/1"])
 def test_anonymous_gets_401(client, people, url):
     assert client.get(url).status_code == 401
 
 
-def test_wrong_password_gets_401(client, people):
+def test_passwords_are_not_accepted_by_the_api(client, people):
     assert client.get("/api/persons", **basic("clerk_a1", "nope")).status_code == 401
+    assert client.get("/api/persons", **basic("clerk_a1")).status_code == 401
 
 
-def test_basic_auth_for_scripts(client, people):
-    r = client.get("/api/persons", **basic("clerk_a1"))
+def test_token_auth_for_scripts(client, people, token_of):
+    from popreg.registry.models import ApiToken
+
+    r = client.get("/api/persons", **bearer(token_of("clerk_a1")))
     assert r.status_code == 200
     names = {p["name"] for p in r.json()["items"]}
     assert names == {"王秀英", "張偉"}
+    assert ApiToken.objects.get().last_used_at is not None
+    assert client.get("/api/persons", **bearer("prg_not-a-token")).status_code == 401
 
 
 def test_clerk_never_sees_another_village(client_as, people):
@@ -114,7 +133,11 @@ def test_account_without_jurisdiction_gets_403(client, county):
     assert client.get("/api/persons").status_code == 403
 
 
-def test_openapi_and_docs_are_served(client, db):
+def test_openapi_and_docs_are_served_to_logged_in_users(client, users):
+    assert client.get("/api/openapi.json").status_code == 302
+    docs = client.get("/api/docs")
+    assert docs.status_code == 302 and docs["Location"].startswith("/login/")
+    client.force_login(users["clerk_a1"])
     spec = client.get("/api/openapi.json")
     assert spec.status_code == 200
     paths = spec.json()["paths"]

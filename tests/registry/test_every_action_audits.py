@@ -172,6 +172,48 @@ def _assign_role(w):
     return lambda: actions.do_assign_role(w.admin, user, "village_clerk", VILLAGE_A1)
 
 
+@recipe(REG + "accounts.do_create_user")
+def _create_user(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_create_user(w.admin, "xinren", "晴天-river-4471", "village_clerk", VILLAGE_A1)
+
+
+@recipe(REG + "accounts.do_deactivate_user")
+def _deactivate_user(w):
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry import actions
+
+    user = get_user_model().objects.create_user(username="xinren", password="x")
+    return lambda: actions.do_deactivate_user(w.admin, user)
+
+
+@recipe(REG + "accounts.do_reset_password")
+def _reset_password(w):
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry import actions
+
+    user = get_user_model().objects.create_user(username="xinren", password="x")
+    return lambda: actions.do_reset_password(w.admin, user, "晴天-river-4471")
+
+
+@recipe(REG + "accounts.do_create_api_token")
+def _create_api_token(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_create_api_token(w.admin, "script")
+
+
+@recipe(REG + "accounts.do_revoke_api_token")
+def _revoke_api_token(w):
+    from popreg.registry import actions
+
+    token, _ = actions.do_create_api_token(w.admin, "script")
+    return lambda: actions.do_revoke_api_token(w.admin, token)
+
+
 @recipe(REG + "maintenance.do_repair_history")
 def _repair(w):
     from popreg.registry import actions

@@ -6,8 +6,11 @@ a list or a search.  Lists are paginated (``?page=``, ``?page_size=`` up to 200)
 ID numbers masked (``1101**********002X``); the full number is only in a person's detail,
 and each such read is audited (``read_id_number``).
 
-Authentication: the Django session of a logged-in user (browser, ``/api/docs``), or HTTP
-Basic with a username and password for scripts.  Anonymous calls answer 401; an account
+Authentication: the Django session of a logged-in user (browser, ``/api/docs``), or for
+scripts an API token of the user (``Authorization: Bearer prg_...``, created on the
+``/tokens/`` page; read-only, expiring, revocable).  Passwords are not accepted by the API.
+Anonymous calls and unknown, expired or revoked tokens answer 401; failed tokens count
+towards the login lockout of the client address (429 while locked out); an account
 without a jurisdiction answers 403.
 """
 
@@ -16,13 +19,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
-from ninja.security import HttpBasicAuth, SessionAuth
+from ninja.security import HttpBearer, SessionAuth
 
 from popreg.core.privacy import mask_id
 from popreg.registry.access import (
@@ -33,6 +35,7 @@ from popreg.registry.access import (
     scope_persons,
     scope_units,
 )
+from popreg.registry.api_tokens import user_for_token
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
@@ -51,15 +54,14 @@ SEARCH_LIMIT = 500
 NOT_FOUND = "未找到，或不在您的辖区内 / not found, or outside your jurisdiction"
 
 
-class BasicAuth(HttpBasicAuth):
-    """HTTP Basic with a popreg username and password (for scripts; use HTTPS)."""
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer <token>`` with a user's API token (popreg.registry.api_tokens)."""
 
-    def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
-        user = authenticate(request, username=username, password=password)
-        return user if user is not None and user.is_active else None
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return user_for_token(request, token)
 
 
-router = Router(tags=["registry 登记库"], auth=[SessionAuth(), BasicAuth()])
+router = Router(tags=["registry 登记库"], auth=[SessionAuth(), TokenAuth()])
 
 
 def _actor(request: HttpRequest) -> Actor:

@@ -22,6 +22,7 @@ that every ``POPREG_*`` setting read here is documented there):
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 import warnings
 from pathlib import Path
 
@@ -139,6 +140,9 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "popreg.web",
     "popreg.registry",
     "popreg.linkage",
@@ -157,8 +161,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # County administrators and auditors verify a second factor in production.
+    "popreg.registry.login_security.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (HTTP 429).
+    "axes.middleware.AxesMiddleware",
     "csp.middleware.CSPMiddleware",
     # Cache-Control: no-store on every page and download (they carry personal data).
     "popreg.web.middleware.NoStoreMiddleware",
@@ -234,9 +243,48 @@ POPREG_JOB_MODULES = [
     m.strip() for m in os.environ.get("POPREG_JOB_MODULES", "").split(",") if m.strip()
 ]
 
+# Login and sessions (docs/security.md).  Passwords: at least 12 characters, not a common
+# password (Django's list) and not one on the local list shipped with popreg (the county's
+# names, common pinyin passwords); hashed with Argon2.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "popreg.registry.login_security.LocalPasswordListValidator"},
 ]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # reads hashes made before Argon2
+]
+# The lockout backend comes first: it refuses a locked-out user or address before the
+# password is checked (django-axes).  Web form and API token failures count alike.
+AUTHENTICATION_BACKENDS = [
+    "popreg.registry.login_security.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+#: Failed logins after which a user name, and separately a client address, is locked out.
+AXES_FAILURE_LIMIT = int(os.environ.get("POPREG_LOGIN_FAILURE_LIMIT", "10"))
+#: Minutes a lockout lasts (then the right password works again).
+POPREG_LOGIN_COOLOFF_MINUTES = int(os.environ.get("POPREG_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_COOLOFF_TIME = timedelta(minutes=POPREG_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+#: Reverse proxies in front of popreg that append to X-Forwarded-For (0: the client is the
+#: peer address REMOTE_ADDR; 1: one proxy, e.g. nginx, the client is the last address it added).
+POPREG_TRUSTED_PROXY_COUNT = int(os.environ.get("POPREG_TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "popreg.registry.login_security.client_ip"
+#: Minutes without a request after which a session ends (the user logs in again).
+POPREG_SESSION_IDLE_MINUTES = int(os.environ.get("POPREG_SESSION_IDLE_MINUTES", "30"))
+SESSION_COOKIE_AGE = POPREG_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True  # each request pushes the idle deadline forward
+# The production profile (POPREG_DEPLOYMENT above) requires a second factor (TOTP) of county
+# administrators and auditors (popreg.registry.login_security.SecondFactorMiddleware).
+#: Days an API token lives unless its owner picks fewer.
+POPREG_API_TOKEN_MAX_DAYS = int(os.environ.get("POPREG_API_TOKEN_MAX_DAYS", "90"))
+OTP_TOTP_ISSUER = "popreg"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles import views as static_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from popreg.registry import views, views_audit
+from popreg.registry import views, views_accounts, views_audit
 
 registry_patterns = [
     path("search/", views.search, name="search"),
@@ -26,11 +26,18 @@ registry_patterns = [
     path("register/move-in/", views.register_move_in, name="move_in"),
     path("audit/", views_audit.audit_log, name="audit"),
     path("permissions/", views_audit.permissions_page, name="permissions"),
+    path("users/", views_accounts.users_page, name="users"),
+    path("users/new/", views_accounts.user_create, name="user_create"),
+    path("users/<int:pk>/password/", views_accounts.user_password, name="user_password"),
+    path("users/<int:pk>/deactivate/", views_accounts.user_deactivate, name="user_deactivate"),
+    path("tokens/", views_accounts.tokens_page, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views_accounts.token_revoke, name="token_revoke"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("otp/", views_accounts.otp_page, name="otp"),
     path("", views.home, name="home"),
     path("", include((registry_patterns, "registry"))),
     # The stylesheet and vendored files are served by Django itself, also without DEBUG, so

@@ -14,6 +14,13 @@ changes nothing.
 
 from __future__ import annotations
 
+from popreg.registry.actions.accounts import (
+    do_create_api_token,
+    do_create_user,
+    do_deactivate_user,
+    do_reset_password,
+    do_revoke_api_token,
+)
 from popreg.registry.actions.checks import CORRECTABLE
 from popreg.registry.actions.households import do_create_household
 from popreg.registry.actions.maintenance import do_assign_role, do_repair_history
@@ -35,7 +42,10 @@ __all__ = [
     "CORRECTABLE",
     "do_assign_role",
     "do_correct_person",
+    "do_create_api_token",
     "do_create_household",
+    "do_create_user",
+    "do_deactivate_user",
     "do_move_in",
     "do_move_out",
     "do_register_birth",
@@ -45,6 +55,8 @@ __all__ = [
     "do_register_enlistment",
     "do_register_marriage",
     "do_repair_history",
+    "do_reset_password",
+    "do_revoke_api_token",
     "do_succeed_units",
     "do_transfer",
 ]

@@ -3,12 +3,16 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from popreg.registry.access import system_actor
 from popreg.registry.actions import do_assign_role
+from popreg.registry.login_security import second_factor_required
 from popreg.registry.models import AdminUnit, Person
 
 
@@ -16,7 +20,8 @@ class Command(BaseCommand):
     help = "Create (or reset) one demo account per role and print their passwords (演示账号)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--password", help="use this password for every account (default: random)")
+        parser.add_argument("--password", help="use this password for every account (default: random; "
+                            "it must pass the password rules: 12 characters, not common)")
 
     @transaction.atomic
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -37,13 +42,29 @@ class Command(BaseCommand):
             ("cunyuan", "village_clerk", village, False, f"村户籍员 village clerk, {village.name}"),
         ]
         User = get_user_model()
+        if opts["password"]:
+            try:
+                validate_password(opts["password"])
+            except ValidationError as exc:
+                raise CommandError("密码不符合要求 / the password is refused: " + " ".join(exc.messages)) from exc
         actor = system_actor("demo_accounts")
         self.stdout.write("演示账号 / demo accounts (http://127.0.0.1:8000/):")
         for username, role, unit, superuser, label in spec:
-            password = opts["password"] or secrets.token_urlsafe(9)
+            password = opts["password"] or secrets.token_urlsafe(12)
             user, _ = User.objects.get_or_create(username=username)
             user.is_superuser = user.is_staff = superuser
             user.set_password(password)
             user.save()
             do_assign_role(actor, user, role, unit.code)
-            self.stdout.write(f"  {username:<10} {password:<14} {label}")
+            self.stdout.write(f"  {username:<10} {password:<18} {label}")
+        if second_factor_required(User.objects.get(username="admin")):
+            self.stdout.write(
+                "两步验证 / second factor: admin 和 shenji 首次登录时用验证器应用（TOTP）扫码或输入密钥，"
+                "再输入应用显示的 6 位数字 / admin and shenji enrol an authenticator app (TOTP) at "
+                "their first login: scan the code or type the key, then enter the 6-digit code it shows"
+            )
+        self.stdout.write(
+            f"连续输错密码 {settings.AXES_FAILURE_LIMIT} 次将锁定 {settings.POPREG_LOGIN_COOLOFF_MINUTES} 分钟 / "
+            f"{settings.AXES_FAILURE_LIMIT} wrong passwords lock the account for "
+            f"{settings.POPREG_LOGIN_COOLOFF_MINUTES} minutes (reset: popreg axes_reset)"
+        )
