@@ -321,7 +321,7 @@ def do_unmerge(actor: Actor, merge_record: MergeRecord | int, reason: str) -> Me
     )
     # Children and households that the merge pointed at the survivor go back to the
     # duplicate, where they still point at the survivor.
-    done = (m.survivor_event.detail if m.survivor_event_id else {}).get("repointed") or {}
+    done = (m.survivor_event.detail if m.survivor_event is not None else {}).get("repointed") or {}
     _repoint(actor, s, d, m.pk, text, EventType.UNMERGE, AuditAction.UNMERGE_PERSONS, only=done)
     m.undone = True
     m.undone_at = timezone.now()

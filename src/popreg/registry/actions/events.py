@@ -86,7 +86,7 @@ def require_version(person: Person, expected: int | str | None,
     if expected in (None, ""):
         return
     try:
-        seen_version = int(expected)  # type: ignore[arg-type]
+        seen_version = int(expected)
     except (TypeError, ValueError):
         raise RegistryError("表单版本号无效，请刷新页面后重新填写",
                             "the form's version is invalid; reload the page", "version") from None
