@@ -159,3 +159,32 @@ def _jobs_run_immediately(settings):
     """Jobs run inside the call that starts them (the immediate django-tasks backend); the
     tests of the runner itself switch to the database backend and a real worker."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_past_append_only_triggers():
+    """Between transactional tests Django empties every table; on SQLite it does so with
+    ``DELETE FROM``, which the append-only triggers refuse (PostgreSQL uses ``TRUNCATE``,
+    which fires no row trigger).  Lift the triggers for the flush only, then put them back."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    from popreg.registry import append_only
+
+    DatabaseOperations = DatabaseWrapper.ops_class
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            for sql in append_only.drop_sql("sqlite"):
+                cursor.execute(sql)
+        try:
+            return original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                for sql in append_only.create_sql("sqlite"):
+                    cursor.execute(sql)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original

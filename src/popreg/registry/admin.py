@@ -38,6 +38,19 @@ class PersonAdmin(ReadOnlyAdmin):
     search_fields = ("=id_number", "name_key")
     raw_id_fields = ("household", "mother", "father", "merged_into")
 
+    def change_view(self, request: Any, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> Any:
+        """The page shows the full ID number: it is audited like every other such page."""
+        from popreg.registry.access import actor_for
+        from popreg.registry.audit import AuditAction, audit
+
+        response = super().change_view(request, object_id, form_url, extra_context)
+        person = models.Person.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if person is not None and response.status_code == 200:
+            audit(actor_for(request.user), AuditAction.VIEW_ID_NUMBER, person,
+                  unit_code=person.registered_unit_id or "", detail={"page": "admin"})
+        return response
+
 
 @admin.register(models.Household)
 class HouseholdAdmin(ReadOnlyAdmin):

@@ -12,17 +12,16 @@ class RegistryConfig(AppConfig):
         # codes themselves, but Django offers no ``startswith`` on a foreign key: register it
         # on every foreign key to AdminUnit (in any app), so the filter is a plain indexed LIKE on the
         # column, without a join.
-        from django.apps import apps
-        from django.db.models.lookups import StartsWith
-
-        from popreg.registry.models import AdminUnit
-
         # Job kinds must be registered in every process, the worker included.
         import importlib
 
+        from django.apps import apps
         from django.conf import settings
+        from django.db.models.lookups import StartsWith
 
+        import popreg.registry.auth_audit  # noqa: F401  (sign-in audit receivers)
         import popreg.registry.import_jobs  # noqa: F401
+        from popreg.registry.models import AdminUnit
 
         for module in getattr(settings, "POPREG_JOB_MODULES", []):
             importlib.import_module(module)

@@ -66,6 +66,10 @@ class AuditAction(models.TextChoices):
     START_JOB = "start_job", _("Started a background job")
     CANCEL_JOB = "cancel_job", _("Cancelled a background job")
     RETRY_JOB = "retry_job", _("Retried a background job")
+    # signing in and out (popreg.registry.auth_audit)
+    LOGIN = "login", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Failed to sign in")
+    LOGOUT = "logout", _("Signed out")
     # users and roles
     ASSIGN_ROLE = "assign_role", _("Assigned a role and jurisdiction")
     CREATE_USER = "create_user", _("Created a user")
