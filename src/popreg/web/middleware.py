@@ -9,11 +9,13 @@ is the one chosen with the language switch (Django's ``set_language`` cookie), e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.locale import LocaleMiddleware
-from django.utils.cache import patch_cache_control
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):
@@ -29,7 +31,7 @@ class NoStoreMiddleware:
     field list, a CSV of the reconciliation), and a shared office computer or a proxy must not
     keep a copy.  Static files never reach this middleware: WhiteNoise answers them earlier,
     with long caching.  A view that set its own Cache-Control keeps it, unless the user is
-    logged in: then no-store is added to it.
+    logged in: then it is replaced by no-store.
     """
 
     def __init__(self, get_response: Any) -> None:
@@ -41,5 +43,19 @@ class NoStoreMiddleware:
         logged_in = bool(user is not None and user.is_authenticated)
         current = response.get("Cache-Control", "")
         if "no-store" not in current and (logged_in or not current):
-            patch_cache_control(response, no_store=True)
+            response["Cache-Control"] = "no-store"
         return response
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, quiet about a missing ``STATIC_ROOT`` where the finders serve the files.
+
+    Development and the tests read static files from the source folders
+    (``WHITENOISE_USE_FINDERS``) and have not run ``popreg collectstatic``; WhiteNoise would
+    warn about the absent ``$POPREG_HOME/static`` on every start.  Production still warns.
+    """
+
+    def add_files(self, root: Any, prefix: Any = None) -> None:
+        if self.use_finders and Path(root) == Path(settings.STATIC_ROOT) and not Path(root).is_dir():
+            return
+        super().add_files(root, prefix)

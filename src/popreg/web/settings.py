@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -154,7 +153,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered here, before sessions and users (docs/operations.md).
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "popreg.web.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese unless the user picks English (the browser's Accept-Language is not followed).
     "popreg.web.middleware.ChineseFirstLocaleMiddleware",
@@ -310,9 +309,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
-if not PRODUCTION:
-    # Development has not run collectstatic: the missing STATIC_ROOT is expected there.
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
 
 MEDIA_ROOT = POPREG_HOME / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
