@@ -39,6 +39,7 @@ from popreg.stats.dashboard import (
     snapshots_root,
 )
 from popreg.stats.indicators import IndicatorError
+from popreg.stats.retention import prune_snapshots
 
 __all__ = ["do_build_dse", "do_refresh_statistics"]
 
@@ -105,6 +106,7 @@ def do_refresh_statistics(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     clear_cache()
+    prune_snapshots(also_keep={final.name})  # POPREG_KEEP_SNAPSHOTS; never one still named
     return final
 
 

@@ -1,5 +1,8 @@
 """``popreg stats_refresh [--at MOMENT] [--no-dse] [--keep N]``.
 
+Old snapshots are pruned afterwards (``popreg.stats.retention``): the newest
+``POPREG_KEEP_SNAPSHOTS`` (or ``--keep N``) are kept, and any still named.
+
 Writes the registry as a new statistics snapshot into ``$POPREG_HOME/snapshots/<moment>/``
 and computes the dashboard cube next to it (indicators of every unit for the last ten full
 years, pyramids, the population at the moment and, unless ``--no-dse``, the dual-system
@@ -10,7 +13,6 @@ the page's refresh job) as the system actor, so it is audited the same way.
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import Any
 
@@ -19,8 +21,8 @@ from django.core.management.base import BaseCommand, CommandError
 from popreg.registry.access import system_actor
 from popreg.registry.errors import RegistryError
 from popreg.snapshot.format import SnapshotError, parse_moment
-from popreg.stats.dashboard import list_snapshots, snapshots_root
 from popreg.stats.refresh import do_refresh_statistics
+from popreg.stats.retention import prune_snapshots
 
 
 class Command(BaseCommand):
@@ -33,15 +35,17 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="reference moment, e.g. 2025-11-01T00:00 (default: now)")
         parser.add_argument("--no-dse", action="store_true",
                             help="skip linking hospital births (the dual-system estimate)")
-        parser.add_argument("--keep", type=int, default=0,
-                            help="delete all but the newest N snapshots afterwards (0 = keep all)")
+        parser.add_argument("--keep", type=int, default=None,
+                            help="keep the newest N snapshots afterwards, and any still named by an "
+                                 "unfinished job or a published result (default: POPREG_KEEP_SNAPSHOTS; "
+                                 "0 = keep all)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
             at = parse_moment(opts["at"]) if opts["at"] else None
         except SnapshotError as exc:
             raise CommandError(f"--at {exc}") from None
-        if opts["keep"] < 0:
+        if opts["keep"] is not None and opts["keep"] < 0:
             raise CommandError("--keep 不能为负数 / --keep cannot be negative")
         started = time.perf_counter()
         try:
@@ -50,9 +54,8 @@ class Command(BaseCommand):
             )
         except RegistryError as exc:
             raise CommandError(str(exc)) from exc
-        if opts["keep"]:
-            for old in list_snapshots(snapshots_root())[: -opts["keep"]]:
-                shutil.rmtree(old)
+        if opts["keep"] is not None:
+            prune_snapshots(opts["keep"], also_keep={snap.name})
         self.stdout.write(
             f"统计快照已写入 / statistics snapshot written: {snap} "
             f"({time.perf_counter() - started:.1f} s)"
