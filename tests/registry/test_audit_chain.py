@@ -208,3 +208,33 @@ def test_an_application_role_cannot_change_history(history):
         with connection.cursor() as cursor:
             cursor.execute("RESET ROLE")
     assert verify_chain().ok
+
+
+def test_admin_user_pages_are_audited(users, client, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password=PASSWORD)
+    client.force_login(root)
+    r = client.post("/admin/auth/user/add/", {
+        "username": "newclerk", "password1": "a-Long-unusual-pass-93", "password2": "a-Long-unusual-pass-93",
+        "usable_password": "true"})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    new = django_user_model.objects.get(username="newclerk")
+    created = AuditRecord.objects.get(action=AuditAction.CREATE_USER)
+    assert (created.actor, created.target_id) == (root, str(new.pk))
+
+    clerk = users["clerk_a1"]
+    r = client.post(f"/admin/auth/user/{clerk.pk}/password/", {
+        "password1": "another-Long-pass-71", "password2": "another-Long-pass-71",
+        "usable_password": "true"})
+    assert r.status_code == 302
+    reset = AuditRecord.objects.get(action=AuditAction.RESET_PASSWORD)
+    assert reset.target_id == str(clerk.pk) and "another" not in str(reset.detail)
+
+    r = client.get(f"/admin/auth/user/{clerk.pk}/change/")
+    form = r.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password", "groups", "user_permissions", "last_login", "date_joined")}
+    data.update({"is_superuser": "on", "is_active": "on", "date_joined_0": "2025-01-01", "date_joined_1": "00:00:00"})
+    r = client.post(f"/admin/auth/user/{clerk.pk}/change/", data)
+    assert r.status_code == 302, r.content.decode()[:3000]
+    changed = AuditRecord.objects.get(action=AuditAction.CHANGE_USER)
+    assert changed.before["is_superuser"] is False and changed.after["is_superuser"] is True
+    assert verify_chain().ok

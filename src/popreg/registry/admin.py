@@ -9,6 +9,8 @@ record) like every other path; they are never deleted (assign another role inste
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from popreg.registry import models
 
@@ -22,6 +24,55 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+_USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
+                "is_superuser")
+
+
+def _user_state(user: Any) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in _USER_FIELDS} | {
+        "groups": sorted(g.name for g in user.groups.all()) if user.pk else [],
+    }
+
+
+class AuditedUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    """Django's user pages, audited: a user created here, a change of the account (a
+    superuser is a county-wide administrator) and a password set here leave the same
+    records as the user-management actions (``create_user``, ``change_user``,
+    ``reset_password``)."""
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        from popreg.registry.access import actor_for
+        from popreg.registry.audit import AuditAction, audit
+
+        before = _user_state(type(obj).objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        if change:
+            after = _user_state(obj)
+            if after != before:
+                audit(actor_for(request.user), AuditAction.CHANGE_USER, obj,
+                      before=before, after=after, detail={"user": obj.get_username(), "page": "admin"})
+        else:
+            audit(actor_for(request.user), AuditAction.CREATE_USER, obj,
+                  after=_user_state(obj), detail={"user": obj.get_username(), "page": "admin"})
+
+    def user_change_password(self, request: Any, id: str, form_url: str = "") -> Any:
+        from popreg.registry.access import actor_for
+        from popreg.registry.audit import AuditAction, audit
+
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = get_user_model().objects.get(pk=id)
+            audit(actor_for(request.user), AuditAction.RESET_PASSWORD, user,
+                  detail={"user": user.get_username(), "page": "admin"})
+        return response
+
+
+_User = get_user_model()
+if admin.site.is_registered(_User):
+    admin.site.unregister(_User)
+admin.site.register(_User, AuditedUserAdmin)
 
 
 @admin.register(models.AdminUnit)

@@ -73,6 +73,7 @@ class AuditAction(models.TextChoices):
     # users and roles
     ASSIGN_ROLE = "assign_role", _("Assigned a role and jurisdiction")
     CREATE_USER = "create_user", _("Created a user")
+    CHANGE_USER = "change_user", _("Changed a user account")
     DEACTIVATE_USER = "deactivate_user", _("Deactivated a user")
     RESET_PASSWORD = "reset_password", _("Reset a user's password")
     CREATE_API_TOKEN = "create_api_token", _("Created an API token")

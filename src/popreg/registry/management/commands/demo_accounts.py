@@ -12,6 +12,7 @@ from django.db import transaction
 
 from popreg.registry.access import system_actor
 from popreg.registry.actions import do_assign_role
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.login_security import second_factor_required
 from popreg.registry.models import AdminUnit, Person
 
@@ -51,10 +52,13 @@ class Command(BaseCommand):
         self.stdout.write("演示账号 / demo accounts (http://127.0.0.1:8000/):")
         for username, role, unit, superuser, label in spec:
             password = opts["password"] or secrets.token_urlsafe(12)
-            user, _ = User.objects.get_or_create(username=username)
+            user, created = User.objects.get_or_create(username=username)
             user.is_superuser = user.is_staff = superuser
             user.set_password(password)
             user.save()
+            audit(actor, AuditAction.CREATE_USER if created else AuditAction.RESET_PASSWORD, user,
+                  unit_code=unit.code,
+                  detail={"user": username, "superuser": superuser, "command": "demo_accounts"})
             do_assign_role(actor, user, role, unit.code)
             self.stdout.write(f"  {username:<10} {password:<18} {label}")
         if second_factor_required(User.objects.get(username="admin")):
