@@ -121,3 +121,15 @@ def test_content_past_the_column_limit_is_refused_and_empty_columns_are_not(sett
     rows[1] = rows[1] + ["", "多余"]
     exc = _refused(to_csv(rows))
     assert "第 3 行" in exc.message_zh and f"{len(HEADER)} columns at most" in exc.message_en
+
+
+def test_other_uploaded_workbooks_are_checked_the_same_way():
+    from popreg.campaigns.fieldlists import read_field_workbook
+    from popreg.stats.assessment import AssessmentError, read_targets
+
+    bomb = _with_part(to_xlsx(sample_rows(2)), "xl/sharedStrings.xml", _shared_strings("A" * 20_000_000))
+    parsed = read_field_workbook(bomb)
+    assert not parsed.ok and "times its compressed size" in parsed.problems[0].message_en
+    with pytest.raises(AssessmentError) as exc:
+        read_targets(bomb, "targets.xlsx")
+    assert "倍" in exc.value.args[0] and "times its compressed size" in exc.value.args[1]

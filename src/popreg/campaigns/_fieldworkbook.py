@@ -42,6 +42,7 @@ from popreg.campaigns._fieldlist_rows import (
 from popreg.campaigns.models import FoundPerson, Outcome
 from popreg.core.privacy import mask_id
 from popreg.registry.exports import neutralise_workbook, unneutralise
+from popreg.registry.importing import ImportFileError, check_workbook
 from popreg.registry.models import Sex
 from popreg.registry.vocabulary import ChineseLabels, label_lookup
 
@@ -408,7 +409,11 @@ def read_workbook(data: bytes, *, today: date | None = None) -> ParsedWorkbook:
     try:
         from openpyxl import load_workbook
 
+        check_workbook(bytes(data))  # too big unpacked, or a gigantic cell: refused unread
         wb = load_workbook(io.BytesIO(data), data_only=True)
+    except ImportFileError as exc:
+        out.add("", 0, "", exc.message_zh, exc.message_en)
+        return parsed
     except Exception as exc:  # openpyxl raises many kinds on a damaged file
         out.add("", 0, "", f"无法读取该 Excel 文件（{type(exc).__name__}），文件可能已损坏",
                 f"the Excel file cannot be read ({type(exc).__name__}: {exc}); it may be damaged")

@@ -44,6 +44,7 @@ from popreg.registry._import_format import (
     REQUIRED_KEYS,
     Column,
     ImportFileError,
+    ImportLimits,
     ImportRow,
     ParseResult,
     Progress,
@@ -58,7 +59,7 @@ from popreg.registry._import_parse import (
     parse_date,
     parse_file,
 )
-from popreg.registry._import_read import sha256_of
+from popreg.registry._import_read import check_xlsx_package, sha256_of
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction
 from popreg.registry.policy import Permission
@@ -72,6 +73,14 @@ def validate_file(actor: Actor, data: bytes, file_name: str = "",
     result.errors.extend(check.errors)
     result.errors.sort(key=lambda e: e.row)
     return result
+
+
+def check_workbook(data: bytes) -> None:
+    """Refuse (:class:`ImportFileError`) an uploaded ``.xlsx`` that unpacks to too much or
+    holds a gigantic cell, before openpyxl reads it: the import limits
+    (``POPREG_IMPORT_MAX_UNPACKED_MB``, ``POPREG_IMPORT_MAX_CELL_CHARS``) for every workbook
+    a user uploads (field workbooks, targets)."""
+    check_xlsx_package(data, ImportLimits.from_settings())
 
 
 # --------------------------------------------------------------------------- reports
@@ -175,6 +184,6 @@ __all__ = [
     "AUDIT_ACTION", "COLUMNS", "COLUMN_BY_KEY", "Column", "HEAD_RELATIONS", "HUKOU_VALUES",
     "ImportFileError", "ImportRow", "KIND_VALUES", "MARITAL_VALUES", "MAX_ROWS", "ParseResult",
     "Progress", "REQUIRED_KEYS", "RESIDENCE_VALUES", "RegistryCheck", "RowError", "SEX_VALUES",
-    "check_against_registry", "error_report", "error_report_csv", "error_rows", "fill_template", "parse_date", "parse_file", "previous_import",
+    "check_against_registry", "check_workbook", "error_report", "error_report_csv", "error_rows", "fill_template", "parse_date", "parse_file", "previous_import",
     "sha256_of", "template_csv", "template_export", "template_xlsx", "validate_file",
 ]

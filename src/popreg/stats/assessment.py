@@ -38,6 +38,7 @@ from openpyxl.styles import Font
 
 from popreg.core.rules import RuleError, RuleSet, Scorecard, Target, evaluate, parse_rule_set, rank
 from popreg.registry.exports import neutralise_workbook
+from popreg.registry.importing import ImportFileError, check_workbook
 from popreg.snapshot import SnapshotError, read_manifest, read_table
 from popreg.stats.indicators import IndicatorError, SnapshotIndicators
 
@@ -168,6 +169,10 @@ def _raw_rows(data: bytes, filename: str) -> list[list[Any]]:
         text = data.decode("utf-8-sig") if not data.startswith(b"\xff\xfe") else data.decode("utf-16")
         return [list(r) for r in csv.reader(io.StringIO(text))]
     if name.endswith((".xlsx", ".xlsm")):
+        try:
+            check_workbook(data)  # too big unpacked, or a gigantic cell: refused unread
+        except ImportFileError as exc:
+            raise AssessmentError(exc.message_zh, exc.message_en) from None
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
