@@ -133,3 +133,20 @@ def test_other_uploaded_workbooks_are_checked_the_same_way():
     with pytest.raises(AssessmentError) as exc:
         read_targets(bomb, "targets.xlsx")
     assert "倍" in exc.value.args[0] and "times its compressed size" in exc.value.args[1]
+
+
+def test_through_the_import_page_a_huge_cell_is_a_clear_message_and_a_long_one_a_short_report(
+        client, users, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.POPREG_HOME = tmp_path
+    client.force_login(users["admin"])
+    rows = sample_rows(3)
+    rows[1][HEADER.index("住址")] = "东" * 1_000_000
+    r = client.post("/import/", {"file": SimpleUploadedFile("big.csv", to_csv(rows))})
+    page = client.get(r["Location"]).content.decode()
+    assert "第 3 行" in page and "1,000" in page and "内部错误" not in page
+    rows[1][HEADER.index("住址")] = "东" * 20_000  # within the scan: a row error, cut short
+    r = client.post("/import/", {"file": SimpleUploadedFile("long.csv", to_csv(rows))})
+    report = client.get(r["Location"] + "errors.csv").content.decode("utf-8-sig")
+    assert "住址" in report and "20,000" in report and len(report) < 3_000
