@@ -33,14 +33,20 @@ def test_other_roles_cannot_read_the_audit_log(login, people, role):
 
 
 def _record_at(when, action, name="admin"):
-    """An audit record written at ``when`` (an aware datetime), through audit()."""
+    """An audit record written at ``when`` (an aware datetime), through audit(): the clock
+    is the default of ``AuditRecord.at`` (set before saving, the hash chain covers it)."""
     from unittest import mock
 
     from popreg.registry.access import Actor
     from popreg.registry.audit import audit
+    from popreg.registry.models import AuditRecord
 
-    with mock.patch("django.utils.timezone.now", return_value=when):
-        return audit(Actor(name=name, role="county_admin", prefix=""), action, None, unit_code=VILLAGE_A1)
+    at = AuditRecord._meta.get_field("at")
+    with mock.patch("django.utils.timezone.now", return_value=when), \
+            mock.patch.object(at, "_get_default", lambda: when, create=True):
+        rec = audit(Actor(name=name, role="county_admin", prefix=""), action, None, unit_code=VILLAGE_A1)
+    assert rec.at == when
+    return rec
 
 
 def test_date_range_is_whole_days_in_the_county_time_zone(login, users):
@@ -62,7 +68,8 @@ def test_date_range_is_whole_days_in_the_county_time_zone(login, users):
         return [r.pk for r in page.context["page"].object_list]
 
     assert shown(**{"from": "2025-03-02", "to": "2025-03-02"}) == [early_2nd.pk]
-    assert shown(**{"from": "2025-03-02"}) == [on_3rd.pk, early_2nd.pk]
+    assert shown(**{"from": "2025-03-02", "to": "2025-03-03"}) == [on_3rd.pk, early_2nd.pk]
+    assert shown(**{"from": "2025-03-02"})[-2:] == [on_3rd.pk, early_2nd.pk]  # and today's sign-in
     assert shown(to="2025-03-01") == [late_1st.pk]
     assert shown(**{"from": "2025-03-01", "to": "2025-03-03", "action": "move_in"}) == [on_3rd.pk]
     page = c.get("/audit/", {"from": "2025-03-02", "to": "2025-03-02"}).content.decode()
