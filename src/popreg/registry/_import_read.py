@@ -220,6 +220,8 @@ def _xlsx_rows(data: bytes, limits: ImportLimits) -> Iterator[list[Any]]:
             "blank rows below the data and save it again)",
         )
     max_col = limits.max_columns + 1  # one more, to see whether anything lies past the limit
+    if ws.max_column is not None:  # the declared width (openpyxl pads every row to max_col)
+        max_col = min(max_col, ws.max_column)
 
     def rows() -> Iterator[list[Any]]:
         try:
