@@ -119,3 +119,17 @@ def test_demo_accounts_refuse_a_weak_password(county):
     with pytest.raises(CommandError):
         call_command("demo_accounts", "--password", "12345678")
     assert not get_user_model().objects.exists()
+
+
+def test_demo_accounts_print_what_a_tester_needs(county, capsys, settings):
+    from django.core.management import call_command
+
+    settings.POPREG_DEPLOYMENT = "production"
+    call_command("demo_accounts")
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert [w[0] for w in lines] == ["admin", "tongji", "shenji", "xiangzhen", "cunyuan"]
+    for name, password, *_ in lines:
+        assert len(password) >= 12
+        assert get_user_model().objects.get(username=name).check_password(password)
+    assert "TOTP" in out and "lock the account" in out
