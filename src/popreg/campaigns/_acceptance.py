@@ -127,10 +127,11 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
     except AdminUnit.DoesNotExist:
         raise campaign_error(f"单位代码 {unit_code} 不存在", f"unit {unit_code} does not exist", "unit") from None
     # a village signs its own list; a township and the county sign above it
-    needed = {
+    above_village: dict[str, Permission] = {
         SignOff.Level.TOWNSHIP: Permission.CAMPAIGN_ACCEPTANCE,
         SignOff.Level.COUNTY: Permission.CAMPAIGN_COUNTY_SIGN_OFF,
-    }.get(level, Permission.CAMPAIGN_FIELDWORK)
+    }
+    needed = above_village.get(level, Permission.CAMPAIGN_FIELDWORK)
     actor.require(needed, unit.code)
     check_unlocked(c, unit.code)
     if not in_scope(c, unit.code) and not any(v.code.startswith(prefix_of(unit)) for v in scope_villages(c)):
