@@ -19,7 +19,8 @@ def county_client(client, users, people):
 def test_a_page_out_of_range_is_a_json_400_class_answer(county_client, url, page):
     r = county_client.get(url, {"page": page})
     assert r.status_code == 422, r.content
-    assert r.json()["detail"]  # says which parameter and why
+    assert r.json()["detail"]  # pydantic's account
+    assert "参数无效：page" in r.json()["message"] and "invalid parameter: page" in r.json()["message"]
 
 
 @pytest.mark.parametrize("url", ["/api/persons", "/api/households", "/api/units"])
