@@ -125,12 +125,29 @@ def test_argon2_hashes_and_checks(settings):
     assert check_password("晴天-river-4471-lantern", encoded)
 
 
-def test_idle_session_timeout_applied(client, users, settings):
+def test_idle_session_timeout_applied(client, users):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
     from popreg.web import settings as production
 
-    assert production.POPREG_SESSION_IDLE_MINUTES == 30
-    assert production.SESSION_COOKIE_AGE == 30 * 60 and production.SESSION_SAVE_EVERY_REQUEST
+    assert production.POPREG_SESSION_IDLE_MINUTES == 30 and production.SESSION_COOKIE_AGE == 30 * 60
     assert _login(client, "clerk_a1", PASSWORD).status_code == 302
     assert client.session.get_expiry_age() == 30 * 60
+    key = client.session.session_key
     r = client.get("/")
-    assert r.cookies["sessionid"]["max-age"] == 30 * 60  # each request renews the deadline
+    assert r.status_code == 200 and r.cookies["sessionid"]["max-age"] == 30 * 60
+    first = Session.objects.get(session_key=key).expire_date
+    # within the minute a request does not write the session again
+    assert "sessionid" not in client.get("/").cookies
+    # later requests push the deadline forward
+    session = client.session
+    session["_renewed"] = 0
+    session.save()
+    Session.objects.filter(session_key=key).update(expire_date=first - timedelta(minutes=10))
+    assert client.get("/").cookies["sessionid"]["max-age"] == 30 * 60
+    assert Session.objects.get(session_key=key).expire_date >= first
+    # a session idle past its deadline has ended: the next page asks to log in
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    r = client.get("/")
+    assert r.status_code == 302 and r["Location"].startswith("/login/")

@@ -9,12 +9,15 @@ the second factor of county administrators and auditors (docs/security.md).
   ``POPREG_TRUSTED_PROXY_COUNT`` proxies vouch for it, so a client cannot choose its address
   (and escape the lockout) by sending the header itself.
 - :class:`LocalPasswordListValidator` refuses the passwords of ``data/local_passwords.txt``.
+- :class:`IdleSessionMiddleware` ends a session after ``POPREG_SESSION_IDLE_MINUTES``
+  without a request (renewing it at most once a minute).
 - :class:`SecondFactorMiddleware` sends a county administrator or auditor who has not
   verified a TOTP device to the enrol / verify page when ``POPREG_DEPLOYMENT=production``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -86,6 +89,29 @@ def second_factor_required(user: Any) -> bool:
         return True
     assignment = getattr(user, "assignment", None) if hasattr(user, "assignment") else None
     return assignment is not None and assignment.role in SECOND_FACTOR_ROLES
+
+
+#: A session's idle deadline is pushed forward at most this often: renewing it on every
+#: request would write the session table on every page, and on SQLite each such write
+#: waits behind a long import's write lock.
+RENEW_SECONDS = 60
+
+
+class IdleSessionMiddleware:
+    """Ends a session after ``POPREG_SESSION_IDLE_MINUTES`` without a request: the session
+    lives ``SESSION_COOKIE_AGE`` seconds from its last save (in the session store, not only
+    in the cookie), and a request renews it when the last renewal is over a minute old."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and "_auth_user_id" in session:
+            now = int(time.time())
+            if now - int(session.get("_renewed", 0)) >= RENEW_SECONDS:
+                session["_renewed"] = now  # marks the session modified: saved with a new expiry
+        return self.get_response(request)
 
 
 #: Paths a user who still owes a second factor may reach.

@@ -161,7 +161,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    # County administrators and auditors verify a second factor in production.
+    # Idle sessions end; county administrators and auditors verify a second factor in
+    # production (popreg.registry.login_security).
+    "popreg.registry.login_security.IdleSessionMiddleware",
     "popreg.registry.login_security.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -278,7 +280,7 @@ AXES_CLIENT_IP_CALLABLE = "popreg.registry.login_security.client_ip"
 #: Minutes without a request after which a session ends (the user logs in again).
 POPREG_SESSION_IDLE_MINUTES = int(os.environ.get("POPREG_SESSION_IDLE_MINUTES", "30"))
 SESSION_COOKIE_AGE = POPREG_SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True  # each request pushes the idle deadline forward
+# A request pushes the idle deadline forward (at most once a minute: IdleSessionMiddleware).
 # The production profile (POPREG_DEPLOYMENT above) requires a second factor (TOTP) of county
 # administrators and auditors (popreg.registry.login_security.SecondFactorMiddleware).
 #: Days an API token lives unless its owner picks fewer.
