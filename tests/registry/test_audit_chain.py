@@ -238,3 +238,19 @@ def test_admin_user_pages_are_audited(users, client, django_user_model):
     changed = AuditRecord.objects.get(action=AuditAction.CHANGE_USER)
     assert changed.before["is_superuser"] is False and changed.after["is_superuser"] is True
     assert verify_chain().ok
+
+
+def test_admin_pages_of_events_and_audit_records_showing_an_id_number_are_audited(
+        people, client, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password=PASSWORD)
+    client.force_login(root)
+    birth = Event.objects.filter(person=people["mother"]).order_by("id").first()
+    assert "id_number" in birth.changes
+    assert client.get(f"/admin/registry/event/{birth.pk}/change/").status_code == 200
+    seen = AuditRecord.objects.filter(action=AuditAction.VIEW_ID_NUMBER).get()
+    assert (seen.target_type, seen.target_id) == ("Event", str(birth.pk))
+    # an audit record without an ID number in it is not a read of one
+    plain = AuditRecord.objects.exclude(action=AuditAction.VIEW_ID_NUMBER).filter(
+        action=AuditAction.CREATE_HOUSEHOLD).first()
+    assert client.get(f"/admin/registry/auditrecord/{plain.pk}/change/").status_code == 200
+    assert AuditRecord.objects.filter(action=AuditAction.VIEW_ID_NUMBER).count() == 1

@@ -26,6 +26,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+def _has_id_number(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k == "id_number" and v or _has_id_number(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_id_number(v) for v in value)
+    return False
+
+
+def _audit_shown_id_numbers(request: Any, shown: Any, unit_code: str, values: list[Any]) -> None:
+    """An event's changes or an audit record's before/after may hold a full ID number; the
+    admin page that shows one is audited like the person's page."""
+    from popreg.registry.access import actor_for
+    from popreg.registry.audit import AuditAction, audit
+
+    if _has_id_number(values):
+        audit(actor_for(request.user), AuditAction.VIEW_ID_NUMBER, shown, unit_code=unit_code or "",
+              detail={"page": "admin"})
+
+
 _USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff",
                 "is_superuser")
 
@@ -114,11 +133,28 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = ("id", "person_id", "event_type", "event_date", "recorded_date")
     list_filter = ("event_type",)
 
+    def change_view(self, request: Any, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        event = models.Event.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if event is not None and response.status_code == 200:
+            _audit_shown_id_numbers(request, event, event.unit_code,
+                                    [event.changes, event.detail])
+        return response
+
 
 @admin.register(models.AuditRecord)
 class AuditRecordAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_name", "action", "target_type", "target_id", "unit_code")
     list_filter = ("action",)
+
+    def change_view(self, request: Any, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> Any:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        rec = models.AuditRecord.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if rec is not None and response.status_code == 200:
+            _audit_shown_id_numbers(request, rec, rec.unit_code, [rec.before, rec.after, rec.detail])
+        return response
 
 
 @admin.register(models.Assignment)
