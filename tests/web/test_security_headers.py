@@ -15,6 +15,9 @@ import popreg
 from ..conftest import TOWN_A, VILLAGE_A1
 
 TEMPLATES = sorted(Path(popreg.__file__).parent.glob("**/templates/**/*.html"))
+# Rendered to PDF by WeasyPrint only (popreg.registry.exports), never served to a browser.
+PRINT_ONLY = {"stats/templates/stats/report_print.html", "campaigns/templates/campaigns/summary_print.html",
+              "campaigns/templates/campaigns/print/field_list.html"}
 ACTIVE_CONTENT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 EVENT_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I | re.S)
 
@@ -39,6 +42,19 @@ def test_no_inline_script_or_event_handler(path):
     handler = EVENT_HANDLER.search(text)
     assert not handler, f"{_name(path)}: event-handler attribute {handler.group(0)[-40:]!r}"
     assert "javascript:" not in text.lower(), f"{_name(path)}: javascript: URL"
+
+
+@pytest.mark.parametrize("path", [p for p in TEMPLATES if _name(p) not in PRINT_ONLY], ids=_name)
+def test_no_inline_style(path):
+    """style-src 'self': styles come from static/popreg/*.css."""
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"<style\b", text, re.I), f"{_name(path)}: <style> block"
+    attribute = re.search(r"<[a-z][^>]*\sstyle\s*=", text, re.I | re.S)
+    assert not attribute, f"{_name(path)}: style attribute {attribute.group(0)[-40:]!r}"
+
+
+def test_print_only_templates_are_still_there():
+    assert {_name(p) for p in TEMPLATES} >= PRINT_ONLY
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=_name)
@@ -70,7 +86,7 @@ def test_main_pages_send_the_policy_and_no_store(login, people):
         assert r.status_code == 200, url
         policy = r["Content-Security-Policy"]
         directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
-        assert directives["script-src"] == "'self'", url
+        assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'", url
         assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-eval'" not in policy, url
         assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'", url
         assert "no-store" in r["Cache-Control"], url

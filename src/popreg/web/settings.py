@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -109,14 +109,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Content Security Policy (django-csp) in every profile: scripts only from our own static
-# files (no inline script, no event-handler attributes; a test scans the templates).  Inline
-# styles are still allowed: a few templates carry style attributes and <style> blocks.
+# Content Security Policy (django-csp) in every profile: scripts and styles only from our
+# own static files (no inline script or style, no event-handler or style attributes;
+# tests/web/test_security_headers.py scans the templates).  The print templates (PDF through
+# WeasyPrint) keep their <style>: they never reach a browser.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, UNSAFE_INLINE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
