@@ -59,6 +59,11 @@ def _urls(people) -> list[str]:
             continue
         url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
         urls.append("/" + url)
+    # Pages whose GET once wrote (the reconciliation of the registry now wrote a snapshot),
+    # with valid choices rather than none.
+    urls += ["/stats/reconciliation/?month=2025-10&level=village&snapshot=",
+             "/stats/reconciliation/?month=2025-10&level=township", "/stats/assessment/?year=2024&level=village",
+             "/stats/?year=2024&population=resident", "/jobs/?page=2", "/audit/?page=999999"]
     return sorted(set(urls))
 
 
