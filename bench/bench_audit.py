@@ -41,7 +41,12 @@ def main() -> None:
 
 
 def run(snap: Path) -> None:
+    import django
     import pyarrow.parquet as pq
+
+    # The rules print choice labels from the registry's vocabulary (Django's catalogs).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "popreg.web.settings")
+    django.setup()
 
     from popreg.campaigns.anomalies import detect_anomalies
     from popreg.snapshot.format import DEFECT_TYPES
