@@ -14,7 +14,8 @@ deterministic fallback: exact normalised ID number first, then normalised name +
 Duplicates come from the linkage engine's clusters when given (``duplicate_clusters``);
 otherwise two active records with the same normalised ID number are duplicates.
 
-No Django import here: the module is plain Python over files.
+The rules read files, never the registry database; the Chinese labels they write into
+item details come from the registry's choice vocabulary, so Django must be set up.
 """
 
 from __future__ import annotations
