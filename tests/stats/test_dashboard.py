@@ -283,6 +283,22 @@ def test_stats_refresh_command(db, tmp_path, settings, small_snap):
     assert AuditRecord.objects.filter(action="stats_refresh").count() == 2
 
 
+def test_each_refresh_prunes_old_snapshots(db, tmp_path, settings, small_snap):
+    from django.core.management import call_command
+
+    from popreg.registry.access import system_actor
+    from popreg.registry.loading import load_snapshot
+
+    settings.POPREG_HOME = tmp_path
+    settings.POPREG_KEEP_SNAPSHOTS = 1
+    load_snapshot(small_snap, system_actor("test"))
+    call_command("stats_refresh", "--at", "2025-11-01T00:00", "--no-dse")
+    call_command("stats_refresh", "--at", "2025-06-01T00:00", "--no-dse")  # older than the newest
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["20250601T000000", MOMENT]
+    call_command("stats_refresh", "--at", "2025-12-01T00:00", "--no-dse")
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["20251201T000000"]
+
+
 def test_cube_table_is_a_plain_file_next_to_the_snapshot(snap, dash):
     frame = pd.read_parquet(snap / CUBE_DIR / "indicators.parquet")
     assert set(frame["population_type"]) == set(POPULATIONS)
