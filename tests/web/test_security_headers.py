@@ -76,7 +76,7 @@ def test_the_scans_catch_what_they_look_for():
 def _pages(people) -> list[str]:
     return ["/", "/search/?q=王", f"/persons/{people['mother'].pk}/", f"/units/{TOWN_A}/",
             f"/units/{VILLAGE_A1}/persons/", f"/households/{people['hh_a'].household_no}/",
-            "/import/", "/stats/", "/campaigns/", "/linkage/", "/jobs/", "/audit/"]
+            "/import/", "/stats/", "/campaigns/", "/linkage/", "/jobs/", "/audit/", "/api/docs"]
 
 
 def test_main_pages_send_the_policy_and_no_store(login, people):
@@ -90,6 +90,7 @@ def test_main_pages_send_the_policy_and_no_store(login, people):
         assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-eval'" not in policy, url
         assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'", url
         assert "no-store" in r["Cache-Control"], url
+        assert "cdn" not in r.content.decode().lower(), url  # the API docs use the vendored Swagger UI
 
 
 def test_downloads_are_not_stored(login, people):
