@@ -41,6 +41,7 @@ test-postgres: $(STAMP)
 	DATABASE_URL=$(PG_URL) POPREG_TEST_DB_ONLY=1 $(BIN)/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	@bash scripts/system-deps.sh --demo
 	mkdir -p var
 	test -f $(DEMO)/manifest.json || $(BIN)/popreg synth --seed $(SEED) --out $(DEMO)
 	$(BIN)/popreg migrate --noinput -v 0
