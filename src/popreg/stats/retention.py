@@ -13,6 +13,7 @@ Run after each statistics refresh and by ``popreg prune``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,8 @@ from popreg.registry.audit import AuditAction
 from popreg.registry.job_models import ACTIVE_STATES, Job
 from popreg.registry.models import AuditRecord
 from popreg.stats.dashboard import list_snapshots, snapshots_root
+
+log = logging.getLogger(__name__)
 
 #: Audit actions whose records publish a result computed from a named snapshot.
 PUBLISHING_ACTIONS = (AuditAction.EXPORT_SCORECARDS, AuditAction.EXPORT_STATISTICS, AuditAction.EXPORT_FILE)
@@ -70,7 +73,14 @@ def prune_snapshots(keep: int | None = None, *, dry_run: bool = False, root: Pat
         return []
     needed = referenced_snapshots() | set(also_keep)
     gone = [p for p in candidates if p.name not in needed]
-    if not dry_run:
-        for p in gone:
+    if dry_run:
+        return gone
+    deleted = []
+    for p in gone:
+        try:
             shutil.rmtree(p)
-    return gone
+        except OSError:  # a refresh that published its snapshot does not fail on an old one
+            log.warning("cannot delete the old snapshot %s", p, exc_info=True)
+        else:
+            deleted.append(p)
+    return deleted
