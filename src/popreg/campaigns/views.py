@@ -216,10 +216,19 @@ def _next_phase(c: Campaign) -> str:
     return str(Phase(order[i + 1]).label)
 
 
+def _require_manager(actor: Actor) -> None:
+    """A role without the permission gets 403 (not a redirect with a message)."""
+    try:
+        actor.require(Permission.MANAGE_CAMPAIGNS)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+
+
 @require_POST
 @writer
 def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
+    _require_manager(actor)
     try:
         c = actions.do_advance_phase(actor, c)
         messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {
@@ -233,6 +242,7 @@ def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 @writer
 def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     c = _campaign(actor, pk)
+    _require_manager(actor)
     try:
         r = actions.do_generate_items(actor, c)
         messages.success(request, _("Automatic checks: new rectification items: %(created)s; already listed: %(existing)s.")

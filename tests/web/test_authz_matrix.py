@@ -1,0 +1,387 @@
+"""Authorization matrix: every route of the URL configuration and every operation of the
+API schema, asked by every role (and anonymously) for an object inside and one outside the
+role's jurisdiction.
+
+The expected outcome comes from the one policy table (``ROLE_PERMISSIONS``): each route
+names the permission its view requires and the kind of object its path parameters name.
+A route without an entry in :data:`ROUTES` (or an entry without a route) fails the test, so
+a new page cannot escape the matrix.
+
+* anonymous: a page redirects to the login page, the API answers 401;
+* an object outside the jurisdiction: 403 or 404, and none of the outside person's name,
+  ID number (full or masked) or household number on the page;
+* an object inside with the permission: not refused (200, a redirect, a form's 400);
+* without the permission: 403 or 404;
+* a refused POST (empty body) changes no row of any table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pytest
+from django.db import connection
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from popreg.core.privacy import mask_id
+from popreg.registry.models import Role
+from popreg.registry.policy import COUNTY_WIDE, ROLE_PERMISSIONS, Permission
+
+from ..conftest import COUNTY, TOWN_A, TOWN_B, VILLAGE_A1, VILLAGE_B1
+
+P = Permission
+
+#: Routes outside the matrix, with the reason.
+EXEMPT_PREFIXES = {
+    "admin/": "the Django admin: superusers only (admin.site.has_permission), tested in tests/registry",
+    "i18n/": "language switch: no data, open to everyone by design",
+    "^static/": "stylesheets and vendored files: public by design",
+    "login/": "the login page itself: public by design",
+    "logout/": "ends the session: no data",
+    "otp/": "two-factor enrolment of the logged-in user only (tests/web/test_login_security.py)",
+}
+
+#: The jurisdiction of each test user (tests/conftest.py ``users``) and its role.
+ROLES: dict[str | None, tuple[str, str]] = {
+    "clerk_a1": (Role.VILLAGE_CLERK, VILLAGE_A1),
+    "officer_a": (Role.TOWNSHIP_OFFICER, TOWN_A),
+    "admin": (Role.COUNTY_ADMIN, COUNTY),
+    "statistician": (Role.COUNTY_STATISTICIAN, COUNTY),
+    "auditor": (Role.AUDITOR, COUNTY),
+}
+
+#: Tables a request may add to without changing anything (sessions, login bookkeeping,
+#: audit records of reads).
+BOOKKEEPING = {"django_session", "registry_auditrecord", "axes_accesslog", "axes_accessattempt",
+               "axes_accessfailurelog", "otp_totp_totpdevice"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How to use one route: the permission its view requires, the kind of object its path
+    names (``None``: no object, asked once per role), and its methods."""
+
+    perm: Permission | None  # None: any logged-in user with a jurisdiction
+    obj: str | None = None
+    methods: tuple[str, ...] = ("GET",)
+    #: For an object that is not the user's own (another user's job), this permission too.
+    others: Permission | None = None
+    #: A POST needs this permission instead of ``perm`` (a page anyone may read, a form not).
+    post: Permission | None = None
+    #: A POST without the permission is refused by the action, not the view: the form or a
+    #: redirect comes back with the error (still nothing may change).
+    soft: bool = False
+
+
+G, POST, GP = ("GET",), ("POST",), ("GET", "POST")
+
+#: Every route: web routes by their pattern, API operations by "METHOD /api/path".
+ROUTES: dict[str, Entry] = {
+    # ---- site and registry
+    "": Entry(None),
+    "search/": Entry(P.VIEW_REGISTRY),
+    "units/<str:code>/": Entry(P.VIEW_REGISTRY, "unit"),
+    "units/<str:code>/persons/": Entry(P.VIEW_REGISTRY, "unit"),
+    "units/<str:code>/persons.csv": Entry(P.EXPORT_PERSONS, "unit"),
+    "households/<str:number>/": Entry(P.VIEW_REGISTRY, "household"),
+    "persons/<int:pk>/": Entry(P.VIEW_REGISTRY, "person"),
+    "persons/<int:pk>/death/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/move-out/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/transfer/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/marriage/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/divorce/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/enlistment/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/discharge/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "persons/<int:pk>/correct/": Entry(P.EDIT_REGISTRY, "person", GP),
+    "register/birth/": Entry(P.EDIT_REGISTRY, None, GP),
+    "register/move-in/": Entry(P.EDIT_REGISTRY, None, GP),
+    "audit/": Entry(P.READ_AUDIT),
+    "permissions/": Entry(P.MANAGE_USERS),
+    "users/": Entry(P.MANAGE_USERS),
+    "users/new/": Entry(P.MANAGE_USERS, None, GP),
+    "users/<int:pk>/password/": Entry(P.MANAGE_USERS, "user", GP),
+    "users/<int:pk>/deactivate/": Entry(P.MANAGE_USERS, "user", POST),
+    "tokens/": Entry(None),
+    "tokens/<int:pk>/revoke/": Entry(None, "token", POST, others=P.MANAGE_USERS),
+    # ---- jobs
+    "jobs/": Entry(P.VIEW_JOBS),
+    "jobs/<int:pk>/": Entry(P.VIEW_JOBS, "job", others=P.MANAGE_JOBS),
+    "jobs/<int:pk>/progress/": Entry(P.VIEW_JOBS, "job", others=P.MANAGE_JOBS),
+    "jobs/<int:pk>/cancel/": Entry(P.VIEW_JOBS, "job", POST, others=P.MANAGE_JOBS),
+    "jobs/<int:pk>/retry/": Entry(P.VIEW_JOBS, "job", POST, others=P.MANAGE_JOBS),
+    # ---- import
+    "import/": Entry(P.IMPORT_PERSONS, None, GP),
+    "import/template.xlsx": Entry(P.IMPORT_PERSONS),
+    "import/template.csv": Entry(P.IMPORT_PERSONS),
+    "import/<str:job>/": Entry(P.IMPORT_PERSONS, "missing"),
+    "import/<str:job>/progress/": Entry(P.IMPORT_PERSONS, "missing"),
+    "import/<str:job>/commit/": Entry(P.IMPORT_PERSONS, "missing", POST),
+    "import/<str:job>/errors.csv": Entry(P.IMPORT_PERSONS, "missing"),
+    "import/<str:job>/errors.xlsx": Entry(P.IMPORT_PERSONS, "missing"),
+    # ---- duplicate review (reading the queue and the runs is reading the registry)
+    "linkage/": Entry(P.VIEW_REGISTRY),
+    "linkage/candidates/<int:pk>/": Entry(P.VIEW_REGISTRY, "candidate"),
+    "linkage/candidates/<int:pk>/decide/": Entry(P.REVIEW_DUPLICATES, "candidate", POST),
+    "linkage/candidates/<int:pk>/merge/": Entry(P.REVIEW_DUPLICATES, "candidate", POST),
+    "linkage/merges/": Entry(P.VIEW_REGISTRY),
+    "linkage/merges/<int:pk>/undo/": Entry(P.REVIEW_DUPLICATES, "missing", POST),
+    "linkage/runs/": Entry(P.VIEW_REGISTRY),
+    "linkage/runs/start/": Entry(P.RUN_DEDUP, None, POST),
+    "linkage/runs/<int:pk>/": Entry(P.VIEW_REGISTRY, "run"),
+    "linkage/runs/<int:pk>/progress.json": Entry(P.VIEW_REGISTRY, "run"),
+    "linkage/labels.csv": Entry(P.REVIEW_DUPLICATES),
+    # ---- campaigns
+    "campaigns/": Entry(P.VIEW_REGISTRY),
+    # The form shows to every writer; the action refuses who may not create (a test of its own).
+    "campaigns/new/": Entry(P.EDIT_REGISTRY, None, GP, post=P.MANAGE_CAMPAIGNS, soft=True),
+    "campaigns/<int:pk>/": Entry(P.VIEW_REGISTRY, "campaign"),
+    "campaigns/<int:pk>/advance/": Entry(P.MANAGE_CAMPAIGNS, "campaign", POST),
+    "campaigns/<int:pk>/generate/": Entry(P.MANAGE_CAMPAIGNS, "campaign", POST),
+    "campaigns/<int:pk>/items/": Entry(P.VIEW_REGISTRY, "campaign"),
+    "campaigns/<int:pk>/items/<int:item_pk>/": Entry(P.VIEW_REGISTRY, "missing"),
+    "campaigns/<int:pk>/summary/": Entry(P.VIEW_REGISTRY, "campaign"),
+    "campaigns/<int:pk>/summary.<str:fmt>": Entry(P.VIEW_REGISTRY, "campaign"),
+    "campaigns/<int:pk>/sign-off/": Entry(P.CAMPAIGN_FIELDWORK, "campaign", POST),
+    "campaigns/<int:pk>/villages/<str:code>/workbook.xlsx": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village"),
+    "campaigns/<int:pk>/villages/<str:code>/list.pdf": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village", POST),
+    "campaigns/field-lists/<int:job>/download/": Entry(P.CAMPAIGN_FIELDWORK, "missing"),
+    "campaigns/<int:pk>/villages/<str:code>/upload/": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village", GP),
+    "campaigns/<int:pk>/villages/<str:code>/capture/": Entry(P.VIEW_REGISTRY, "campaign_village"),
+    "campaigns/<int:pk>/villages/<str:code>/capture/<int:person_pk>/": Entry(
+        P.CAMPAIGN_FIELDWORK, "campaign_village_person", POST),
+    "campaigns/<int:pk>/villages/<str:code>/found/": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village", POST),
+    "campaigns/<int:pk>/villages/<str:code>/spot-check/": Entry(P.VIEW_REGISTRY, "campaign_village"),
+    # ---- statistics, assessment, reconciliation
+    "stats/": Entry(P.VIEW_STATISTICS),
+    "stats/refresh/": Entry(P.REFRESH_STATISTICS, None, POST),
+    "stats/dse/build/": Entry(P.REFRESH_STATISTICS, None, POST),
+    "stats/units/<str:code>/": Entry(P.VIEW_STATISTICS, "unit"),
+    "stats/units/<str:code>/dse/": Entry(P.VIEW_STATISTICS, "unit"),
+    "stats/units/<str:code>/report.pdf": Entry(P.EXPORT_STATISTICS, "unit"),
+    "stats/units/<str:code>/report.xlsx": Entry(P.EXPORT_STATISTICS, "unit"),
+    "stats/assessment/": Entry(P.VIEW_STATISTICS),
+    "stats/assessment/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "missing"),
+    "stats/assessment/rules/": Entry(P.VIEW_STATISTICS, None, GP, post=P.MAINTAIN_ASSESSMENT, soft=True),
+    "stats/assessment/targets/": Entry(P.VIEW_STATISTICS, None, GP, post=P.SET_TARGETS),
+    "stats/assessment/targets/template.xlsx": Entry(P.VIEW_STATISTICS),
+    "stats/reconciliation/": Entry(P.VIEW_STATISTICS),
+    "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "missing"),
+    "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "missing", GP),
+    # ---- read API
+    "GET /api/units": Entry(P.VIEW_REGISTRY),
+    "GET /api/units/{code}": Entry(P.VIEW_REGISTRY, "unit"),
+    "GET /api/units/{code}/children": Entry(P.VIEW_REGISTRY, "unit"),
+    "GET /api/households": Entry(P.VIEW_REGISTRY),
+    "GET /api/households/{household_id}": Entry(P.VIEW_REGISTRY, "household_id"),
+    "GET /api/persons": Entry(P.VIEW_REGISTRY),
+    "GET /api/persons/{person_id}": Entry(P.VIEW_REGISTRY, "person"),
+}
+
+def _web_routes(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if str(p.pattern) == "api/":
+                continue  # the API's operations come from its schema
+            yield from _web_routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern)
+
+
+def all_routes() -> set[str]:
+    from popreg.web.api import api
+
+    routes = {r for r in _web_routes(get_resolver().url_patterns)
+              if not r.startswith(tuple(EXEMPT_PREFIXES))}
+    for path, ops in api.get_openapi_schema()["paths"].items():
+        for method in ops:
+            routes.add(f"{method.upper()} {path}")
+    return routes
+
+
+def test_every_route_has_an_entry_and_every_entry_a_route(db):
+    routes = all_routes()
+    missing, stale = sorted(routes - ROUTES.keys()), sorted(ROUTES.keys() - routes)
+    assert not missing, f"routes without an entry in ROUTES (add one): {missing}"
+    assert not stale, f"entries in ROUTES for routes that no longer exist: {stale}"
+
+
+# ---------------------------------------------------------------- the county's objects
+
+
+def in_scope(role_unit: str, code: str) -> bool:
+    if role_unit == COUNTY:
+        return True
+    if role_unit.endswith("000"):  # a township
+        return code[:9] == role_unit[:9]
+    return code == role_unit
+
+
+def _counts() -> dict[str, int]:
+    tables = sorted(t for t in connection.introspection.table_names() if not t.startswith("sqlite_"))
+    qn = connection.ops.quote_name
+    sql = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {qn(t)}" for t in tables)
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return dict(cur.fetchall())
+
+
+@pytest.fixture
+def world(people, users, actors):
+    """Inside and outside objects of every kind (outside: township B)."""
+    from popreg.campaigns import actions as campaign_actions
+    from popreg.linkage.models import DedupRun, DuplicateCandidate
+    from popreg.registry import actions
+    from popreg.registry.actions.accounts import do_create_api_token
+    from popreg.registry.job_models import Job
+
+    admin = actors["admin"]
+    twin_b = actions.do_register_birth(admin, name="李娜", sex="F", birth_date=date(1985, 1, 2),
+                                       registered_unit_code=VILLAGE_B1, household=people["hh_b"])
+    dates = {"preparation_start": date(2025, 10, 1), "preparation_end": date(2025, 10, 31),
+             "verification_start": date(2025, 11, 1), "verification_end": date(2025, 11, 15),
+             "rectification_start": date(2025, 11, 16), "rectification_end": date(2025, 11, 30),
+             "summary_start": date(2025, 12, 1), "summary_end": date(2025, 12, 15)}
+
+    def campaign(code):
+        return campaign_actions.do_create_campaign(
+            admin, name=f"整顿{code}", scope_codes=[code], reference_moment=datetime(2025, 11, 1),
+            dates=dates, spot_check_households=2, error_threshold=0.05, seed=7)
+
+    camp_a, camp_b = campaign(TOWN_A), campaign(TOWN_B)
+
+    def candidate(a, b):
+        lo, hi = sorted((a.pk, b.pk))
+        return DuplicateCandidate.objects.create(person_a_id=lo, person_b_id=hi, match_weight=9.5,
+                                                 match_probability=0.9, evidence=[])
+
+    def run(code, user):
+        return DedupRun.objects.create(unit_id=code, started_by=user, started_by_name=user.username)
+
+    def job(user, code):
+        return Job.objects.create(kind="import", owner=user, owner_name=user.username, unit_code=code,
+                                  state="failed")
+
+    def account(username, code):  # users the matrix may deactivate
+        from django.contrib.auth import get_user_model
+
+        from popreg.registry.models import Assignment
+
+        u = get_user_model().objects.create_user(username=username, password="x-unused-1")
+        Assignment.objects.create(user=u, role=Role.VILLAGE_CLERK, unit_id=code)
+        return u
+
+    own_jobs = {name: job(users[name], unit) for name, (_, unit) in ROLES.items()}
+    own_tokens = {name: do_create_api_token(actors[name], "script")[0] for name in ROLES}
+    mother, other = people["mother"], people["other"]
+    # kind -> (value for the path of an inside object, of an outside one), with its unit.
+    return {
+        "unit": ((VILLAGE_A1,), (VILLAGE_B1,)),
+        "household": ((people["hh_a"].household_no,), (people["hh_b"].household_no,)),
+        "household_id": ((people["hh_a"].pk,), (people["hh_b"].pk,)),
+        "person": ((mother.pk,), (other.pk,)),
+        "campaign": ((camp_a.pk,), (camp_b.pk,)),
+        "campaign_village": ((camp_a.pk, VILLAGE_A1), (camp_b.pk, VILLAGE_B1)),
+        "campaign_village_person": ((camp_a.pk, VILLAGE_A1, mother.pk), (camp_b.pk, VILLAGE_B1, other.pk)),
+        "candidate": ((candidate(mother, people["child"]).pk,), (candidate(other, twin_b).pk,)),
+        "run": ((run(VILLAGE_A1, users["clerk_a1"]).pk,), (run(VILLAGE_B1, users["clerk_b1"]).pk,)),
+        "user": ((account("target_a1", VILLAGE_A1).pk,), (account("target_b1", VILLAGE_B1).pk,)),
+        "job": own_jobs, "job_foreign": job(users["clerk_b1"], VILLAGE_B1),
+        "token": own_tokens, "token_foreign": do_create_api_token(actors["clerk_b1"], "script")[0],
+        "traces": [other.name, other.id_number, mask_id(other.id_number), people["hh_b"].household_no,
+                   f'href="/persons/{other.pk}/"'],
+    }
+
+
+def _fill(route: str, values: tuple) -> str:
+    it = iter(values)
+    url = re.sub(r"<(?:\w+:)?(\w+)>|\{(\w+)\}", lambda m: "xlsx" if m.group(1) == "fmt" else str(next(it)), route)
+    return url if url.startswith("/") else "/" + url
+
+
+def _cases(route: str, entry: Entry, world, name: str | None):
+    """(label, url) for one route and one user: "own" (inside the jurisdiction of the
+    township-A users, or the user's own job or token), "foreign" (township B, or another
+    user's), "missing" (no such object), "-" (no object in the path)."""
+    path = route.split(" ", 1)[1] if route.startswith(("GET ", "POST ")) else route
+    if entry.obj is None:
+        yield "-", _fill(path, ())
+    elif entry.obj == "missing":
+        yield "missing", _fill(path, (999999,) * 3)
+    elif entry.obj in ("job", "token"):
+        own = world[entry.obj].get(name) or world[entry.obj]["clerk_a1"]
+        yield "own", _fill(path, (own.pk,))
+        yield "foreign", _fill(path, (world[entry.obj + "_foreign"].pk,))
+    else:
+        inside, outside = world[entry.obj]
+        yield "own", _fill(path, inside)
+        yield "foreign", _fill(path, outside)
+
+
+def _allowed(name: str, entry: Entry, label: str, method: str) -> bool:
+    role, unit = ROLES[name]
+    perms = ROLE_PERMISSIONS[role]
+    if label == "missing":
+        return False
+    perm = entry.post if method == "POST" and entry.post else entry.perm
+    if perm is not None and (perm not in perms or (perm in COUNTY_WIDE and unit != COUNTY)):
+        return False
+    if label == "foreign":
+        if entry.others is not None:  # another user's object (job, token) in township B
+            return entry.others in perms and unit == COUNTY
+        return unit == COUNTY
+    return True
+
+
+def _body(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode("utf-8", "replace")
+    return response.content.decode("utf-8", "replace")
+
+
+def test_authorization_matrix(client, world, users, settings, tmp_path):
+    settings.POPREG_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    failures: list[str] = []
+    checked = 0
+    for route in sorted(ROUTES):
+        entry = ROUTES[route]
+        api = route.startswith(("GET ", "POST "))
+        methods = (route.split(" ", 1)[0],) if api else entry.methods
+        for name in [None, *ROLES]:
+            if name is None:
+                client.logout()
+            else:
+                client.force_login(users[name])
+            for label, url in _cases(route, entry, world, name):
+                for method in methods:
+                    before = _counts() if method == "POST" else None
+                    r = client.get(url) if method == "GET" else client.post(url, {})
+                    checked += 1
+                    status = r.status_code
+                    allowed = name is not None and _allowed(name, entry, label, method)
+                    where = f"{method} {url} [{route}] as {name or 'anonymous'} ({label}): {status}"
+                    if name is None:
+                        ok = status == 401 if api else (status == 302 and "/login/" in r.get("Location", ""))
+                        if not ok:
+                            failures.append(f"{where}, expected {'401' if api else 'redirect to login'}")
+                    elif status >= 500:
+                        failures.append(f"{where}, server error")
+                    elif allowed:
+                        if status in (401, 403, 404):
+                            failures.append(f"{where}, expected to be allowed")
+                    elif status not in (403, 404) and not (entry.soft and method == "POST" and label != "foreign"):
+                        failures.append(f"{where}, expected 403 or 404")
+                    if name is not None and not in_scope(ROLES[name][1], VILLAGE_B1) and status < 500:
+                        body = _body(r)
+                        leaked = [t for t in world["traces"] if t in body and t not in url]  # not echoed
+                        if leaked:
+                            failures.append(f"{where}, shows the outside person: {leaked}")
+                    if before is not None and not allowed:
+                        after = _counts()
+                        changed = sorted(t for t in after if after[t] != before.get(t) and t not in BOOKKEEPING)
+                        if changed:
+                            failures.append(f"{where}, refused but changed {changed}")
+    assert checked > 500
+    assert not failures, f"{len(failures)} of {checked} requests:\n" + "\n".join(failures)
