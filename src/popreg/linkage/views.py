@@ -189,7 +189,7 @@ def _detail(
     )
     active_merge = next((m for m in merges if not m.undone), None)
     can_merge = (
-        actor.can_write
+        actor.can(Permission.REVIEW_DUPLICATES)
         and active_merge is None
         and a.merged_into_id is None
         and b.merged_into_id is None

@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import translation
 
-from popreg.registry.errors import JurisdictionError, PermissionDeniedError, ReadOnlyRoleError
+from popreg.registry.errors import JurisdictionError, PermissionDeniedError
 from popreg.registry.models import PREFIX_LENGTH, AdminUnit, Role
 from popreg.registry.policy import COUNTY_WIDE, Permission, role_has
 
@@ -77,11 +77,6 @@ class Actor:
         if unit_code is not None:
             self.check_unit(unit_code)
 
-    def check_write(self) -> None:
-        if not self.can_write:
-            raise ReadOnlyRoleError(
-                "当前角色为只读，不能修改登记信息", "your role is read-only and cannot change records"
-            )
 
 
 def _labels(permission: Permission) -> tuple[str, str]:

@@ -25,10 +25,6 @@ class JurisdictionError(RegistryError):
     """The acting user may not see or change records of this unit."""
 
 
-class ReadOnlyRoleError(RegistryError):
-    """The acting user's role reads but never writes."""
-
-
 class PermissionDeniedError(RegistryError):
     """The acting user's role does not hold the permission an operation needs."""
 
