@@ -170,8 +170,11 @@ def test_verify_history_command(people, actors):
     Person.objects.filter(pk=people["other"].pk).update(status="active")
     with pytest.raises(CommandError):
         call_command("verify_history")
+    version = Person.objects.get(pk=people["other"].pk).version
     call_command("verify_history", "--repair")
-    assert Person.objects.get(pk=people["other"].pk).status == "deceased"
+    repaired = Person.objects.get(pk=people["other"].pk)
+    assert repaired.status == "deceased"
+    assert repaired.version == version + 1  # a form opened before the repair is stale
     rec = AuditRecord.objects.get(action="repair_history")
     assert rec.target_id == str(people["other"].pk) and rec.actor_name == "verify_history"
     assert rec.before == {"status": "active"} and rec.after == {"status": "deceased"}

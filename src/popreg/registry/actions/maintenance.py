@@ -59,7 +59,9 @@ def do_repair_history(actor: Actor, person: Person | int) -> list[str]:
     stored = fresh.state()
     for f in fields:
         setattr(fresh, f, from_json(f, target.get(f)))
-    fresh.save(update_fields=fields)
+    # A form opened on the wrong state must not be saved over the repaired one.
+    fresh.version += 1
+    fresh.save(update_fields=[*fields, "version"])
     audit(actor, AuditAction.REPAIR_HISTORY, fresh, unit_code=fresh.registered_unit_id or "",
           before={f: stored.get(f) for f in fields}, after={f: target.get(f) for f in fields})
     return fields
