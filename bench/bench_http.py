@@ -311,6 +311,8 @@ def main() -> None:
     ap.add_argument("--skip-setup", action="store_true",
                     help="the database is migrated and loaded: only reset the demo passwords")
     ap.add_argument("--json", action="store_true", help="also write bench/results/http-<time>.json")
+    ap.add_argument("--gunicorn-first", action="store_true",
+                    help="measure gunicorn before runserver (to see the effect of the order)")
     args = ap.parse_args()
 
     env = server_env(args.database)
@@ -322,7 +324,7 @@ def main() -> None:
         [sys.executable, "-c", "import runpy; print(runpy.run_path('deploy/gunicorn.conf.py')['workers'])"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     print(f"{args.clients} clients x {args.seconds:.0f} s per server, as {USER} (village {unit}, "
-          f"{len(ids)} persons); mix {', '.join(f'{k} {w} %' for k, w in MIX)}")
+          f"{len(ids)} of its persons sampled); mix {', '.join(f'{k} {w} %' for k, w in MIX)}")
     print("production profile over plain HTTP on 127.0.0.1: POPREG_SSL_REDIRECT=0, "
           "POPREG_SECURE_COOKIES=0, POPREG_HSTS_SECONDS=0 (no second factor asked of a clerk)")
     print(f"gunicorn: deploy/gunicorn.conf.py ({workers} sync workers); both servers with "
@@ -330,7 +332,7 @@ def main() -> None:
 
     results: dict[str, dict[str, dict[str, float]]] = {}
     loads = {}
-    for kind in ("runserver", "gunicorn"):
+    for kind in ("gunicorn", "runserver") if args.gunicorn_first else ("runserver", "gunicorn"):
         port = free_port()
         procs = start_server(kind, port, env)
         try:
@@ -345,7 +347,7 @@ def main() -> None:
               f"{loads[kind][1]:.1f} after" + (f"; first errors: {rec.samples}" if rec.samples else ""),
               flush=True)
 
-    print_table(results)
+    print_table({k: results[k] for k in ("runserver", "gunicorn")})
     base, prod = results["runserver"]["all"], results["gunicorn"]["all"]
     print(f"ratio gunicorn/runserver: p95 {prod['p95'] / base['p95']:.2f}x (lower is better), "
           f"throughput {prod['per_s'] / base['per_s']:.2f}x (higher is better)")
