@@ -203,8 +203,8 @@ def all_routes() -> set[str]:
 def test_every_route_has_an_entry_and_every_entry_a_route(db):
     routes = all_routes()
     missing, stale = sorted(routes - ROUTES.keys()), sorted(ROUTES.keys() - routes)
-    assert not missing, f"routes without an entry in ROUTES (add one): {missing}"
-    assert not stale, f"entries in ROUTES for routes that no longer exist: {stale}"
+    assert not missing and not stale, (f"routes without an entry in ROUTES (add one): {missing}\n"
+                                       f"entries in ROUTES for routes that no longer exist: {stale}")
 
 
 # ---------------------------------------------------------------- the county's objects
