@@ -42,6 +42,8 @@ EXEMPT_PREFIXES = {
     "logout/": "ends the session: no data",
     "otp/": "two-factor enrolment of the logged-in user only (tests/web/test_login_security.py)",
 }
+#: Single routes outside the matrix (exact pattern), with the reason.
+EXEMPT_EXACT = {"api/": "django-ninja's root: answers 404 to everyone, no data"}
 
 #: The jurisdiction of each test user (tests/conftest.py ``users``) and its role.
 ROLES: dict[str | None, tuple[str, str]] = {
@@ -169,7 +171,9 @@ ROUTES: dict[str, Entry] = {
     "stats/reconciliation/": Entry(P.VIEW_STATISTICS),
     "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "missing"),
     "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "missing", GP),
-    # ---- read API
+    # ---- read API: its documentation and schema (logged-in users), then its operations
+    "api/docs": Entry(None),
+    "api/openapi.json": Entry(None),
     "GET /api/units": Entry(P.VIEW_REGISTRY),
     "GET /api/units/{code}": Entry(P.VIEW_REGISTRY, "unit"),
     "GET /api/units/{code}/children": Entry(P.VIEW_REGISTRY, "unit"),
@@ -182,8 +186,6 @@ ROUTES: dict[str, Entry] = {
 def _web_routes(patterns, prefix=""):
     for p in patterns:
         if isinstance(p, URLResolver):
-            if str(p.pattern) == "api/":
-                continue  # the API's operations come from its schema
             yield from _web_routes(p.url_patterns, prefix + str(p.pattern))
         elif isinstance(p, URLPattern):
             yield prefix + str(p.pattern)
@@ -192,11 +194,12 @@ def _web_routes(patterns, prefix=""):
 def all_routes() -> set[str]:
     from popreg.web.api import api
 
-    routes = {r for r in _web_routes(get_resolver().url_patterns)
-              if not r.startswith(tuple(EXEMPT_PREFIXES))}
-    for path, ops in api.get_openapi_schema()["paths"].items():
-        for method in ops:
-            routes.add(f"{method.upper()} {path}")
+    paths = api.get_openapi_schema()["paths"]
+    routes = {f"{method.upper()} {path}" for path, ops in paths.items() for method in ops}
+    for r in _web_routes(get_resolver().url_patterns):
+        # The API's operations come from its schema; its other routes (docs, schema) are pages.
+        if not r.startswith(tuple(EXEMPT_PREFIXES)) and r not in EXEMPT_EXACT and "/" + re.sub(r"<(\w+)>", r"{\1}", r) not in paths:
+            routes.add(r)
     return routes
 
 
@@ -353,8 +356,8 @@ def test_authorization_matrix(client, world, users, actors, settings, tmp_path):
     checked = 0
     for route in sorted(ROUTES):
         entry = ROUTES[route]
-        api = route.startswith(("GET ", "POST "))
-        methods = (route.split(" ", 1)[0],) if api else entry.methods
+        api = " " in route  # an operation of the API schema
+        methods = (route.split(" ", 1)[0],) if " " in route else entry.methods
         for name in [None, *ROLES]:
             if name is None:
                 client.logout()
