@@ -164,12 +164,12 @@ ROUTES: dict[str, Entry] = {
     "stats/units/<str:code>/report.pdf": Entry(P.EXPORT_STATISTICS, "unit"),
     "stats/units/<str:code>/report.xlsx": Entry(P.EXPORT_STATISTICS, "unit"),
     "stats/assessment/": Entry(P.VIEW_STATISTICS),
-    "stats/assessment/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "missing"),
+    "stats/assessment/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "assessment_job", others=P.MANAGE_JOBS),
     "stats/assessment/rules/": Entry(P.VIEW_STATISTICS, None, GP, post=P.MAINTAIN_ASSESSMENT, soft=True),
     "stats/assessment/targets/": Entry(P.VIEW_STATISTICS, None, GP, post=P.SET_TARGETS),
     "stats/assessment/targets/template.xlsx": Entry(P.VIEW_STATISTICS),
     "stats/reconciliation/": Entry(P.VIEW_STATISTICS),
-    "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "missing"),
+    "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "reconciliation_job", others=P.MANAGE_JOBS),
     "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "missing", GP),
     # ---- read API: its documentation and schema (logged-in users), then its operations
     "api/docs": Entry(None),
@@ -262,9 +262,12 @@ def world(people, users, actors):
     def run(code, user):
         return DedupRun.objects.create(unit_id=code, started_by=user, started_by_name=user.username)
 
-    def job(user, code):
-        return Job.objects.create(kind="import", owner=user, owner_name=user.username, unit_code=code,
-                                  state="failed")
+    def job(user, code, kind="import", state="failed"):
+        return Job.objects.create(kind=kind, owner=user, owner_name=user.username, unit_code=code,
+                                  state=state)
+
+    def jobs_of(kind):  # a running job of each user (its result page points to its progress)
+        return {name: job(users[name], unit, kind, "running") for name, (_, unit) in ROLES.items()}
 
     def account(username, code):  # users the matrix may deactivate
         from django.contrib.auth import get_user_model
@@ -291,6 +294,10 @@ def world(people, users, actors):
         "run": ((run(VILLAGE_A1, users["clerk_a1"]).pk,), (run(VILLAGE_B1, users["clerk_b1"]).pk,)),
         "user": ((account("target_a1", VILLAGE_A1).pk,), (account("target_b1", VILLAGE_B1).pk,)),
         "job": own_jobs, "job_foreign": job(users["clerk_b1"], VILLAGE_B1),
+        "assessment_job": jobs_of("assessment"),
+        "assessment_job_foreign": job(users["clerk_b1"], VILLAGE_B1, "assessment", "running"),
+        "reconciliation_job": jobs_of("reconciliation"),
+        "reconciliation_job_foreign": job(users["clerk_b1"], VILLAGE_B1, "reconciliation", "running"),
         "token": own_tokens, "token_foreign": do_create_api_token(actors["clerk_b1"], "script")[0],
         "traces": [other.name, other.id_number, mask_id(other.id_number), people["hh_b"].household_no,
                    f'href="/persons/{other.pk}/"'],
@@ -312,7 +319,7 @@ def _cases(route: str, entry: Entry, world, name: str | None):
         yield "-", _fill(path, ())
     elif entry.obj == "missing":
         yield "missing", _fill(path, (999999,) * 3)
-    elif entry.obj in ("job", "token"):
+    elif entry.obj in ("job", "token", "assessment_job", "reconciliation_job"):
         own = world[entry.obj].get(name) or world[entry.obj]["clerk_a1"]
         yield "own", _fill(path, (own.pk,))
         yield "foreign", _fill(path, (world[entry.obj + "_foreign"].pk,))
