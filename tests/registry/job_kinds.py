@@ -28,3 +28,29 @@ def wait_for_go(ctx: JobContext) -> None:
 
 register(JobKind(name="test_wait", label=gettext_noop("Waiting"), permission=Permission.VIEW_JOBS,
                  handler=wait_for_go, stages={"waiting": gettext_noop("Waiting")}, exclusive=True))
+
+
+def _pause_once_after_the_import_wrote() -> None:
+    """With POPREG_TEST_IMPORT_PAUSE=<file>: the first import commit stops after writing
+    every row, inside its transaction, creates <file> and waits to be killed there (a
+    retry finds the file and goes on), so a test can kill the worker at exactly that point."""
+    import os
+
+    marker = os.environ.get("POPREG_TEST_IMPORT_PAUSE")
+    if not marker:
+        return
+    from popreg.registry import import_jobs
+
+    real = import_jobs.do_import_persons
+
+    def write_then_pause(*args, **kwargs):
+        summary = real(*args, **kwargs)
+        if not Path(marker).exists():
+            Path(marker).write_text("written, not committed", "utf-8")
+            time.sleep(600)
+        return summary
+
+    import_jobs.do_import_persons = write_then_pause
+
+
+_pause_once_after_the_import_wrote()

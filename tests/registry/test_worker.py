@@ -117,6 +117,7 @@ def scratch(tmp_path):
         DATABASE_URL=db.url,
         POPREG_HOME=str(tmp_path),
         POPREG_JOB_MODULES="tests.registry.job_kinds",
+        POPREG_TEST_IMPORT_PAUSE=str(tmp_path / "import-paused"),
         POPREG_TASKS_BACKEND="database",
         DJANGO_SETTINGS_MODULE="popreg.web.settings",
         PYTHONPATH=f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}",
@@ -148,7 +149,8 @@ def scratch(tmp_path):
             time.sleep(step)
         raise AssertionError(f"job {job_id} stuck: {row(job_id)}")
 
-    yield {"script": script, "row": row, "until": until, "db": db, "tmp": tmp_path}
+    yield {"script": script, "row": row, "until": until, "db": db, "tmp": tmp_path,
+           "pause": tmp_path / "import-paused"}
     os.killpg(worker.pid, signal.SIGTERM)
     try:
         worker.wait(timeout=15)
@@ -198,9 +200,14 @@ def test_a_killed_import_writes_nothing(scratch):
     meta = json.loads(meta_path.read_text("utf-8"))
     meta_path.write_text(json.dumps({**meta, "check_job": check}), "utf-8")
     commit = int(scratch["script"](do="start", kind="import_commit", params={"import_id": folder}))
-    r = scratch["until"](commit, lambda r: r["stage"] == "writing" or r["state"] not in ("queued", "running"),
-                         timeout=120, step=0.005)
-    assert r["state"] == "running", f"the import finished before it could be killed: {r}"
+    # The worker stops after writing every row, before its transaction commits (see
+    # job_kinds.py), and says so through the marker file: kill it exactly there.
+    paused = scratch["pause"]
+    end = time.monotonic() + 120
+    while not paused.exists() and time.monotonic() < end:
+        time.sleep(0.02)
+    r = scratch["row"](commit)
+    assert paused.exists() and r["state"] == "running", r
     _kill_worker_of(r)
     r = scratch["until"](commit, lambda r: r["state"] != "running", timeout=30)
     assert r["state"] == "failed" and "interrupted" in r["error_en"]
