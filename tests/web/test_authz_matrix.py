@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -75,6 +76,9 @@ class Entry:
     #: A POST without the permission is refused by the action, not the view: the form or a
     #: redirect comes back with the error (still nothing may change).
     soft: bool = False
+    #: Only the object's owner may use it (an import folder): another user's object is
+    #: refused whatever the role.
+    owner_only: bool = False
 
 
 G, POST, GP = ("GET",), ("POST",), ("GET", "POST")
@@ -117,18 +121,18 @@ ROUTES: dict[str, Entry] = {
     "import/": Entry(P.IMPORT_PERSONS, None, GP),
     "import/template.xlsx": Entry(P.IMPORT_PERSONS),
     "import/template.csv": Entry(P.IMPORT_PERSONS),
-    "import/<str:job>/": Entry(P.IMPORT_PERSONS, "missing"),
-    "import/<str:job>/progress/": Entry(P.IMPORT_PERSONS, "missing"),
-    "import/<str:job>/commit/": Entry(P.IMPORT_PERSONS, "missing", POST),
-    "import/<str:job>/errors.csv": Entry(P.IMPORT_PERSONS, "missing"),
-    "import/<str:job>/errors.xlsx": Entry(P.IMPORT_PERSONS, "missing"),
+    "import/<str:job>/": Entry(P.IMPORT_PERSONS, "import", owner_only=True),
+    "import/<str:job>/progress/": Entry(P.IMPORT_PERSONS, "import", owner_only=True),
+    "import/<str:job>/commit/": Entry(P.IMPORT_PERSONS, "import", POST, owner_only=True),
+    "import/<str:job>/errors.csv": Entry(P.IMPORT_PERSONS, "import", owner_only=True),
+    "import/<str:job>/errors.xlsx": Entry(P.IMPORT_PERSONS, "import", owner_only=True),
     # ---- duplicate review (reading the queue and the runs is reading the registry)
     "linkage/": Entry(P.VIEW_REGISTRY),
     "linkage/candidates/<int:pk>/": Entry(P.VIEW_REGISTRY, "candidate"),
     "linkage/candidates/<int:pk>/decide/": Entry(P.REVIEW_DUPLICATES, "candidate", POST),
     "linkage/candidates/<int:pk>/merge/": Entry(P.REVIEW_DUPLICATES, "candidate", POST),
     "linkage/merges/": Entry(P.VIEW_REGISTRY),
-    "linkage/merges/<int:pk>/undo/": Entry(P.REVIEW_DUPLICATES, "missing", POST),
+    "linkage/merges/<int:pk>/undo/": Entry(P.REVIEW_DUPLICATES, "merge", POST),
     "linkage/runs/": Entry(P.VIEW_REGISTRY),
     "linkage/runs/start/": Entry(P.RUN_DEDUP, None, POST),
     "linkage/runs/<int:pk>/": Entry(P.VIEW_REGISTRY, "run"),
@@ -142,13 +146,13 @@ ROUTES: dict[str, Entry] = {
     "campaigns/<int:pk>/advance/": Entry(P.MANAGE_CAMPAIGNS, "campaign", POST),
     "campaigns/<int:pk>/generate/": Entry(P.MANAGE_CAMPAIGNS, "campaign", POST),
     "campaigns/<int:pk>/items/": Entry(P.VIEW_REGISTRY, "campaign"),
-    "campaigns/<int:pk>/items/<int:item_pk>/": Entry(P.VIEW_REGISTRY, "missing"),
+    "campaigns/<int:pk>/items/<int:item_pk>/": Entry(P.VIEW_REGISTRY, "campaign_item"),
     "campaigns/<int:pk>/summary/": Entry(P.VIEW_REGISTRY, "campaign"),
     "campaigns/<int:pk>/summary.<str:fmt>": Entry(P.VIEW_REGISTRY, "campaign"),
     "campaigns/<int:pk>/sign-off/": Entry(P.CAMPAIGN_FIELDWORK, "campaign", POST),
     "campaigns/<int:pk>/villages/<str:code>/workbook.xlsx": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village"),
     "campaigns/<int:pk>/villages/<str:code>/list.pdf": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village", POST),
-    "campaigns/field-lists/<int:job>/download/": Entry(P.CAMPAIGN_FIELDWORK, "missing"),
+    "campaigns/field-lists/<int:job>/download/": Entry(P.CAMPAIGN_FIELDWORK, "field_list_job", others=P.MANAGE_JOBS),
     "campaigns/<int:pk>/villages/<str:code>/upload/": Entry(P.CAMPAIGN_FIELDWORK, "campaign_village", GP),
     "campaigns/<int:pk>/villages/<str:code>/capture/": Entry(P.VIEW_REGISTRY, "campaign_village"),
     "campaigns/<int:pk>/villages/<str:code>/capture/<int:person_pk>/": Entry(
@@ -169,8 +173,9 @@ ROUTES: dict[str, Entry] = {
     "stats/assessment/targets/": Entry(P.VIEW_STATISTICS, None, GP, post=P.SET_TARGETS),
     "stats/assessment/targets/template.xlsx": Entry(P.VIEW_STATISTICS),
     "stats/reconciliation/": Entry(P.VIEW_STATISTICS),
-    "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "reconciliation_job", others=P.MANAGE_JOBS),
-    "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "missing", GP),
+    "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "reconciliation_job", GP, others=P.MANAGE_JOBS,
+                                                  post=P.RECONCILE),
+    "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "reconciliation_item", GP),
     # ---- read API: its documentation and schema (logged-in users), then its operations
     "api/docs": Entry(None),
     "api/openapi.json": Entry(None),
@@ -230,9 +235,15 @@ def _counts() -> dict[str, int]:
         return dict(cur.fetchall())
 
 
+#: A one-row import file (its person is not in the registry).
+IMPORT_CSV = ("household_no,name,sex,birth_date,id_number,registered_unit\n"
+              ",{name},女,1990-03-04,,{unit}\n")
+
+
 @pytest.fixture
-def world(people, users, actors):
-    """Inside and outside objects of every kind (outside: township B)."""
+def world(people, users, actors, settings, tmp_path):
+    """Inside and outside objects of every kind (outside: township B).  Jobs started here
+    run at once (the immediate backend of tests/conftest.py) and finish."""
     from popreg.campaigns import actions as campaign_actions
     from popreg.linkage.models import DedupRun, DuplicateCandidate
     from popreg.registry import actions
@@ -279,6 +290,88 @@ def world(people, users, actors):
         return u
 
     own_jobs = {name: job(users[name], unit) for name, (_, unit) in ROLES.items()}
+
+    # Files of the jobs below (import folders, PDFs, snapshots, scorecards) under POPREG_HOME.
+    settings.POPREG_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from popreg.linkage.actions import do_merge_persons
+    from popreg.registry.access import actor_for
+    from popreg.registry.jobs import start_job
+    from popreg.registry.models import Event
+    from popreg.stats.actions import do_create_reconciliation_items, do_save_rule_set
+    from popreg.stats.refresh import do_refresh_statistics
+    from popreg.stats.snapshots import snapshots
+
+    from ..stats.test_assessment import RULES
+
+    def upload(username, unit, name):  # an import folder, made by the upload page
+        c = Client()
+        c.force_login(users[username])
+        r = c.post("/import/", {"file": SimpleUploadedFile(
+            "p.csv", IMPORT_CSV.format(name=name, unit=unit).encode(), "text/csv")})
+        assert r.status_code == 302, r.content.decode()[:2000]
+        return r["Location"].rstrip("/").rsplit("/", 1)[1]
+
+    def merge(code, names):
+        keep, drop = (actions.do_register_birth(admin, name=n, sex="M", birth_date=date(1970, 5, 6),
+                                                registered_unit_code=code) for n in names)
+        return do_merge_persons(admin, keep, drop, "同一人重复登记")
+
+    def adult_without_id(code, name):  # a "missing field" rectification item of the campaigns
+        return actions.do_register_birth(admin, name=name, sex="F", birth_date=date(1980, 1, 1),
+                                         registered_unit_code=code)
+
+    def finished(username, kind, params, code):
+        actor = actor_for(users[username])
+        j = start_job(actor, kind, params, unit_code=code)
+        j.refresh_from_db()
+        assert j.state == "succeeded", (kind, j.state, j.error_en)
+        return j
+
+    def recon_item(person, code):
+        from popreg.stats.models import ReconciliationItem
+
+        ev = Event.objects.filter(person=person).order_by("pk").first()
+        rec = {"month": "2025-10", "kind": "birth", "category": "registry_only", "unit_code": code,
+               "event_id": ev.pk, "person_id": person.pk, "event_date": "2025-10-02",
+               "recorded_date": "2025-10-03", "delay_days": 1, "late": False, "source": "",
+               "record_id": "", "source_date": "", "match_probability": None}
+        do_create_reconciliation_items(admin, pd.DataFrame([rec]))
+        return ReconciliationItem.objects.get(person=person)
+
+    foreign_names = ["钱慕白", "钱慕青", "孙七巧", "周导入"]  # township B's, for the traces
+    imports = {"clerk_a1": upload("clerk_a1", VILLAGE_A1, "吴导入")}
+    import_b = upload("clerk_b1", VILLAGE_B1, foreign_names[3])
+    merge_a, merge_b = merge(VILLAGE_A1, ["郑合一", "郑合二"]), merge(VILLAGE_B1, foreign_names[:2])
+    adult_without_id(VILLAGE_A1, "冯缺号")
+    adult_b = adult_without_id(VILLAGE_B1, foreign_names[2])
+    campaign_actions.do_generate_items(admin, camp_a)
+    campaign_actions.do_generate_items(admin, camp_b)
+    item_a = camp_a.items.filter(unit_id=VILLAGE_A1).order_by("pk").first()
+    item_b = camp_b.items.filter(person=adult_b).first()
+
+    def field_list(username, c, code):
+        return finished(username, "field_list_pdf", {"campaign": c.pk, "village": code, "split": "",
+                                                     "full_id": False, "reason": ""}, code)
+
+    field_lists = {"clerk_a1": field_list("clerk_a1", camp_a, VILLAGE_A1)}
+    do_refresh_statistics(admin)  # the snapshot of the assessment and the statistics pages
+    rules = do_save_rule_set(admin, RULES)
+    assess = {"snapshot": snapshots()[0], "year": 2024, "level": "village", "rules": rules.pk, "lagging": 10.0}
+
+    def recon(username, code):
+        return finished(username, "reconciliation", {"month": "2025-10", "level": "village",
+                                                      "unit": code if code != COUNTY else ""}, code)
+
+    assessed = {name: finished(name, "assessment", assess, unit) for name, (_, unit) in ROLES.items()}
+    reconciled = {name: recon(name, unit) for name, (_, unit) in ROLES.items()}
+    foreign_done = {"field_list_job": field_list("clerk_b1", camp_b, VILLAGE_B1),
+                    "assessment_job_done": finished("clerk_b1", "assessment", assess, VILLAGE_B1),
+                    "reconciliation_job_done": recon("clerk_b1", VILLAGE_B1)}
+    recon_items = ((recon_item(people["mother"], VILLAGE_A1).pk,), (recon_item(people["other"], VILLAGE_B1).pk,))
     own_tokens = {name: do_create_api_token(actors[name], "script")[0] for name in ROLES}
     mother, other = people["mother"], people["other"]
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
@@ -298,9 +391,15 @@ def world(people, users, actors):
         "assessment_job_foreign": job(users["clerk_b1"], VILLAGE_B1, "assessment", "running"),
         "reconciliation_job": jobs_of("reconciliation"),
         "reconciliation_job_foreign": job(users["clerk_b1"], VILLAGE_B1, "reconciliation", "running"),
+        "import": imports, "import_foreign": import_b,
+        "merge": ((merge_a.pk,), (merge_b.pk,)),
+        "campaign_item": ((camp_a.pk, item_a.pk), (camp_b.pk, item_b.pk)),
+        "field_list_job": field_lists, "assessment_job_done": assessed, "reconciliation_job_done": reconciled,
+        **{kind + "_foreign": j for kind, j in foreign_done.items()},
+        "reconciliation_item": recon_items,
         "token": own_tokens, "token_foreign": do_create_api_token(actors["clerk_b1"], "script")[0],
         "traces": [other.name, other.id_number, mask_id(other.id_number), people["hh_b"].household_no,
-                   f'href="/persons/{other.pk}/"'],
+                   f'href="/persons/{other.pk}/"', *foreign_names],
     }
 
 
@@ -319,10 +418,17 @@ def _cases(route: str, entry: Entry, world, name: str | None):
         yield "-", _fill(path, ())
     elif entry.obj == "missing":
         yield "missing", _fill(path, (999999,) * 3)
-    elif entry.obj in ("job", "token", "assessment_job", "reconciliation_job"):
-        own = world[entry.obj].get(name) or world[entry.obj]["clerk_a1"]
-        yield "own", _fill(path, (own.pk,))
-        yield "foreign", _fill(path, (world[entry.obj + "_foreign"].pk,))
+    elif entry.obj in ("job", "token", "assessment_job", "reconciliation_job", "import", "field_list_job"):
+        # The user's own (a running job of the statistics), then a finished one; a user
+        # without one of its own is tried with clerk_a1's ("other": another user's, inside).
+        for kind in (entry.obj, entry.obj + "_done"):
+            if kind not in world:
+                continue
+            own = world[kind].get(name)
+            mine = own if own is not None else world[kind]["clerk_a1"]
+            yield "own" if own is not None else "other", _fill(path, (getattr(mine, "pk", mine),))
+            foreign = world[kind + "_foreign"]
+            yield "foreign", _fill(path, (getattr(foreign, "pk", foreign),))
     else:
         inside, outside = world[entry.obj]
         yield "own", _fill(path, inside)
@@ -337,6 +443,10 @@ def _allowed(name: str, entry: Entry, label: str, method: str) -> bool:
     perm = entry.post if method == "POST" and entry.post else entry.perm
     if perm is not None and (perm not in perms or (perm in COUNTY_WIDE and unit != COUNTY)):
         return False
+    if label in ("foreign", "other") and entry.owner_only:
+        return False
+    if label == "other":  # another user's object inside township A
+        return entry.others is not None and entry.others in perms and in_scope(unit, VILLAGE_A1)
     if label == "foreign":
         if entry.others is not None:  # another user's object (job, token) in township B
             return entry.others in perms and unit == COUNTY
@@ -356,9 +466,6 @@ def test_authorization_matrix(client, world, users, actors, settings, tmp_path):
     # Jobs a request starts (a snapshot refresh, a PDF field list) queue without running:
     # who may start them is under test here, not their work.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    from popreg.stats.refresh import do_refresh_statistics
-
-    do_refresh_statistics(actors["admin"])  # the statistics pages show a snapshot
     failures: list[str] = []
     checked = 0
     for route in sorted(ROUTES):

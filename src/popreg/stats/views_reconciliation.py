@@ -119,6 +119,14 @@ def _query(data: Any) -> str:
     return urlencode({k: data.get(k, "") for k in ("month", "snapshot", "level")})
 
 
+def _require_reconcile(actor: Actor) -> None:
+    """Refuse a user who may not follow up differences before looking at the request."""
+    try:
+        actor.require(Permission.RECONCILE)
+    except RegistryError as err:
+        raise PermissionDenied(err.message) from None
+
+
 @with_actor
 def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     """The table of a finished ``reconciliation`` job (the registry as it stood then);
@@ -126,6 +134,8 @@ def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     job = jobs.job_for(actor, pk)
     if job.kind != "reconciliation":
         raise Http404
+    if request.method == "POST":
+        _require_reconcile(actor)
     if job.state != JobState.SUCCEEDED:
         return redirect("jobs:detail", pk=job.pk)
     data = job.result
@@ -163,6 +173,7 @@ def settle_item(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     back = f"{reverse('assess:reconciliation')}?month={item.month}"
     if not actor.covers(item.unit_id):
         raise Http404
+    _require_reconcile(actor)
     if request.method != "POST":
         return redirect(back)
     try:
