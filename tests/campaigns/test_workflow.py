@@ -164,6 +164,31 @@ def test_found_person_is_registered_by_birth(campaign, people, actors):
     assert item.event.event_type == "birth"
 
 
+def test_rectification_hitting_an_id_registered_elsewhere_is_audited_once_after_the_outer_rollback(
+        campaign, people, actors):
+    # do_resolve_item runs do_register_birth inside its own atomic block: the refusal rolls
+    # back both, and the check must still leave exactly one audit record.
+    advance_to(campaign, "verification", actors["admin"])
+    clerk, other = actors["clerk_a1"], people["other"]  # other: village B1, another township
+    fp, _ = actions.do_record_found_person(clerk, campaign, VILLAGE_A1, name="冒名", sex="女",
+                                          birth_date=other.birth_date.isoformat())
+    item = RectificationItem.objects.get(found_person=fp)
+    before = Person.objects.count()
+    with pytest.raises(RegistryError) as exc:
+        actions.do_resolve_item(clerk, item, action="register_birth", params={"id_number": other.id_number})
+    err = exc.value  # the number itself and nothing else: no record number, no name
+    assert err.field == "id_number"
+    assert err.message_zh == f"公民身份号码 {other.id_number} 已在其他地方登记，请联系县级户籍部门"
+    assert err.message_en == f"ID number {other.id_number} is already registered elsewhere; ask the county office"
+    assert other.name not in err.message_zh + err.message_en
+    assert Person.objects.count() == before
+    item.refresh_from_db()
+    assert item.status == "open"
+    rec = AuditRecord.objects.get(action="check_id_elsewhere")
+    assert rec.actor_name == "clerk_a1" and rec.target_id == str(other.pk)
+    assert rec.detail["hits"][0]["id_number"] == other.id_number
+
+
 def test_duplicate_is_settled_by_merging_the_records(campaign, people, actors):
     advance_to(campaign, "verification", actors["admin"])
     admin = actors["admin"]

@@ -32,6 +32,7 @@ from popreg.campaigns.models import (
 from popreg.campaigns.queries import is_locked
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
+from popreg.registry.actions.checks import audit_id_refusals
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Event, Household, Person, ResidenceType
 from popreg.registry.policy import Permission
@@ -192,6 +193,7 @@ def _open_item(actor: Actor, item: RectificationItem | int) -> RectificationItem
     return it
 
 
+@audit_id_refusals  # its atomic block rolls back the registry action's refusal audit
 @transaction.atomic
 def do_resolve_item(actor: Actor, item: RectificationItem | int, *, action: str, params: Mapping[str, Any] | None = None) -> RectificationItem:
     """Settle an item by the registry action that fixes it; links the resulting event."""

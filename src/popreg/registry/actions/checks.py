@@ -16,6 +16,7 @@ from popreg.registry.access import Actor, person_in_scope
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
     AdminUnit,
+    AuditRecord,
     Person,
     Sex,
     Status,
@@ -125,15 +126,22 @@ class IdNumberElsewhere(RegistryError):
 
     The message names neither the record nor the person.  The refusal is audited
     (``AuditAction.CHECK_ID_ELSEWHERE``) by :func:`audit_id_refusals` once the refused
-    action's transaction has rolled back, so the audit record survives the refusal.
+    action's transaction has rolled back, and again by each enclosing
+    :func:`audit_id_refusals` whose own transaction rolled that record back with it, so
+    exactly one audit record survives the refusal at any nesting depth.
     """
 
     def __init__(self, actor: Actor, number: str, holder: Person, context: str) -> None:
         super().__init__(*elsewhere_message(number), "id_number")
         self.actor, self.number, self.holder, self.context = actor, number, holder, context
+        self.audit_pk: int | None = None
 
-    def write_audit(self) -> None:
-        audit_id_elsewhere(self.actor, self.holder, self.number, self.context)
+    def ensure_audited(self) -> None:
+        """Write the audit record unless the one written earlier is still in the database
+        (it is gone when an enclosing transaction rolled back after it was written)."""
+        if self.audit_pk is not None and AuditRecord.objects.filter(pk=self.audit_pk).exists():
+            return
+        self.audit_pk = audit_id_elsewhere(self.actor, self.holder, self.number, self.context).pk
 
 
 def elsewhere_message(number: str) -> tuple[str, str]:
@@ -144,13 +152,13 @@ def elsewhere_message(number: str) -> tuple[str, str]:
     )
 
 
-def audit_id_elsewhere(actor: Actor, holder: Person, number: str, context: str) -> None:
+def audit_id_elsewhere(actor: Actor, holder: Person, number: str, context: str) -> Any:
     """Audit that ``actor`` learnt that ``number`` is registered outside their jurisdiction
     (to ``holder``; ``context``: the action that asked)."""
     from popreg.registry.audit import AuditAction, audit
 
     with transaction.atomic():
-        audit(actor, AuditAction.CHECK_ID_ELSEWHERE, holder, unit_code=actor.unit_code or "",
+        return audit(actor, AuditAction.CHECK_ID_ELSEWHERE, holder, unit_code=actor.unit_code or "",
               detail={"context": context,
                       "hits": [{"id_number": number, "person_id": holder.pk,
                                 "unit": holder.registered_unit_id}]})
@@ -158,14 +166,19 @@ def audit_id_elsewhere(actor: Actor, holder: Person, number: str, context: str) 
 
 def audit_id_refusals(func: F) -> F:
     """Write the audit record of an :class:`IdNumberElsewhere` refusal after the action's
-    own transaction rolled back (place it above ``@transaction.atomic``)."""
+    own transaction rolled back (place it above ``@transaction.atomic``).
+
+    Also on every function that calls registry actions inside its own atomic block and
+    lets the refusal out (a campaign rectification): that block's rollback takes the
+    inner audit record with it, and this wrapper writes it again (only then).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except IdNumberElsewhere as exc:
-            exc.write_audit()
+            exc.ensure_audited()
             raise
 
     return cast(F, wrapper)
