@@ -129,6 +129,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 INSTALLED_APPS = [
+    # Before django.contrib.auth: its createsuperuser/changepassword replace Django's (audited).
+    "popreg.authcli",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
