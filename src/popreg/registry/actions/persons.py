@@ -133,7 +133,7 @@ def do_move_out(
     if dest[:6] == p.registered_unit_id[:6]:
         raise RegistryError("迁往县内其他村请办理县内迁移", "a move within the county is a transfer", "destination_code")
     return record_event(actor, p, EventType.MOVE_OUT, move_date, {"status": Status.EMIGRATED},
-                   recorded_date=recorded_date, from_unit=p.registered_unit_id, to_unit=dest,
+                        recorded_date=recorded_date, from_unit=p.registered_unit_id, to_unit=dest,
                    detail={"destination_name": destination_name} if destination_name else None,
                    action=AuditAction.MOVE_OUT)
 
@@ -184,7 +184,7 @@ def do_transfer(
     values = {"registered_unit_id": unit.code, "residence_unit_id": unit.code,
               "household_id": household.pk if household else None}
     return record_event(actor, p, EventType.TRANSFER, move_date, values, recorded_date=recorded_date,
-                   from_unit=p.registered_unit_id, to_unit=unit.code, action=AuditAction.TRANSFER)
+                        from_unit=p.registered_unit_id, to_unit=unit.code, action=AuditAction.TRANSFER)
 
 
 @transaction.atomic
@@ -199,7 +199,7 @@ def do_register_marriage(
     if p.marital_status == "married":
         raise RegistryError(f"{p.name} 已登记为已婚", f"{p.name} is already married", "person")
     return record_event(actor, p, EventType.MARRIAGE, marriage_date, {"marital_status": "married"},
-                   recorded_date=recorded_date, detail={"spouse_id": spouse.pk} if spouse else None,
+                        recorded_date=recorded_date, detail={"spouse_id": spouse.pk} if spouse else None,
                    action=AuditAction.REGISTER_MARRIAGE)
 
 
@@ -215,7 +215,7 @@ def do_register_divorce(
     if p.marital_status != "married":
         raise RegistryError(f"{p.name} 未登记为已婚", f"{p.name} is not recorded as married", "person")
     return record_event(actor, p, EventType.DIVORCE, divorce_date, {"marital_status": "divorced"},
-                   recorded_date=recorded_date, action=AuditAction.REGISTER_DIVORCE)
+                        recorded_date=recorded_date, action=AuditAction.REGISTER_DIVORCE)
 
 
 @transaction.atomic
@@ -229,7 +229,7 @@ def do_register_enlistment(
     require_status(p, (Status.ACTIVE,), "办理入伍注销", "register an enlistment")
     enlistment_date = check_date(enlistment_date, "enlistment_date", "入伍日期", not_before=p.birth_date)
     return record_event(actor, p, EventType.ENLISTMENT, enlistment_date, {"status": Status.DEREGISTERED},
-                   recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
+                        recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
 
 
 @audit_id_refusals
@@ -248,7 +248,7 @@ def do_register_discharge(
     values = {"status": Status.ACTIVE, "registered_unit_id": unit.code, "residence_unit_id": unit.code,
               "household_id": household.pk if household else p.household_id}
     return record_event(actor, p, EventType.DISCHARGE, discharge_date, values, recorded_date=recorded_date,
-                   to_unit=unit.code, action=AuditAction.REGISTER_DISCHARGE)
+                        to_unit=unit.code, action=AuditAction.REGISTER_DISCHARGE)
 
 
 @audit_id_refusals
@@ -285,4 +285,4 @@ def do_correct_person(
     if not diff(p, values):
         raise RegistryError("更正内容与现有登记相同", "the correction changes nothing", "changes")
     return record_event(actor, p, EventType.CORRECTION, correction_date or today(), values,
-                   detail={"reason": reason.strip()}, action=AuditAction.CORRECT_PERSON)
+                        detail={"reason": reason.strip()}, action=AuditAction.CORRECT_PERSON)

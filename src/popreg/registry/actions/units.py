@@ -134,6 +134,6 @@ def _recode_persons(
         if p.residence_unit_id in old_codes:
             values["residence_unit_id"] = new_code
         record_event(actor, p, EventType.CORRECTION, effective_date, values,
-                detail={"reason": "unit_succession", "kind": kind}, action=AuditAction.UNIT_SUCCESSION_PERSON)
+                     detail={"reason": "unit_succession", "kind": kind}, action=AuditAction.UNIT_SUCCESSION_PERSON)
         moved += 1
     return moved
