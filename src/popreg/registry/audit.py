@@ -113,6 +113,10 @@ class AuditAction(models.TextChoices):
     CAMPAIGN_EXPORT_WORKBOOK = "campaign_export_workbook", _("Exported a field workbook")
     CAMPAIGN_EXPORT_FIELD_LIST = "campaign_export_field_list", _("Exported a field list")
     CAMPAIGN_EXPORT_SUMMARY = "campaign_export_summary", _("Exported a campaign summary")
+    # migrants (popreg.migrants)
+    # exchange between deployments (popreg.exchange)
+    # family benefits (popreg.benefits)
+    # planning (popreg.planning)
 
 
 def _record(

@@ -341,6 +341,7 @@ class Role(models.TextChoices):
     COUNTY_ADMIN = "county_admin", _("County administrator")
     COUNTY_STATISTICIAN = "county_statistician", _("County statistician (read-only)")
     AUDITOR = "auditor", _("Auditor")
+    BENEFITS_OFFICER = "benefits_officer", _("Benefits officer")
 
 
 class Assignment(models.Model):

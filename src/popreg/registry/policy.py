@@ -55,6 +55,10 @@ class Permission(models.TextChoices):
     REPAIR_HISTORY = "repair_history", _("Repair stored records from their history")
     VIEW_JOBS = "view_jobs", _("See background jobs")
     MANAGE_JOBS = "manage_jobs", _("See, cancel and retry other users' jobs in the jurisdiction")
+    # migrants (popreg.migrants)
+    # exchange between deployments (popreg.exchange)
+    # family benefits (popreg.benefits)
+    # planning (popreg.planning)
 
 
 #: Permissions that concern every unit of the county at once.
@@ -90,6 +94,8 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS}),
+    # Scoped by the assignment's unit: the county's benefits office or a township's.
+    Role.BENEFITS_OFFICER: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.VIEW_JOBS}),
     # Command-line jobs (load, scheduled refreshes) act as the county itself.
     "system": frozenset(Permission),
 }  # fmt: skip

@@ -151,6 +151,10 @@ INSTALLED_APPS = [
     "popreg.campaigns",
     "popreg.stats",
     "popreg.synth",
+    "popreg.migrants",
+    "popreg.exchange",
+    "popreg.benefits",
+    "popreg.planning",
 ]
 
 MIDDLEWARE = [

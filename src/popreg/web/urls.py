@@ -19,6 +19,10 @@ urlpatterns = [
     path("campaigns/", include("popreg.campaigns.urls")),
     path("stats/", include("popreg.stats.urls_assessment")),
     path("stats/", include("popreg.stats.urls")),
+    path("migrants/", include("popreg.migrants.urls")),
+    path("exchange/", include("popreg.exchange.urls")),
+    path("benefits/", include("popreg.benefits.urls")),
+    path("planning/", include("popreg.planning.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("popreg.web.site_urls")),
 ]

@@ -1,0 +1,7 @@
+"""Pages of the planning app (namespace ``planning``)."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "planning"
+
+urlpatterns: list[URLPattern | URLResolver] = []
