@@ -19,6 +19,7 @@ import csv
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -86,8 +87,8 @@ class _Writer:
         self.writer.close()
 
 
-def _outside_code_factory(exclude: str) -> Callable[[np.random.Generator, int], np.ndarray]:
-    pool = np.array([c for c in ids._codes_by_year()[2020] if c != exclude], dtype=object)
+def _outside_code_factory(exclude: str, also: frozenset[str] = frozenset()) -> Callable[[np.random.Generator, int], np.ndarray]:
+    pool = np.array([c for c in ids._codes_by_year()[2020] if c != exclude and c not in also], dtype=object)
 
     def outside(rng: np.random.Generator, n: int) -> np.ndarray:
         return np.array([c + "000000" for c in pool[rng.integers(0, len(pool), n)]], dtype=object)
@@ -126,9 +127,10 @@ def _classes_hold(t: Township) -> bool:
 
 
 def simulate_township(plan: TownshipPlan, seed: int, start: date, reference: date,
-                      outside: Callable[[np.random.Generator, int], np.ndarray]) -> Township:
+                      outside: Callable[[np.random.Generator, int], np.ndarray],
+                      stream: tuple[int, ...] = ()) -> Township:
     for attempt in range(MAX_ATTEMPTS):
-        t = Township(plan, start, reference, np.random.SeedSequence([seed, 1, plan.index, attempt]), outside)
+        t = Township(plan, start, reference, np.random.SeedSequence([seed, 1, plan.index, attempt, *stream]), outside)
         t.initial_population()
         for y in range(10):
             t.year(y)
@@ -138,8 +140,24 @@ def simulate_township(plan: TownshipPlan, seed: int, start: date, reference: dat
     raise RuntimeError(f"township {plan.name}: village sizes left their class {MAX_ATTEMPTS} times")
 
 
+@dataclass(frozen=True)
+class County:
+    """Which county to generate when it is not the default one (multi-county runs).
+
+    ``stream`` is appended to every random seed so that each county draws its own people;
+    ``excluded`` are the sibling counties' codes, from which no outside origin or destination
+    is drawn (the people shared between siblings are placed by ``popreg.synth.counties``).
+    """
+
+    code: str
+    name: str
+    stream: tuple[int, ...]
+    excluded: frozenset[str]
+
+
 def generate(out_dir: str | Path, seed: int, persons: int | None = None,
-             reference: datetime = DEFAULT_REFERENCE, progress: TextIO | None = sys.stderr) -> dict[str, Any]:
+             reference: datetime = DEFAULT_REFERENCE, progress: TextIO | None = sys.stderr,
+             county: County | None = None) -> dict[str, Any]:
     """Write a synthetic county snapshot to ``out_dir``; returns the manifest."""
     root = Path(out_dir)
     n_persons = DEFAULT_PERSONS if persons is None else int(persons)
@@ -147,7 +165,13 @@ def generate(out_dir: str | Path, seed: int, persons: int | None = None,
         raise ValueError(f"--persons {n_persons}: 至少 1000 人 / at least 1000 persons")
     ref_day = reference.date()
     start = date(ref_day.year - 10, ref_day.month, min(ref_day.day, 28 if ref_day.month == 2 else 31))
-    plan = build_plan(n_persons, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+    if county is None:
+        stream: tuple[int, ...] = ()
+        plan = build_plan(n_persons, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+    else:
+        stream = county.stream
+        plan = build_plan(n_persons, np.random.default_rng(np.random.SeedSequence([seed, 0, *stream])),
+                          code=county.code, county_name=county.name, excluded=county.excluded)
     root.mkdir(parents=True, exist_ok=True)
     (root / "truth").mkdir(exist_ok=True)
     write_table(root, "units", units_table(plan))
@@ -165,12 +189,12 @@ def generate(out_dir: str | Path, seed: int, persons: int | None = None,
     truth["defects"].writerow(("record_id", "source", "defect_type"))
     truth["source_links"].writerow(("source", "record_id", "person_id"))
     truth["unrecorded_births"].writerow(("birth_date", "village_code", "sex", "mother_id"))
-    outside = _outside_code_factory(plan.code)
+    outside = _outside_code_factory(plan.code, county.excluded if county else frozenset())
     counters = Counters()
     began = time.monotonic()
     try:
         for t_plan in plan.townships:
-            t = simulate_township(t_plan, seed, start, ref_day, outside)
+            t = simulate_township(t_plan, seed, start, ref_day, outside, stream)
             rows = build(t, plan.name, counters)
             writers["persons"].add(rows.persons)
             writers["households"].add(rows.households)

@@ -20,6 +20,7 @@ DEFAULT_PERSONS = 157_000
 START_SHARE = 147_100 / 157_000
 
 COUNTY_CODE = "140122"  # 阳曲县: a real 县 code that never changed (valid for any birth date)
+COUNTY_NAME = "阳曲县"
 
 _TEMPLATE_NAMES = (
     "城关镇", "龙泉镇", "石桥镇", "河口镇", "杨庄镇", "北岭镇", "大营镇",
@@ -108,8 +109,14 @@ def _place_names(rng: np.random.Generator, n: int, suffixes: tuple[str, ...], ta
     return out
 
 
-def build_plan(persons: int, rng: np.random.Generator) -> CountyPlan:
-    """Townships and villages for a county of about ``persons`` registered people."""
+def build_plan(persons: int, rng: np.random.Generator, code: str = COUNTY_CODE, county_name: str = COUNTY_NAME,
+               excluded: frozenset[str] = frozenset()) -> CountyPlan:
+    """Townships and villages for a county of about ``persons`` registered people.
+
+    ``code``/``county_name``: the county (a never-changed 县 code); ``excluded``: region codes no
+    person born elsewhere may come from (the sibling counties of a multi-county run, whose
+    people are placed by the migrant exchange instead).
+    """
     scale = persons / DEFAULT_PERSONS
     n_town = max(1, round(15 * scale))
     if n_town > 999:
@@ -132,7 +139,7 @@ def build_plan(persons: int, rng: np.random.Generator) -> CountyPlan:
     tiny = np.minimum(_largest_remainder(n_tiny, tiny_w), cap)
     small = np.minimum(_largest_remainder(n_small, small_w), cap - tiny)
     pop = _largest_remainder(persons, weights)
-    regions = [c for c, _ in stable_county_codes() if c != COUNTY_CODE]
+    regions = [c for c, _ in stable_county_codes() if c != code and c not in excluded]
     township_names: set[str] = set()
     plans: list[TownshipPlan] = []
     counters = {"镇": 100, "乡": 200}
@@ -150,13 +157,13 @@ def build_plan(persons: int, rng: np.random.Generator) -> CountyPlan:
             counters[kind] += 1
         else:  # a very large synthetic county numbers its townships 001-999
             code_t = i + 1
-        tcode = f"{COUNTY_CODE}{code_t:03d}000"
+        tcode = f"{code}{code_t:03d}000"
         fi = round(_TEMPLATE_FLOATING_IN[t] * pop[i] / (_TEMPLATE_WEIGHT[t] * 1000))
         plan = TownshipPlan(
             index=i,
             code=tcode,
             name=name,
-            region=COUNTY_CODE if group == 0 else regions[(group * 37) % len(regions)],
+            region=code if group == 0 else regions[(group * 37) % len(regions)],
             block=i % 15,
             north=_TEMPLATE_NORTH[t],
             seat=t == 0,
@@ -165,10 +172,10 @@ def build_plan(persons: int, rng: np.random.Generator) -> CountyPlan:
         )
         plan.villages = _villages(rng, plan, int(n_vill[i]), int(tiny[i]), int(small[i]), int(pop[i]))
         plans.append(plan)
-    natives = frozenset(t.region for t in plans)
+    natives = frozenset(t.region for t in plans) | excluded
     for plan in plans:
         plan.native_regions = natives
-    return CountyPlan(COUNTY_CODE, "阳曲县", persons, plans)
+    return CountyPlan(code, county_name, persons, plans)
 
 
 def _villages(rng: np.random.Generator, t: TownshipPlan, n: int, n_tiny: int, n_small: int, pop: int) -> list[VillagePlan]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from popreg.synth.counties import MAX_COUNTIES, generate_counties
 from popreg.synth.generator import DEFAULT_REFERENCE, generate
 
 
@@ -39,6 +40,11 @@ class Command(BaseCommand):
             "--reference-moment", default=DEFAULT_REFERENCE.isoformat(),
             help="snapshot moment, ISO 8601 (default 2025-11-01T00:00:00); events cover ten years before it",
         )
+        parser.add_argument(
+            "--counties", type=int, default=None,
+            help=f"2 to {MAX_COUNTIES} neighbouring counties that share migrants: one snapshot per county "
+                 "in DIR/<county code>/ and DIR/truth/migrants.csv (--persons is per county)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
@@ -57,6 +63,21 @@ class Command(BaseCommand):
             )
         moment = _moment(options["reference_moment"])
         began = time.monotonic()
+        counties = options["counties"]
+        if counties is not None:
+            if not 2 <= counties <= MAX_COUNTIES:
+                raise CommandError(
+                    f"--counties {counties}: 请给 2 到 {MAX_COUNTIES} 个县 / give 2 to {MAX_COUNTIES} counties"
+                )
+            summary = generate_counties(out, seed=options["seed"], counties=counties, persons=persons,
+                                        reference=moment, progress=self.stderr)
+            pairs = ", ".join(f"{pair.replace('>', ' → ')} {n:,}" for pair, n in summary["migrants"].items())
+            self.stdout.write(
+                f"{counties} 个县已写入 / {counties} counties written to {out}: "
+                f"{', '.join(summary['counties'])}; {summary['total']:,} shared migrants ({pairs}) "
+                f"in {time.monotonic() - began:.1f} s"
+            )
+            return
         manifest = generate(out, seed=options["seed"], persons=persons, reference=moment, progress=self.stderr)
         rows = manifest["row_counts"]
         self.stdout.write(
