@@ -56,8 +56,29 @@ class Permission(models.TextChoices):
     VIEW_JOBS = "view_jobs", _("See background jobs")
     MANAGE_JOBS = "manage_jobs", _("See, cancel and retry other users' jobs in the jurisdiction")
     # migrants (popreg.migrants)
+    MANAGE_MIGRANTS = "manage_migrants", _(
+        "Register migrants, residence permits, whereabouts and rental places or employers"
+    )
     # exchange between deployments (popreg.exchange)
+    VIEW_EXCHANGE = "view_exchange", _("See the exchange with other counties: peers, outbox and inbox")
+    MANAGE_EXCHANGE = "manage_exchange", _(
+        "Trust other counties' deployments, deliver, export and import exchange messages"
+    )
+    REVIEW_EXCHANGE = "review_exchange", _(
+        "Decide incoming exchange notifications that found no certain person"
+    )
     # family benefits (popreg.benefits)
+    VIEW_BENEFITS = "view_benefits", _("See benefit programmes, runs, disclosure lists and payments")
+    PREPARE_BENEFITS = "prepare_benefits", _(
+        "Run eligibility, publish disclosure lists, record objections and applications"
+    )
+    APPROVE_BENEFITS = "approve_benefits", _("Approve an eligibility run prepared by someone else")
+    MANAGE_PAYMENTS = "manage_payments", _(
+        "Make payment files, import bank returns, resubmit failures, settle recoveries"
+    )
+    RECORD_FAMILY_FACTS = "record_family_facts", _(
+        "Record only-child certificates, disability grades and bank accounts"
+    )
     # planning (popreg.planning)
 
 
@@ -70,6 +91,10 @@ COUNTY_WIDE: frozenset[Permission] = frozenset(
         Permission.MANAGE_USERS,
         Permission.REPAIR_HISTORY,
         Permission.CAMPAIGN_COUNTY_SIGN_OFF,
+        Permission.MANAGE_PAYMENTS,
+        # exchange between deployments (popreg.exchange)
+        Permission.VIEW_EXCHANGE,
+        Permission.MANAGE_EXCHANGE,
     }
 )
 
@@ -79,13 +104,16 @@ _CLERK = frozenset(
         _P.VIEW_REGISTRY, _P.EDIT_REGISTRY, _P.VIEW_FULL_ID, _P.EXPORT_PERSONS,
         _P.IMPORT_PERSONS, _P.RUN_DEDUP, _P.REVIEW_DUPLICATES, _P.VIEW_STATISTICS,
         _P.EXPORT_STATISTICS, _P.SET_TARGETS, _P.RECONCILE, _P.CAMPAIGN_FIELDWORK, _P.VIEW_JOBS,
+        # migrants (popreg.migrants)
+        _P.MANAGE_MIGRANTS,
     }
 )  # fmt: skip
 
 #: The one role → permission table.
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     Role.VILLAGE_CLERK: _CLERK,
-    Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_UNITS, _P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE},
+    Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_UNITS, _P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE,
+                                    _P.REVIEW_EXCHANGE},
     Role.COUNTY_ADMIN: frozenset(Permission),
     Role.COUNTY_STATISTICIAN: frozenset(
         {
@@ -93,9 +121,13 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
             _P.REFRESH_STATISTICS, _P.EXPORT_SCORECARDS, _P.VIEW_JOBS,
         }
     ),
-    Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS}),
+    Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS,
+                             _P.VIEW_EXCHANGE}),
     # Scoped by the assignment's unit: the county's benefits office or a township's.
-    Role.BENEFITS_OFFICER: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.VIEW_JOBS}),
+    Role.BENEFITS_OFFICER: frozenset({
+        _P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.VIEW_JOBS, _P.VIEW_BENEFITS, _P.PREPARE_BENEFITS,
+        _P.APPROVE_BENEFITS, _P.MANAGE_PAYMENTS, _P.RECORD_FAMILY_FACTS,
+    }),
     # Command-line jobs (load, scheduled refreshes) act as the county itself.
     "system": frozenset(Permission),
 }  # fmt: skip
