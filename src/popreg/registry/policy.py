@@ -125,7 +125,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
                              _P.VIEW_EXCHANGE}),
     # Scoped by the assignment's unit: the county's benefits office or a township's.
     Role.BENEFITS_OFFICER: frozenset({
-        _P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.VIEW_JOBS, _P.VIEW_BENEFITS, _P.PREPARE_BENEFITS,
+        _P.VIEW_REGISTRY, _P.VIEW_FULL_ID, _P.VIEW_STATISTICS, _P.VIEW_JOBS, _P.VIEW_BENEFITS, _P.PREPARE_BENEFITS,
         _P.APPROVE_BENEFITS, _P.MANAGE_PAYMENTS, _P.RECORD_FAMILY_FACTS,
     }),
     # Command-line jobs (load, scheduled refreshes) act as the county itself.

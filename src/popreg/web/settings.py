@@ -251,6 +251,17 @@ POPREG_JOB_MODULES = [
     m.strip() for m in os.environ.get("POPREG_JOB_MODULES", "").split(",") if m.strip()
 ]
 
+# Exchange between deployments (popreg.exchange, docs/exchange.md): the directory of this
+# deployment's Ed25519 private key (outside the database; readable by the service only),
+# and the delivery retries (exponential back-off from BACKOFF_S up to BACKOFF_MAX_S).
+POPREG_EXCHANGE_KEY_DIR = Path(
+    os.environ.get("POPREG_EXCHANGE_KEY_DIR", "") or POPREG_HOME / "exchange-keys"
+).resolve()
+POPREG_EXCHANGE_MAX_ATTEMPTS = int(os.environ.get("POPREG_EXCHANGE_MAX_ATTEMPTS", "30"))
+POPREG_EXCHANGE_BACKOFF_S = float(os.environ.get("POPREG_EXCHANGE_BACKOFF_S", "10"))
+POPREG_EXCHANGE_BACKOFF_MAX_S = float(os.environ.get("POPREG_EXCHANGE_BACKOFF_MAX_S", "3600"))
+POPREG_EXCHANGE_HTTP_TIMEOUT_S = float(os.environ.get("POPREG_EXCHANGE_HTTP_TIMEOUT_S", "10"))
+
 # Login and sessions (docs/security.md).  Passwords: at least 12 characters, not a common
 # password (Django's list) and not one on the local list shipped with popreg (the county's
 # names, common pinyin passwords); hashed with Argon2.

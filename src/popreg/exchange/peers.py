@@ -1,0 +1,73 @@
+"""Who we are and whom we trust (reads; the writes are in :mod:`popreg.exchange.actions`)."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+
+from popreg.exchange import crypto
+from popreg.exchange.models import LocalIdentity, Peer
+from popreg.registry.errors import RegistryError
+
+
+class ExchangeError(RegistryError):
+    """A refused exchange operation (Chinese + English, naming what to fix)."""
+
+
+def no_identity() -> ExchangeError:
+    return ExchangeError(
+        "本部署尚未建立交换身份：请先运行 popreg exchange identity --code 代码 --url 网址 --out 文件",
+        "this deployment has no exchange identity yet: run popreg exchange identity --code CODE --url URL --out FILE first",
+        "identity",
+    )
+
+
+def local_identity() -> LocalIdentity | None:
+    return LocalIdentity.objects.filter(pk=1).first()
+
+
+def local_code() -> str:
+    """This deployment's code (its county's division code)."""
+    ident = local_identity()
+    if ident is None:
+        raise no_identity()
+    return ident.code
+
+
+def signing_key() -> tuple[Ed25519PrivateKey, str]:
+    """This deployment's private key and its thumbprint (the ``kid`` of what it signs)."""
+    ident = local_identity()
+    if ident is None:
+        raise no_identity()
+    key = crypto.load_private_key(settings.POPREG_EXCHANGE_KEY_DIR)
+    if key is None:
+        raise ExchangeError(
+            "找不到本部署的交换私钥（POPREG_EXCHANGE_KEY_DIR 目录中没有密钥文件）",
+            "this deployment's exchange private key is missing (no key file in POPREG_EXCHANGE_KEY_DIR)",
+            "POPREG_EXCHANGE_KEY_DIR",
+        )
+    if crypto.thumbprint(crypto.public_jwk(key.public_key())) != ident.thumbprint:
+        raise ExchangeError(
+            "POPREG_EXCHANGE_KEY_DIR 中的私钥与本部署登记的公钥不符",
+            "the private key in POPREG_EXCHANGE_KEY_DIR does not match this deployment's public key",
+            "POPREG_EXCHANGE_KEY_DIR",
+        )
+    return key, ident.thumbprint
+
+
+def trusted_peers() -> list[Peer]:
+    return list(Peer.objects.order_by("code"))
+
+
+def peer(code: str) -> Peer | None:
+    return Peer.objects.filter(code=code).first()
+
+
+def peer_for_unit(code: str) -> Peer | None:
+    """The trusted peer whose code is the longest prefix of the unit ``code``."""
+    code = str(code or "")
+    best: Peer | None = None
+    for p in Peer.objects.all():
+        if code.startswith(p.code) and (best is None or len(p.code) > len(best.code)):
+            best = p
+    return best
