@@ -1,0 +1,234 @@
+"""Eligibility runs over the live registry, and the family facts the rules read.
+
+:func:`run_live` writes the registry as it stands now to a throw-away snapshot (as the
+reconciliation job does), evaluates the programme for the month with the rule engine
+(:func:`popreg.benefits.evaluate.evaluate_programme`), and records the run: its rules
+version, the snapshot's checksum, every decision with the outcome of each condition, and
+new / continuing / ended against the last run (:func:`popreg.benefits.actions.do_record_run`).
+
+The same snapshot is then used to look back over the months already paid: a month paid
+to a person the rules now find not eligible (a death or a move out registered late, a
+condition lost) is an **overpayment** to recover; a month the rules now find eligible but
+nobody was paid (a birth registered late) is **arrears**.  Both are listed with
+:func:`~popreg.benefits.actions.do_list_recoveries`; the arithmetic is
+:mod:`popreg.core.entitlements`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.db import transaction
+from django.utils.translation import gettext_noop
+
+from popreg.benefits import actions
+from popreg.benefits.facts import CERTIFICATE_COLUMNS, DISABILITY_COLUMNS, FamilyFacts
+from popreg.benefits.models import (
+    Decision,
+    DisabilityRecord,
+    EligibilityRun,
+    FamilyCertificate,
+    LineStatus,
+    PaymentLine,
+)
+from popreg.registry import jobs as runner
+from popreg.registry.access import Actor, system_actor
+from popreg.registry.models import AdminUnit
+from popreg.registry.policy import Permission
+
+#: Columns of the engine's decision frame that are not conditions.
+BASE_COLUMNS = ("person_id", "payee_person_id", "eligible", "amount_yuan", "reasons")
+
+
+def export_family_facts() -> FamilyFacts:
+    """The family facts in force (records not withdrawn or corrected), for the engine."""
+    certs = pd.DataFrame(
+        list(FamilyCertificate.objects.filter(ended_at__isnull=True).order_by("id")
+             .values_list("holder_id", "kind", "number", "issued_date", "child_id")),
+        columns=list(CERTIFICATE_COLUMNS),
+    )
+    certs["person_id"] = certs["person_id"].astype("int64")
+    certs["child_person_id"] = certs["child_person_id"].astype("Int64")
+    dis = pd.DataFrame(
+        list(DisabilityRecord.objects.filter(ended_at__isnull=True).order_by("id")
+             .values_list("person_id", "grade", "recorded_date")),
+        columns=list(DISABILITY_COLUMNS),
+    )
+    dis["person_id"] = dis["person_id"].astype("int64")
+    dis["grade"] = dis["grade"].astype("int64")
+    return FamilyFacts(certificates=certs, disabilities=dis)
+
+
+def _evaluate(programme: str, month: date, snapshot: Path, family: FamilyFacts) -> Any:
+    from popreg.benefits.evaluate import evaluate_programme
+
+    return evaluate_programme(programme, month, snapshot, family)
+
+
+def condition_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in BASE_COLUMNS]
+
+
+def _rows(frame: pd.DataFrame) -> list[actions.DecisionRow]:
+    conds = condition_columns(frame)
+    out = []
+    payee = frame["payee_person_id"].astype("Int64")
+    cond_values = {c: frame[c].astype(str).to_numpy() for c in conds}
+    for i, (pid, elig, amount, reasons) in enumerate(zip(
+            frame["person_id"].to_numpy(), frame["eligible"].to_numpy(), frame["amount_yuan"].to_numpy(),
+            frame["reasons"].astype(str).to_numpy(), strict=True)):
+        p = payee.iloc[i]
+        out.append(actions.DecisionRow(
+            person_id=int(pid), payee_person_id=None if pd.isna(p) else int(p), eligible=bool(elig),
+            amount_yuan=Decimal(str(round(float(amount), 2))) if pd.notna(amount) else Decimal("0"),
+            reasons=str(reasons), conditions={c: str(cond_values[c][i]) for c in conds},
+        ))
+    return out
+
+
+def _units(snapshot: Path) -> dict[int, str]:
+    persons = pd.read_parquet(snapshot / "persons.parquet", columns=["person_id", "registered_unit"])
+    return dict(zip(persons["person_id"].astype(int), persons["registered_unit"].fillna("").astype(str), strict=True))
+
+
+def snapshot_checksum(snapshot: Path) -> str:
+    """The SHA-256 of the snapshot's persons table, from its manifest."""
+    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    return str(manifest.get("checksums", {}).get("persons.parquet", ""))
+
+
+def run_live(programme: str, month: date, unit_code: str | None = None, actor: Actor | None = None,
+             progress: Any = None, applying: Any = None,
+             on_recorded: Any = None) -> tuple[EligibilityRun, Any]:
+    """Evaluate ``programme`` for ``month`` over the registry as it stands now and record the
+    run (over ``unit_code``, default the county), its arrears and overpayments.
+
+    ``progress(done, total, stage, **values)`` reports; ``applying()`` (a job's) wraps the
+    writes, which happen in one transaction either way."""
+    from popreg.registry.snapshot import write_registry_snapshot
+
+    actor = actor or system_actor("benefits")
+    month = actions.first_of_month(month)
+    if unit_code is None:
+        county = AdminUnit.objects.filter(level="county").order_by("code").first()
+        if county is None:
+            raise actions.BenefitsError("登记库中没有县级单位", "the registry has no county unit", "unit")
+        unit_code = county.code
+    actor.require(Permission.PREPARE_BENEFITS, unit_code)
+    step = progress or (lambda *a, **k: None)
+    family = export_family_facts()
+    with tempfile.TemporaryDirectory(prefix="popreg-benefits-") as tmp:
+        snap = Path(tmp)
+        step(0, 4, "snapshot")
+        write_registry_snapshot(snap)
+        step(1, 4, "evaluating", month=actions.month_label(month))
+        result = _evaluate(programme, month, snap, family)
+        frame = result.decisions
+        rows = _rows(frame)
+        units = _units(snap)
+        step(2, 4, "recording")
+        with (applying or transaction.atomic)():
+            run = actions.do_record_run(
+                actor, programme=programme, month=month, unit_code=unit_code,
+                rules_version=str(result.rules_version), snapshot_sha256=str(result.snapshot_sha256),
+                conditions=list(result.condition_ids), rows=rows, units=units,
+            )
+            back = look_back(programme, run, snap, family)
+            actions.do_list_recoveries(actor, programme=programme, run=run, rows=back)
+            step(3, 4, "done", eligible=run.eligible_count, considered=run.considered)
+            if on_recorded is not None:
+                on_recorded(run)
+    return run, result
+
+
+def look_back(programme: str, run: EligibilityRun, snapshot: Path, family: FamilyFacts) -> list[actions.RecoveryRow]:
+    """Arrears and overpayments of the months before ``run.month`` that have payments,
+    judged by the rules over today's snapshot."""
+    from popreg.core import entitlements
+
+    prefix = run.unit.prefix
+    paid = pd.DataFrame(list(
+        PaymentLine.objects.filter(batch__programme=programme, batch__month__lt=run.month,
+                                   unit_code__startswith=prefix, status__in=[LineStatus.PAID, LineStatus.SENT])
+        .values_list("id", "person_id", "payee_id", "batch__month", "amount_yuan", "unit_code")),
+        columns=["line_id", "person_id", "payee_person_id", "month", "amount_yuan", "unit_code"])
+    if paid.empty:
+        return []
+    months = sorted(set(paid["month"]))
+    units = _units(snapshot)
+    out: list[actions.RecoveryRow] = []
+    for m in months:
+        frame = _evaluate(programme, m, snapshot, family).decisions
+        frame = frame[[units.get(int(p), "").startswith(prefix) for p in frame["person_id"]]]
+        due = frame[frame["eligible"].astype(bool)][["person_id", "payee_person_id", "amount_yuan"]]
+        got = paid[paid["month"] == m]
+        # Arrears only for persons nobody listed that month: a person taken off the list by
+        # an upheld objection, or with a line of any state (a failure is resubmitted), is
+        # not owed by this look-back.
+        handled = set(PaymentLine.objects.filter(batch__programme=programme, batch__month=m)
+                      .values_list("person_id", flat=True))
+        handled |= set(Decision.objects.filter(run__programme=programme, run__month=m)
+                       .exclude(withdrawn_reason="").values_list("person_id", flat=True))
+        due = due[~due["person_id"].isin(handled - set(got["person_id"]))]
+        diff = entitlements.compare_due_paid(
+            due.rename(columns={"amount_yuan": "due_yuan"}),
+            got[["person_id", "amount_yuan"]].rename(columns={"amount_yuan": "paid_yuan"}),
+        )
+        line_of = dict(zip(got["person_id"], got["line_id"], strict=True))
+        payee_of = dict(zip(got["person_id"], got["payee_person_id"], strict=True))
+        payee_of.update({int(k): v for k, v in zip(due["person_id"], due["payee_person_id"], strict=True)})
+        for r in diff.itertuples(index=False):
+            pid = int(r.person_id)
+            payee = payee_of.get(pid)
+            out.append(actions.RecoveryRow(
+                kind=str(r.kind), person_id=pid, payee_person_id=None if pd.isna(payee) else int(payee),
+                month=m, amount_yuan=Decimal(str(round(float(r.amount_yuan), 2))),
+                reason=_reason(str(r.kind), m), unit_code=units.get(pid, ""),
+                line_id=int(line_of[pid]) if pid in line_of else None,
+            ))
+    return out
+
+
+def _reason(kind: str, month: date) -> str:
+    label = actions.month_label(month)
+    if kind == "overpayment":
+        return f"{label} 已发放，但按现有登记不符合条件（如迟报的死亡、迁出） / paid for {label} but not eligible by the registry as it is now"
+    return f"{label} 符合条件但未发放（如迟报的出生） / eligible for {label} by the registry as it is now but not paid"
+
+
+# ------------------------------------------------------------------ the job
+
+
+RUN_STAGES: dict[str, str] = {
+    "snapshot": gettext_noop("Writing the registry as it is now to a temporary snapshot"),
+    "evaluating": gettext_noop("Evaluating the rules for %(month)s"),
+    "recording": gettext_noop("Recording every decision and looking back over the months already paid"),
+    "done": gettext_noop("%(eligible)s eligible of %(considered)s considered"),
+}
+
+
+def run_eligibility_job(ctx: runner.JobContext) -> None:
+    """The ``benefits_eligibility`` job: :func:`run_live` for the page."""
+    from django.urls import reverse
+
+    p = ctx.params
+    month = actions.parse_month(p["month"])
+
+    def recorded(run: EligibilityRun) -> None:
+        ctx.set_result(url=reverse("benefits:run", args=[run.pk]),
+                       data={"run": run.pk, "eligible": run.eligible_count, "total_yuan": str(run.total_yuan)})
+
+    run_live(p["programme"], month, p.get("unit") or None, ctx.actor, progress=ctx.progress,
+             applying=ctx.applying, on_recorded=recorded)
+
+
+ELIGIBILITY_JOB = runner.register(runner.JobKind(
+    name="benefits_eligibility", label=gettext_noop("Benefit eligibility run"),
+    permission=Permission.PREPARE_BENEFITS, handler=run_eligibility_job, stages=RUN_STAGES,
+))  # fmt: skip
