@@ -240,7 +240,9 @@ def _migration_columns(s: _Snapshot, rng: np.random.Generator, ref: date) -> Non
             registered = c["registered_date"][i]
             if registered is not None:
                 day = registered - timedelta(days=int(lag[i]))
-                arrival[i] = max(day, bd) if bd is not None else day
+                # not before birth, where the record allows (some children's records were
+                # opened before the recorded birth date)
+                arrival[i] = max(day, bd) if bd is not None and bd <= registered else day
         else:
             dest[i] = c["residence_unit"][i]
     c["arrival_date"], c["migration_reason"], c["destination_code"] = arrival, reason, dest
