@@ -189,3 +189,14 @@ def test_every_action_writes_audit(migrant, actors):
                             reported_on=today)
     assert AuditRecord.objects.filter(action="migrant_occupant").latest("id").detail["late"] is True
     assert AuditRecord.objects.filter(action="migrant_place_save").count() == 1
+
+
+def test_record_whereabouts_unknown(people, actors):
+    mother = people["mother"]
+    actions.record_whereabouts(actors["admin"], mother, residence_unit_code="320582101001",
+                               confirmed_on=date(2025, 3, 1), source="own_report")
+    om = actions.record_whereabouts_unknown(actors["admin"], mother, left_on=date(2025, 4, 1),
+                                            source="notification")
+    mother.refresh_from_db()
+    assert mother.residence_type == "floating_out" and mother.residence_unit_id is None
+    assert om.destination_code == "" and om.last_confirmed == date(2025, 3, 1)

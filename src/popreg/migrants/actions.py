@@ -682,3 +682,41 @@ def end_occupant(actor: Actor, occupant: PlaceOccupant | int, *, until: date) ->
     audit(actor, AuditAction.MIGRANT_OCCUPANT, occ, unit_code=occ.place.unit_id, before=before,
           after=occ.state())
     return occ
+
+
+@transaction.atomic
+def record_whereabouts_unknown(actor: Actor, person: Person | int, *, left_on: date, source: str) -> OutMigrant:
+    """流出人口已离开原居住地、去向不明: the person stays ``floating_out`` (still away from
+    home), the destination, employer and contact are cleared, the residence unit becomes
+    unknown and the last confirmed date stays (so the person reaches the "whereabouts
+    unknown" list when it is old).  Sent e.g. by the place of residence (``migrant_departed``)."""
+    actor.require(Permission.MANAGE_MIGRANTS)
+    pk = person if isinstance(person, int) else person.pk
+    reg = Person.objects.filter(pk=pk).values_list("registered_unit_id", flat=True).first()
+    if reg is None:
+        raise MigrantError(f"人员 {pk} 不存在", f"person {pk} does not exist", "person")
+    actor.require(Permission.MANAGE_MIGRANTS, reg)
+    p = lock_person(actor, pk, permission=Permission.MANAGE_MIGRANTS)
+    level = AdminUnit.objects.filter(code=p.registered_unit_id).values_list("level", flat=True).first()
+    if level not in (UnitLevel.VILLAGE, UnitLevel.GROUP) or p.status != Status.ACTIVE:
+        raise MigrantError(f"{p.name} 不是本县在册人员", f"{p.name} is not an active person of this county",
+                           "person")
+    src = _choice(source, WhereaboutsSource.values, "source", "信息来源", SOURCE_ZH)
+    left = check_date(left_on, "left_on", "离开日期")
+    om = OutMigrant.objects.select_for_update().filter(person=p).first()
+    before = om.state() if om is not None else None
+    if om is None:
+        om = OutMigrant(person=p)
+    om.destination_code = om.destination_name = om.employer = om.contact = ""
+    om.source = src
+    om.save()
+    if p.residence_type != ResidenceType.FLOATING_OUT or p.residence_unit_id is not None:
+        record_event(actor, p, EventType.CORRECTION, left,
+                     {"residence_type": ResidenceType.FLOATING_OUT, "residence_unit_id": None},
+                     detail={"reason": "流出人口去向不明", "source": src, "migrants": "whereabouts_unknown"},
+                     action=AuditAction.MIGRANT_WHEREABOUTS)
+    _history(actor, HistoryKind.WHEREABOUTS, left, person=p, before=before, after=om.state())
+    audit(actor, AuditAction.MIGRANT_WHEREABOUTS, om, unit_code=p.registered_unit_id, before=before,
+          after=om.state(), detail={"person_id": p.pk, "source": src, "unknown": True,
+                                    "left_on": left.isoformat()})
+    return om

@@ -38,6 +38,18 @@ from popreg.snapshot import SnapshotError, read_manifest, table_path, verify_sna
 BATCH = 5000
 Progress = Callable[[str, int, int], None]
 
+#: Steps that apps above the registry run after a snapshot is loaded, inside the load's
+#: transaction: ``step(snapshot_dir, actor) -> counts`` (added to the load's summary).  An
+#: app registers its step in its ``AppConfig.ready`` (the registry imports no app).
+PostLoadStep = Callable[[Path, Actor], dict[str, int]]
+POST_LOAD_STEPS: list[PostLoadStep] = []
+
+
+def register_post_load(step: PostLoadStep) -> PostLoadStep:
+    if step not in POST_LOAD_STEPS:
+        POST_LOAD_STEPS.append(step)
+    return step
+
 
 def _batches(path: Path, columns: list[str] | None = None) -> Iterator[list[dict[str, Any]]]:
     pf = pq.ParquetFile(path)
@@ -80,6 +92,8 @@ def load_snapshot(snapshot_dir: str | Path, actor: Actor, progress: Progress | N
         for name in ("hospital_births", "death_notices"):
             counts[f"sources/{name}"] = _load_source(root, name, report)
         _reset_sequences()
+        for step in POST_LOAD_STEPS:
+            counts.update(step(root, actor))
         audit(actor, AuditAction.LOAD_SNAPSHOT, None, after=counts,
               detail={"reference_moment": manifest.get("reference_moment"),
                       "checksums": manifest.get("checksums", {})})
