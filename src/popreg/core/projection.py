@@ -41,15 +41,19 @@ __all__ = [
     "AnnualProjection",
     "FiveYearProjection",
     "LifeTableArrays",
+    "NegativePopulationError",
     "ProjectionError",
     "alpha_for_e0",
     "asfr_scaled_to_tfr",
+    "InputError",
+    "ProjectionInputs",
     "borrow_shape",
     "brass_logit",
     "brass_logit_lx",
     "fit_brass_logit",
     "life_table_from_lx",
     "person_years_for_projection",
+    "parse_projection_csv",
     "pool_years",
     "project_annual",
     "project_five_year",
@@ -65,6 +69,21 @@ SEX_LABELS = ("F", "M")
 
 class ProjectionError(ValueError):
     """An input the projection cannot use; the message says which one and how to fix it."""
+
+
+class NegativePopulationError(ProjectionError):
+    """Net out-migration larger than the population: ``group`` (index) of ``sex`` at the
+    end of step ``step`` (1-based) would be negative."""
+
+    def __init__(self, step: int, sex: int, group: int, width: int) -> None:
+        self.step, self.sex, self.group = step, sex, group
+        unit = "year" if width == 1 else "step"
+        age = group * width
+        super().__init__(
+            f"{unit} {step}, {SEX_LABELS[sex]}, age {age}: 净迁出超过人口,结果为负 / net "
+            "out-migration exceeds the population and the result is negative: reduce the "
+            "out-migration of this group or of the group below it"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -235,11 +254,7 @@ def _run(
         end, by_age = _step(population[t], big_l[t], fert[t], mig[t], width, srb, radix)
         if np.any(end < -1e-9 * max(1.0, float(np.abs(end).max()))):
             s, g = (int(i) for i in np.argwhere(end < 0)[0])
-            raise ProjectionError(
-                f"{unit} {t + 1}, {SEX_LABELS[s]}, age {g * width}: 净迁出超过人口,结果为负 / "
-                "net out-migration exceeds the population and the result is negative: "
-                "reduce the out-migration of that group"
-            )
+            raise NegativePopulationError(t + 1, s, g, width)
         end = np.maximum(end, 0.0)
         population[t + 1] = end
         births_by_age[t] = by_age
@@ -592,3 +607,317 @@ def asfr_scaled_to_tfr(asfr: npt.ArrayLike, tfr: float, width: float = 1.0) -> F
         )
     result: FloatArray = f * (tfr / current)
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# The explicit-input contract (``popreg project --inputs FILE.csv``)
+# ---------------------------------------------------------------------------------------
+
+#: Columns of the input file, in the documented order (``age_end`` is optional).
+INPUT_COLUMNS = ("sex", "age_start", "population", "nLx", "asfr", "net_migrants")
+
+#: The open group's T(A) may not exceed radix × max(5, OLDEST_AGE − A): more would need
+#: the whole radix to live beyond this age.
+OLDEST_AGE = 120
+
+
+class InputError(ProjectionError):
+    """A bad value in the input file: ``line`` (1 = the header) and ``column`` name it."""
+
+    def __init__(self, line: int, column: str | None, zh: str, en: str) -> None:
+        self.line = line
+        self.column = column
+        where_zh = f"第 {line} 行" + (f"「{column}」列" if column else "")
+        where_en = f"line {line}" + (f", column {column}" if column else "")
+        super().__init__(f"{where_zh}:{zh} / {where_en}: {en}")
+
+
+@dataclass(frozen=True)
+class ProjectionInputs:
+    """The parsed input file: arrays for :func:`project_five_year` and the age groups."""
+
+    age_starts: tuple[int, ...]
+    population: FloatArray  # (2, G)
+    nlx: FloatArray  # (2, G)
+    asfr: FloatArray  # (G,)
+    net_migrants: FloatArray  # (2, G)
+    lines: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # input line of each (sex, group)
+
+
+@dataclass
+class _Row:
+    line: int
+    sex: int
+    age: int
+    open_marked: bool
+    values: dict[str, float]
+
+
+def _number(text: str, line: int, column: str) -> float:
+    try:
+        value = float(text.strip().replace(",", "")) if text.strip() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InputError(
+            line,
+            column,
+            f"“{text.strip()}”不是数字,请填写一个数(如 1234 或 0.0125)",
+            f"'{text.strip()}' is not a number: write a number such as 1234 or 0.0125",
+        )
+    return value
+
+
+def _parse_age(text: str, line: int) -> tuple[int, bool]:
+    raw = text.strip()
+    open_marked = raw.endswith("+")
+    core = raw[:-1].strip() if open_marked else raw
+    try:
+        age = int(core)
+    except ValueError:
+        raise InputError(
+            line,
+            "age_start",
+            f"“{raw}”不是年龄组起始年龄,请填写 0、5、10……的整数(开口组可写 85+)",
+            f"'{raw}' is not the first age of a group: write 0, 5, 10, ... (the open group "
+            "may be written 85+)",
+        ) from None
+    if age < 0 or age % 5:
+        raise InputError(
+            line,
+            "age_start",
+            f"{age} 不是五岁组的起始年龄,请用 0、5、10……",
+            f"{age} does not start a five-year group: use 0, 5, 10, ...",
+        )
+    return age, open_marked
+
+
+def parse_projection_csv(text: str, radix: float = 100000.0) -> ProjectionInputs:
+    """Read and check the input file of ``popreg project --inputs`` (docs/projection.md).
+
+    Columns ``sex`` (F|M), ``age_start``, ``population``, ``nLx``, ``asfr``,
+    ``net_migrants`` (names case-insensitive, any order, other columns ignored; an
+    optional ``age_end`` column marks the open group with an empty cell), one row per sex
+    and five-year group 0–4, 5–9, ..., the last group of each sex open.  Every problem
+    raises :class:`InputError` naming the line and column and saying how to fix it.
+    """
+    import csv
+    import io
+
+    if not math.isfinite(radix) or radix <= 0:
+        raise ProjectionError(f"radix: 须为正数 / must be a positive number, got {radix}")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header or not any(h.strip() for h in header):
+        raise InputError(
+            1,
+            None,
+            "文件为空,第一行应为列名 " + ",".join(INPUT_COLUMNS),
+            "the file is empty: the first line must name the columns " + ",".join(INPUT_COLUMNS),
+        )
+    names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    index: dict[str, int] = {}
+    for wanted in (*INPUT_COLUMNS, "age_end"):
+        key = wanted.lower()
+        if names.count(key) > 1:
+            raise InputError(
+                1, wanted, "列名重复,请删去一列", "the column appears twice: remove one"
+            )
+        if key in names:
+            index[wanted] = names.index(key)
+        elif wanted != "age_end":
+            raise InputError(
+                1,
+                wanted,
+                f"缺少此列;第一行须含 {','.join(INPUT_COLUMNS)}",
+                f"the column is missing: the first line must name {','.join(INPUT_COLUMNS)}",
+            )
+
+    rows: list[_Row] = []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) < len(header):
+            cells = cells + [""] * (len(header) - len(cells))
+        sex_text = cells[index["sex"]].strip()
+        sex = {"F": FEMALE, "M": MALE}.get(sex_text.upper())
+        if sex is None:
+            raise InputError(
+                line,
+                "sex",
+                f"未知性别“{sex_text}”,请填 F(女)或 M(男)",
+                f"unknown sex '{sex_text}': write F (female) or M (male)",
+            )
+        age, open_marked = _parse_age(cells[index["age_start"]], line)
+        if "age_end" in index:
+            end_text = cells[index["age_end"]].strip()
+            if not end_text:
+                open_marked = True
+            elif _number(end_text, line, "age_end") != age + 4:
+                raise InputError(
+                    line,
+                    "age_end",
+                    f"年龄组 {age}–{end_text} 不是五岁组,应为 {age}–{age + 4}(开口组留空)",
+                    f"the group {age}–{end_text} is not a five-year group: it must end at "
+                    f"{age + 4} (leave it empty for the open group)",
+                )
+        values = {
+            c: _number(cells[index[c]], line, c)
+            for c in ("population", "nLx", "asfr", "net_migrants")
+        }
+        if values["population"] < 0:
+            raise InputError(
+                line,
+                "population",
+                "人口数不能为负,请改为 0 或正数",
+                "the population cannot be negative: write 0 or a positive number",
+            )
+        if values["nLx"] <= 0:
+            raise InputError(
+                line,
+                "nLx",
+                "生存人年数须大于 0,请填寿命表的 nLx(开口组填 T)",
+                "person-years must be positive: write the life table's nLx (T for the open group)",
+            )
+        if values["asfr"] < 0 or values["asfr"] > 1:
+            raise InputError(
+                line,
+                "asfr",
+                "生育率须在 0 与 1 之间(每名妇女每年的生育数,不是千分率)",
+                "the fertility rate must lie between 0 and 1 (births per woman-year, not per 1000)",
+            )
+        if sex == MALE and values["asfr"] != 0:
+            raise InputError(
+                line,
+                "asfr",
+                "男性行的生育率须为 0(生育按母亲年龄记在女性行)",
+                "asfr must be 0 on a male row (births are given by the mother's age on the "
+                "female rows)",
+            )
+        rows.append(_Row(line, sex, age, open_marked, values))
+
+    if not rows:
+        raise InputError(
+            2,
+            None,
+            "没有数据行,请每个性别每个年龄组一行",
+            "no data rows: give one row per sex and age group",
+        )
+    by_sex: list[list[_Row]] = [[], []]
+    for row in rows:
+        by_sex[row.sex].append(row)
+    for sex, label in ((FEMALE, "F"), (MALE, "M")):
+        if not by_sex[sex]:
+            raise InputError(
+                rows[-1].line + 1,
+                "sex",
+                f"没有性别 {label} 的行;两个性别都须给出(人口可为 0)",
+                f"there are no rows for sex {label}: give both sexes (a population of 0 is "
+                "allowed)",
+            )
+    groups: list[list[_Row]] = []
+    for sex_rows in by_sex:
+        sex_rows.sort(key=lambda r: (r.age, r.line))
+        label = SEX_LABELS[sex_rows[0].sex]
+        for a, b in zip(sex_rows, sex_rows[1:], strict=False):
+            if a.age == b.age:
+                raise InputError(
+                    b.line,
+                    "age_start",
+                    f"性别 {label} 的年龄组 {a.age} 与第 {a.line} 行重叠,请删去其中一行",
+                    f"age group {a.age} of sex {label} overlaps line {a.line}: remove one of "
+                    "the two rows",
+                )
+            if b.age != a.age + 5:
+                raise InputError(
+                    b.line,
+                    "age_start",
+                    f"性别 {label} 缺少年龄组 {a.age + 5}–{a.age + 9}(第 {a.line} 行之后),请补上",
+                    f"sex {label} lacks the age group {a.age + 5}–{a.age + 9} (after line "
+                    f"{a.line}): add it",
+                )
+        if sex_rows[0].age != 0:
+            raise InputError(
+                sex_rows[0].line,
+                "age_start",
+                f"性别 {label} 缺少年龄组 0–4,请补上",
+                f"sex {label} lacks the age group 0–4: add it",
+            )
+        for r in sex_rows[:-1]:
+            if r.open_marked:
+                raise InputError(
+                    r.line,
+                    "age_start" if "age_end" not in index else "age_end",
+                    f"开口组 {r.age}+ 不在最后;只有最高年龄组可以开口,请给出其上限或删去更高的组",
+                    f"the open group {r.age}+ is not the last one: only the oldest group is "
+                    "open; give this group its end or remove the older groups",
+                )
+        if len(sex_rows) < 2:
+            raise InputError(
+                sex_rows[0].line,
+                "age_start",
+                f"性别 {label} 至少需要两个年龄组",
+                f"sex {label} needs at least two age groups",
+            )
+        groups.append(sex_rows)
+    fem, mal = groups
+    if len(fem) != len(mal):
+        short, long_ = (fem, mal) if len(fem) < len(mal) else (mal, fem)
+        extra = long_[len(short)]
+        raise InputError(
+            extra.line,
+            "age_start",
+            f"两个性别的年龄组不同:另一性别没有年龄组 {extra.age},请使两者一致",
+            f"the sexes have different age groups: the other sex has no group {extra.age}; "
+            "give both the same groups",
+        )
+    last = len(fem) - 1
+    for sex_rows in groups:
+        for i, r in enumerate(sex_rows):
+            big_l = r.values["nLx"]
+            if i < last and big_l > 5 * radix:
+                raise InputError(
+                    r.line,
+                    "nLx",
+                    f"五岁组的 nLx 不能超过 5×基数 = {5 * radix:g};请检查基数(--radix)",
+                    f"a five-year group's nLx cannot exceed 5 × radix = {5 * radix:g}: check "
+                    "the radix (--radix)",
+                )
+            if i == last and big_l > radix * max(5, OLDEST_AGE - r.age):
+                cap = radix * max(5, OLDEST_AGE - r.age)
+                raise InputError(
+                    r.line,
+                    "nLx",
+                    f"开口组的 T 不能超过 {cap:g}(基数×{max(5, OLDEST_AGE - r.age)} 年);"
+                    "请检查基数(--radix)",
+                    f"the open group's T cannot exceed {cap:g} (radix × "
+                    f"{max(5, OLDEST_AGE - r.age)} years): check the radix (--radix)",
+                )
+            if 0 < i < last and big_l > sex_rows[i - 1].values["nLx"]:
+                raise InputError(
+                    r.line,
+                    "nLx",
+                    f"nLx 大于上一年龄组(第 {sex_rows[i - 1].line} 行),存活比将大于 1;请检查寿命表",
+                    f"nLx is larger than the previous group's (line {sex_rows[i - 1].line}), "
+                    "a survival ratio above 1: check the life table",
+                )
+        if sex_rows[0].values["asfr"] != 0:
+            raise InputError(
+                sex_rows[0].line,
+                "asfr",
+                "0–4 岁组的生育率须为 0",
+                "the 0–4 group's fertility rate must be 0",
+            )
+
+    def arr(key: str) -> FloatArray:
+        return np.array([[r.values[key] for r in sex_rows] for sex_rows in groups])
+
+    return ProjectionInputs(
+        age_starts=tuple(r.age for r in fem),
+        population=arr("population"),
+        nlx=arr("nLx"),
+        asfr=np.array([r.values["asfr"] for r in fem]),
+        net_migrants=arr("net_migrants"),
+        lines=(tuple(r.line for r in fem), tuple(r.line for r in mal)),
+    )
