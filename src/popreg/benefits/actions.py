@@ -425,8 +425,9 @@ def do_publish(
     ends_on = ends_on or starts_on + timedelta(days=DEFAULT_WINDOW_DAYS)
     if ends_on <= starts_on:
         raise BenefitsError("公示结束日期应晚于开始日期", "the end of the window must be after its start", "ends_on")
-    if done and starts_on < timezone.localtime(done[-1].closed_at).date():
-        raise BenefitsError("本级公示不能早于上一级公示结束", "this level cannot start before the previous one closed",
+    if done and starts_on < done[-1].ends_on:
+        raise BenefitsError(f"本级公示不能早于上一级公示期结束（{done[-1].ends_on:%Y-%m-%d}）",
+                            f"this level cannot start before the previous level's window ended ({done[-1].ends_on:%Y-%m-%d})",
                             "starts_on")
     disc = Disclosure.objects.create(run=run, level=level, starts_on=starts_on, ends_on=ends_on,
                                      published_by_name=actor.name)
@@ -688,14 +689,14 @@ def reconcile_batch(batch: PaymentBatch) -> dict[str, Any]:
     """Due against paid for one batch."""
     qs = batch.lines.all()
 
-    def total(q: Q) -> Decimal:
-        return qs.filter(q).aggregate(t=Sum("amount_yuan"))["t"] or Decimal("0")
+    def total(q: Q) -> str:
+        return f"{Decimal(qs.filter(q).aggregate(t=Sum('amount_yuan'))['t'] or 0):.2f}"
 
     return {
-        "batch": batch.batch_no, "due_count": qs.count(), "due_yuan": str(total(Q())),
-        "paid_count": qs.filter(status=LineStatus.PAID).count(), "paid_yuan": str(total(Q(status=LineStatus.PAID))),
+        "batch": batch.batch_no, "due_count": qs.count(), "due_yuan": total(Q()),
+        "paid_count": qs.filter(status=LineStatus.PAID).count(), "paid_yuan": total(Q(status=LineStatus.PAID)),
         "failed_count": qs.filter(status__in=[LineStatus.FAILED, LineStatus.RESUBMITTED]).count(),
-        "failed_yuan": str(total(Q(status__in=[LineStatus.FAILED, LineStatus.RESUBMITTED]))),
+        "failed_yuan": total(Q(status__in=[LineStatus.FAILED, LineStatus.RESUBMITTED])),
         "pending_count": qs.filter(status=LineStatus.SENT).count(),
     }
 
