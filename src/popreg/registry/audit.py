@@ -133,7 +133,6 @@ class AuditAction(models.TextChoices):
     EXCHANGE_REFUSE = "exchange_refuse", _("Refused an exchange message or bundle")
     EXCHANGE_REQUEUE = "exchange_requeue", _("Queued failed exchange messages again")
     EXCHANGE_ORIGIN_CONFIRMED = "exchange_origin_confirmed", _("Recorded that the place of registration confirmed an in-migrant")
-    EXCHANGE_WHEREABOUTS_UNKNOWN = "exchange_whereabouts_unknown", _("Recorded that an out-migrant left the notified place")
     EXCHANGE_REVIEW_ACCEPT = "exchange_review_accept", _("Accepted a candidate person for an exchange notification")
     EXCHANGE_REVIEW_LINK = "exchange_review_link", _("Linked an exchange notification to another person")
     EXCHANGE_REVIEW_REJECT = "exchange_review_reject", _("Rejected an exchange notification")
@@ -160,6 +159,9 @@ class AuditAction(models.TextChoices):
     BENEFITS_EXPORT_LIST = "benefits_export_list", _("Downloaded a benefit disclosure list")
     BENEFITS_EXPORT_PAYMENTS = "benefits_export_payments", _("Downloaded a benefit payment file")
     # planning (popreg.planning)
+    PLANNING_SAVE_SCENARIO = "planning_save_scenario", _("Saved a projection scenario")
+    PLANNING_SAVE_NORM = "planning_save_norm", _("Saved a planning norm")
+    PLANNING_SAVE_FIGURE = "planning_save_figure", _("Saved a stated planning figure")
 
 
 def _record(

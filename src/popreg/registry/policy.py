@@ -80,6 +80,9 @@ class Permission(models.TextChoices):
         "Record only-child certificates, disability grades and bank accounts"
     )
     # planning (popreg.planning)
+    MAINTAIN_PLANNING = "maintain_planning", _(
+        "Maintain planning scenarios, norms and stated figures"
+    )
 
 
 #: Permissions that concern every unit of the county at once.
@@ -95,6 +98,8 @@ COUNTY_WIDE: frozenset[Permission] = frozenset(
         # exchange between deployments (popreg.exchange)
         Permission.VIEW_EXCHANGE,
         Permission.MANAGE_EXCHANGE,
+        # planning (popreg.planning): the scenarios and norms of the whole county
+        Permission.MAINTAIN_PLANNING,
     }
 )
 
@@ -119,6 +124,8 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
         {
             _P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.EXPORT_STATISTICS,
             _P.REFRESH_STATISTICS, _P.EXPORT_SCORECARDS, _P.VIEW_JOBS,
+            # planning (popreg.planning)
+            _P.MAINTAIN_PLANNING,
         }
     ),
     Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS,
