@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from popreg.core import demography as d
 from popreg.core import projection as p
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "demography"
@@ -283,3 +285,184 @@ def test_annual_refuses_bad_inputs(change, message):
     kwargs.update(change)
     with pytest.raises(p.ProjectionError, match=message):
         p.project_annual(**kwargs)
+
+
+# --- life tables from deaths and exposure ----------------------------------------------
+
+
+def test_abridged_table_from_counts_austria_1992():
+    rows = _rows("phg_austria1992_male_lifetable.csv")
+    lt = d.life_table_from_counts(
+        [float(r["age_start"]) for r in rows],
+        [float(r["deaths_nDx"]) for r in rows],
+        [float(r["pop_nNx"]) for r in rows],
+        [float(r["nax"]) for r in rows],
+    )
+    for r, row in zip(rows, lt, strict=True):
+        assert row.qx == pytest.approx(float(r["qx_demcore_computed"]), abs=1e-8)
+        assert row.ex == pytest.approx(float(r["ex_demcore_computed"]), abs=1e-3)
+        assert row.lx == pytest.approx(float(r["lx_published"]), abs=1.0)
+        assert row.dx == pytest.approx(float(r["ndx_published"]), abs=1.0)
+        assert row.Lx == pytest.approx(float(r["nLx_published"]), abs=1.0)
+
+
+def test_abridged_table_from_counts_pas_ltpopdth():
+    rows = _rows("demotools_pas_ltpopdth_north_male_lt.csv")
+    lt = d.life_table_from_counts(
+        [float(r["age_start"]) for r in rows],
+        [float(r["deaths"]) for r in rows],
+        [float(r["exposures"]) for r in rows],
+        sex="m",
+        region="n",
+        method="pas",
+        q0=0.1,
+    )
+    for r, row in zip(rows[:19], lt, strict=False):
+        assert row.ex == pytest.approx(float(r["ex_expected"]), abs=0.01), r["age_start"]
+
+
+def test_un_1982_model_table_greville_nax():
+    rows = _rows("demotools_un1982_p34_male_lt.csv")
+    ages = [float(r["age_start"]) for r in rows]
+    mx = [float(r["nMx"]) for r in rows]
+    ax = d.un_nax(ages, mx, "m", "w")
+    assert ax[:4] == pytest.approx([0.33, 1.352, 2.5, 2.5])  # q0 > 0.1: CD constants
+    assert ax[4] == pytest.approx(2.5 - 25 / 12 * (mx[4] - math.log(mx[5] / mx[3]) / 10))
+    lt = d.life_table(ages, mx, ax)
+    for r, row in zip(rows, lt, strict=True):
+        tol = 0.02 if r["compared_in_test"] == "yes" else 0.005
+        assert row.ex == pytest.approx(float(r["ex_expected"]), abs=tol), r["age_start"]
+        # measured: every row within 0.003 years of the UN's published value
+        assert row.ex == pytest.approx(float(r["ex_expected"]), abs=0.005), r["age_start"]
+
+
+def _gompertz_counts(level: float = 0.0001, slope: float = 0.085, ages: int = 101):
+    x = np.arange(ages, dtype=float)
+    mx = level * np.exp(slope * x) + 0.0004
+    mx[0] = 0.006
+    exposure = np.linspace(1200, 200, ages)
+    return mx * exposure, exposure, mx
+
+
+def test_single_year_life_table_from_counts():
+    deaths, exposure, mx = _gompertz_counts()
+    t = p.single_year_life_table(deaths, exposure, "F")
+    np.testing.assert_allclose(t.mx, mx)
+    rows = d.life_table(
+        list(range(101)),
+        mx.tolist(),
+        [d.coale_demeny_a0(0.006, "f", "w")] + [0.5] * 99 + [1 / mx[-1]],
+    )
+    np.testing.assert_allclose(t.Lx, [r.Lx for r in rows])
+    np.testing.assert_allclose(t.ex, [r.ex for r in rows])
+    assert t.lx[0] == 100000 and t.Tx[0] == pytest.approx(t.Lx.sum())
+    assert t.e0 == pytest.approx(t.Tx[0] / 100000)
+    # the same table through life_table_from_counts
+    same = d.life_table_from_counts(list(range(101)), deaths.tolist(), exposure.tolist(), sex="f")
+    np.testing.assert_allclose(t.ex, [r.ex for r in same])
+    py = p.person_years_for_projection(t, 85)
+    assert py.shape == (86,) and py[-1] == pytest.approx(t.Tx[85]) and py[84] == t.Lx[84]
+    with pytest.raises(p.ProjectionError, match="open age group has no deaths"):
+        p.single_year_life_table(np.append(deaths[:-1], 0.0), exposure, "F")
+    with pytest.raises(p.ProjectionError, match="sex"):
+        p.single_year_life_table(deaths, exposure, "X")
+    with pytest.raises(p.ProjectionError, match="deaths without exposure"):
+        p.single_year_life_table(deaths, np.append(0.0, exposure[1:]), "M")
+
+
+def test_single_year_and_abridged_tables_agree():
+    """The abridged table of the same counts grouped 0, 1-4, 5-9, ... gives nearly the same
+    life expectancy (the two differ only in the separation factors)."""
+    deaths, exposure, _ = _gompertz_counts()
+    single = p.single_year_life_table(deaths, exposure, "M")
+    ages = [0, 1] + list(range(5, 100, 5)) + [100]
+    bounds = ages + [101]
+    grouped = [
+        (deaths[a:b].sum(), exposure[a:b].sum()) for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    abridged = d.life_table_from_counts(
+        ages, [g[0] for g in grouped], [g[1] for g in grouped], sex="m"
+    )
+    for row in abridged:
+        assert row.ex == pytest.approx(single.ex[int(row.age)], abs=0.1), row.age
+
+
+def test_life_table_from_lx_constant_hazard_exact_open_group():
+    mu = 0.02
+    lx = 100000 * np.exp(-mu * np.arange(91))
+    t = p.life_table_from_lx(lx, "F")
+    assert t.ex[-1] == pytest.approx(1 / mu)
+    assert t.Lx[-1] == pytest.approx(lx[-1] / mu)
+    # closed ages by the trapezoid: (l(x) + l(x+1))/2 above 0
+    np.testing.assert_allclose(t.Lx[1:-1], (lx[1:-1] + lx[2:]) / 2)
+    assert t.e0 == pytest.approx(1 / mu, abs=0.02)
+
+
+# --- small areas: pooling, borrowing a shape, Brass ------------------------------------
+
+
+def test_pool_years_and_borrow_shape():
+    deaths, exposure, mx = _gompertz_counts()
+    by_year = np.stack([deaths * 0.9, deaths * 1.1, deaths])
+    exp_year = np.stack([exposure] * 3)
+    pd, pe = p.pool_years(by_year, exp_year)
+    np.testing.assert_allclose(pd, deaths * 3)
+    np.testing.assert_allclose(pe, exposure * 3)
+    # a small unit with 1.3 times the larger unit's mortality, seen in 40 deaths
+    small_exposure = exposure / 50
+    small_deaths = np.zeros_like(mx)
+    small_deaths[[60, 70, 75, 80, 90]] = [4, 6, 8, 10, 12]
+    rates, k = p.borrow_shape(small_deaths, small_exposure, mx)
+    assert k == pytest.approx(40 / float((small_exposure * mx).sum()))
+    assert float((rates * small_exposure).sum()) == pytest.approx(40)
+    np.testing.assert_allclose(rates / mx, k)
+    with pytest.raises(p.ProjectionError):
+        p.borrow_shape(small_deaths, small_exposure, np.zeros_like(mx))
+
+
+def test_brass_logit_identity_fit_and_e0():
+    deaths, exposure, _ = _gompertz_counts()
+    std = p.single_year_life_table(deaths, exposure, "F").lx
+    np.testing.assert_allclose(p.brass_logit(std, 0.0, 1.0), std)
+    model = p.brass_logit(std, 0.3, 0.9)
+    assert model[0] == std[0]
+    assert np.all(np.diff(model) <= 0)
+    alpha, beta = p.fit_brass_logit(model, std)
+    assert (alpha, beta) == (pytest.approx(0.3), pytest.approx(0.9))
+    # α > 0 raises mortality: fewer survivors at every age
+    assert np.all(model[1:] < std[1:]) or np.all(p.brass_logit(std, 0.3)[1:] < std[1:])
+    e0_std = p.life_table_from_lx(std, "F").e0
+    for target in (e0_std - 8, e0_std, e0_std + 3):
+        a = p.alpha_for_e0(std, target)
+        assert p.life_table_from_lx(p.brass_logit(std, a), "F").e0 == pytest.approx(
+            target, abs=1e-8
+        )
+    assert abs(p.alpha_for_e0(std, e0_std)) < 1e-9
+    assert p.alpha_for_e0(std, e0_std - 5) > 0 > p.alpha_for_e0(std, e0_std + 2)
+    with pytest.raises(p.ProjectionError, match="outside the range"):
+        p.alpha_for_e0(std, 200.0)
+
+
+def test_brass_on_the_austria_1992_abridged_lx():
+    rows = _rows("phg_austria1992_male_lifetable.csv")
+    std = np.array([float(r["lx_published"]) for r in rows])
+    model = p.brass_logit(std, -0.2, 1.1)
+    assert p.fit_brass_logit(model, std) == (pytest.approx(-0.2), pytest.approx(1.1))
+    y = 0.5 * np.log((1 - model[5] / 1e5) / (model[5] / 1e5))
+    ys = 0.5 * np.log((1 - std[5] / 1e5) / (std[5] / 1e5))
+    assert y == pytest.approx(-0.2 + 1.1 * ys)
+
+
+def test_asfr_scaled_to_tfr_keeps_the_shape():
+    rows = [
+        r
+        for r in _rows("fertility_test_vectors_inputs.csv")
+        if r["case_id"] == "usa1992_phg_box5_1"
+    ]
+    asfr = np.array([float(r["asfr"]) for r in rows])
+    scaled = p.asfr_scaled_to_tfr(asfr, 1.8, width=5)
+    assert d.total_fertility_rate(scaled.tolist(), 5) == pytest.approx(1.8)
+    np.testing.assert_allclose(scaled / asfr, 1.8 / (5 * asfr.sum()))
+    assert p.asfr_scaled_to_tfr(np.zeros(3), 0.0).tolist() == [0, 0, 0]
+    with pytest.raises(p.ProjectionError):
+        p.asfr_scaled_to_tfr(np.zeros(3), 1.5)

@@ -38,11 +38,13 @@ __all__ = [
     "crude_rate",
     "dependency_ratios",
     "life_table",
+    "life_table_from_counts",
     "net_reproduction_rate",
     "pas_nax",
     "rate_of_natural_increase",
     "sex_ratio_at_birth",
     "total_fertility_rate",
+    "un_nax",
 ]
 
 #: Below this many live births (boys + girls) the sex ratio at birth is flagged as
@@ -397,3 +399,87 @@ def pas_nax(
     ax[0] = coale_demeny_a0(nmx[0], sex, region, imr)
     ax[1] = coale_demeny_a1_4(nmx[0], sex, region, imr)
     return ax
+
+
+def un_nax(
+    ages: Sequence[float], nmx: Sequence[float], sex: str = "m", region: str = "w"
+) -> list[float]:
+    """nax of the UN (1982) model life tables for standard abridged groups 0, 1, 5, ...
+
+    Ages 0 and 1–4 by Coale–Demeny (from m0), 2.5 for 5–9 and 10–14, and Greville's
+    formula above::
+
+        nax = n/2 − (n²/12)·(nmx − k),  k = ln(m(x+n)/m(x−n)) / (n/2 + n + n/2)
+
+    (for 5-year groups 2.5 − (25/12)(nmx − ln(m(x+5)/m(x−5))/10), UN 1982 p. 31); the
+    open group 1/mω.  A Greville value outside 0.4n–0.6n (irregular rates of a small
+    population) is replaced by the constant-hazard value n + 1/m − n/(1 − e^(−n·m)), as
+    in DemoTools.
+    """
+    if len(ages) != len(nmx):
+        raise ValueError("ages and nmx must have the same length / 长度不一致")
+    ax = pas_nax(ages, nmx, sex, region)
+    k = len(ages)
+    for i in range(2, k - 1):
+        n = ages[i + 1] - ages[i]
+        if ages[i] < 15:
+            ax[i] = n / 2
+            continue
+        prev, m, nxt = nmx[i - 1], nmx[i], nmx[i + 1]
+        n_prev = ages[i] - ages[i - 1]
+        n_next = (ages[i + 2] - ages[i + 1]) if i + 2 < k else n
+        a: float | None = None
+        if prev > 0 and nxt > 0:
+            kx = math.log(nxt / prev) / (n_prev / 2 + n + n_next / 2)
+            a = n / 2 - (n * n / 12) * (m - kx)
+        if a is None or not 0.4 * n <= a <= 0.6 * n:
+            a = n / 2 if m <= 0 else n + 1 / m - n / (1 - math.exp(-n * m))
+        ax[i] = a
+    return ax
+
+
+def life_table_from_counts(
+    ages: Sequence[float],
+    deaths: Sequence[float],
+    exposure: Sequence[float],
+    nax: Sequence[float] | None = None,
+    *,
+    sex: str | None = None,
+    region: str = "w",
+    method: str = "pas",
+    radix: float = 100_000.0,
+    q0: float | None = None,
+) -> list[LifeTableRow]:
+    """Life table from deaths and person-years of exposure (abridged or single-year).
+
+    nmx = deaths / exposure (0 where a group has neither).  Without ``nax``: for abridged
+    groups (0, 1, 5, ...) and a given ``sex``, ``method`` "pas" (:func:`pas_nax`) or "un"
+    (:func:`un_nax`); for single years (0, 1, 2, ...) and a given ``sex``, Coale–Demeny a0
+    and 0.5 above; otherwise the midpoint (``life_table``'s default).
+    """
+    if not len(ages) == len(deaths) == len(exposure):
+        raise ValueError("ages, deaths and exposure must have the same length / 长度不一致")
+    nmx: list[float] = []
+    for age, d, e in zip(ages, deaths, exposure, strict=True):
+        if d < 0 or e < 0:
+            raise ValueError(f"age {age:g}: deaths and exposure cannot be negative / 不能为负")
+        if e == 0 and d > 0:
+            raise ValueError(
+                f"age {age:g}: deaths without exposure / 有死亡而无暴露人年: check the data"
+            )
+        nmx.append(d / e if e > 0 else 0.0)
+    if nmx and nmx[-1] <= 0:
+        raise ValueError(
+            f"age {ages[-1]:g}+: the open group has no deaths: pool years or borrow a larger "
+            "unit's schedule / 最高年龄组没有死亡,请合并多年或借用上级单位的死亡模式"
+        )
+    if nax is None and sex is not None and len(ages) >= 3:
+        if list(ages[:3]) == [0, 1, 5]:
+            if method not in ("pas", "un"):
+                raise ValueError(f"method must be 'pas' or 'un', got {method!r}")
+            fn = pas_nax if method == "pas" else un_nax
+            nax = fn(ages, nmx, sex, region)
+        elif all(ages[i] == i for i in range(len(ages))):
+            nax = [0.5] * (len(ages) - 1) + [1.0 / nmx[-1]]
+            nax[0] = coale_demeny_a0(nmx[0], sex, region, q0)
+    return life_table(ages, nmx, nax, radix=radix, q0=q0)
