@@ -554,7 +554,7 @@ def stop_date(person: Person) -> date | None:
         return person.death_date
     from popreg.registry.models import Event, EventType
 
-    kinds = [EventType.DEATH, EventType.MOVE_OUT, EventType.CORRECTION, EventType.MERGE]
+    kinds = [EventType.DEATH, EventType.MOVE_OUT, EventType.ENLISTMENT, EventType.CORRECTION, EventType.MERGE]
     ev = Event.objects.filter(person=person, event_type__in=kinds).order_by("-id").first()
     return ev.event_date if ev is not None else person.updated_at.date()
 
