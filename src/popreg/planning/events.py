@@ -157,6 +157,7 @@ def read_counts(
     event_years: Sequence[int],
     *,
     reference_date: date | None = None,
+    extra_dates: Sequence[date] = (),
 ) -> UnitCounts:
     """Population at 1 January of ``population_years`` (and on ``reference_date`` when
     given) and the events of ``event_years`` for the units ``codes`` of ``level``."""
@@ -173,8 +174,8 @@ def read_counts(
     def within(col: str) -> str:
         return like.replace("{col}", col)
 
-    dates = [date(y, 1, 1) for y in population_years]
-    if reference_date is not None:
+    dates = sorted({date(y, 1, 1) for y in population_years} | set(extra_dates))
+    if reference_date is not None and reference_date not in dates:
         dates.append(reference_date)
     if dates:
         date_list = ", ".join(f"DATE '{d.isoformat()}'" for d in dates)

@@ -59,6 +59,7 @@ from popreg.planning.events import (
     snapshot_info,
     unit_codes,
 )
+from popreg.planning.scenarios import ScenarioSpec, default_scenario
 from popreg.snapshot import SnapshotConnection
 
 #: Ages of the life tables behind the projection (the projection's open group 100+ takes
@@ -76,52 +77,6 @@ FERTILE = (12, 55)
 POOL_YEARS = 5
 GOMPERTZ_FROM, GOMPERTZ_TO, GOMPERTZ_USED_FROM = 60, 99, 85
 MORTALITY_METHODS = ("auto", "own", "shape", "brass")
-
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    """One scenario as data.  ``tfr_target`` (absolute) wins over ``tfr_offset`` (added to
-    the estimated TFR); both are reached after ``path_years`` years, linearly."""
-
-    code: str
-    name_zh: str
-    name_en: str
-    tfr_offset: float = 0.0
-    tfr_target: float | None = None
-    path_years: int = 5
-    e0_gain_per_year: float = 0.0
-    migration_factor: float = 1.0
-
-    def tfr_path(self, tfr0: float, years: int) -> list[float]:
-        target = self.tfr_target if self.tfr_target is not None else tfr0 + self.tfr_offset
-        target = max(target, 0.0)
-        span = max(self.path_years, 1)
-        return [tfr0 + (target - tfr0) * min(1.0, (t + 1) / span) for t in range(years)]
-
-    def e0_path(self, e0: float, years: int) -> list[float]:
-        return [e0 + self.e0_gain_per_year * (t + 1) for t in range(years)]
-
-
-#: The scenarios the data migration seeds (and the fallback when the table is empty).
-DEFAULT_SCENARIOS: tuple[ScenarioSpec, ...] = (
-    ScenarioSpec("low", "低方案", "low", tfr_offset=-0.3, path_years=5, e0_gain_per_year=0.15,
-                 migration_factor=0.5),
-    ScenarioSpec("medium", "中方案", "medium", tfr_offset=0.0, path_years=5, e0_gain_per_year=0.2,
-                 migration_factor=1.0),
-    ScenarioSpec("high", "高方案", "high", tfr_offset=0.3, path_years=5, e0_gain_per_year=0.25,
-                 migration_factor=1.5),
-    ScenarioSpec("constant", "不变方案", "constant", tfr_offset=0.0, path_years=1, e0_gain_per_year=0.0,
-                 migration_factor=1.0),
-)  # fmt: skip
-
-
-def default_scenario(code: str) -> ScenarioSpec:
-    for s in DEFAULT_SCENARIOS:
-        if s.code == code:
-            return s
-    raise PlanningDataError(
-        f"没有方案 {code} / no scenario {code}: choose low, medium, high or constant"
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -465,7 +420,7 @@ def _estimation_years(info: SnapshotInfo, base_year: int, pool: int) -> list[int
     return list(range(first, last + 1))
 
 
-def _unit_row(con: SnapshotConnection, code: str) -> tuple[str, str]:
+def unit_row(con: SnapshotConnection, code: str) -> tuple[str, str]:
     rows = con.rows("SELECT name, level FROM units WHERE unit_code = ?", [code])
     if not rows:
         raise PlanningDataError(
@@ -521,7 +476,7 @@ def forecast(
             f"the snapshot's reference moment ({info.reference_date.year + 1})"
         )
     est_years = _estimation_years(info, base_year, pool)
-    name, level = _unit_row(con, unit)
+    name, level = unit_row(con, unit)
     pop_years = sorted(
         {*est_years, est_years[-1] + 1}
         | ({base_year} if base_year <= info.reference_date.year else set())
@@ -625,7 +580,7 @@ def backtest(
     start = end - span
     sc = scenario or default_scenario("constant")
     fc = forecast(con, unit, start, span, [sc], pool=pool, mortality=mortality)[0]
-    _name, level = _unit_row(con, unit)
+    _name, level = unit_row(con, unit)
     years = list(range(start, end + 1))
     counts = read_counts(con, level, [unit], years, years[:-1])
     actual = [float(counts.population[date(y, 1, 1)][0].sum()) for y in years]
