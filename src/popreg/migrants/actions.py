@@ -142,7 +142,7 @@ def external_unit_for(code: str, name: str = "") -> AdminUnit:
     return unit
 
 
-def _choice(value: Any, allowed: list[str], field: str, label_zh: str, names_zh: dict[str, str]) -> str:
+def parse_choice(value: Any, allowed: list[str], field: str, label_zh: str, names_zh: dict[str, str]) -> str:
     text = str(value or "").strip()
     if text in allowed:
         return text
@@ -199,6 +199,14 @@ def _place_in(actor: Actor, place: Place | None, unit: AdminUnit) -> Place | Non
     if not place.active:
         raise MigrantError(f"场所“{place.name}”已注销", f"the place {place.name!r} is closed", "place")
     return place
+
+
+def _require_unit(actor: Actor, unit: AdminUnit, field: str) -> None:
+    """The unit must lie in the actor's jurisdiction; the refusal names the form field."""
+    if not actor.covers(unit.code):
+        raise JurisdictionError(f"{unit.name}（{unit.code}）不在您的辖区内，请核对代码",
+                                f"unit {unit.code} is outside your jurisdiction; check the code", field)
+    actor.require(Permission.MANAGE_MIGRANTS, unit.code)
 
 
 def lock_in_migrant(actor: Actor, in_migrant: InMigrant | int) -> InMigrant:
@@ -277,11 +285,11 @@ def register_in_migrant(
     external unit of origin) unless an earlier in-migrant record has the same ID number."""
     actor.require(Permission.MANAGE_MIGRANTS)
     unit = unit_of_level(residence_unit_code, "residence_unit", "居住地")
-    actor.require(Permission.MANAGE_MIGRANTS, unit.code)
+    _require_unit(actor, unit, "residence_unit")
     arrival = check_date(arrival_date, "arrival_date", "来本地日期",
                          not_before=birth_date if isinstance(birth_date, date) else None)
     origin = check_origin(origin_code)
-    why = _choice(reason, Reason.values, "reason", "流入原因", REASON_ZH)
+    why = parse_choice(reason, Reason.values, "reason", "流入原因", REASON_ZH)
     address = _text(address, "address", "详细住址", 200)
     employer = _text(employer, "employer", "工作单位", 120)
     contact = _text(contact, "contact", "联系方式", 60)
@@ -315,7 +323,7 @@ def move_in_migrant(
     if m.status != InMigrantStatus.ACTIVE:
         raise MigrantError("该流入人口已离开，不能变更居住地", "this in-migrant has left; cannot move", "in_migrant")
     unit = unit_of_level(residence_unit_code, "residence_unit", "新居住地")
-    actor.require(Permission.MANAGE_MIGRANTS, unit.code)
+    _require_unit(actor, unit, "residence_unit")
     move = check_date(move_date, "move_date", "变更日期", not_before=m.arrival_date)
     place = _place_in(actor, place, unit)
     before = m.state()
@@ -424,7 +432,7 @@ def issue_permit(
     refused with its reasons (``refusal_reasons``), and nothing is issued."""
     m = lock_in_migrant(actor, in_migrant)
     applied = check_date(applied_on, "applied_on", "申请日期")
-    cond = _choice(condition, PermitCondition.values, "condition", "申领条件", CONDITION_ZH)
+    cond = parse_choice(condition, PermitCondition.values, "condition", "申领条件", CONDITION_ZH)
     proof = _text(evidence, "evidence", "证明材料", 300)
     if ResidencePermit.objects.filter(in_migrant=m, status=PermitStatus.ISSUED,
                                       expiry_date__gte=applied).exists():
@@ -523,7 +531,7 @@ def record_whereabouts(
     if p.status != Status.ACTIVE:
         raise MigrantError(f"{p.name} 不是在册人员，不能登记去向",
                            f"{p.name} is not active; cannot record whereabouts", "person")
-    src = _choice(source, WhereaboutsSource.values, "source", "信息来源", SOURCE_ZH)
+    src = parse_choice(source, WhereaboutsSource.values, "source", "信息来源", SOURCE_ZH)
     confirmed = check_date(confirmed_on, "confirmed_on", "核实日期")
     dest = check_origin(residence_unit_code, "residence_unit_code", "现居住地")
     name = _text(residence_unit_name, "residence_unit_name", "现居住地名称", 100)
@@ -568,7 +576,7 @@ def save_place(
     with its responsibility agreement (治安责任书: signed, expires)."""
     actor.require(Permission.MANAGE_MIGRANTS)
     unit = unit_of_level(unit_code, "unit", "所在村（居）")
-    actor.require(Permission.MANAGE_MIGRANTS, unit.code)
+    _require_unit(actor, unit, "unit")
     obj: Place | None = None
     if place is not None:
         pk = place if isinstance(place, int) else place.pk
@@ -576,7 +584,7 @@ def save_place(
         if obj is None:
             raise MigrantError(f"场所 {pk} 不存在", f"place {pk} does not exist", "place")
         actor.require(Permission.MANAGE_MIGRANTS, obj.unit_id)
-    kind = _choice(kind, PlaceKind.values, "kind", "场所类别", {"rental": "出租房屋", "employer": "用工单位"})
+    kind = parse_choice(kind, PlaceKind.values, "kind", "场所类别", {"rental": "出租房屋", "employer": "用工单位"})
     values = {
         "kind": kind, "name": _text(name, "name", "名称", 120, required=True),
         "address": _text(address, "address", "地址", 200, required=True),
@@ -701,7 +709,7 @@ def record_whereabouts_unknown(actor: Actor, person: Person | int, *, left_on: d
     if level not in (UnitLevel.VILLAGE, UnitLevel.GROUP) or p.status != Status.ACTIVE:
         raise MigrantError(f"{p.name} 不是本县在册人员", f"{p.name} is not an active person of this county",
                            "person")
-    src = _choice(source, WhereaboutsSource.values, "source", "信息来源", SOURCE_ZH)
+    src = parse_choice(source, WhereaboutsSource.values, "source", "信息来源", SOURCE_ZH)
     left = check_date(left_on, "left_on", "离开日期")
     om = OutMigrant.objects.select_for_update().filter(person=p).first()
     before = om.state() if om is not None else None
