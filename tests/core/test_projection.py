@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from popreg.core import demography as d
 from popreg.core import projection as p
@@ -466,3 +468,45 @@ def test_asfr_scaled_to_tfr_keeps_the_shape():
     assert p.asfr_scaled_to_tfr(np.zeros(3), 0.0).tolist() == [0, 0, 0]
     with pytest.raises(p.ProjectionError):
         p.asfr_scaled_to_tfr(np.zeros(3), 1.5)
+
+
+def test_annual_zero_years_returns_the_base():
+    base = np.array([[5.0, 4, 3], [2.0, 1, 0]])
+    res = p.project_annual(
+        base, np.array([[90.0, 80, 70]] * 2), np.zeros(3), np.zeros((2, 3)), 0, 1.05, 100
+    )
+    assert res.population.shape == (1, 2, 3) and res.population[0].tolist() == base.tolist()
+    assert res.births.shape == res.deaths.shape == res.net_migrants.shape == (0, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=30),
+    st.integers(min_value=1, max_value=8),
+    st.floats(min_value=0.9, max_value=1.3),
+    st.integers(min_value=0, max_value=2**31),
+)
+def test_annual_properties(ages, years, srb, seed):
+    """Random valid inputs: nothing negative, the balance holds for each sex every year,
+    births split by the SRB, and the projection is linear in (population, migrants)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 1000, (2, ages))
+    lx = np.sort(rng.uniform(0.2, 1.0, ages + 1))[::-1] * 1000
+    big_l = np.append((lx[:-2] + lx[1:-1]) / 2, lx[-2] * rng.uniform(0.5, 10))
+    big_l[0] = min(big_l[0], 1000)
+    asfr = np.append(0.0, rng.uniform(0, 0.2, ages - 1))
+    mig = rng.uniform(0, 20, (years, 2, ages))
+    res = p.project_annual(base, np.array([big_l, big_l * 0.98]), asfr, mig, years, srb, 1000)
+    assert np.all(res.population >= 0)
+    for t in range(years):
+        np.testing.assert_allclose(
+            res.population[t + 1].sum(1),
+            res.population[t].sum(1) + res.births[t] - res.deaths[t] + res.net_migrants[t],
+            rtol=1e-9,
+            atol=1e-6,
+        )
+    np.testing.assert_allclose(res.births[:, 1], res.births[:, 0] * srb)
+    double = p.project_annual(
+        2 * base, np.array([big_l, big_l * 0.98]), asfr, 2 * mig, years, srb, 1000
+    )
+    np.testing.assert_allclose(double.population, 2 * res.population, rtol=1e-9, atol=1e-9)

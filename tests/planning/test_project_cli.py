@@ -273,3 +273,12 @@ def test_exit_status_is_non_zero(tmp_path):
     assert done.returncode != 0
     assert "line 5, column population" in done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_last_group_closed_by_age_end_is_refused(tmp_path):
+    lines = [HEADER + ",age_end"] + [
+        line + f",{int(line.split(',')[1]) + 4}" for line in _phg_lines()[1:]
+    ]
+    with pytest.raises(CommandError, match=r"line 19, column age_end: the last group \(85\) must be open"):
+        call_command("project", "--inputs", str(_write(tmp_path, lines)), "--steps", "1",
+                     "--srb", "1.05", "--out", str(tmp_path / "o.csv"))

@@ -853,6 +853,14 @@ def parse_projection_csv(text: str, radix: float = 100000.0) -> ProjectionInputs
                     f"the open group {r.age}+ is not the last one: only the oldest group is "
                     "open; give this group its end or remove the older groups",
                 )
+        if "age_end" in index and not sex_rows[-1].open_marked:
+            r = sex_rows[-1]
+            raise InputError(
+                r.line,
+                "age_end",
+                f"最后一个年龄组 {r.age} 须为开口组,请将其 age_end 留空",
+                f"the last group ({r.age}) must be open: leave its age_end empty",
+            )
         if len(sex_rows) < 2:
             raise InputError(
                 sex_rows[0].line,
