@@ -42,6 +42,8 @@ EXEMPT_PREFIXES = {
     "login/": "the login page itself: public by design",
     "logout/": "ends the session: no data",
     "otp/": "two-factor enrolment of the logged-in user only (tests/web/test_login_security.py)",
+    "exchange/inbox/": "where other counties' deployments POST signed messages: no session, each "
+                       "message authenticated by its Ed25519 signature (tests/exchange/test_pages.py)",
 }
 #: Single routes outside the matrix (exact pattern), with the reason.
 EXEMPT_EXACT = {"api/": "django-ninja's root: answers 404 to everyone, no data"}
@@ -176,6 +178,20 @@ ROUTES: dict[str, Entry] = {
     "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "reconciliation_job", GP, others=P.MANAGE_JOBS,
                                                   post=P.RECONCILE),
     "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "reconciliation_item", GP),
+    # ---- exchange between deployments: transport pages (county-wide; messages by id only)
+    "exchange/": Entry(P.VIEW_EXCHANGE),
+    "exchange/outbox/": Entry(P.VIEW_EXCHANGE),
+    "exchange/outbox/<int:pk>/": Entry(P.VIEW_EXCHANGE, "missing"),
+    "exchange/received/": Entry(P.VIEW_EXCHANGE),
+    "exchange/received/<int:pk>/": Entry(P.VIEW_EXCHANGE, "missing"),
+    "exchange/deliver/": Entry(P.MANAGE_EXCHANGE, None, POST),
+    "exchange/requeue/": Entry(P.MANAGE_EXCHANGE, None, POST),
+    # ---- exchange: review queue of incoming notifications (jurisdiction of the candidates)
+    "exchange/review/": Entry(P.REVIEW_EXCHANGE),
+    "exchange/review/<int:pk>/": Entry(P.REVIEW_EXCHANGE, "exchange_review"),
+    "exchange/review/<int:pk>/accept/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
+    "exchange/review/<int:pk>/link/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
+    "exchange/review/<int:pk>/reject/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
     # ---- read API: its documentation and schema (logged-in users), then its operations
     "api/docs": Entry(None),
     "api/openapi.json": Entry(None),
@@ -374,6 +390,18 @@ def world(people, users, actors, settings, tmp_path):
     recon_items = ((recon_item(people["mother"], VILLAGE_A1).pk,), (recon_item(people["other"], VILLAGE_B1).pk,))
     own_tokens = {name: do_create_api_token(actors[name], "script")[0] for name in ROLES}
     mother, other = people["mother"], people["other"]
+
+    def review_message(person):  # an incoming notification waiting for review, one candidate
+        from popreg.exchange.models import InboxMessage
+
+        return InboxMessage.objects.create(
+            message_id=f"01REVIEW{person.pk:018d}", sender="330102", recipient="110105",
+            type="migrant_registered", subject={"name": person.name, "id_number": ""},
+            payload={"residence_unit": "330102001001"}, status="review", reason="待人工确认",
+            candidates=[{"person_id": person.pk, "name": person.name, "id_number": person.id_number,
+                         "registered_unit": person.registered_unit_id, "probability": 0.5, "levels": {}}],
+        )
+
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
     return {
         "unit": ((VILLAGE_A1,), (VILLAGE_B1,)),
@@ -397,6 +425,7 @@ def world(people, users, actors, settings, tmp_path):
         "field_list_job": field_lists, "assessment_job_done": assessed, "reconciliation_job_done": reconciled,
         **{kind + "_foreign": j for kind, j in foreign_done.items()},
         "reconciliation_item": recon_items,
+        "exchange_review": ((review_message(mother).pk,), (review_message(other).pk,)),
         "token": own_tokens, "token_foreign": do_create_api_token(actors["clerk_b1"], "script")[0],
         "traces": [other.name, other.id_number, mask_id(other.id_number), people["hh_b"].household_no,
                    f'href="/persons/{other.pk}/"', *foreign_names],

@@ -64,6 +64,8 @@ class Receipt:
 
     def ack_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status}
+        if "first_status" in self.detail:
+            out["first_status"] = self.detail["first_status"]
         if self.reason:
             out["reason"] = self.reason[:500]
         return out

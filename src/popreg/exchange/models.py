@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 #: Message types (the value is on the wire; labels are English msgids).
@@ -32,10 +33,10 @@ class MessageType(models.TextChoices):
 
 
 class OutboxStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("exchange", "Pending")
     SENT = "sent", _("Sent")
     ACKED = "acked", _("Acknowledged")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("exchange", "Failed")
 
 
 class InboxStatus(models.TextChoices):
@@ -46,7 +47,7 @@ class InboxStatus(models.TextChoices):
     REFUSED = "refused", _("Refused")
     REVIEW = "review", _("Awaiting review")
     UNMATCHED = "unmatched", _("No matching person")
-    REJECTED = "rejected", _("Rejected")
+    REJECTED = "rejected", pgettext_lazy("exchange", "Rejected")
 
 
 class Channel(models.TextChoices):
