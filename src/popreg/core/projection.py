@@ -571,8 +571,34 @@ def alpha_for_e0(
     if not math.isfinite(target_e0) or target_e0 <= 0:
         raise ProjectionError(f"target_e0: 须为正数 / must be a positive number, got {target_e0}")
 
+    if not (math.isfinite(beta) and beta > 0):
+        raise ProjectionError(f"beta: 须为正数 / must be a positive number, got {beta}")
+    # e0 of life_table_from_lx(brass_logit(standard_lx, α, β)) without building the table:
+    # the same formulas on survivorship proportions, the standard's logits computed once.
+    life_table_from_lx(brass_logit(standard_lx, 0.0, beta), sex)  # checks the inputs
+    std = _array(standard_lx, "standard_lx")
+    prop = std / std[0]
+    inner = (prop > 0) & (prop < 1)
+    inner[0] = False
+    ys = beta * _logit(prop[inner])
+    template = np.where(prop >= 1, 1.0, 0.0)
+    template[0] = 1.0
+    demo_sex = _demo_sex(sex)
+
     def gap(alpha: float) -> float:
-        return life_table_from_lx(brass_logit(standard_lx, alpha, beta), sex).e0 - target_e0
+        pr = template.copy()
+        pr[inner] = 1.0 / (1.0 + np.exp(2.0 * (alpha + ys)))
+        d0 = pr[0] - pr[1]
+        a0 = demo.coale_demeny_a0(0.0, demo_sex, "w", imr=float(d0))
+        closed = float((pr[1:] + 0.5 * (pr[:-1] - pr[1:])).sum()) + (a0 - 0.5) * d0
+        last, before = float(pr[-1]), float(pr[-2])
+        if last > 0:
+            if not before > last:
+                raise ProjectionError(
+                    "standard_lx: 最后一年须有死亡 / the last closed year needs deaths"
+                )
+            closed += last / math.log(before / last)
+        return closed - target_e0
 
     lo, hi = -4.0, 4.0
     g_lo, g_hi = gap(lo), gap(hi)
