@@ -3,7 +3,7 @@
 ``inbox/`` is the endpoint other deployments POST signed messages to (no login: the
 signature is the authentication); the others are pages for logged-in users."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from popreg.exchange import views
 
@@ -18,4 +18,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("received/<int:pk>/", views.inbox_detail, name="inbox_detail"),
     path("deliver/", views.deliver, name="deliver"),
     path("requeue/", views.requeue, name="requeue"),
+    path("review/", include("popreg.exchange.urls_review")),  # review queue (semantics)
 ]
