@@ -588,8 +588,8 @@ def alpha_for_e0(
     def gap(alpha: float) -> float:
         pr = template.copy()
         pr[inner] = 1.0 / (1.0 + np.exp(2.0 * (alpha + ys)))
-        d0 = pr[0] - pr[1]
-        a0 = demo.coale_demeny_a0(0.0, demo_sex, "w", imr=float(d0))
+        d0 = float(pr[0] - pr[1])
+        a0 = demo.coale_demeny_a0(0.0, demo_sex, "w", imr=d0)
         closed = float((pr[1:] + 0.5 * (pr[:-1] - pr[1:])).sum()) + (a0 - 0.5) * d0
         last, before = float(pr[-1]), float(pr[-2])
         if last > 0:
