@@ -377,12 +377,19 @@ def _shift_array(arr: DateArray, years: int, months: int, days: int) -> DateArra
 
 
 def _ymd(arr: DateArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    safe = np.where(np.isnat(arr), np.datetime64("1970-01-01", "D"), arr)
-    years = safe.astype("datetime64[Y]")
-    months = safe.astype("datetime64[M]")
-    y = years.astype(np.int64) + 1970
-    m = (months - years.astype("datetime64[M]")).astype(np.int64) + 1
-    d = (safe - months.astype("datetime64[D]")).astype(np.int64) + 1
+    """Year, month, day of each date (integer arithmetic on days since 1970: H. Hinnant's
+    civil_from_days, much faster than numpy's calendar conversions); NaT gives 1970-01-01."""
+    days = arr.astype("datetime64[D]").astype(np.int64)
+    days = np.where(np.isnat(arr), 0, days)
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = yoe + era * 400 + (m <= 2)
     return y, m, d
 
 
@@ -391,12 +398,19 @@ def age_years_on(birth: DateArray, on: DateArray | np.datetime64) -> FloatArray:
 
     A person born on 29 February is a year older on 1 March of a common year.
     """
-    on_arr = np.broadcast_to(np.asarray(on, dtype="datetime64[D]"), birth.shape)
     by, bm, bd = _ymd(birth)
+    on_arr = np.asarray(on, dtype="datetime64[D]")
+    if on_arr.ndim == 0:
+        if np.isnat(on_arr):
+            return np.full(birth.shape, np.nan)
+        o = on_arr.item()
+        age = (o.year - by - ((o.month * 100 + o.day) < (bm * 100 + bd))).astype(np.float64)
+        age[np.isnat(birth)] = np.nan
+        return cast(FloatArray, age)
     oy, om, od = _ymd(on_arr)
     age = (oy - by - ((om * 100 + od) < (bm * 100 + bd))).astype(np.float64)
     age[np.isnat(birth) | np.isnat(on_arr)] = np.nan
-    return age
+    return cast(FloatArray, age)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -442,7 +456,7 @@ def _column(ctx: _Context, name: str) -> _Column:
         cats = np.asarray(s.cat.categories, dtype=object)
         col = _Column("cat", (codes, cats), codes < 0)
     elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-        arr = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        arr = s.to_numpy().astype("datetime64[D]")
         col = _Column("date", arr, np.isnat(arr))
     elif pd.api.types.is_bool_dtype(s.dtype):
         missing = s.isna().to_numpy()
@@ -662,7 +676,7 @@ class Evaluation:
 
     def frame(self, facts: pd.DataFrame) -> pd.DataFrame:
         """person_id, payee_person_id, eligible, amount_yuan, reasons and one column per condition."""
-        sub = facts.iloc[self.rows]
+        sub = facts[[c for c in ("person_id", "mother_id", "father_id") if c in facts.columns]].iloc[self.rows]
         out = pd.DataFrame({"person_id": sub["person_id"].to_numpy()})
         out["payee_person_id"] = _payee(self.programme.payee, sub)
         out["eligible"] = self.eligible
@@ -728,7 +742,9 @@ def evaluate(programme: Programme, facts: pd.DataFrame, month: date) -> Evaluati
         considered = _condition(ctx, programme.universe) != FAILED
         rows = np.flatnonzero(considered)
         if len(rows) < len(facts):
-            ctx = _Context(facts=facts.iloc[rows].reset_index(drop=True), month_start=start,
+            wanted = programme.facts_used()
+            used = [c for c in facts.columns if c in wanted]
+            ctx = _Context(facts=facts[used].iloc[rows].reset_index(drop=True), month_start=start,
                            month_end=end, params=programme.parameters)
     else:
         rows = np.arange(len(facts))
