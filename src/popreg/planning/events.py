@@ -111,6 +111,12 @@ def _age_sql(birth: str, day: str) -> str:
     )
 
 
+def _cap(age: str) -> str:
+    """The age with the open group's ages folded into it (NULL stays NULL: DuckDB's
+    ``least`` would skip it)."""
+    return f"CASE WHEN ({age}) IS NULL THEN NULL WHEN ({age}) > {OPEN_AGE} THEN {OPEN_AGE} ELSE ({age}) END"
+
+
 def _sex_idx(sex: str) -> str:
     return f"CASE {sex} WHEN 'F' THEN 0 WHEN 'M' THEN 1 END"
 
@@ -212,7 +218,7 @@ def read_counts(
           FROM persons p CROSS JOIN d LEFT JOIN st s ON s.person_id = p.person_id AND s.d = d.d
           WHERE p.birth_date < d.d OR p.birth_date IS NULL
         )
-        SELECT d, substr(u, 1, {n}) AS key, {_sex_idx("sex")} AS s, least(age, {OPEN_AGE}) AS a, count(*) AS n
+        SELECT d, substr(u, 1, {n}) AS key, {_sex_idx("sex")} AS s, {_cap("age")} AS a, count(*) AS n
         FROM pop WHERE u <> '' AND {within("u")} GROUP BY ALL
         """
         rows = con.rows(sql)
@@ -230,14 +236,14 @@ def read_counts(
         years = ", ".join(str(int(y)) for y in event_years)
         age_at = _age_sql("p.birth_date", "e.event_date")
         deaths = con.rows(f"""
-            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_sex_idx("p.sex")}, least({age_at}, {OPEN_AGE}), count(*)
+            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_sex_idx("p.sex")}, {_cap(age_at)}, count(*)
             FROM events e JOIN persons p USING (person_id)
             WHERE e.event_type = 'death' AND year(e.event_date) IN ({years}) AND {within("e.unit_code")}
             GROUP BY ALL""")
         out.deaths = _scatter(deaths, keys, (u, 2, AGES), by_year=True)
         mother_age = _age_sql("m.birth_date", "e.event_date")
         births = con.rows(f"""
-            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), least({mother_age}, {OPEN_AGE}), count(*)
+            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_cap(mother_age)}, count(*)
             FROM events e JOIN persons c USING (person_id) LEFT JOIN persons m ON m.person_id = c.mother_id
             WHERE e.event_type = 'birth' AND year(e.event_date) IN ({years}) AND {within("e.unit_code")}
             GROUP BY ALL""")
@@ -277,7 +283,7 @@ def read_counts(
                 AND NOT (e.event_type = 'enlistment' AND p.status = 'active' AND e.k = e.last_k)
             )
             SELECT year(event_date), {{side}}, {_sex_idx("sex")},
-                   least({_age_sql("birth_date", "event_date")}, {OPEN_AGE}), count(*)
+                   {_cap(_age_sql("birth_date", "event_date"))}, count(*)
             FROM m WHERE {{side}} <> '' AND src IS DISTINCT FROM dst AND {{cond}} GROUP BY ALL"""
         out.moves_in = _scatter(
             con.rows(moves.format(side="dst", cond=within("dst"))), keys, (u, 2, AGES), True
