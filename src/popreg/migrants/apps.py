@@ -11,3 +11,4 @@ class MigrantsConfig(AppConfig):
         from popreg.registry.loading import register_post_load
 
         register_post_load(after_load)
+        import popreg.migrants.jobs  # noqa: F401  (the migrant_import job kind)
