@@ -1,0 +1,82 @@
+"""The benefits pages through the web client, in Chinese and English."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from popreg.benefits.models import Disclosure, EligibilityRun, Objection, PaymentBatch
+
+from ..bilingual import check_bilingual
+from .conftest import MONTH
+
+pytestmark = pytest.mark.django_db
+P = "childcare_subsidy"
+
+
+def test_the_whole_flow_through_the_pages(client, families, officers, settings, tmp_path):
+    settings.POPREG_HOME = tmp_path
+    u1, u2 = officers["fuli1_user"], officers["fuli2_user"]
+    client.force_login(u1)
+    r = client.post("/benefits/", {"programme": P, "month": "2025-10"})
+    assert r.status_code == 302 and "/jobs/" in r["Location"]
+    run = EligibilityRun.objects.get()
+    assert run.eligible_count == 3 and run.prepared_by == u1
+    page = client.get(f"/benefits/runs/{run.pk}/").content.decode()
+    assert "张小伟" in page and "registered_in_county" not in page  # condition labels, not ids
+    start = MONTH
+    for level in ("village", "township", "county"):
+        r = client.post(f"/benefits/runs/{run.pk}/publish/", {"level": level, "starts_on": start.isoformat()})
+        assert r.status_code == 302
+        d = Disclosure.objects.get(run=run, level=level)
+        if level == "township":
+            decision = run.decisions.get(person=families["b1"]["child"])
+            client.post(f"/benefits/disclosures/{d.pk}/objections/",
+                        {"decision": decision.pk, "objector": "村民乙", "what": "已迁走", "evidence": "照片"})
+            obj = Objection.objects.get()
+            client.post(f"/benefits/disclosures/{d.pk}/close/")
+            d.refresh_from_db()
+            assert d.closed_at is None  # an open objection blocks the close
+            client.post(f"/benefits/objections/{obj.pk}/resolve/", {"outcome": "dismiss", "reason": "核实仍在本县"})
+        client.post(f"/benefits/disclosures/{d.pk}/close/")
+        d.refresh_from_db()
+        assert d.closed_at is not None, level
+        start = d.ends_on
+    r = client.get(f"/benefits/runs/{run.pk}/villages/110105001001/notice.pdf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    client.post(f"/benefits/runs/{run.pk}/approve/")
+    run.refresh_from_db()
+    assert run.status == "disclosed"  # the preparer cannot approve
+    client.force_login(u2)
+    client.post(f"/benefits/runs/{run.pk}/approve/")
+    run.refresh_from_db()
+    assert run.status == "approved"
+    r = client.post("/benefits/payments/", {"programme": P, "month": "2025-10"})
+    batch = PaymentBatch.objects.get()
+    assert r.status_code == 302 and batch.line_count == 3
+    csv_text = client.get(f"/benefits/payments/{batch.pk}/file.csv").content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("record_type,payment_id")
+    ids = [ln.payment_id for ln in batch.lines.order_by("id")]
+    ret = "payment_id,status,reason\n" + "\n".join(
+        f"{i},{'failed' if n == 0 else 'paid'},{'户名不符' if n == 0 else ''}" for n, i in enumerate(ids))
+    f = io.BytesIO(ret.encode())
+    f.name = "return.csv"
+    client.post(f"/benefits/payments/{batch.pk}/return/", {"file": f})
+    assert batch.lines.filter(status="failed").count() == 1
+    r = client.post(f"/benefits/payments/{batch.pk}/resubmit/")
+    assert PaymentBatch.objects.count() == 2
+    for url in ("/benefits/", "/benefits/payments/", f"/benefits/payments/{batch.pk}/", "/benefits/recoveries/",
+                "/benefits/applications/", f"/benefits/persons/{families['a1']['mother'].pk}/", "/"):
+        assert client.get(url).status_code == 200, url
+    check_bilingual(client, f"/benefits/runs/{run.pk}/", ["Public disclosure (village, township, county)", "Decisions",
+                                                         "under 3 on the first day of the month"],
+                    ["三级公示", "资格核定结果", "月初未满3周岁"])
+    check_bilingual(client, f"/benefits/payments/{batch.pk}/", ["Payment file", "Download the payment file"], ["发放文件", "下载发放文件"])
+    check_bilingual(client, "/", ["Family benefits"], ["计划生育和育儿补助"])
+
+
+def test_a_refusal_names_the_field(client, families, officers):
+    client.force_login(officers["fuli1_user"])
+    r = client.post("/benefits/", {"programme": P, "month": "2025/13"}, follow=True)
+    assert "YYYY-MM" in r.content.decode()
