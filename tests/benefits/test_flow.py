@@ -15,7 +15,7 @@ from popreg.registry.errors import RegistryError
 from popreg.registry.models import AuditRecord
 
 from ..conftest import VILLAGE_A1
-from .conftest import MONTH, approve_and_pay, disclose, pay_all
+from .conftest import MONTH, approve_and_pay, pay_all
 
 P = "childcare_subsidy"
 pytestmark = pytest.mark.django_db

@@ -72,7 +72,7 @@ def test_no_one_gone_before_the_month_is_paid_for_it(families, county, actors, o
     # and everyone still there on the first day is paid
     paid = {lines[ln["payment_id"]].person_id for ln in checked["lines"]}
     expected = 0
-    for i, (mother_event, child_event) in enumerate(families):
+    for mother_event, child_event in families:
         ok = all(e is None or MONTH + timedelta(days=e[1]) >= MONTH for e in (mother_event, child_event))
         expected += ok
     assert len(paid) == expected
