@@ -7,6 +7,8 @@ Each figure is set against a baseline measured in the same run:
   checks the numbers: both must agree to 1e-9);
 * ``alpha_for_e0`` (Newton kept inside the bracket) against a plain bisection to the same
   tolerance on the same tables;
+* ``project_annual_many`` (1,000 units at once) against ``project_annual`` called for
+  each unit;
 * ``single_year_life_table`` and ``project_five_year`` (PHG Box 6.2, 20 steps), absolute.
 
 The planning app runs, per unit and scenario, one ``project_annual`` and up to
@@ -115,6 +117,27 @@ def main() -> None:
         f"plain-Python loop {t_loop * 1e3:.3f} ms; ratio {t_loop / t_core:.1f}× faster"
     )
 
+    units = 1000
+    many_base = (
+        np.broadcast_to(base, (units, 2, AGES)) * np.linspace(0.5, 1.5, units)[:, None, None]
+    )
+    many_py = np.broadcast_to(py, (units, 2, AGES))
+    many_asfr = np.broadcast_to(asfr, (units, AGES))
+    many_mig = np.broadcast_to(mig, (units, 2, AGES))
+    t_many = _timed(
+        lambda: p.project_annual_many(many_base, many_py, many_asfr, many_mig, years, srb),
+        max(1, n // 50),
+    )
+    t_each = _timed(
+        lambda: [p.project_annual(many_base[u], py, asfr, mig, years, srb) for u in range(units)],
+        1,
+    )
+    print(
+        f"project_annual_many, {units} units: {t_many * 1e3:.1f} ms "
+        f"({t_many / units * 1e6:.1f} µs per unit); one by one {t_each * 1e3:.1f} ms; "
+        f"ratio {t_each / t_many:.1f}× faster"
+    )
+
     std = p.life_table_from_lx(
         100000 * np.exp(-0.0008 * np.arange(AGES) - 0.00004 * np.arange(AGES) ** 2.2), "F"
     ).lx
@@ -140,7 +163,9 @@ def main() -> None:
     nlx = np.array([np.append(np.linspace(497000, 270000, 17), 290000)] * 2)
     fert = np.zeros(18)
     fert[3:10] = 0.05
-    t_five = _timed(lambda: p.project_five_year(five_base, nlx, fert, np.zeros((2, 18)), 20, 1.05), n)
+    t_five = _timed(
+        lambda: p.project_five_year(five_base, nlx, fert, np.zeros((2, 18)), 20, 1.05), n
+    )
     print(f"project_five_year, 18 groups, 20 steps: {t_five * 1e3:.3f} ms")
 
     unit = t_core + 2 * years * per_newton + 2 * t_table

@@ -510,3 +510,34 @@ def test_annual_properties(ages, years, srb, seed):
         2 * base, np.array([big_l, big_l * 0.98]), asfr, 2 * mig, years, srb, 1000
     )
     np.testing.assert_allclose(double.population, 2 * res.population, rtol=1e-9, atol=1e-9)
+
+
+def test_annual_many_units_equal_one_by_one():
+    rng = np.random.default_rng(11)
+    units, years, ages = 7, 5, 31
+    base = rng.uniform(0, 80, (units, 2, ages))
+    lx = np.sort(rng.uniform(0.3, 1.0, (units, 2, ages + 1)), axis=-1)[..., ::-1] * 100000
+    big_l = np.concatenate([(lx[..., :-2] + lx[..., 1:-1]) / 2, lx[..., -2:-1] * 4], axis=-1)
+    asfr = np.zeros((units, years, ages))
+    asfr[..., 15:25] = rng.uniform(0, 0.15, (units, years, 10))
+    mig = rng.uniform(-0.5, 2, (units, 2, ages))
+    srb = rng.uniform(1.0, 1.2, units)
+    many = p.project_annual_many(base, big_l, asfr, mig, years, srb)
+    assert many.population.shape == (units, years + 1, 2, ages)
+    assert many.births.shape == many.deaths.shape == many.net_migrants.shape == (units, years, 2)
+    for u in range(units):
+        one = p.project_annual(base[u], big_l[u], asfr[u], mig[u], years, float(srb[u]))
+        np.testing.assert_allclose(many.population[u], one.population, rtol=1e-13)
+        np.testing.assert_allclose(many.births[u], one.births, rtol=1e-13)
+        np.testing.assert_allclose(many.deaths[u], one.deaths, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(many.net_migrants[u], one.net_migrants, rtol=1e-13)
+    same_srb = p.project_annual_many(base, big_l, asfr, mig, years, 1.05)
+    one = p.project_annual(base[3], big_l[3], asfr[3], mig[3], years, 1.05)
+    np.testing.assert_allclose(same_srb.population[3], one.population, rtol=1e-13)
+    bad = mig.copy()
+    bad[4, 1, 10] = -1e6
+    with pytest.raises(p.NegativePopulationError, match="unit 4, year 1, M, age 10") as info:
+        p.project_annual_many(base, big_l, asfr, bad, years, srb)
+    assert info.value.unit_index == 4
+    with pytest.raises(p.ProjectionError, match="shape"):
+        p.project_annual_many(base, big_l[:3], asfr, mig, years, srb)

@@ -56,6 +56,7 @@ __all__ = [
     "parse_projection_csv",
     "pool_years",
     "project_annual",
+    "project_annual_many",
     "project_five_year",
     "single_year_life_table",
 ]
@@ -75,12 +76,15 @@ class NegativePopulationError(ProjectionError):
     """Net out-migration larger than the population: ``group`` (index) of ``sex`` at the
     end of step ``step`` (1-based) would be negative."""
 
-    def __init__(self, step: int, sex: int, group: int, width: int) -> None:
-        self.step, self.sex, self.group = step, sex, group
+    def __init__(
+        self, step: int, sex: int, group: int, width: int, unit_index: int | None = None
+    ) -> None:
+        self.step, self.sex, self.group, self.unit_index = step, sex, group, unit_index
         unit = "year" if width == 1 else "step"
         age = group * width
+        which = "" if unit_index is None else f"unit {unit_index}, "
         super().__init__(
-            f"{unit} {step}, {SEX_LABELS[sex]}, age {age}: 净迁出超过人口,结果为负 / net "
+            f"{which}{unit} {step}, {SEX_LABELS[sex]}, age {age}: 净迁出超过人口,结果为负 / net "
             "out-migration exceeds the population and the result is negative: reduce the "
             "out-migration of this group or of the group below it"
         )
@@ -184,24 +188,25 @@ def _step(
     asfr: FloatArray,
     mig: FloatArray,
     width: int,
-    srb: float,
+    srb: FloatArray,
     radix: float,
 ) -> tuple[FloatArray, FloatArray]:
-    """One projection step (module docstring).  Returns (population at the end of the
-    step (2, G), births to women of each group during the step (G,))."""
+    """One projection step (module docstring) of U units at once: ``pop``, ``big_l``,
+    ``mig`` (U, 2, G), ``asfr`` (U, G), ``srb`` (U,).  Returns (population at the end of
+    the step (U, 2, G), births to women of each group during the step (U, G))."""
     half = mig / 2.0
     start = pop + half
     end = np.zeros_like(pop)
     # closed groups 0..A−2n move up one group; A−n and A+ share the open group's survival
-    end[:, 1:-1] = start[:, :-2] * (big_l[:, 1:-1] / big_l[:, :-2])
-    s_open = big_l[:, -1] / (big_l[:, -2] + big_l[:, -1])
-    end[:, -1] = (start[:, -2] + start[:, -1]) * s_open
-    end[:, 1:] += half[:, 1:]
-    births_by_age = width * asfr * (start[FEMALE] + end[FEMALE]) / 2.0
-    total = float(births_by_age.sum())
-    newborn_survival = big_l[:, 0] / (width * radix)
-    end[FEMALE, 0] = total / (1.0 + srb) * newborn_survival[FEMALE] + half[FEMALE, 0]
-    end[MALE, 0] = total * srb / (1.0 + srb) * newborn_survival[MALE] + half[MALE, 0]
+    end[..., 1:-1] = start[..., :-2] * (big_l[..., 1:-1] / big_l[..., :-2])
+    s_open = big_l[..., -1] / (big_l[..., -2] + big_l[..., -1])
+    end[..., -1] = (start[..., -2] + start[..., -1]) * s_open
+    end[..., 1:] += half[..., 1:]
+    births_by_age = width * asfr * (start[:, FEMALE] + end[:, FEMALE]) / 2.0
+    total = births_by_age.sum(axis=-1)
+    newborn_survival = big_l[..., 0] / (width * radix)
+    end[:, FEMALE, 0] = total / (1.0 + srb) * newborn_survival[:, FEMALE] + half[:, FEMALE, 0]
+    end[:, MALE, 0] = total * srb / (1.0 + srb) * newborn_survival[:, MALE] + half[:, MALE, 0]
     return end, births_by_age
 
 
@@ -211,57 +216,98 @@ def _run(
     asfr: npt.ArrayLike,
     net_migrants: npt.ArrayLike,
     steps: int,
-    srb: float,
+    srb: float | npt.ArrayLike,
     radix: float,
     width: int,
+    batched: bool = False,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Check the inputs and run the steps.  Arrays carry a leading unit axis when
+    ``batched`` (U units), and get one of length 1 otherwise; results keep it."""
     unit = "year" if width == 1 else "step"
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ProjectionError(f"{unit}s: 须为非负整数 / must be a whole number ≥ 0")
-    if not (math.isfinite(srb) and srb > 0):
-        raise ProjectionError(f"srb: 出生性别比须为正数 / must be a positive number, got {srb}")
     if not (math.isfinite(radix) and radix > 0):
         raise ProjectionError(f"radix: 须为正数 / must be a positive number, got {radix}")
     pop0 = _array(base, "base")
-    if pop0.ndim != 2 or pop0.shape[0] != 2 or pop0.shape[1] < 2:
-        raise ProjectionError(
-            f"base: 形状应为 (2, 年龄组数 ≥ 2) / must have shape (2, groups ≥ 2), got {pop0.shape}"
-        )
+    if not batched:
+        pop0 = pop0[np.newaxis]
+    if pop0.ndim != 3 or pop0.shape[1] != 2 or pop0.shape[2] < 2:
+        want = "(units, 2, groups ≥ 2)" if batched else "(2, groups ≥ 2)"
+        got = pop0.shape if batched else pop0.shape[1:]
+        raise ProjectionError(f"base: 形状应为 {want} / must have shape {want}, got {got}")
+    units, groups = pop0.shape[0], pop0.shape[2]
+
+    def where(idx: tuple[int, ...]) -> str:
+        return f"unit {idx[0]}, " if batched else ""
+
     if np.any(pop0 < 0):
-        s, g = (int(i) for i in np.argwhere(pop0 < 0)[0])
+        u, s, g = (int(i) for i in np.argwhere(pop0 < 0)[0])
         raise ProjectionError(
-            f"base[{SEX_LABELS[s]}, {g * width}]: 人口数不能为负 / population cannot be negative"
+            f"base[{where((u,))}{SEX_LABELS[s]}, {g * width}]: 人口数不能为负 / population "
+            "cannot be negative"
         )
-    groups = pop0.shape[1]
-    big_l = _per_step(person_years, steps, (2, groups), "person_years")
-    _check_person_years(big_l, width, radix, "person_years")
-    fert = _per_step(asfr, steps, (groups,), "asfr")
+    rates = _array(srb, "srb")
+    if rates.shape not in ((), (units,)) or not (batched or rates.shape == ()):
+        raise ProjectionError(
+            f"srb: 须为一个数 / must be one number (or one per unit), got {rates.shape}"
+        )
+    if np.any(~(rates > 0)):
+        raise ProjectionError(
+            f"srb: 出生性别比须为正数 / must be a positive number, got {rates.tolist()}"
+        )
+    rates = np.broadcast_to(rates, (units,))
+
+    def per_step(value: npt.ArrayLike, shape: tuple[int, ...], name: str) -> FloatArray:
+        arr = _array(value, name)
+        if not batched:
+            return _per_step(arr, steps, shape, name)[np.newaxis]
+        if arr.shape == (units, *shape):
+            return np.broadcast_to(arr[:, np.newaxis], (units, steps, *shape))
+        if arr.shape == (units, steps, *shape):
+            return arr
+        raise ProjectionError(
+            f"{name}: 形状应为 {(units, *shape)} 或 {(units, steps, *shape)},实际 {arr.shape} / "
+            f"must have shape {(units, *shape)} or {(units, steps, *shape)}, got {arr.shape}"
+        )
+
+    big_l = per_step(person_years, (2, groups), "person_years")
+    _check_person_years(big_l if batched else big_l[0], width, radix, "person_years")
+    fert = per_step(asfr, (groups,), "asfr")
     if np.any(fert < 0):
         raise ProjectionError("asfr: 生育率不能为负 / fertility rates cannot be negative")
-    if np.any(fert[:, 0] != 0):
+    if np.any(fert[..., 0] != 0):
         raise ProjectionError(
             "asfr: 最低年龄组的生育率须为 0 / the youngest group's fertility rate must be 0"
         )
-    mig = _per_step(net_migrants, steps, (2, groups), "net_migrants")
+    mig = per_step(net_migrants, (2, groups), "net_migrants")
 
-    population = np.empty((steps + 1, 2, groups))
-    population[0] = pop0
-    births_by_age = np.empty((steps, groups))
-    births = np.empty((steps, 2))
-    deaths = np.empty((steps, 2))
-    migrants = mig.sum(axis=2) if steps else np.empty((0, 2))
+    population = np.empty((units, steps + 1, 2, groups))
+    population[:, 0] = pop0
+    births_by_age = np.empty((units, steps, groups))
+    births = np.empty((units, steps, 2))
+    deaths = np.empty((units, steps, 2))
+    migrants = mig.sum(axis=-1) if steps else np.empty((units, 0, 2))
+    shares = np.stack([1.0 / (1.0 + rates), rates / (1.0 + rates)], axis=-1)
     for t in range(steps):
-        end, by_age = _step(population[t], big_l[t], fert[t], mig[t], width, srb, radix)
-        if np.any(end < -1e-9 * max(1.0, float(np.abs(end).max()))):
-            s, g = (int(i) for i in np.argwhere(end < 0)[0])
-            raise NegativePopulationError(t + 1, s, g, width)
-        end = np.maximum(end, 0.0)
-        population[t + 1] = end
-        births_by_age[t] = by_age
-        total = by_age.sum()
-        births[t] = (total / (1.0 + srb), total * srb / (1.0 + srb))
-        deaths[t] = population[t].sum(axis=1) + births[t] + migrants[t] - end.sum(axis=1)
-    return population, births_by_age, births, deaths, migrants
+        end, by_age = _step(
+            population[:, t], big_l[:, t], fert[:, t], mig[:, t], width, rates, radix
+        )
+        if end.min() < 0:  # rounding (−1e-12 where migrants cancel) or out-migration
+            scale = np.maximum(1.0, np.abs(end).max(axis=(1, 2)))
+            negative = end < -1e-9 * scale[:, np.newaxis, np.newaxis]
+            if np.any(negative):
+                u, s, g = (int(i) for i in np.argwhere(negative)[0])
+                raise NegativePopulationError(t + 1, s, g, width, u if batched else None)
+            np.maximum(end, 0.0, out=end)
+        population[:, t + 1] = end
+        births_by_age[:, t] = by_age
+        births[:, t] = by_age.sum(axis=-1)[:, np.newaxis] * shares
+    if steps:
+        sums = population.sum(axis=-1)
+        deaths[:] = sums[:, :-1] + births + migrants - sums[:, 1:]
+    if batched:
+        return population, births_by_age, births, deaths, migrants
+    return population[0], births_by_age[0], births[0], deaths[0], migrants[0]
 
 
 def project_annual(
@@ -299,6 +345,28 @@ def project_annual(
     """
     population, _, births, deaths, migrants = _run(
         base, person_years, asfr, net_migrants, years, srb, radix, 1
+    )
+    return AnnualProjection(population, births, deaths, migrants)
+
+
+def project_annual_many(
+    base: npt.ArrayLike,
+    person_years: npt.ArrayLike,
+    asfr: npt.ArrayLike,
+    net_migrants: npt.ArrayLike,
+    years: int,
+    srb: float | npt.ArrayLike,
+    radix: float = 100000.0,
+) -> AnnualProjection:
+    """:func:`project_annual` for U units at once (every village of a county), each array
+    with a leading unit axis: ``base`` (U, 2, A+1); ``person_years`` (U, 2, A+1) or
+    (U, years, 2, A+1); ``asfr`` (U, A+1) or (U, years, A+1); ``net_migrants`` (U, 2, A+1)
+    or (U, years, 2, A+1); ``srb`` one number or (U,).  The result's arrays have the unit
+    axis first: ``population`` (U, years+1, 2, A+1), ``births`` etc. (U, years, 2).  Unit
+    u's numbers equal ``project_annual`` on unit u's inputs; one step costs about as much
+    as one unit's, so a thousand villages take little longer than one."""
+    population, _, births, deaths, migrants = _run(
+        base, person_years, asfr, net_migrants, years, srb, radix, 1, batched=True
     )
     return AnnualProjection(population, births, deaths, migrants)
 
