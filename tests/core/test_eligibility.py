@@ -119,6 +119,13 @@ def test_comparisons_and_missing_values() -> None:
     assert states(programme(cond(fact="x", op="not_in", value=[5, 7])), f) == [PASSED, FAILED, UNKNOWN]
 
 
+def test_boolean_facts_plain_and_nullable() -> None:
+    nullable = facts(b=pd.array([True, False, None], dtype="boolean"))
+    assert states(programme(cond(fact="b", op="==", value=True)), nullable) == [PASSED, FAILED, UNKNOWN]
+    plain = facts(b=[True, False])
+    assert states(programme(cond(fact="b", op="==", value=True)), plain) == [PASSED, FAILED]
+
+
 @pytest.mark.parametrize("dtype", ["category", "object", "string"])
 def test_text_facts_whatever_their_dtype(dtype: str) -> None:
     f = facts(kind=pd.Series(["agricultural", "non_agricultural", None], dtype=dtype))

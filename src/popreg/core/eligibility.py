@@ -460,7 +460,7 @@ def _column(ctx: _Context, name: str) -> _Column:
         col = _Column("date", arr, np.isnat(arr))
     elif pd.api.types.is_bool_dtype(s.dtype):
         missing = s.isna().to_numpy()
-        col = _Column("num", s.astype("float64").to_numpy(na_value=np.nan), missing)
+        col = _Column("num", s.astype("Float64").to_numpy(dtype="float64", na_value=np.nan), missing)
     elif pd.api.types.is_numeric_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
         col = _Column("num", arr, np.isnan(arr))
