@@ -282,3 +282,25 @@ def test_last_group_closed_by_age_end_is_refused(tmp_path):
     with pytest.raises(CommandError, match=r"line 19, column age_end: the last group \(85\) must be open"):
         call_command("project", "--inputs", str(_write(tmp_path, lines)), "--steps", "1",
                      "--srb", "1.05", "--out", str(tmp_path / "o.csv"))
+
+
+def test_radix_one_and_gbk_file(tmp_path):
+    """nLx on radix 1 with --radix 1 gives the same projection; a GBK file (Excel on a
+    Chinese Windows) with a Chinese extra column is read."""
+    lines = [HEADER + ",备注"]
+    for line in _phg_lines()[1:]:
+        cells = line.split(",")
+        cells[3] = repr(float(cells[3]) / 100000)
+        lines.append(",".join(cells) + ",女" if cells[0] == "F" else ",".join(cells) + ",男")
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    out = tmp_path / "pop.csv"
+    call_command("project", "--inputs", str(path), "--steps", "1", "--srb", "1.05",
+                 "--radix", "1", "--out", str(out))
+    got = {(r["sex"], int(r["age_start"])): float(r["population"]) for r in _read(out) if r["step"] == "1"}
+    for r in PHG:
+        assert round(got[("F", int(r["age_start"]))]) == int(r["expected_pop_f_1998"])
+    path.write_bytes(b"\xff\xfe\x00\x00garbage")
+    with pytest.raises(CommandError, match="neither UTF-8 nor GBK"):
+        call_command("project", "--inputs", str(path), "--steps", "1", "--srb", "1.05",
+                     "--out", str(tmp_path / "o.csv"))

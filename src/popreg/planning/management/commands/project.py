@@ -190,7 +190,7 @@ class Command(BaseCommand):
             )
         source = Path(opts["inputs"])
         try:
-            text = source.read_bytes().decode("utf-8-sig")
+            raw = source.read_bytes()
         except FileNotFoundError:
             raise CommandError(f"--inputs {source}: 文件不存在 / the file does not exist") from None
         except IsADirectoryError:
@@ -198,11 +198,17 @@ class Command(BaseCommand):
                 f"--inputs {source}: 这是一个目录,请给出 CSV 文件 / this is a directory: give "
                 "the CSV file"
             ) from None
+        try:
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise CommandError(
-                f"--inputs {source}: 不是 UTF-8 编码的文本(第 {exc.start} 字节),请另存为 "
-                f"UTF-8 CSV / not UTF-8 text (byte {exc.start}): save it as a UTF-8 CSV"
-            ) from None
+            try:  # Excel on a Chinese Windows saves CSV as GBK
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise CommandError(
+                    f"--inputs {source}: 既不是 UTF-8 也不是 GBK 编码的文本(第 {exc.start} 字节),"
+                    f"请另存为 UTF-8 CSV / neither UTF-8 nor GBK text (byte {exc.start}): save "
+                    "it as a UTF-8 CSV"
+                ) from None
         try:
             inputs = parse_projection_csv(text, radix)
             res = project_five_year(
