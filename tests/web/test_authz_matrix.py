@@ -113,6 +113,27 @@ ROUTES: dict[str, Entry] = {
     "users/<int:pk>/deactivate/": Entry(P.MANAGE_USERS, "user", POST),
     "tokens/": Entry(None),
     "tokens/<int:pk>/revoke/": Entry(None, "token", POST, others=P.MANAGE_USERS),
+    # ---- migrants
+    "migrants/": Entry(P.VIEW_REGISTRY),
+    "migrants/in/": Entry(P.VIEW_REGISTRY),
+    "migrants/in/new/": Entry(P.MANAGE_MIGRANTS, None, GP),
+    "migrants/in/<int:pk>/": Entry(P.VIEW_REGISTRY, "in_migrant"),
+    "migrants/in/<int:pk>/move/": Entry(P.MANAGE_MIGRANTS, "in_migrant", POST),
+    "migrants/in/<int:pk>/depart/": Entry(P.MANAGE_MIGRANTS, "in_migrant", POST),
+    "migrants/in/<int:pk>/permit/": Entry(P.MANAGE_MIGRANTS, "in_migrant", POST),
+    "migrants/permits/<int:pk>/renew/": Entry(P.MANAGE_MIGRANTS, "permit", POST),
+    "migrants/permits/expiring/": Entry(P.VIEW_REGISTRY),
+    "migrants/permits/expiring.xlsx": Entry(P.EXPORT_PERSONS),
+    "migrants/out/": Entry(P.VIEW_REGISTRY),
+    "migrants/out/unknown/": Entry(P.VIEW_REGISTRY),
+    "migrants/out/unknown.xlsx": Entry(P.EXPORT_PERSONS),
+    "migrants/out/<int:pk>/": Entry(P.VIEW_REGISTRY, "person", GP, post=P.MANAGE_MIGRANTS),
+    "migrants/places/": Entry(P.VIEW_REGISTRY),
+    "migrants/places/new/": Entry(P.MANAGE_MIGRANTS, None, GP),
+    "migrants/places/<int:pk>/": Entry(P.VIEW_REGISTRY, "place", GP, post=P.MANAGE_MIGRANTS),
+    "migrants/occupants/<int:pk>/end/": Entry(P.MANAGE_MIGRANTS, "occupant", POST),
+    "migrants/import/": Entry(P.MANAGE_MIGRANTS, None, GP),
+    "migrants/import/errors.csv": Entry(P.MANAGE_MIGRANTS),
     # ---- jobs
     "jobs/": Entry(P.VIEW_JOBS),
     "jobs/<int:pk>/": Entry(P.VIEW_JOBS, "job", others=P.MANAGE_JOBS),
@@ -192,6 +213,26 @@ ROUTES: dict[str, Entry] = {
     "exchange/review/<int:pk>/accept/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
     "exchange/review/<int:pk>/link/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
     "exchange/review/<int:pk>/reject/": Entry(P.REVIEW_EXCHANGE, "exchange_review", POST),
+    # ---- family benefits (popreg.benefits)
+    "benefits/": Entry(P.VIEW_BENEFITS, None, GP, post=P.PREPARE_BENEFITS),
+    "benefits/runs/<int:pk>/": Entry(P.VIEW_BENEFITS, "benefit_run"),
+    "benefits/runs/<int:pk>/publish/": Entry(P.PREPARE_BENEFITS, "benefit_run", POST),
+    "benefits/runs/<int:pk>/approve/": Entry(P.APPROVE_BENEFITS, "benefit_run", POST),
+    "benefits/runs/<int:pk>/villages/<str:code>/notice.pdf": Entry(P.VIEW_BENEFITS, "benefit_run_village"),
+    "benefits/runs/<int:pk>/villages/<str:code>/list.<str:fmt>": Entry(P.VIEW_BENEFITS, "benefit_run_village"),
+    "benefits/disclosures/<int:pk>/close/": Entry(P.PREPARE_BENEFITS, "benefit_disclosure", POST),
+    "benefits/disclosures/<int:pk>/objections/": Entry(P.PREPARE_BENEFITS, "benefit_disclosure", POST),
+    "benefits/objections/<int:pk>/resolve/": Entry(P.PREPARE_BENEFITS, "benefit_objection", POST),
+    "benefits/payments/": Entry(P.VIEW_BENEFITS, None, GP, post=P.MANAGE_PAYMENTS),
+    "benefits/payments/<int:pk>/": Entry(P.VIEW_BENEFITS, "benefit_batch"),
+    "benefits/payments/<int:pk>/file.<str:fmt>": Entry(P.MANAGE_PAYMENTS, "benefit_batch"),
+    "benefits/payments/<int:pk>/return/": Entry(P.MANAGE_PAYMENTS, "benefit_batch", POST),
+    "benefits/payments/<int:pk>/resubmit/": Entry(P.MANAGE_PAYMENTS, "benefit_batch", POST),
+    "benefits/recoveries/": Entry(P.VIEW_BENEFITS),
+    "benefits/recoveries/<int:pk>/settle/": Entry(P.MANAGE_PAYMENTS, "benefit_recovery", POST),
+    "benefits/applications/": Entry(P.VIEW_BENEFITS, None, GP, post=P.PREPARE_BENEFITS),
+    "benefits/applications/<int:pk>/decide/": Entry(P.APPROVE_BENEFITS, "benefit_application", POST),
+    "benefits/persons/<int:pk>/": Entry(P.VIEW_BENEFITS, "person", GP, post=P.RECORD_FAMILY_FACTS),
     # ---- read API: its documentation and schema (logged-in users), then its operations
     "api/docs": Entry(None),
     "api/openapi.json": Entry(None),
@@ -402,8 +443,33 @@ def world(people, users, actors, settings, tmp_path):
                          "registered_unit": person.registered_unit_id, "probability": 0.5, "levels": {}}],
         )
 
+    def migrant(code, name, seq):  # an in-migrant with a permit, living at a place (migrants)
+        from popreg.migrants import actions as migrant_actions
+
+        place = migrant_actions.save_place(admin, kind="rental", name=f"出租屋{code}", address="1号",
+                                           unit_code=code, contact_name="房东")
+        m = migrant_actions.register_in_migrant(
+            admin, residence_unit_code=code, arrival_date=date(2024, 1, 10), origin_code="410102",
+            reason="work", name=name, sex="M", birth_date=date(1988, 6, seq), place=place)
+        permit = migrant_actions.issue_permit(admin, m, applied_on=date(2024, 8, 1), condition="work",
+                                              evidence="劳动合同", issue_date=date(2024, 8, 2))
+        occupant = migrant_actions.report_occupant(admin, place, m.person, since=date(2024, 1, 10),
+                                                   reported_on=date(2024, 1, 11))
+        return m, permit, place, occupant
+
+    mig_a, mig_b = migrant(VILLAGE_A1, "陈建国", 1), migrant(VILLAGE_B1, "周外来", 2)
+    foreign_names.append("周外来")
+
+    from ..benefits.matrix_objects import benefit_objects  # family benefits: runs, disclosures, batches...
+
+    benefits = benefit_objects(people, admin)
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
     return {
+        **benefits,
+        "in_migrant": ((mig_a[0].pk,), (mig_b[0].pk,)),
+        "permit": ((mig_a[1].pk,), (mig_b[1].pk,)),
+        "place": ((mig_a[2].pk,), (mig_b[2].pk,)),
+        "occupant": ((mig_a[3].pk,), (mig_b[3].pk,)),
         "unit": ((VILLAGE_A1,), (VILLAGE_B1,)),
         "household": ((people["hh_a"].household_no,), (people["hh_b"].household_no,)),
         "household_id": ((people["hh_a"].pk,), (people["hh_b"].pk,)),

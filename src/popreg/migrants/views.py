@@ -268,6 +268,7 @@ def permits_expiring(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 @with_actor
 def permits_expiring_xlsx(request: HttpRequest, actor: Actor) -> HttpResponse:
+    _require(actor, Permission.EXPORT_PERSONS)
     rows = [
         (p.number, p.in_migrant.person.name, p.in_migrant.person.id_number or "", p.in_migrant.residence_unit.name,
          p.in_migrant.residence_unit_id, p.issue_date, p.expiry_date, p.renewals, p.in_migrant.contact)
@@ -319,6 +320,7 @@ def _last(person: Person, field: str) -> Any:
 
 @with_actor
 def out_unknown_xlsx(request: HttpRequest, actor: Actor) -> HttpResponse:
+    _require(actor, Permission.EXPORT_PERSONS)
     today = _today()
     counts = queries.unknown_counts_by_village(actor, today, request.GET.get("unit"))
     people = _unknown_rows(actor, request)
