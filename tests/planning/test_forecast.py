@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from popreg.planning import forecast as fc
-from popreg.planning.events import PlanningDataError, open_snapshot, read_counts, snapshot_info, unit_codes
+from popreg.planning.events import (
+    PlanningDataError,
+    open_snapshot,
+    read_counts,
+    snapshot_info,
+    unit_codes,
+)
 from popreg.planning.scenarios import DEFAULT_SCENARIOS, ScenarioSpec, default_scenario
 
 

@@ -20,12 +20,16 @@ From a snapshot (:func:`popreg.snapshot.connect`), for one unit:
    - *Fertility*: own single-year rates per woman-year with at least :data:`OWN_BIRTHS`
      births, else the county's pattern times a shrunk level factor; the sex ratio at birth
      is the county's.
-   - *Migration*: the mean net migrants per year by sex and age (moves in minus moves out
-     of the unit: county border, transfers, enlistment and discharge).
+   - *Migration* (moves across the unit's border: the county's border, transfers between
+     units, enlistment and discharge): moves in as the mean count per year by sex and age,
+     moves out as rates per person-year applied each year to the projected population (a
+     small unit cannot lose more people of an age than it has); the net of a year is never
+     below minus half of the smaller of the two cohorts it touches.
 3. **Scenario** (:class:`ScenarioSpec`): the TFR moves linearly from the estimate to its
    target over ``path_years`` years, e0 rises by ``e0_gain_per_year`` (Brass α of the
    base table, per sex), net migration is multiplied by ``migration_factor``.
-4. The single-year cohort-component projection of :func:`popreg.core.projection.project_annual`.
+4. The single-year cohort-component projection of :func:`popreg.core.projection.project_annual`,
+   one year at a time (the net migrants of a year depend on the population at its start).
 
 ``backtest`` projects from five years earlier with the rates of the years before that and
 compares with the reconstructed population; ``project_registry`` is what ``popreg project
@@ -77,6 +81,8 @@ FERTILE = (12, 55)
 POOL_YEARS = 5
 GOMPERTZ_FROM, GOMPERTZ_TO, GOMPERTZ_USED_FROM = 60, 99, 85
 MORTALITY_METHODS = ("auto", "own", "shape", "brass")
+#: Highest rate of moving out per person-year (a unit with no one left at an age).
+MAX_OUT_RATE = 0.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,7 +104,9 @@ class Estimates:
     mx: np.ndarray  # (2, TABLE_OPEN_AGE + 1)
     asfr: np.ndarray  # (AGES,)
     srb: float
-    net_migrants: np.ndarray  # (2, AGES), per year
+    net_migrants: np.ndarray  # (2, AGES), observed mean per year
+    in_migrants: np.ndarray  # (2, AGES), mean per year (counts)
+    out_rates: np.ndarray  # (2, AGES), moves out per person-year
     tables: list[core.LifeTableArrays] = field(default_factory=list)  # F, M
 
     @property
@@ -219,11 +227,12 @@ def estimate(
     deaths = _pooled(counts.deaths, years, (u, 2, AGES))[i]
     births_age = _pooled(counts.births, years, (u, AGES))[i]
     births_sex = _pooled(counts.births_by_sex, years, (u, 2))[i]
-    net = (
-        _pooled(counts.moves_in, years, (u, 2, AGES))[i]
-        - _pooled(counts.moves_out, years, (u, 2, AGES))[i]
-    )
-    net /= len(years)
+    moves_in = _pooled(counts.moves_in, years, (u, 2, AGES))[i]
+    moves_out = _pooled(counts.moves_out, years, (u, 2, AGES))[i]
+    net = (moves_in - moves_out) / len(years)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out_rates = np.where(exposure > 0, moves_out / np.maximum(exposure, 1e-12), 0.0)
+    out_rates = np.minimum(out_rates, MAX_OUT_RATE)
     total_deaths = float(deaths.sum())
     method = mortality
     if method == "auto":
@@ -295,6 +304,8 @@ def estimate(
         asfr=asfr,
         srb=srb,
         net_migrants=net,
+        in_migrants=moves_in / len(years),
+        out_rates=out_rates,
         tables=tables,
     )
 
@@ -400,12 +411,24 @@ def run_projection(
         if years
         else est.asfr
     )
-    net = est.net_migrants * scenario.migration_factor
+    factor = scenario.migration_factor
+    population = np.empty((years + 1, 2, AGES))
+    population[0] = base
+    births, deaths, migrants = np.zeros((years, 2)), np.zeros((years, 2)), np.zeros((years, 2))
     try:
-        result = core.project_annual(base, person_years, asfr, net, years, est.srb)
+        for t in range(years):
+            p = population[t]
+            # moves out in proportion to the population at risk, moves in as counts; never
+            # more net out-migrants than half of the smaller of the two cohorts they touch
+            net = factor * (est.in_migrants - est.out_rates * p)
+            floor = -0.5 * np.minimum(p, np.concatenate([p[:, :1], p[:, :-1]], axis=1))
+            net = np.maximum(net, floor)
+            step = core.project_annual(p, person_years[t], asfr[t], net, 1, est.srb)
+            population[t + 1] = step.population[1]
+            births[t], deaths[t], migrants[t] = step.births[0], step.deaths[0], step.net_migrants[0]
     except core.ProjectionError as exc:
         raise PlanningDataError(str(exc)) from None
-    return result, tfr_path, e0_path
+    return core.AnnualProjection(population, births, deaths, migrants), tfr_path, e0_path
 
 
 def _estimation_years(info: SnapshotInfo, base_year: int, pool: int) -> list[int]:
