@@ -199,6 +199,13 @@ ROUTES: dict[str, Entry] = {
     "stats/reconciliation/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "reconciliation_job", GP, others=P.MANAGE_JOBS,
                                                   post=P.RECONCILE),
     "stats/reconciliation/items/<int:pk>/settle/": Entry(P.RECONCILE, "reconciliation_item", GP),
+    # ---- planning (a job of another kind on a planning page goes to the job's own page)
+    "planning/": Entry(P.VIEW_STATISTICS, None, GP),
+    "planning/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "job", others=P.MANAGE_JOBS),
+    "planning/jobs/<int:pk>/plan.pdf": Entry(P.EXPORT_STATISTICS, "job", others=P.MANAGE_JOBS),
+    "planning/jobs/<int:pk>/plan.xlsx": Entry(P.EXPORT_STATISTICS, "job", others=P.MANAGE_JOBS),
+    "planning/scenarios/": Entry(P.VIEW_STATISTICS, None, GP, post=P.MAINTAIN_PLANNING),
+    "planning/norms/": Entry(P.VIEW_STATISTICS, None, GP, post=P.MAINTAIN_PLANNING),
     # ---- exchange between deployments: transport pages (county-wide; messages by id only)
     "exchange/": Entry(P.VIEW_EXCHANGE),
     "exchange/outbox/": Entry(P.VIEW_EXCHANGE),
