@@ -143,7 +143,10 @@ def _cell_error(row: int, res: ImportResult, key: str, value: Any, zh: str, en: 
     return RowError(row, res.label(key), str(value or "")[:50], zh, en)
 
 
-def _parse_row(number: int, raw: dict[str, Any], res: ImportResult) -> None:
+UnitCheck = Callable[[str], "tuple[str, str] | None"]
+
+
+def _parse_row(number: int, raw: dict[str, Any], res: ImportResult, unit_check: UnitCheck | None = None) -> None:
     errors: list[RowError] = []
     v: dict[str, Any] = {}
 
@@ -190,6 +193,10 @@ def _parse_row(number: int, raw: dict[str, Any], res: ImportResult) -> None:
     unit = cell_text(raw.get("residence_unit"))
     if unit and not (unit.isdigit() and len(unit) in (12, 15)):
         err("residence_unit", "居住地代码应为12位（村民小组15位）数字", "residence_unit must be a 12-digit code (15 for a group)")
+    elif unit and unit_check is not None:
+        problem = unit_check(unit)
+        if problem is not None:
+            err("residence_unit", *problem)
     v["residence_unit_code"] = unit
     reason = cell_text(raw.get("reason"))
     if reason:
@@ -214,7 +221,8 @@ def _parse_row(number: int, raw: dict[str, Any], res: ImportResult) -> None:
         res.rows.append(MigrantRow(number, v))
 
 
-def parse(data: bytes, file_name: str = "", progress: Progress | None = None) -> ImportResult:
+def parse(data: bytes, file_name: str = "", progress: Progress | None = None,
+          unit_check: UnitCheck | None = None) -> ImportResult:
     """Stage 1: read the file, check each row's cells (no database reads but the code lists)."""
     limits = ImportLimits.from_settings()
     rows, fmt = open_rows(data, file_name, limits)
@@ -244,7 +252,7 @@ def parse(data: bytes, file_name: str = "", progress: Progress | None = None) ->
                                   f"the file has more than {limits.max_rows:,} rows; split it by township or village")
         raw = {key: cells[i] if i < len(cells) else None for i, key in index.items()}
         before = len(res.rows)
-        _parse_row(number, raw, res)
+        _parse_row(number, raw, res, unit_check)
         if len(res.rows) > before and res.rows[-1].values["id_number"]:
             n = res.rows[-1].values["id_number"]
             if n in seen_ids:
@@ -261,6 +269,25 @@ def parse(data: bytes, file_name: str = "", progress: Progress | None = None) ->
     return res
 
 
+def _unit_checker(actor: Actor) -> UnitCheck:
+    """The residence unit of a row: a village or group of the county in the actor's
+    jurisdiction (checked in stage 1, so a row with other problems is told this too)."""
+    from popreg.registry.models import AdminUnit
+
+    levels = dict(AdminUnit.objects.filter(level__in=("village", "group")).values_list("code", "name"))
+
+    def check(code: str) -> tuple[str, str] | None:
+        if code not in levels:
+            return (f"居住地代码 {code} 不是本县的村（居）委会或村民小组，请核对",
+                    f"residence_unit {code} is not a village or group of this county; check the code")
+        if not actor.covers(code):
+            return (f"{levels[code]}（{code}）不在您的辖区内，请核对代码",
+                    f"unit {code} is outside your jurisdiction; check the code")
+        return None
+
+    return check
+
+
 class _RollBack(Exception):
     pass
 
@@ -272,7 +299,7 @@ def import_in_migrants(actor: Actor, data: bytes, file_name: str = "", *, commit
     Returns the result with every error; ``imported`` is the number of rows written (0
     unless every row passed)."""
     actor.require(Permission.MANAGE_MIGRANTS)
-    res = parse(data, file_name, progress)
+    res = parse(data, file_name, progress, _unit_checker(actor))
     refusals: list[IdNumberElsewhere] = []
     places = {p.pk: p for p in Place.objects.filter(pk__in={r.values["place_id"] for r in res.rows
                                                            if r.values["place_id"]})}
