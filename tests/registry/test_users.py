@@ -50,12 +50,13 @@ def test_unknown_role_or_unit_names_the_field(users, actors):
 def test_demo_accounts_assign_through_the_action(county, capsys):
     call_command("demo_accounts", "--password", "demo-pass-2026-x")
     records = AuditRecord.objects.filter(action="assign_role")
-    assert sorted(r.detail["user"] for r in records) == ["admin", "cunyuan", "shenji", "tongji", "xiangzhen"]
+    assert sorted(r.detail["user"] for r in records) == ["admin", "cunyuan", "fuli", "fuli2", "shenji", "tongji",
+                                                                "xiangzhen"]
     assert {r.actor_name for r in records} == {"demo_accounts"}
     assert Assignment.objects.get(user__username="cunyuan").unit.level == "village"
     call_command("demo_accounts", "--password", "demo-pass-2026-x")  # run again: same roles, audited again
-    assert Assignment.objects.count() == 5
-    assert AuditRecord.objects.filter(action="assign_role").count() == 10
+    assert Assignment.objects.count() == 7
+    assert AuditRecord.objects.filter(action="assign_role").count() == 14
 
 
 def test_the_admin_saves_assignments_through_the_action(client, users):

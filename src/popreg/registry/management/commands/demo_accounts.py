@@ -41,6 +41,8 @@ class Command(BaseCommand):
             ("shenji", "auditor", county, False, "审计员 auditor"),
             ("xiangzhen", "township_officer", town, False, f"乡镇户籍干部 township officer, {town.name}"),
             ("cunyuan", "village_clerk", village, False, f"村户籍员 village clerk, {village.name}"),
+            ("fuli", "benefits_officer", county, False, "县福利补助经办员 county benefits officer"),
+            ("fuli2", "benefits_officer", county, False, "县福利补助经办员（审批） county benefits officer (approves)"),
         ]
         User = get_user_model()
         if opts["password"]:
