@@ -134,11 +134,12 @@ def _scatter(
         u = codes.get(str(key))
         if u is None or any(i is None for i in idx):
             continue
-        y = int(year) if by_year else 0  # type: ignore[call-overload]
+        y = int(str(year)) if by_year else 0
         arr = out.get(y)
         if arr is None:
             arr = out[y] = np.zeros(shape)
-        arr[(u, *(int(i) for i in idx))] += float(n)  # type: ignore[call-overload,arg-type]
+        where = (u, *(int(str(i)) for i in idx))
+        arr[where] = arr[where] + float(str(n))
     return out
 
 
@@ -253,10 +254,10 @@ def read_counts(
         out.births = _scatter(known, keys, (u, AGES), by_year=True)
         for year, key, _a, cnt in unknown:
             i = keys.get(str(key))
-            arr = out.births.get(int(year))  # type: ignore[call-overload]
+            arr = out.births.get(int(year))
             if i is None or arr is None or arr[i].sum() == 0:
                 continue
-            arr[i] += arr[i] / arr[i].sum() * float(cnt)  # type: ignore[arg-type]
+            arr[i] += arr[i] / arr[i].sum() * float(cnt)
         by_sex = con.rows(f"""
             SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_sex_idx("c.sex")}, count(*)
             FROM events e JOIN persons c USING (person_id)
