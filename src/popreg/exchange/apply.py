@@ -317,34 +317,36 @@ def linkable_persons() -> Any:
     )
 
 
-def _blocking(subject: Subject, prepared: _Prepared) -> Q | None:
-    """The engine's blocking rules (docs/linkage.md) as indexed queries for one record."""
-    cond: list[Q] = []
-    if prepared.id18:
-        cond.append(Q(id_number=prepared.id18))
-        cond.append(Q(id_number__startswith=prepared.id18[:17]))
-        cond.append(Q(id_number__startswith=prepared.id18[:14]))
-    if prepared.id_norm and prepared.id_norm != prepared.id18:
-        cond.append(Q(id_number=prepared.id_norm))
+def _prefix(field: str, key: str) -> Q:
+    """Rows whose ``field`` starts with ``key``, as a range the btree index serves (see
+    ``popreg.registry.search._prefix``)."""
+    return Q(**{f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
+
+
+def _candidate_ids(subject: Subject, prepared: _Prepared, base: Any) -> list[int]:
+    """The engine's blocking rules (docs/linkage.md) for one record, each as a query one
+    index serves (an OR of them would scan the table): same ID number; same region and
+    birth date in the ID (covers the same first 17 characters: a wrong check character or
+    a typo in the sequence, and brings twins and namesakes in, to be scored apart); same
+    pinyin key with the same birth year or month-day (ID missing or mistyped; traditional
+    forms and homophones share the key); same name in the same village."""
+    ids: set[int] = set()
+    if prepared.id18:  # the range holds the number itself too
+        ids.update(base.filter(_prefix("id_number", prepared.id18[:14]))
+                   .values_list("id", flat=True)[:MAX_SCORED])
+    if prepared.id_norm and prepared.id_norm != prepared.id18:  # a legacy or malformed number
+        ids.update(base.filter(id_number=prepared.id_norm).values_list("id", flat=True)[:MAX_SCORED])
     if prepared.name_norm:
         key = names.pinyin_key(prepared.name_norm)
-        if subject.birth_date:
-            b = subject.birth_date
-            cond.append(Q(name_pinyin=key, birth_date__year=b.year))
-            cond.append(Q(name_pinyin=key, birth_date__month=b.month, birth_date__day=b.day))
-            if prepared.surname:
-                cond.append(Q(birth_date=b, name_key__startswith=prepared.surname))
-        else:
-            cond.append(Q(name_pinyin=key))
-            cond.append(Q(name_key=prepared.name_norm))
+        rows = base.filter(name_pinyin=key).values_list("id", "birth_date")[: MAX_SCORED * 5]
+        b = subject.birth_date
+        for pk, born in rows:
+            if b is None or born is None or born.year == b.year or (born.month, born.day) == (b.month, b.day):
+                ids.add(pk)
         if subject.village_code:
-            cond.append(Q(name_key=prepared.name_norm, registered_unit_id=subject.village_code))
-    if not cond:
-        return None
-    q = cond[0]
-    for c in cond[1:]:
-        q |= c
-    return q
+            ids.update(base.filter(name_key=prepared.name_norm, registered_unit_id=subject.village_code)
+                       .values_list("id", flat=True)[:MAX_SCORED])
+    return sorted(ids)[:MAX_SCORED]
 
 
 def score_candidates(subject: Subject, persons: Iterable[Person]) -> list[Candidate]:
@@ -372,11 +374,11 @@ def link_subject(subject: Subject, persons: Any = None) -> Link:
     """
     prepared = _prepare(subject.id_number, subject.name, subject.sex, subject.birth_date,
                         subject.village_code)
-    q = _blocking(subject, prepared)
-    if q is None:
+    if not (prepared.id_norm or prepared.name_norm):
         return Link("unmatched", reason="no_identity")
     base = linkable_persons() if persons is None else persons
-    found = list(base.filter(q).select_related("registered_unit").order_by("id")[:MAX_SCORED])
+    ids = _candidate_ids(subject, prepared, base)
+    found = list(Person.objects.filter(pk__in=ids).select_related("registered_unit").order_by("id")) if ids else []
     scored = score_candidates(subject, found)
     plausible = [c for c in scored if c.probability >= PLAUSIBLE]
     listed = [c for c in scored if c.probability >= REVIEW_MIN_PROBABILITY
