@@ -222,10 +222,21 @@ def test_age_years_on_matches_full_years(pairs: list[tuple[date, date]]) -> None
     assert age_years_on(birth, on).tolist() == [float(_age(b, o)) for b, o in pairs]
 
 
+@given(st.lists(st.one_of(st.none(), st.dates(date(1700, 1, 1), date(2300, 12, 31))), min_size=1, max_size=60),
+       st.dates(date(1900, 1, 1), date(2100, 12, 31)))
+def test_age_on_one_day_matches_full_years(births: list[date | None], on: date) -> None:
+    birth = np.array([np.datetime64("NaT") if b is None else b for b in births], dtype="datetime64[D]")
+    got = age_years_on(birth, np.datetime64(on, "D")).tolist()
+    want = [float("nan") if b is None else float(_age(b, on)) for b in births]
+    assert [None if g != g else g for g in got] == [None if w != w else w for w in want]
+
+
 def test_age_on_29_february() -> None:
     birth = np.array([date(2024, 2, 29)] * 3, dtype="datetime64[D]")
     on = np.array([date(2027, 2, 28), date(2027, 3, 1), date(2028, 2, 29)], dtype="datetime64[D]")
     assert age_years_on(birth, on).tolist() == [2.0, 3.0, 4.0]
+    for day, age in ((date(2027, 2, 28), 2.0), (date(2027, 3, 1), 3.0), (date(2028, 2, 29), 4.0), (date(2024, 2, 28), -1.0)):
+        assert age_years_on(birth[:1], np.datetime64(day, "D")).tolist() == [age]
 
 
 # ------------------------------------------------------------------ properties of the shipped programmes

@@ -398,18 +398,41 @@ def age_years_on(birth: DateArray, on: DateArray | np.datetime64) -> FloatArray:
 
     A person born on 29 February is a year older on 1 March of a common year.
     """
-    by, bm, bd = _ymd(birth)
     on_arr = np.asarray(on, dtype="datetime64[D]")
     if on_arr.ndim == 0:
         if np.isnat(on_arr):
             return np.full(birth.shape, np.nan)
-        o = on_arr.item()
-        age = (o.year - by - ((o.month * 100 + o.day) < (bm * 100 + bd))).astype(np.float64)
-        age[np.isnat(birth)] = np.nan
-        return cast(FloatArray, age)
+        return _age_on_day(birth, on_arr.item())
+    by, bm, bd = _ymd(birth)
     oy, om, od = _ymd(on_arr)
     age = (oy - by - ((om * 100 + od) < (bm * 100 + bd))).astype(np.float64)
     age[np.isnat(birth) | np.isnat(on_arr)] = np.nan
+    return age
+
+
+#: Ages are exact within this many years either side of the day they are taken on.
+AGE_SPAN = 400
+
+
+def _age_on_day(birth: DateArray, day: date) -> FloatArray:
+    """Full years from ``birth`` to one ``day``.
+
+    ``T[k]`` is ``day`` shifted back k years (29 February to 28 February); a person is at
+    least k years old exactly when born on or before ``T[k]``.  The age estimated from the
+    days between is off by at most one year, which one look-up either side corrects: a
+    few integer operations per person instead of calendar arithmetic.
+    """
+    lo, hi = max(-AGE_SPAN, day.year - 9999), min(AGE_SPAN, day.year - 1)
+    thresholds = np.array([_shift(day, years=-k) for k in range(lo, hi + 1)], dtype="datetime64[D]").view(np.int64)
+    b = birth.astype("datetime64[D]", copy=False).view(np.int64)
+    day_n = np.datetime64(day, "D").astype(np.int64)
+    guess = np.clip(((day_n - b) * 400) // 146097, lo, hi)
+    too_old = thresholds[guess - lo] < b
+    guess = guess - too_old
+    up = np.minimum(guess + 1, hi)
+    guess = guess + ((guess < hi) & ~too_old & (thresholds[up - lo] >= b))
+    age = guess.astype(np.float64)
+    age[np.isnat(birth)] = np.nan
     return cast(FloatArray, age)
 
 
@@ -707,7 +730,15 @@ def _reasons(programme: Programme, states: Sequence[State], eligible: BoolArray,
     for s in states:
         code = code * 3 + s.astype(np.int64)
     code = code * 2 + amount_unknown.astype(np.int64)
-    uniq, inverse = np.unique(code, return_inverse=True)
+    top = int(code.max()) + 1 if n else 1
+    if top <= 4 * n + 1_000_000:
+        present = np.bincount(code, minlength=top) > 0
+        uniq = np.flatnonzero(present)
+        lookup = np.zeros(top, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        inverse = lookup[code]
+    else:
+        uniq, inverse = np.unique(code, return_inverse=True)
     texts: list[str] = []
     for u in uniq.tolist():
         amount_missing = bool(u % 2)
