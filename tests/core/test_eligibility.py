@@ -205,6 +205,14 @@ def test_dates_named_shifted_and_max() -> None:
     assert states(programme(plus), f) == [FAILED, FAILED, FAILED, UNKNOWN]
 
 
+def test_a_yearly_programme_reads_the_year() -> None:
+    f = facts(birth_date=pd.to_datetime(pd.Series(["2025-12-31", "2026-01-01"])).astype("datetime64[s]"))
+    doc = programme(cond(fact="birth_date", op="<=", value={"date": "month_end"}), period="year")
+    assert states(doc, f, date(2025, 3, 1)) == [PASSED, FAILED]
+    ev = evaluate(parse_programme(doc), f, date(2025, 3, 1))
+    assert ev.month == date(2025, 1, 1)
+
+
 def test_month_bounds() -> None:
     assert month_bounds(date(2024, 2, 17)) == (date(2024, 2, 1), date(2024, 2, 29))
     assert month_bounds(date(2025, 12, 31)) == (date(2025, 12, 1), date(2025, 12, 31))

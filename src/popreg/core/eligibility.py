@@ -58,7 +58,7 @@ import pandas as pd
 __all__ = [
     "FAILED", "UNKNOWN", "PASSED", "STATE_NAMES", "OPERATORS", "PAYEES", "PERIODS",
     "RuleError", "Label", "ParameterValue", "Parameter", "Condition", "Programme",
-    "Evaluation", "parse_programme", "rules_version", "evaluate", "month_bounds",
+    "Evaluation", "parse_programme", "rules_version", "evaluate", "month_bounds", "period_bounds",
     "age_years_on",
 ]
 
@@ -355,6 +355,14 @@ def month_bounds(month: date) -> tuple[date, date]:
     """First and last day of the month ``month`` falls in."""
     last = calendar.monthrange(month.year, month.month)[1]
     return month.replace(day=1), month.replace(day=last)
+
+
+def period_bounds(period: str, day: date) -> tuple[date, date]:
+    """First and last day of the period ``day`` falls in: its month, or for a yearly
+    programme its calendar year (``month_start`` / ``month_end`` then name those days)."""
+    if period == "year":
+        return date(day.year, 1, 1), date(day.year, 12, 31)
+    return month_bounds(day)
 
 
 def _shift(day: date, years: int = 0, months: int = 0, days: int = 0) -> np.datetime64:
@@ -766,8 +774,9 @@ def _reasons(programme: Programme, states: Sequence[State], eligible: BoolArray,
 
 
 def evaluate(programme: Programme, facts: pd.DataFrame, month: date) -> Evaluation:
-    """Evaluate ``programme`` for the month of ``month`` over every row of ``facts``."""
-    start, end = month_bounds(month)
+    """Evaluate ``programme`` for the period of ``month`` (the month, or the year for a
+    yearly programme) over every row of ``facts``."""
+    start, end = period_bounds(programme.period, month)
     ctx = _Context(facts=facts, month_start=start, month_end=end, params=programme.parameters)
     if programme.universe is not None:
         considered = _condition(ctx, programme.universe) != FAILED
