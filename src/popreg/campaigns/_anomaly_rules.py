@@ -646,6 +646,54 @@ def future_events(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Fi
     return out
 
 
+# ---- migrants (popreg.migrants)
+
+
+@rule
+def unreported_migrant(ctx: RuleContext, clusters: Clusters, links: Links) -> list[Finding]:
+    """流动人口未按期申报: a tenant or worker of a registered rental place or employer whose
+    landlord or employer has not reported them within the set number of days
+    (``POPREG_MIGRANT_REPORT_DAYS``) before the reference moment.
+
+    Who lives or works at a place is kept by the migrants app, not in the snapshot, so the
+    rule reads it only for a snapshot of this registry (``popreg snapshot`` writes the
+    registry's ``merged_into`` column; a generated or foreign snapshot has none), and keeps a
+    finding only for a person the snapshot holds as active under the same name."""
+    if not _has_column(ctx, "persons", "merged_into"):
+        return []
+    from popreg.migrants.actions import report_days
+    from popreg.migrants.queries import unreported_occupants
+
+    occupants = list(unreported_occupants(ctx.ref_date))
+    if not occupants:
+        return []
+    table = pa.table({"person_id": pa.array([o.person_id for o in occupants], pa.int64()),
+                      "name": [o.person.name for o in occupants]})
+    ctx.con.register("unreported_arrow", table)
+    rows = ctx.rows(
+        f"""SELECT DISTINCT p.person_id, p.registered_unit, p.residence_unit FROM persons p
+           JOIN unreported_arrow u ON u.person_id = p.person_id AND u.name = p.name
+           WHERE p.{_ACTIVE}""")
+    ctx.con.unregister("unreported_arrow")
+    held = {int(pid): (reg, res) for pid, reg, res in rows}
+    days = report_days()
+    out, seen = [], set()
+    for o in occupants:
+        if o.person_id not in held or o.person_id in seen:
+            continue
+        seen.add(o.person_id)
+        reg, res = held[o.person_id]
+        who = "租住" if o.role == "tenant" else "务工"
+        out.append(Finding(
+            record_id=str(o.person_id), source="registry", anomaly_type="unreported_migrant",
+            detail=(f"{o.person.name}：{_d(o.since)}起在“{o.place.name}”（{o.place.address}）{who}，"
+                    f"{o.place.contact_name}未在{days}日内申报"),
+            person_id=o.person_id, unit_code=o.place.unit_id,
+            scope_units=tuple(u for u in (o.place.unit_id, res, reg) if u),
+        ))
+    return out
+
+
 def _columns(ctx: RuleContext, view: str) -> set[str]:
     key = f"columns:{view}"
     if key not in ctx.cache:

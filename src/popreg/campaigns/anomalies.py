@@ -59,7 +59,13 @@ ANOMALY_TYPES: dict[str, str] = {
     "implausible_mother_age": "生育时母亲年龄异常",
     "future_event": "日期晚于标准时点",
     "death_notice_unmatched": "死亡通报无法对应户籍人员",
+    # migrants (popreg.migrants)
+    "unreported_migrant": "流动人口未按期申报",
 }
+
+#: Anomaly types found only in a snapshot of this registry: their evidence lives in the
+#: database, not in the snapshot (migrants: who lives or works at a registered place).
+LIVE_REGISTRY_TYPES = ("unreported_migrant",)
 
 #: Anomaly types that are also defect types of the snapshot format.
 DEFECT_TYPES = tuple(list(ANOMALY_TYPES)[:10])

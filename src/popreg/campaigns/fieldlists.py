@@ -227,12 +227,45 @@ def _html(village: Mapping[str, Any], campaign: Mapping[str, Any], parts: Sequen
     return str(render_to_string("campaigns/print/field_list.html", _context(village, campaign, parts)))
 
 
+#: Label of the part that lists the in-migrants living in the village (migrants).
+RESIDENTS_LABEL = "居住在本村的流入人口"
+
+
 def _parts(persons: Sequence[Mapping[str, Any]], split_by: str | None,
            plate_ranges: Sequence[tuple[int, int]] | None, plate_range_size: int) -> list[FieldListPart]:
+    # The people living in the village but registered elsewhere (floating_in) come last, in
+    # their own part: they are checked at their door too, but are not the village's register.
+    residents = [p for p in persons if p.get("residence_type") == "floating_in"]
+    registered = [p for p in persons if p.get("residence_type") != "floating_in"]
     if split_by:
-        return list(split_persons(persons, split_by, plate_ranges=plate_ranges,
-                                  plate_range_size=plate_range_size))
-    return [FieldListPart("all", "", tuple(sort_persons(persons)))]
+        parts = list(split_persons(registered, split_by, plate_ranges=plate_ranges,
+                                   plate_range_size=plate_range_size))
+    else:
+        parts = [FieldListPart("all", "", tuple(sort_persons(registered)))] if registered or not residents else []
+    if residents:
+        parts.append(FieldListPart("residents", RESIDENTS_LABEL, tuple(sort_persons(residents))))
+    return parts
+
+
+def residents_of(village_code: str, exclude: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    """The in-migrants living in the village (active, ``floating_in``, residence unit in the
+    village), read from the live registry, as field-list persons; ``exclude``: person_ids
+    already on the list.  Their migrant record adds the address they gave here."""
+    from popreg.migrants.models import InMigrant, InMigrantStatus
+    from popreg.registry.models import Person
+
+    skip = {int(x) for x in exclude if x is not None}
+    addresses = dict(InMigrant.objects.filter(status=InMigrantStatus.ACTIVE,
+                                              residence_unit_id__startswith=village_code[:12])
+                     .values_list("person_id", "address"))
+    out = []
+    for p in (Person.objects.filter(status="active", merged_into__isnull=True, residence_type="floating_in",
+                                    residence_unit_id__startswith=village_code[:12])
+              .exclude(pk__in=skip).order_by("id")):
+        out.append({"person_id": p.pk, "household_no": "", "name": p.name, "sex": p.sex,
+                    "birth_date": p.birth_date, "id_number": p.id_number or "", "relation": "",
+                    "residence_type": "floating_in", "address": addresses.get(p.pk, ""), "group_code": ""})
+    return out
 
 
 def field_list_html(
@@ -242,8 +275,12 @@ def field_list_html(
     *,
     split_by: str | None = None,
 ) -> str:
-    """The HTML of :func:`render_field_list_pdf`, for the export layer to stamp and render."""
-    return _html(village, campaign, _parts(persons, split_by, None, 50))
+    """The HTML of :func:`render_field_list_pdf`, for the export layer to stamp and render.
+
+    The campaign's list of the registry (``persons``) gains the in-migrants living in the
+    village now (:func:`residents_of`), in a last part of their own."""
+    residents = residents_of(str(village["code"]), (p.get("person_id") for p in persons))
+    return _html(village, campaign, _parts([*persons, *residents], split_by, None, 50))
 
 
 def _render(village: Mapping[str, Any], campaign: Mapping[str, Any],
@@ -302,7 +339,9 @@ def field_list_from_snapshot(
     """``(village, persons)`` of a village's field list, read from a snapshot.
 
     The list holds the village's registered population (active, residence type
-    ``registered`` or ``floating_out``, registered in the village or one of its groups).
+    ``registered`` or ``floating_out``, registered in the village or one of its groups), then
+    the people living in the village but registered elsewhere (active ``floating_in`` with
+    their residence unit in the village).
     """
     from popreg.snapshot.connection import connect
 
@@ -323,10 +362,11 @@ def field_list_from_snapshot(
                       CASE WHEN {head} = p.person_id THEN '户主' ELSE '' END, p.residence_type,
                       h.address, CASE WHEN length(p.registered_unit) = 15 THEN p.registered_unit END
                FROM persons p LEFT JOIN households h USING (household_id)
-               WHERE p.status = 'active' AND p.residence_type IN ('registered', 'floating_out')
-                 AND substr(p.registered_unit, 1, 12) = ?
+               WHERE p.status = 'active' AND ((p.residence_type IN ('registered', 'floating_out')
+                 AND substr(p.registered_unit, 1, 12) = ?) OR (p.residence_type = 'floating_in'
+                 AND substr(p.residence_unit, 1, 12) = ? AND substr(p.registered_unit, 1, 12) <> ?))
                ORDER BY p.person_id""",
-            [village_code],
+            [village_code, village_code, village_code],
         )
     name, township, county = found[0]
     village = {"code": village_code, "name": name, "township_name": township or "",

@@ -93,6 +93,8 @@ def _item_type_names() -> dict[str, str]:
         "implausible_mother_age": _("Implausible age of the mother at the birth"),
         "future_event": _("Date after the reference time"),
         "death_notice_unmatched": _("Death notice matches no registered person"),
+        # migrants (popreg.migrants)
+        "unreported_migrant": _("In-migrant not reported in time by the landlord or employer"),
     }
 
 
