@@ -71,6 +71,7 @@ def states(doc: dict, frame: pd.DataFrame, month: date = date(2025, 6, 1)) -> li
         (programme(cond(fact="age_years_on", op="<", value=1)), "needs on"),
         (programme(cond(fact="x", op="<", value=1), amount="1+1"), "amount expression"),
         ({**programme(cond(fact="x", op="<", value=1)), "payee": "uncle"}, "payee"),
+        (programme(*[cond(f"c{i}", fact="x", op="<", value=1) for i in range(31)]), "at most 30 top-level conditions"),
         (programme(cond(fact="x", op="<", value=1), parameters={"p": {"label": LABEL, "values": [{"from": "2025-01-01", "value": 3}]}}),
          "legal reference"),
     ],

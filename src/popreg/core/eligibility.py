@@ -70,6 +70,8 @@ PAYEES = ("person", "mother", "father", "guardian")
 PERIODS = ("month", "year")
 NAMED_DATES = ("month_start", "month_end")
 COMPUTED_FACTS = ("age_years_on",)
+#: Top-level conditions of a programme (their outcomes are packed into one integer per person).
+MAX_CONDITIONS = 30
 
 State = npt.NDArray[np.int8]
 BoolArray = npt.NDArray[np.bool_]
@@ -334,6 +336,9 @@ def parse_programme(document: Mapping[str, Any]) -> Programme:
         conditions.append(Condition(cid, _label(cw, raw.get("label")), raw))
     if not conditions:
         raise RuleError(where, "至少需要一个条件", "at least one condition is needed")
+    if len(conditions) > MAX_CONDITIONS:
+        raise RuleError(where, f"顶层条件最多 {MAX_CONDITIONS} 个（可用 all 合并）",
+                        f"at most {MAX_CONDITIONS} top-level conditions (combine some with all)")
     universe = document.get("universe")
     if universe is not None:
         _check_condition(f"{where} universe", universe, params)
