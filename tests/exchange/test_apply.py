@@ -260,7 +260,7 @@ def test_no_notification_without_a_trusted_peer_for_the_origin(actors, here, dja
 
 @pytest.mark.django_db
 def test_whereabouts_confirmed_marks_origin_confirmed(in_migrant, remote):
-    from popreg.exchange.review import origin_confirmed
+    from popreg.exchange.apply import origin_confirmed
 
     sent = OutboxMessage.objects.get(type="migrant_registered")
     receipt, row = _send(remote, "whereabouts_confirmed", subject=sent.subject, in_reply_to=sent.message_id,

@@ -42,8 +42,10 @@ from django.utils import timezone
 
 from popreg.core import idnumber, names
 from popreg.registry.access import Actor
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import Person, ResidenceType, Status
+from popreg.registry.policy import Permission
 
 # --- the subject of a message ------------------------------------------------------------
 
@@ -265,7 +267,7 @@ def _probability(weight: float) -> float:
         return 1.0
     if weight < -60:
         return 0.0
-    odds = 2.0**weight
+    odds: float = 2.0**weight
     return odds / (1 + odds)
 
 
@@ -499,12 +501,31 @@ def apply_departed(actor: Actor, message: Any, person: Person) -> dict[str, Any]
     return {"person_id": person.pk, "whereabouts": "unknown", "left_on": left.isoformat()}
 
 
+def confirm_origin(actor: Actor, person: Person, *, message: Any) -> None:
+    """The place of registration confirmed this in-migrant (their reply is the record;
+    this writes the audit line the person's history shows)."""
+    actor.require(Permission.EDIT_REGISTRY, person.residence_unit_id)
+    payload = message.payload or {}
+    audit(actor, AuditAction.EXCHANGE_ORIGIN_CONFIRMED, person, unit_code=person.residence_unit_id or "",
+          after={"registered_unit": payload.get("registered_unit", ""),
+                 "registered_unit_name": payload.get("registered_unit_name", "")},
+          detail={"message_id": message.message_id, "sender": message.sender, "type": message.type,
+                  "corrected": sorted((payload.get("corrected") or {}).keys())})
+
+
+def origin_confirmed(person: Person) -> Any:
+    """The latest applied confirmation of an in-migrant's origin, if any."""
+    from popreg.exchange.models import InboxMessage, InboxStatus
+
+    return (InboxMessage.objects.filter(person=person, status=InboxStatus.APPLIED,
+                                        type__in=("whereabouts_confirmed", "record_corrected"))
+            .order_by("-created").first())
+
+
 def apply_confirmed(actor: Actor, message: Any, person: Person) -> dict[str, Any]:
     """At the place of residence: the place of registration confirmed the in-migrant's
     origin (the applied message is the confirmation; audited)."""
-    from popreg.exchange import review
-
-    review.confirm_origin(actor, person, message=message)
+    confirm_origin(actor, person, message=message)
     return {"person_id": person.pk, "origin_confirmed": True}
 
 
@@ -602,9 +623,9 @@ def handle(actor: Actor, message: Any) -> Any:
     link = find_person(message)
     message.candidates = link.candidates_json()
     if link.status != "linked" or link.person is None:
-        status = "review" if link.candidates else "unmatched"
         message.reason = REASONS.get(link.reason, link.reason)
-        return Outcome(status, {"reason": link.reason, "candidates": len(link.candidates)})
+        detail = {"reason": link.reason, "candidates": len(link.candidates)}
+        return Outcome("review", detail) if link.candidates else Outcome("unmatched", detail)
     try:
         with transaction.atomic():
             detail = effect(actor, message, link.person)

@@ -11,10 +11,6 @@ or ``review_exchange`` (a township officer, within the jurisdiction) then
 
 Accepting or linking applies the message exactly as an automatic link would (the same
 effect functions) and queues the reply to the sender; each decision is audited.
-
-Also here: :func:`confirm_origin` (``whereabouts_confirmed`` / ``record_corrected`` at the
-place of residence), the one record change of the exchange that is not the migrants app's
-or the registry's; audited.
 """
 
 from __future__ import annotations
@@ -213,28 +209,6 @@ def search_people(actor: Actor, query: str, message: InboxMessage) -> list[Perso
     wants_in_migrant = message.type in apply.REPLY_TYPES
     return [p for p in found if (p.residence_type == ResidenceType.FLOATING_IN) == wants_in_migrant
             and p.status == "active" and p.merged_into_id is None]
-
-
-# --- the exchange's own record changes --------------------------------------------------------
-
-
-def confirm_origin(actor: Actor, person: Person, *, message: Any) -> None:
-    """The place of registration confirmed this in-migrant (their reply is the record;
-    this writes the audit line the person's history shows)."""
-    actor.require(Permission.EDIT_REGISTRY, person.residence_unit_id)
-    payload = message.payload or {}
-    audit(actor, AuditAction.EXCHANGE_ORIGIN_CONFIRMED, person, unit_code=person.residence_unit_id or "",
-          after={"registered_unit": payload.get("registered_unit", ""),
-                 "registered_unit_name": payload.get("registered_unit_name", "")},
-          detail={"message_id": message.message_id, "sender": message.sender, "type": message.type,
-                  "corrected": sorted((payload.get("corrected") or {}).keys())})
-
-
-def origin_confirmed(person: Person) -> InboxMessage | None:
-    """The latest applied confirmation of an in-migrant's origin, if any."""
-    return (InboxMessage.objects.filter(person=person, status=InboxStatus.APPLIED,
-                                        type__in=("whereabouts_confirmed", "record_corrected"))
-            .order_by("-created").first())
 
 
 def open_count(actor: Actor) -> int:
