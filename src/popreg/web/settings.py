@@ -262,6 +262,10 @@ POPREG_EXCHANGE_BACKOFF_S = float(os.environ.get("POPREG_EXCHANGE_BACKOFF_S", "1
 POPREG_EXCHANGE_BACKOFF_MAX_S = float(os.environ.get("POPREG_EXCHANGE_BACKOFF_MAX_S", "3600"))
 POPREG_EXCHANGE_HTTP_TIMEOUT_S = float(os.environ.get("POPREG_EXCHANGE_HTTP_TIMEOUT_S", "10"))
 
+# Migrants (popreg.migrants): days a landlord or employer has to report a new tenant or
+# worker; later, an unreported one becomes the campaign anomaly unreported_migrant.
+POPREG_MIGRANT_REPORT_DAYS = int(os.environ.get("POPREG_MIGRANT_REPORT_DAYS", "3"))
+
 # Login and sessions (docs/security.md).  Passwords: at least 12 characters, not a common
 # password (Django's list) and not one on the local list shipped with popreg (the county's
 # names, common pinyin passwords); hashed with Argon2.
