@@ -80,3 +80,41 @@ def test_a_refusal_names_the_field(client, families, officers):
     client.force_login(officers["fuli1_user"])
     r = client.post("/benefits/", {"programme": P, "month": "2025/13"}, follow=True)
     assert "YYYY-MM" in r.content.decode()
+
+
+def test_family_facts_page_records_with_history_and_names_the_field(client, families, officers):
+    from popreg.benefits.models import DisabilityRecord, FamilyCertificate, PayeeAccount
+
+    mother, child = families["a1"]["mother"], families["a1"]["child"]
+    client.force_login(officers["fuli1_user"])
+    url = f"/benefits/persons/{mother.pk}/"
+    client.post(url, {"what": "certificate", "number": "DS-2024-001", "issued_date": "2024-07-01", "child": child.pk})
+    cert = FamilyCertificate.objects.get()
+    assert cert.child_id == child.pk and cert.recorded_by_name == "fuli1"
+    r = client.post(url, {"what": "disability", "grade": "五", "recorded_date": "2025-01-01"}, follow=True)
+    assert "1 到 4 级" in r.content.decode() and not DisabilityRecord.objects.exists()
+    client.post(url, {"what": "disability", "grade": "2", "recorded_date": "2025-01-01"})
+    client.post(url, {"what": "account", "account": "6222020012345678", "bank": "农商银行"})
+    client.post(url, {"what": "account", "account": "6222020087654321", "bank": "农商银行"})
+    assert PayeeAccount.objects.filter(ended_at__isnull=True).get().account.endswith("4321")
+    client.post(url, {"what": "end_certificate", "id": cert.pk, "reason": "证书遗失补办"})
+    cert.refresh_from_db()
+    assert cert.ended_at is not None and cert.end_reason == "证书遗失补办"
+    page = client.get(url).content.decode()
+    assert "DS-2024-001" in page and "证书遗失补办" in page and "…4321" in page and "6222020012345678" not in page
+
+
+def test_application_pages_four_eyes(client, families, officers):
+    from popreg.benefits.models import Application
+
+    older = families["old"]
+    client.force_login(officers["fuli1_user"])
+    client.post("/benefits/applications/", {"programme": P, "month": "2025-10", "person": older.pk,
+                                            "amount_yuan": "300", "evidence": "出生证明"})
+    app = Application.objects.get()
+    r = client.post(f"/benefits/applications/{app.pk}/decide/", {"outcome": "grant", "reason": "属实"}, follow=True)
+    assert "cannot decide" in r.content.decode() or "不能审核" in r.content.decode()
+    client.force_login(officers["fuli2_user"])
+    client.post(f"/benefits/applications/{app.pk}/decide/", {"outcome": "grant", "reason": "属实"})
+    app.refresh_from_db()
+    assert app.status == "granted" and app.decided_by_name == "fuli2"

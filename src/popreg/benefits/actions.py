@@ -162,15 +162,15 @@ def do_end_certificate(actor: Actor, cert: FamilyCertificate, *, reason: str) ->
 
 @transaction.atomic
 def do_record_disability(
-    actor: Actor, person: Person, *, grade: int, recorded_date: date, replaces: DisabilityRecord | None = None,
+    actor: Actor, person: Person, *, grade: int | str, recorded_date: date, replaces: DisabilityRecord | None = None,
 ) -> DisabilityRecord:
     """Record a disability grade (1 = most severe .. 4); a correction closes the old record."""
     actor.require(Permission.RECORD_FAMILY_FACTS, _unit_of(person))
     try:
-        grade = int(grade)
+        level = int(grade)
     except (TypeError, ValueError):
-        grade = 0
-    if grade not in (1, 2, 3, 4):
+        level = 0
+    if level not in (1, 2, 3, 4):
         raise BenefitsError("残疾等级应为 1 到 4 级", "the disability grade must be 1, 2, 3 or 4", "grade")
     if recorded_date > timezone.localdate():
         raise BenefitsError("评定日期不能晚于今天", "the date cannot be in the future", "recorded_date")
@@ -182,10 +182,10 @@ def do_record_disability(
         replaces.ended_at = timezone.now()
         replaces.end_reason = "corrected"
         replaces.save(update_fields=["ended_at", "end_reason"])
-    rec = DisabilityRecord.objects.create(person=person, grade=grade, recorded_date=recorded_date,
+    rec = DisabilityRecord.objects.create(person=person, grade=level, recorded_date=recorded_date,
                                           unit_code=_unit_of(person), recorded_by_name=actor.name, replaces=replaces)
     audit(actor, AuditAction.BENEFITS_RECORD_DISABILITY, rec, unit_code=rec.unit_code, before=before,
-          after={"person": person.pk, "grade": grade, "recorded_date": recorded_date.isoformat()})
+          after={"person": person.pk, "grade": level, "recorded_date": recorded_date.isoformat()})
     return rec
 
 

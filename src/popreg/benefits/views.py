@@ -250,7 +250,8 @@ def close_disclosure(request: HttpRequest, actor: Actor, pk: int) -> HttpRespons
 def raise_objection(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     d = _disclosure(actor, pk)
     _post_only(request)
-    decision = Decision.objects.filter(pk=request.POST.get("decision") or 0, run_id=d.run_id).first()
+    raw = request.POST.get("decision", "")
+    decision = Decision.objects.filter(pk=int(raw), run_id=d.run_id).first() if raw.isdigit() else None
     try:
         if decision is None:
             raise actions.BenefitsError("请选择异议所涉及的人员", "choose the person the objection is about", "decision")
@@ -442,6 +443,10 @@ def settle_recovery(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse
 # ------------------------------------------------------------------ applications and family facts
 
 
+def _int(text: Any) -> int:
+    return int(text) if str(text or "").isdigit() else 0
+
+
 def _person(actor: Actor, pk: Any) -> Person:
     person = Person.objects.filter(pk=pk).first() if str(pk).isdigit() else None
     if person is None or not person_in_scope(actor, person):
@@ -457,6 +462,8 @@ def applications(request: HttpRequest, actor: Actor) -> HttpResponse:
         _require(actor, Permission.PREPARE_BENEFITS)
         try:
             payee = request.POST.get("payee", "").strip()
+            if request.POST.get("programme", "") not in CODES:
+                raise actions.BenefitsError("请选择补助项目", "choose a programme", "programme")
             actions.do_submit_application(
                 actor, programme=request.POST.get("programme", ""),
                 month=actions.parse_month(request.POST.get("month", "")),
@@ -517,16 +524,16 @@ def family(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
                     child=_person(actor, child) if child else None)
             elif what == "disability":
                 actions.do_record_disability(
-                    actor, person, grade=int(request.POST.get("grade") or 0),
+                    actor, person, grade=request.POST.get("grade", ""),
                     recorded_date=_date(request.POST.get("recorded_date", ""), "recorded_date") or timezone.localdate())
             elif what == "account":
                 actions.do_record_account(actor, person, account=request.POST.get("account", ""),
                                           bank=request.POST.get("bank", ""))
             elif what == "end_certificate":
-                cert = get_object_or_404(FamilyCertificate, pk=request.POST.get("id") or 0, holder=person)
+                cert = get_object_or_404(FamilyCertificate, pk=_int(request.POST.get("id")), holder=person)
                 actions.do_end_certificate(actor, cert, reason=request.POST.get("reason", ""))
             elif what == "end_disability":
-                rec = get_object_or_404(DisabilityRecord, pk=request.POST.get("id") or 0, person=person)
+                rec = get_object_or_404(DisabilityRecord, pk=_int(request.POST.get("id")), person=person)
                 actions.do_end_disability(actor, rec, reason=request.POST.get("reason", ""))
             else:
                 raise actions.BenefitsError("请选择要登记的内容", "choose what to record", "what")
