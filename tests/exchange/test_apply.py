@@ -349,3 +349,21 @@ def test_backfill_refuses_an_untrusted_code(here):
 
     with pytest.raises(ExchangeError, match="trusted peer"):
         backfill("440103", None)
+
+
+@pytest.mark.django_db
+def test_notification_older_than_the_recorded_confirmation_changes_nothing_but_replies(registered, remote, actors):
+    from popreg.migrants import actions as migrants
+
+    wang = registered["wang"]
+    later = timezone.localdate()
+    migrants.record_whereabouts(actors["admin"], wang, residence_unit_code="440103001001", confirmed_on=later,
+                                source="own_report")
+    old = remote.message("migrant_registered", subject={"id_number": wang.id_number, "name": "王建国", "sex": "M",
+                                                        "birth_date": "1980-05-06"},
+                         payload={"residence_unit": PEER_UNIT},
+                         created=timezone.now() - timezone.timedelta(days=40))
+    assert inbox.receive(remote.sign(old), Channel.BUNDLE).status == "applied"
+    wang.refresh_from_db()
+    assert wang.residence_unit_id == "440103001001" and wang.out_migration.source == "own_report"
+    assert OutboxMessage.objects.get(in_reply_to=old.id).type == "whereabouts_confirmed"

@@ -451,13 +451,16 @@ def queue_reply(message: Any, person: Person) -> Any:
 
 
 def message_date(message: Any) -> date:
+    """The day the sender wrote the message (local date; never after today, whatever the
+    sender's clock says)."""
     created = getattr(message, "created", None)
     if isinstance(created, datetime):
-        return timezone.localtime(created).date() if timezone.is_aware(created) else created.date()
-    if isinstance(created, date):
-        return created
-    parsed = _parse_date(created)
-    return parsed or timezone.localdate()
+        day = timezone.localtime(created).date() if timezone.is_aware(created) else created.date()
+    elif isinstance(created, date):
+        day = created
+    else:
+        day = _parse_date(created) or timezone.localdate()
+    return min(day, timezone.localdate())
 
 
 def residence_unit_code(message: Any) -> str:
@@ -473,21 +476,26 @@ def residence_unit_code(message: Any) -> str:
 def apply_whereabouts(actor: Actor, message: Any, person: Person) -> dict[str, Any]:
     """The person is linked: record where they live, then queue the reply."""
     from popreg.migrants import actions as migrants
+    from popreg.migrants.models import OutMigrant
 
     payload = message.payload or {}
     code = residence_unit_code(message)
-    migrants.record_whereabouts(
-        actor, person,
-        residence_unit_code=code,
-        residence_unit_name=str(payload.get("residence_unit_name") or ""),
-        employer=str(payload.get("employer") or ""),
-        contact=str(payload.get("contact") or ""),
-        confirmed_on=message_date(message),
-        source="notification",
-    )  # fmt: skip
+    on = message_date(message)
+    known = OutMigrant.objects.filter(person=person).values_list("last_confirmed", flat=True).first()
+    older = known is not None and on < known
+    if not older:  # a newer confirmation (own report, campaign) stays; the reply still goes
+        migrants.record_whereabouts(
+            actor, person,
+            residence_unit_code=code,
+            residence_unit_name=str(payload.get("residence_unit_name") or ""),
+            employer=str(payload.get("employer") or ""),
+            contact=str(payload.get("contact") or ""),
+            confirmed_on=on,
+            source="notification",
+        )  # fmt: skip
     reply = queue_reply(message, person)
     return {"person_id": person.pk, "residence_unit": code, "reply": reply.type,
-            "reply_id": reply.message_id}
+            "reply_id": reply.message_id, "older_than_recorded": older}
 
 
 def apply_departed(actor: Actor, message: Any, person: Person) -> dict[str, Any]:
