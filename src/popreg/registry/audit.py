@@ -162,6 +162,12 @@ class AuditAction(models.TextChoices):
     PLANNING_SAVE_SCENARIO = "planning_save_scenario", _("Saved a projection scenario")
     PLANNING_SAVE_NORM = "planning_save_norm", _("Saved a planning norm")
     PLANNING_SAVE_FIGURE = "planning_save_figure", _("Saved a stated planning figure")
+    # households and certificates (registry)
+    SPLIT_HOUSEHOLD = "split_household", _("Split a household")
+    MERGE_HOUSEHOLDS = "merge_households", _("Merged two households")
+    CHANGE_HOUSEHOLD_ADDRESS = "change_household_address", _("Changed the address of a household")
+    DISSOLVE_HOUSEHOLD = "dissolve_household", _("Dissolved an empty household")
+    PRINT_CERTIFICATE = "print_certificate", _("Printed a certificate")
 
 
 def _record(

@@ -132,16 +132,23 @@ _HOUSEHOLD_FIELDS = ["id", "household_no", "unit_id", "kind", "address", "head_i
 
 
 def _load_households(root: Path, report: Progress) -> int:
+    """The households somebody belongs to; a household no person row names (dissolved when
+    its last member left) is not created: the registry holds no household without members."""
     path = table_path(root, "households")
-    total, done = _rows(path), 0
+    total, done, loaded = _rows(path), 0, 0
     now = timezone.now()
+    used: set[int] = set()
+    for batch in _batches(table_path(root, "persons"), ["household_id"]):
+        used.update(r["household_id"] for r in batch if r["household_id"] is not None)
     for rows in _batches(path):
+        keep = [r for r in rows if r["household_id"] in used]
         insert_rows(Household, _HOUSEHOLD_FIELDS, (
             (r["household_id"], r["household_no"], r["unit_code"], r["kind"], _s(r["address"]),
-             r.get("head_person_id"), now) for r in rows))
+             r.get("head_person_id"), now) for r in keep))
         done += len(rows)
+        loaded += len(keep)
         report("households", done, total)
-    return done
+    return loaded
 
 
 def _max_event_id(root: Path) -> int:

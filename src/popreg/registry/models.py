@@ -130,6 +130,9 @@ class Household(models.Model):
     # is refused (no lost update).  ``db_default`` covers the bulk paths' raw inserts.
     version = models.PositiveIntegerField(default=1, db_default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    # 销户: set when the household was dissolved (its members left, or it was merged into
+    # another).  The row stays (its history, campaign lists and its number, never reused).
+    dissolved_on = models.DateField(_("销户日期"), null=True, blank=True)
 
     class Meta:
         ordering = ["household_no"]
@@ -395,3 +398,4 @@ class AuditRecord(models.Model):
 # The job runner's tables live in their own module (platform code shared by every app).
 from popreg.registry.job_models import Job, JobState, JobWorker  # noqa: E402, F401
 from popreg.registry.token_models import ApiToken, TokenScope  # noqa: E402, F401
+from popreg.registry.certificate_models import Certificate, CertificateKind  # noqa: E402, F401

@@ -83,6 +83,10 @@ class Permission(models.TextChoices):
     MAINTAIN_PLANNING = "maintain_planning", _(
         "Maintain planning scenarios, norms and stated figures"
     )
+    # households and certificates (registry)
+    PRINT_CERTIFICATES = "print_certificates", _(
+        "Print certificates (registration, birth, death, move-out, register page)"
+    )
 
 
 #: Permissions that concern every unit of the county at once.
@@ -111,6 +115,8 @@ _CLERK = frozenset(
         _P.EXPORT_STATISTICS, _P.SET_TARGETS, _P.RECONCILE, _P.CAMPAIGN_FIELDWORK, _P.VIEW_JOBS,
         # migrants (popreg.migrants)
         _P.MANAGE_MIGRANTS,
+        # households and certificates (registry)
+        _P.PRINT_CERTIFICATES,
     }
 )  # fmt: skip
 

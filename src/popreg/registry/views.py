@@ -230,17 +230,23 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     in_unit = under("registered_unit_id", unit.prefix)
     summary = {
         "active": _persons_of(actor, unit, "registered_unit_id").filter(status=Status.ACTIVE).count(),
-        "households": scope_households(Household.objects.filter(under("unit_id", unit.prefix)), actor).count(),
+        "households": scope_households(Household.objects.filter(under("unit_id", unit.prefix),
+                                                                dissolved_on__isnull=True), actor).count(),
         # Village level only: at township or county level this count reads every row.
         "living_here_registered_elsewhere": _persons_of(actor, unit, "residence_unit_id")
         .filter(status=Status.ACTIVE).exclude(in_unit).count() if unit.level in ("village", "group") else None,
     }
     households = None
     if unit.level in ("village", "group"):
-        hh = (scope_households(Household.objects.filter(unit=unit), actor)
+        hh = (scope_households(Household.objects.filter(unit=unit, dissolved_on__isnull=True), actor)
+              .select_related("head")
               .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
               .order_by("household_no"))
         households = Paginator(hh, HOUSEHOLD_PAGE_SIZE).get_page(request.GET.get("page"))
+        from popreg.registry.views_households import head_flag  # households and certificates
+
+        for h in households:
+            h.head_flag = head_flag(h)  # type: ignore[attr-defined]
     return render(request, "registry/unit_detail.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
         page=households, query="",

@@ -181,13 +181,19 @@ def _households(t: Township, pid: np.ndarray, hid_base: int) -> pa.Table:
         for vn, g, d, u in zip(vnames[hv], grp, door, urban, strict=True)
     ], dtype=object)
     address[kind == 1] = [f"{vn}集体户" for vn in vnames[hv[kind == 1]]]
+    # A household whose last member left (married into another, moved with a new household,
+    # a duplicate placed elsewhere) was dissolved (销户): it is not written.  Numbers stay
+    # as drawn (no other row changes); only households nobody belongs to are left out.
+    kept = np.zeros(n_hh, dtype=bool)
+    kept[c["hh"][c["hh"] >= 0]] = True
     return pa.table({
-        "household_id": hid,
-        "household_no": pa.array([f"{100_000_000 + h:09d}" for h in hid.tolist()], pa.string()),
-        "unit_code": pa.array(t.vcodes[hv], pa.string()),
-        "kind": pa.array(np.where(kind == 1, "collective", "family").astype(object), pa.string()),
-        "address": pa.array(address, pa.string()),
-        "head_person_id": pa.array(np.where(head >= 0, head + pid[0], 0), pa.int64(), mask=head < 0),
+        "household_id": hid[kept],
+        "household_no": pa.array([f"{100_000_000 + h:09d}" for h in hid[kept].tolist()], pa.string()),
+        "unit_code": pa.array(t.vcodes[hv[kept]], pa.string()),
+        "kind": pa.array(np.where(kind[kept] == 1, "collective", "family").astype(object), pa.string()),
+        "address": pa.array(address[kept], pa.string()),
+        "head_person_id": pa.array(np.where(head[kept] >= 0, head[kept] + pid[0], 0), pa.int64(),
+                                   mask=head[kept] < 0),
     }, schema=HOUSEHOLD_SCHEMA)
 
 

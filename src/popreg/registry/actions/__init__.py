@@ -22,7 +22,14 @@ from popreg.registry.actions.accounts import (
     do_revoke_api_token,
 )
 from popreg.registry.actions.checks import CORRECTABLE
-from popreg.registry.actions.households import do_create_household
+from popreg.registry.actions.households import (
+    do_change_household_address,
+    do_change_household_head,
+    do_create_household,
+    do_dissolve_household,
+    do_merge_households,
+    do_split_household,
+)
 from popreg.registry.actions.maintenance import do_assign_role, do_repair_history
 from popreg.registry.actions.persons import (
     do_correct_person,
@@ -43,7 +50,12 @@ __all__ = [
     "do_assign_role",
     "do_correct_person",
     "do_create_api_token",
+    "do_change_household_address",
+    "do_change_household_head",
     "do_create_household",
+    "do_dissolve_household",
+    "do_merge_households",
+    "do_split_household",
     "do_create_user",
     "do_deactivate_user",
     "do_move_in",
