@@ -32,9 +32,9 @@ DURATION_BANDS = (("lt6m", 0, 183), ("6m_1y", 183, 365), ("1y_3y", 365, 1096), (
 AGE_BANDS = (("0_14", 0, 15), ("15_59", 15, 60), ("60_plus", 60, 200))
 
 
-def province_of(code: str | None) -> str:
+def province_of(code: object) -> str:
     """The province (2-digit code + name) of a division code; "" when unknown."""
-    if not code or len(code) < 2 or not code[:2].isdigit():
+    if not isinstance(code, str) or len(code) < 2 or not code[:2].isdigit():
         return ""
     name = idnumber.region_name(code[:2] + "0000")
     return name or code[:2]
