@@ -42,6 +42,9 @@ EXEMPT_PREFIXES = {
     "login/": "the login page itself: public by design",
     "logout/": "ends the session: no data",
     "otp/": "two-factor enrolment of the logged-in user only (tests/web/test_login_security.py)",
+    "certificates/verify/": "checks a printed certificate's serial number and verification code: "
+                            "public by design (schools, banks); shows only a matching certificate's kind, "
+                            "date, office and masked name (tests/registry/test_certificates.py)",
     "exchange/inbox/": "where other counties' deployments POST signed messages: no session, each "
                        "message authenticated by its Ed25519 signature (tests/exchange/test_pages.py)",
 }
@@ -103,6 +106,13 @@ ROUTES: dict[str, Entry] = {
     "persons/<int:pk>/enlistment/": Entry(P.EDIT_REGISTRY, "person", GP),
     "persons/<int:pk>/discharge/": Entry(P.EDIT_REGISTRY, "person", GP),
     "persons/<int:pk>/correct/": Entry(P.EDIT_REGISTRY, "person", GP),
+    # ---- households and certificates (registry)
+    "households/<str:number>/head/": Entry(P.EDIT_REGISTRY, "household", GP),
+    "households/<str:number>/split/": Entry(P.EDIT_REGISTRY, "household", GP),
+    "households/<str:number>/merge/": Entry(P.EDIT_REGISTRY, "household", GP),
+    "households/<str:number>/address/": Entry(P.EDIT_REGISTRY, "household", GP),
+    "households/<str:number>/dissolve/": Entry(P.EDIT_REGISTRY, "household", GP),
+    "persons/<int:pk>/certificate/": Entry(P.PRINT_CERTIFICATES, "person", GP),
     "register/birth/": Entry(P.EDIT_REGISTRY, None, GP),
     "register/move-in/": Entry(P.EDIT_REGISTRY, None, GP),
     "audit/": Entry(P.READ_AUDIT),

@@ -307,6 +307,8 @@ SESSION_COOKIE_AGE = POPREG_SESSION_IDLE_MINUTES * 60
 # administrators and auditors (popreg.registry.login_security.SecondFactorMiddleware).
 #: Days an API token lives unless its owner picks fewer.
 POPREG_API_TOKEN_MAX_DAYS = int(os.environ.get("POPREG_API_TOKEN_MAX_DAYS", "90"))
+# households and certificates (registry): the letterhead of printed certificates.
+POPREG_OFFICE_NAME = os.environ.get("POPREG_OFFICE_NAME", "").strip()
 OTP_TOTP_ISSUER = "popreg"
 
 LANGUAGE_CODE = "zh-hans"

@@ -5,14 +5,22 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles import views as static_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from popreg.registry import views, views_accounts, views_audit
+from popreg.registry import views, views_accounts, views_audit, views_certificates, views_households
 
 registry_patterns = [
     path("search/", views.search, name="search"),
     path("units/<str:code>/", views.unit_detail, name="unit"),
     path("units/<str:code>/persons/", views.unit_persons, name="unit_persons"),
     path("units/<str:code>/persons.csv", views.unit_export, name="unit_export"),
-    path("households/<str:number>/", views.household_detail, name="household"),
+    path("households/<str:number>/", views_households.household_detail, name="household"),
+    # households and certificates (registry)
+    path("households/<str:number>/head/", views_households.change_head, name="household_head"),
+    path("households/<str:number>/split/", views_households.split, name="household_split"),
+    path("households/<str:number>/merge/", views_households.merge, name="household_merge"),
+    path("households/<str:number>/address/", views_households.change_address, name="household_address"),
+    path("households/<str:number>/dissolve/", views_households.dissolve, name="household_dissolve"),
+    path("persons/<int:pk>/certificate/", views_certificates.print_certificate, name="certificate"),
+    path("certificates/verify/", views_certificates.verify, name="certificate_verify"),
     path("persons/<int:pk>/", views.person_detail, name="person"),
     path("persons/<int:pk>/death/", views.register_death, name="death"),
     path("persons/<int:pk>/move-out/", views.move_out, name="move_out"),
