@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from popreg.snapshot import SnapshotConnection, connect, read_manifest
 
@@ -59,7 +60,8 @@ class UnitCounts:
     births_by_sex: dict[int, np.ndarray] = field(default_factory=dict)
     moves_in: dict[int, np.ndarray] = field(default_factory=dict)
     moves_out: dict[int, np.ndarray] = field(default_factory=dict)
-    left_out: int = 0  # records without sex or birth date
+    left_out: int = 0  # records without sex or birth date (the most on one date)
+    cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)  # pooled sums
 
     def index(self, code: str) -> int:
         return self.codes.index(code)
@@ -122,24 +124,25 @@ def _sex_idx(sex: str) -> str:
 
 
 def _scatter(
-    frame_rows: Sequence[tuple[object, ...]],
-    codes: dict[str, int],
-    shape: tuple[int, ...],
-    by_year: bool,
+    frame: pd.DataFrame, codes: dict[str, int], shape: tuple[int, ...]
 ) -> dict[int, np.ndarray]:
-    """Rows (year, key, *indices, n) into one array per year."""
+    """Rows (group, key, *indices, n) into one array per group (a year, or 0): vectorised,
+    rows of unknown units or with a missing index are skipped."""
     out: dict[int, np.ndarray] = {}
-    for row in frame_rows:
-        year, key, *idx, n = row
-        u = codes.get(str(key))
-        if u is None or any(i is None for i in idx):
-            continue
-        y = int(str(year)) if by_year else 0
-        arr = out.get(y)
-        if arr is None:
-            arr = out[y] = np.zeros(shape)
-        where = (u, *(int(str(i)) for i in idx))
-        arr[where] = arr[where] + float(str(n))
+    if frame.empty:
+        return out
+    cols = list(frame.columns)
+    group, key, idx, n = cols[0], cols[1], cols[2:-1], cols[-1]
+    unit = frame[key].astype(str).map(codes)
+    keep = unit.notna()
+    for c in idx:
+        keep &= frame[c].notna()
+    frame, unit = frame[keep], unit[keep].astype(np.int64)
+    for g, part in frame.groupby(group):
+        arr = np.zeros(shape)
+        where = (unit.loc[part.index].to_numpy(), *(part[c].to_numpy(dtype=np.int64) for c in idx))
+        np.add.at(arr, where, part[n].to_numpy(dtype=float))
+        out[int(g)] = arr
     return out
 
 
@@ -222,48 +225,50 @@ def read_counts(
         SELECT d, substr(u, 1, {n}) AS key, {_sex_idx("sex")} AS s, {_cap("age")} AS a, count(*) AS n
         FROM pop WHERE u <> '' AND {within("u")} GROUP BY ALL
         """
-        rows = con.rows(sql)
-        per_date: dict[date, list[tuple[object, ...]]] = {}
-        for d, key, s, a, cnt in rows:
-            dd = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
-            if str(key) in keys and (s is None or a is None):
-                out.left_out += int(cnt)
-                continue
-            per_date.setdefault(dd, []).append((0, key, s, a, cnt))
-        for d in dates:
-            got = _scatter(per_date.get(d, []), keys, (u, 2, AGES), by_year=False)
-            out.population[d] = got.get(0, np.zeros((u, 2, AGES)))
+        frame = con.df(sql)
+        known = frame["key"].astype(str).isin(keys)
+        missing = known & (frame["s"].isna() | frame["a"].isna())
+        dates.sort()
+        order = {d: i for i, d in enumerate(dates)}
+        day = pd.to_datetime(frame["d"]).to_numpy().astype("datetime64[D]")
+        frame["d"] = np.searchsorted(np.array(dates, dtype="datetime64[D]"), day)
+        out.left_out = int(frame[missing].groupby("d")["n"].sum().max()) if missing.any() else 0
+        got = _scatter(frame[["d", "key", "s", "a", "n"]], keys, (u, 2, AGES))
+        for d, i in order.items():
+            out.population[d] = got.get(i, np.zeros((u, 2, AGES)))
     if event_years:
         years = ", ".join(str(int(y)) for y in event_years)
         age_at = _age_sql("p.birth_date", "e.event_date")
-        deaths = con.rows(f"""
-            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_sex_idx("p.sex")}, {_cap(age_at)}, count(*)
+        deaths = con.df(f"""
+            SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_sex_idx("p.sex")} AS s,
+                   {_cap(age_at)} AS a, count(*) AS n
             FROM events e JOIN persons p USING (person_id)
             WHERE e.event_type = 'death' AND year(e.event_date) IN ({years}) AND {within("e.unit_code")}
             GROUP BY ALL""")
-        out.deaths = _scatter(deaths, keys, (u, 2, AGES), by_year=True)
+        out.deaths = _scatter(deaths, keys, (u, 2, AGES))
         mother_age = _age_sql("m.birth_date", "e.event_date")
-        births = con.rows(f"""
-            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_cap(mother_age)}, count(*)
+        births = con.df(f"""
+            SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_cap(mother_age)} AS a,
+                   count(*) AS n
             FROM events e JOIN persons c USING (person_id) LEFT JOIN persons m ON m.person_id = c.mother_id
             WHERE e.event_type = 'birth' AND year(e.event_date) IN ({years}) AND {within("e.unit_code")}
             GROUP BY ALL""")
         # a birth without a known mother's age is spread over the ages like the others (below)
-        known = [r for r in births if r[2] is not None]
-        unknown = [r for r in births if r[2] is None]
-        out.births = _scatter(known, keys, (u, AGES), by_year=True)
-        for year, key, _a, cnt in unknown:
-            i = keys.get(str(key))
+        out.births = _scatter(births, keys, (u, AGES))
+        unknown = births[births["a"].isna()]
+        for year, key, cnt in zip(unknown["y"], unknown["key"], unknown["n"], strict=True):
+            row = keys.get(str(key))
             arr = out.births.get(int(year))
-            if i is None or arr is None or arr[i].sum() == 0:
+            if row is None or arr is None or arr[row].sum() == 0:
                 continue
-            arr[i] += arr[i] / arr[i].sum() * float(cnt)
-        by_sex = con.rows(f"""
-            SELECT year(e.event_date), substr(e.unit_code, 1, {n}), {_sex_idx("c.sex")}, count(*)
+            arr[row] += arr[row] / arr[row].sum() * float(cnt)
+        by_sex = con.df(f"""
+            SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_sex_idx("c.sex")} AS s,
+                   count(*) AS n
             FROM events e JOIN persons c USING (person_id)
             WHERE e.event_type = 'birth' AND year(e.event_date) IN ({years}) AND {within("e.unit_code")}
             GROUP BY ALL""")
-        out.births_by_sex = _scatter(by_sex, keys, (u, 2), by_year=True)
+        out.births_by_sex = _scatter(by_sex, keys, (u, 2))
         moves = f"""
             WITH e AS (
               SELECT e.*, (date_diff('day', DATE '1900-01-01', e.event_date)::BIGINT * 1000000000 + e.event_id) AS k,
@@ -283,13 +288,13 @@ def read_counts(
                 AND year(e.event_date) IN ({years})
                 AND NOT (e.event_type = 'enlistment' AND p.status = 'active' AND e.k = e.last_k)
             )
-            SELECT year(event_date), {{side}}, {_sex_idx("sex")},
-                   {_cap(_age_sql("birth_date", "event_date"))}, count(*)
+            SELECT year(event_date) AS y, {{side}} AS key, {_sex_idx("sex")} AS s,
+                   {_cap(_age_sql("birth_date", "event_date"))} AS a, count(*) AS n
             FROM m WHERE {{side}} <> '' AND src IS DISTINCT FROM dst AND {{cond}} GROUP BY ALL"""
         out.moves_in = _scatter(
-            con.rows(moves.format(side="dst", cond=within("dst"))), keys, (u, 2, AGES), True
+            con.df(moves.format(side="dst", cond=within("dst"))), keys, (u, 2, AGES)
         )
         out.moves_out = _scatter(
-            con.rows(moves.format(side="src", cond=within("src"))), keys, (u, 2, AGES), True
+            con.df(moves.format(side="src", cond=within("src"))), keys, (u, 2, AGES)
         )
     return out

@@ -119,21 +119,30 @@ class Estimates:
 
 
 def _exposure(counts: UnitCounts, years: Sequence[int]) -> np.ndarray:
-    """(U, 2, AGES) pooled person-years: mean of 1 January populations of y and y+1."""
-    total = np.zeros((len(counts.codes), 2, AGES))
-    for y in years:
-        total += (counts.population[date(y, 1, 1)] + counts.population[date(y + 1, 1, 1)]) / 2.0
-    return total
+    """(U, 2, AGES) pooled person-years: mean of 1 January populations of y and y+1
+    (computed once per set of years: every unit of a level reads it)."""
+    key = ("exposure", tuple(years))
+    if key not in counts.cache:
+        total = np.zeros((len(counts.codes), 2, AGES))
+        for y in years:
+            total += (counts.population[date(y, 1, 1)] + counts.population[date(y + 1, 1, 1)]) / 2.0
+        counts.cache[key] = total
+    return counts.cache[key]
 
 
 def _pooled(
-    data: dict[int, np.ndarray], years: Sequence[int], shape: tuple[int, ...]
+    counts: UnitCounts, name: str, years: Sequence[int], shape: tuple[int, ...]
 ) -> np.ndarray:
-    total = np.zeros(shape)
-    for y in years:
-        if y in data:
-            total += data[y]
-    return total
+    """The sum over ``years`` of the counts ``name`` (deaths, births, ...), cached."""
+    key = (name, tuple(years))
+    if key not in counts.cache:
+        data: dict[int, np.ndarray] = getattr(counts, name)
+        total = np.zeros(shape)
+        for y in years:
+            if y in data:
+                total += data[y]
+        counts.cache[key] = total
+    return counts.cache[key]
 
 
 def gompertz(deaths: np.ndarray, exposure: np.ndarray) -> tuple[float, float]:
@@ -224,11 +233,11 @@ def estimate(
         )
     u = len(counts.codes)
     exposure = _exposure(counts, years)[i]
-    deaths = _pooled(counts.deaths, years, (u, 2, AGES))[i]
-    births_age = _pooled(counts.births, years, (u, AGES))[i]
-    births_sex = _pooled(counts.births_by_sex, years, (u, 2))[i]
-    moves_in = _pooled(counts.moves_in, years, (u, 2, AGES))[i]
-    moves_out = _pooled(counts.moves_out, years, (u, 2, AGES))[i]
+    deaths = _pooled(counts, "deaths", years, (u, 2, AGES))[i]
+    births_age = _pooled(counts, "births", years, (u, AGES))[i]
+    births_sex = _pooled(counts, "births_by_sex", years, (u, 2))[i]
+    moves_in = _pooled(counts, "moves_in", years, (u, 2, AGES))[i]
+    moves_out = _pooled(counts, "moves_out", years, (u, 2, AGES))[i]
     net = (moves_in - moves_out) / len(years)
     with np.errstate(divide="ignore", invalid="ignore"):
         out_rates = np.where(exposure > 0, moves_out / np.maximum(exposure, 1e-12), 0.0)
@@ -382,30 +391,59 @@ class Forecast:
         return {"groups": groups, "male": male, "female": female}
 
 
-def person_years_path(est: Estimates, e0_path: Sequence[tuple[float, float]]) -> np.ndarray:
-    """(years, 2, AGES): 1Lx (last T(100)) of each year's table, moved by Brass α to its e0."""
-    years = len(e0_path)
-    out = np.empty((years, 2, AGES))
-    base = [core.person_years_for_projection(t, OPEN_AGE) for t in est.tables]
-    for t, targets in enumerate(e0_path):
+def alpha_path(est: Estimates, e0_path: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The Brass α (β = 1) of each year and sex that moves the unit's table to the e0 path."""
+    out = []
+    for targets in e0_path:
+        pair = []
         for s, sex in enumerate(SEXES):
             table = est.tables[s]
-            if abs(targets[s] - table.e0) < 1e-9:
-                out[t, s] = base[s]
-                continue
-            alpha = core.alpha_for_e0(table.lx, targets[s], sex=sex)
-            shifted = core.life_table_from_lx(core.brass_logit(table.lx, alpha), sex)
-            out[t, s] = core.person_years_for_projection(shifted, OPEN_AGE)
+            same = abs(targets[s] - table.e0) < 1e-9
+            pair.append(0.0 if same else core.alpha_for_e0(table.lx, targets[s], sex=sex))
+        out.append((pair[0], pair[1]))
     return out
 
 
+def person_years_path(
+    est: Estimates, alphas: Sequence[tuple[float, float]]
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """(years, 2, AGES): 1Lx (last T(100)) of each year's table, moved by Brass α (β = 1).
+
+    A small unit takes the county's α path (:func:`forecast_level`): its e0 then gains
+    about what the county's gains, without a search per unit."""
+    years = len(alphas)
+    out = np.empty((years, 2, AGES))
+    e0s: list[tuple[float, float]] = []
+    base = [core.person_years_for_projection(t, OPEN_AGE) for t in est.tables]
+    for t, pair in enumerate(alphas):
+        e0 = [0.0, 0.0]
+        for s, sex in enumerate(SEXES):
+            table = est.tables[s]
+            alpha = pair[s]
+            if alpha == 0.0:
+                out[t, s], e0[s] = base[s], table.e0
+                continue
+            shifted = core.life_table_from_lx(core.brass_logit(table.lx, alpha), sex)
+            out[t, s], e0[s] = core.person_years_for_projection(shifted, OPEN_AGE), shifted.e0
+        e0s.append((e0[0], e0[1]))
+    return out, e0s
+
+
 def run_projection(
-    base: np.ndarray, est: Estimates, scenario: ScenarioSpec, years: int
+    base: np.ndarray,
+    est: Estimates,
+    scenario: ScenarioSpec,
+    years: int,
+    alphas: Sequence[tuple[float, float]] | None = None,
 ) -> tuple[core.AnnualProjection, list[float], list[tuple[float, float]]]:
+    """Project ``base`` with the unit's estimates under ``scenario``; ``alphas``: a Brass α
+    path to use instead of the one that reaches the scenario's e0 path exactly."""
     tfr_path = scenario.tfr_path(est.tfr, years)
     e0f, e0m = est.e0
     e0_path = list(zip(scenario.e0_path(e0f, years), scenario.e0_path(e0m, years), strict=True))
-    person_years = person_years_path(est, e0_path)
+    if alphas is None:
+        alphas = alpha_path(est, e0_path)
+    person_years, e0_path = person_years_path(est, alphas)
     asfr = (
         np.stack([core.asfr_scaled_to_tfr(est.asfr, tfr) for tfr in tfr_path])
         if years
@@ -640,7 +678,8 @@ def forecast_level(
     within: str = "",
 ) -> dict[str, Forecast]:
     """Every unit of ``level`` (under the code prefix ``within``) under one scenario: one
-    pass over the snapshot for all of them, the county's schedules for the small ones."""
+    pass over the snapshot for all of them (and one for the county), the county's schedules
+    for the small ones and the county's Brass α path for the gain in e0."""
     _check_years(years)
     info = snapshot_info(con)
     est_years = _estimation_years(info, base_year, pool)
@@ -658,6 +697,9 @@ def forecast_level(
     counts = read_counts(con, level, codes, pop_years, est_years, reference_date=ref)
     out: dict[str, Forecast] = {}
     tfr0 = county_est.tfr
+    e0f, e0m = county_est.e0
+    county_e0 = list(zip(scenario.e0_path(e0f, years), scenario.e0_path(e0m, years), strict=True))
+    county_alphas = alpha_path(county_est, county_e0)
     for i, code in enumerate(codes):
         est = estimate(counts, i, est_years, county=county_est)
         base, note = _base(counts, i, info, base_year)
@@ -668,7 +710,7 @@ def forecast_level(
             if scenario.tfr_target is None
             else replace(scenario, tfr_target=None, tfr_offset=scenario.tfr_target - tfr0)
         )
-        result, tfr_path, e0_path = run_projection(base, est, sc, years)
+        result, tfr_path, e0_path = run_projection(base, est, sc, years, county_alphas)
         out[code] = Forecast(
             code,
             str(names.get(code, code)),
