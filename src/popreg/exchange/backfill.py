@@ -43,11 +43,7 @@ def payload_of(person: Person, detail: dict[str, Any] | None = None) -> dict[str
         m = (InMigrant.objects.filter(person=person, status=InMigrantStatus.ACTIVE)
              .select_related("residence_unit").order_by("-id").first())
         if m is not None:
-            detail = {
-                "residence_unit": m.residence_unit_id, "residence_unit_name": m.residence_unit.name,
-                "origin_code": m.origin_code, "arrival_date": m.arrival_date.isoformat(),
-                "reason": m.reason, "employer": m.employer, "contact": m.contact,
-            }  # fmt: skip
+            detail = in_migrant_detail(m)
         else:  # a loaded floating_in person without a migrants record
             unit = person.residence_unit
             detail = {
@@ -60,6 +56,15 @@ def payload_of(person: Person, detail: dict[str, Any] | None = None) -> dict[str
     payload["origin_unit"] = payload["origin_code"]
     payload["ref"] = str(person.pk)
     return payload
+
+
+def in_migrant_detail(m: Any) -> dict[str, Any]:
+    """What a notification says about an in-migrant record (``popreg.migrants.models.InMigrant``)."""
+    return {
+        "residence_unit": m.residence_unit_id, "residence_unit_name": m.residence_unit.name,
+        "origin_code": m.origin_code, "arrival_date": m.arrival_date.isoformat(),
+        "reason": m.reason, "employer": m.employer, "contact": m.contact,
+    }  # fmt: skip
 
 
 def in_migrants_from(code: str) -> Any:
@@ -96,14 +101,20 @@ def backfill(to_code: str, stdout: TextIO | None = None) -> int:
             f"{to_code} is not a trusted peer: add it with popreg exchange trust first",
             "to",
         )
+    from popreg.migrants.models import InMigrant, InMigrantStatus
+
     done = already_queued(peer.code)
+    records = {m.person_id: in_migrant_detail(m) for m in InMigrant.objects.filter(
+        status=InMigrantStatus.ACTIVE, person__registered_unit_id__startswith=peer.code,
+    ).select_related("residence_unit").order_by("id")}  # the latest per person wins
     queued = skipped = 0
     with transaction.atomic():
         for person in in_migrants_from(peer.code).iterator(chunk_size=500):
             if f"ref:{person.pk}" in done or (person.id_number and f"id:{person.id_number}" in done):
                 skipped += 1
                 continue
-            outbox.queue(peer.code, "migrant_registered", subject_of(person), payload_of(person))
+            payload = payload_of(person, records.get(person.pk))
+            outbox.queue(peer.code, "migrant_registered", subject_of(person), payload)
             queued += 1
         audit(actor, AuditAction.EXCHANGE_BACKFILL, None, unit_code="",
               detail={"to": peer.code, "queued": queued, "already_queued": skipped})
