@@ -6,8 +6,16 @@ Run by hand (never in the test suite):
     .venv/bin/python bench/bench_projection.py --snapshot var/big    # an existing snapshot
     .venv/bin/python bench/bench_projection.py --persons 1000000 --baseline-villages 5
 
-The snapshot is made by ``popreg synth`` at the size asked (``--persons``, default
-10,000,000, seed 20251101, reference moment 2025-11-01) unless ``--snapshot`` names one.
+The snapshot is ``--snapshot DIR`` when given; with ``--replicate N`` it is the default
+synthetic county (``popreg synth``, seed 20251101, 156,684 registered in 343 villages)
+replicated N times inside one county: copy r gets its own township codes (the 15
+townships renumbered 1 + 15·r + j, so villages keep their three digits), person, event and
+household ids shifted by a per-copy offset, and every county-internal unit code in persons
+and events (registered and residence unit, event unit, origin and destination) mapped to
+the copy's; codes outside the county are kept. 64 copies: about 10,030,000 registered
+people in 21,952 villages, with the same ages, events and rates in every copy (a
+benchmark of size, not of variety). Otherwise ``popreg synth --persons`` generates one
+(``--persons``, default 10,000,000; slow on a shared machine).
 
 Two ways to project every village from 1 January ``--base-year`` for ``--years`` years
 under one scenario, each in a fresh child process so that its peak memory
@@ -74,6 +82,56 @@ def child(snapshot: Path, mode: str, args: argparse.Namespace) -> dict:
     return json.loads(out)
 
 
+def replicate(base: Path, out: Path, copies: int) -> None:
+    """Write ``copies`` copies of snapshot ``base`` as one county under ``out`` (docstring)."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    for t in ("units", "persons", "events", "households"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{base / (t + '.parquet')}')")
+    county = con.execute("SELECT unit_code FROM units WHERE level = 'county'").fetchone()[0]
+    prefix = county[:6]
+    towns = [r[0][6:9] for r in con.execute(
+        "SELECT unit_code FROM units WHERE level = 'township' ORDER BY unit_code").fetchall()]
+    if copies * len(towns) > 998:
+        raise SystemExit(f"at most {998 // len(towns)} copies (three-digit township codes)")
+    j = "CASE substr({c}, 7, 3) " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(towns)) + " END"
+
+    def mapped(col: str) -> str:
+        jj = j.format(c=col)
+        return (f"CASE WHEN {col} LIKE '{prefix}%' AND ({jj}) IS NOT NULL THEN '{prefix}' || "
+                f"lpad(CAST(1 + r * {len(towns)} + ({jj}) AS VARCHAR), 3, '0') || substr({col}, 10) ELSE {col} END")
+
+    p_off = con.execute("SELECT max(person_id) + 1 FROM persons").fetchone()[0]
+    e_off = con.execute("SELECT max(event_id) + 1 FROM events").fetchone()[0]
+    h_off = con.execute("SELECT max(household_id) + 1 FROM households").fetchone()[0]
+    con.execute(f"CREATE TABLE reps AS SELECT range AS r FROM range({copies})")
+    con.execute(f"""COPY (
+        SELECT * EXCLUDE (r) REPLACE (person_id + r * {p_off} AS person_id, household_id + r * {h_off} AS household_id,
+                          mother_id + r * {p_off} AS mother_id, father_id + r * {p_off} AS father_id,
+                          {mapped('registered_unit')} AS registered_unit, {mapped('residence_unit')} AS residence_unit)
+        FROM persons, reps ORDER BY r, person_id) TO '{out / 'persons.parquet'}' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT * EXCLUDE (r) REPLACE (event_id + r * {e_off} AS event_id, person_id + r * {p_off} AS person_id,
+                          {mapped('unit_code')} AS unit_code, {mapped('from_unit')} AS from_unit,
+                          {mapped('to_unit')} AS to_unit)
+        FROM events, reps ORDER BY r, event_id) TO '{out / 'events.parquet'}' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT * FROM units WHERE level = 'county'
+        UNION ALL
+        SELECT * EXCLUDE (r) REPLACE ({mapped('unit_code')} AS unit_code, {mapped('parent_code')} AS parent_code)
+        FROM units, reps WHERE level <> 'county') TO '{out / 'units.parquet'}' (FORMAT parquet)""")
+    manifest = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
+    counts = {t: con.execute(f"SELECT count(*) FROM read_parquet('{out / (t + '.parquet')}')").fetchone()[0]
+              for t in ("persons", "events", "units")}
+    manifest["row_counts"] = counts
+    manifest["tables"] = {t: {"file": f"{t}.parquet", "rows": n} for t, n in counts.items()}
+    manifest["checksums"] = {}
+    manifest["generator"] = {"bench_projection": f"default county replicated {copies} times"}
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--snapshot", type=Path, help="an existing snapshot (default: generate one)")
@@ -82,10 +140,21 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--scenario", default="medium")
     ap.add_argument("--baseline-villages", type=int, default=3)
+    ap.add_argument("--replicate", type=int, default=0, help="copies of the default county (64: 10 million)")
+    ap.add_argument("--keep", type=Path, help="write the generated snapshot here and keep it")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp:
         snap = args.snapshot
-        if snap is None:
+        if snap is None and args.replicate:
+            from popreg.synth.generator import generate
+
+            base = Path(tmp) / "base"
+            generate(base, seed=20251101, progress=None)
+            snap = args.keep or Path(tmp) / "county"
+            t = time.perf_counter()
+            replicate(base, snap, args.replicate)
+            print(f"replicated the default county {args.replicate} times in {time.perf_counter() - t:.0f} s")
+        elif snap is None:
             from popreg.synth.generator import generate
 
             snap = Path(tmp) / "county"
