@@ -367,3 +367,19 @@ def test_notification_older_than_the_recorded_confirmation_changes_nothing_but_r
     wang.refresh_from_db()
     assert wang.residence_unit_id == "440103001001" and wang.out_migration.source == "own_report"
     assert OutboxMessage.objects.get(in_reply_to=old.id).type == "whereabouts_confirmed"
+
+
+@pytest.mark.django_db
+def test_a_peer_answers_only_for_its_own_people(actors, peer, remote, django_capture_on_commit_callbacks):
+    """A reply about an in-migrant from a third county (a guessed reference) finds nobody."""
+    from popreg.migrants import actions as migrants
+
+    m = migrants.register_in_migrant(
+        actors["admin"], residence_unit_code=VILLAGE_A2, arrival_date=date(2024, 3, 1),
+        origin_code="440103001001", reason="work", name="周明", sex="M", birth_date=date(1990, 1, 1),
+    )
+    receipt, _row = _send(remote, "record_corrected", subject={"name": "周明", "birth_date": "1990-01-01"},
+                          payload={"corrected": {"name": "周鸣"}, "your_ref": str(m.person_id)})
+    assert receipt.status == "unmatched"
+    m.person.refresh_from_db()
+    assert m.person.name == "周明"

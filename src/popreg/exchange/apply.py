@@ -599,14 +599,16 @@ def find_person(message: Any) -> Link:
         return link_subject(subject)
     # A reply names our own record (``your_ref``: the reference we sent); it must still be
     # the in-migrant the subject describes.
+    # Only in-migrants whose origin is the sender's county: a peer answers for its own people.
+    theirs = in_migrants().filter(registered_unit_id__startswith=str(message.sender))
     ref = str((message.payload or {}).get("your_ref") or "")
     if ref.isdigit():
-        person = in_migrants().filter(pk=int(ref)).select_related("registered_unit").first()
+        person = theirs.filter(pk=int(ref)).select_related("registered_unit").first()
         if person is not None:
             scored = score_candidates(subject, [person])[0]
             if scored.probability >= CONFIDENT:
                 return Link("linked", person=person, candidates=[scored])
-    return link_subject(subject, in_migrants())
+    return link_subject(subject, theirs)
 
 
 #: Why a message waits for review (stored on the inbox row, Chinese / English).
