@@ -12,6 +12,12 @@ from ..conftest import COUNTY, TOWN_A, VILLAGE_A1, VILLAGE_B1, make_id
 MONTH = date(2025, 10, 1)
 
 
+@pytest.fixture(autouse=True)
+def _benefits_home(settings, tmp_path):
+    """Runs keep their inputs under $POPREG_HOME/benefits: a folder of the test's own."""
+    settings.POPREG_HOME = tmp_path
+
+
 @pytest.fixture
 def officers(county):
     """Benefits officers: two of the county (one prepares, the other approves), one of town A."""

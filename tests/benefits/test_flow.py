@@ -196,3 +196,23 @@ def test_application_granted_joins_the_run(families, officers, actors):
     assert d.eligible and d.source == "application"
     run.refresh_from_db()
     assert run.eligible_count == 4
+
+
+def test_a_run_is_reproduced_from_its_kept_inputs(families, officers, actors, tmp_path):
+    """The run keeps its snapshot, family facts and rules; evaluating them again gives the
+    recorded decisions, whatever happened to the registry and the family facts since."""
+    from popreg.benefits.runs import differences, reproduce
+    from popreg.registry import actions as registry
+
+    a = officers["fuli1"]
+    actions.do_record_disability(a, families["a1"]["mother"], grade=2, recorded_date=date(2025, 1, 1))
+    run, result = run_live(P, MONTH, actor=a)
+    assert (tmp_path / "benefits" / "snapshots" / run.snapshot_sha256 / "manifest.json").is_file()
+    registry.do_register_death(actors["admin"], families["a1"]["child"], death_date=date(2025, 9, 1))
+    actions.do_record_certificate(a, families["a2"]["mother"], number="DS-9", issued_date=date(2025, 3, 1),
+                                  child=families["a2"]["child"])
+    again = reproduce(run)
+    assert again.equals(result.decisions)
+    assert differences(run, again) == []
+    later, _ = run_live(P, MONTH, actor=a)  # the registry as it is now: the death counts
+    assert differences(later, again) != [] and later.snapshot_sha256 != run.snapshot_sha256

@@ -248,7 +248,7 @@ def _previous_run(programme: str, month: date, unit_code: str) -> EligibilityRun
 @transaction.atomic
 def do_record_run(
     actor: Actor, *, programme: str, month: date, unit_code: str, rules_version: str, snapshot_sha256: str,
-    conditions: Sequence[str], rows: Iterable[DecisionRow], units: Mapping[int, str],
+    conditions: Sequence[str], rows: Iterable[DecisionRow], units: Mapping[int, str], family_sha256: str = "",
 ) -> EligibilityRun:
     """Store a run and its decisions, with new / continuing / ended against the last run.
 
@@ -265,8 +265,8 @@ def do_record_run(
         before = set(previous.decisions.filter(eligible=True).values_list("person_id", flat=True))
     run = EligibilityRun.objects.create(
         programme=programme, month=month, unit=unit, rules_version=rules_version,
-        snapshot_sha256=snapshot_sha256, prepared_by=_user(actor), prepared_by_name=actor.name,
-        previous=previous, conditions=list(conditions),
+        snapshot_sha256=snapshot_sha256, family_sha256=family_sha256, prepared_by=_user(actor),
+        prepared_by_name=actor.name, previous=previous, conditions=list(conditions),
     )
     prefix = unit.prefix
     decisions: list[Decision] = []
@@ -321,7 +321,7 @@ def do_record_run(
     run.save()
     audit(actor, AuditAction.BENEFITS_RUN, run, unit_code=unit_code, after={
         "programme": programme, "month": month_label(month), "rules_version": rules_version,
-        "snapshot_sha256": snapshot_sha256, "considered": run.considered, "eligible": run.eligible_count,
+        "snapshot_sha256": snapshot_sha256, "family_sha256": family_sha256, "considered": run.considered, "eligible": run.eligible_count,
         "total_yuan": str(run.total_yuan), "new": run.new_count, "continuing": run.continuing_count,
         "ended": run.ended_count, "previous_run": previous.pk if previous else None,
     })

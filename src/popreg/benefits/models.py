@@ -94,6 +94,10 @@ class EligibilityRun(models.Model):
     unit = models.ForeignKey(AdminUnit, on_delete=models.PROTECT, related_name="+")
     rules_version = models.CharField(max_length=80)
     snapshot_sha256 = models.CharField(max_length=64)
+    # SHA-256 of the family facts in force (popreg.benefits.evaluate.family_digest); the
+    # snapshot, the family facts and the programme document are kept under
+    # $POPREG_HOME/benefits/ by these checksums (popreg.benefits.runs.reproduce).
+    family_sha256 = models.CharField(max_length=64, blank=True)
     prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     prepared_by_name = models.CharField(max_length=150)

@@ -17,6 +17,8 @@ nobody was paid (a birth registered late) is **arrears**.  Both are listed with
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 from datetime import date
 from decimal import Decimal
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
@@ -123,28 +126,110 @@ def run_live(programme: str, month: date, unit_code: str | None = None, actor: A
     actor.require(Permission.PREPARE_BENEFITS, unit_code)
     step = progress or (lambda *a, **k: None)
     family = export_family_facts()
-    with tempfile.TemporaryDirectory(prefix="popreg-benefits-") as tmp:
-        snap = Path(tmp)
+    root = store_root()
+    (root / "snapshots").mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=root / "snapshots"))
+    try:
         step(0, 4, "snapshot")
-        write_registry_snapshot(snap)
+        write_registry_snapshot(tmp)
         step(1, 4, "evaluating", month=actions.month_label(month))
-        result = _evaluate(programme, month, snap, family)
-        frame = result.decisions
-        rows = _rows(frame)
-        units = _units(snap)
-        step(2, 4, "recording")
-        with (applying or transaction.atomic)():
-            run = actions.do_record_run(
-                actor, programme=programme, month=month, unit_code=unit_code,
-                rules_version=str(result.rules_version), snapshot_sha256=str(result.snapshot_sha256),
-                conditions=list(result.condition_ids), rows=rows, units=units,
-            )
-            back = look_back(programme, run, snap, family)
-            actions.do_list_recoveries(actor, programme=programme, run=run, rows=back)
-            step(3, 4, "done", eligible=run.eligible_count, considered=run.considered)
-            if on_recorded is not None:
-                on_recorded(run)
+        result = _evaluate(programme, month, tmp, family)
+        snap = keep_inputs(tmp, family, result)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    frame = result.decisions
+    rows = _rows(frame)
+    units = _units(snap)
+    step(2, 4, "recording")
+    with (applying or transaction.atomic)():
+        run = actions.do_record_run(
+            actor, programme=programme, month=month, unit_code=unit_code,
+            rules_version=str(result.rules_version), snapshot_sha256=str(result.snapshot_sha256),
+            family_sha256=str(result.family_sha256), conditions=list(result.condition_ids), rows=rows, units=units,
+        )
+        back = look_back(programme, run, snap, family)
+        actions.do_list_recoveries(actor, programme=programme, run=run, rows=back)
+        step(3, 4, "done", eligible=run.eligible_count, considered=run.considered)
+        if on_recorded is not None:
+            on_recorded(run)
     return run, result
+
+
+# ------------------------------------------------------------------ reproducing a run
+
+
+def store_root() -> Path:
+    """``$POPREG_HOME/benefits``: the inputs of every run, by checksum."""
+    return Path(settings.POPREG_HOME) / "benefits"
+
+
+def keep_inputs(snapshot: Path, family: FamilyFacts, result: Any) -> Path:
+    """Keep what a run read: the snapshot (``snapshots/<sha256 of its manifest>``), the family
+    facts (``family/<sha256>/``) and the programme document (``rules/<rules version>.json``);
+    identical inputs are stored once.  Returns the kept snapshot's folder."""
+    root = store_root()
+    target = root / "snapshots" / str(result.snapshot_sha256)
+    if not (target / "manifest.json").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        snapshot.rename(target)
+    fam = root / "family" / str(result.family_sha256)
+    if not fam.is_dir():
+        tmp = root / "family" / f".{result.family_sha256}-{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        family.certificates.to_parquet(tmp / "certificates.parquet", index=False)
+        family.disabilities.to_parquet(tmp / "disabilities.parquet", index=False)
+        tmp.rename(fam)
+    rules = root / "rules" / f"{result.rules_version}.json"
+    if not rules.is_file():
+        rules.parent.mkdir(parents=True, exist_ok=True)
+        rules.write_text(json.dumps(result.programme.document, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    return target
+
+
+def reproduce(run: EligibilityRun) -> pd.DataFrame:
+    """Evaluate a recorded run again from its kept inputs (same rules version, snapshot and
+    family facts): the engine's decisions for the run's month."""
+    from popreg.benefits.evaluate import evaluate_facts, family_digest, snapshot_digest
+    from popreg.benefits.facts import build_facts
+    from popreg.core.eligibility import parse_programme
+
+    root = store_root()
+    snap = root / "snapshots" / run.snapshot_sha256
+    rules = root / "rules" / f"{run.rules_version}.json"
+    fam = root / "family" / run.family_sha256
+    if not ((snap / "manifest.json").is_file() and rules.is_file() and fam.is_dir()):
+        raise actions.BenefitsError(f"批次 {run.pk} 的输入（快照、家庭信息或规则）已不在存储中",
+                                    f"the inputs of run {run.pk} (snapshot, family facts or rules) are no longer stored",
+                                    "run")
+    family = FamilyFacts(certificates=pd.read_parquet(fam / "certificates.parquet"),
+                         disabilities=pd.read_parquet(fam / "disabilities.parquet"))
+    if snapshot_digest(snap) != run.snapshot_sha256 or family_digest(family) != run.family_sha256:
+        raise actions.BenefitsError(f"批次 {run.pk} 存储的输入已被改动", f"the stored inputs of run {run.pk} were changed", "run")
+    programme = parse_programme(json.loads(rules.read_text(encoding="utf-8")))
+    if programme.rules_version != run.rules_version:
+        raise actions.BenefitsError(f"批次 {run.pk} 存储的规则已被改动", f"the stored rules of run {run.pk} were changed", "run")
+    frame, _params = evaluate_facts(programme, run.month, build_facts(snap, family))
+    return frame
+
+
+def differences(run: EligibilityRun, frame: pd.DataFrame) -> list[str]:
+    """Where the recorded automatic decisions of ``run`` differ from ``frame`` (empty when
+    the run is reproduced exactly).  Decisions changed later by an upheld objection count
+    with the engine's original outcome (eligible)."""
+    engine = {int(r.person_id): r for r in frame.itertuples(index=False)}
+    out = []
+    for d in run.decisions.filter(source="auto").exclude(reasons__startswith="no longer in the registry"):
+        e = engine.get(d.person_id)
+        if e is None:
+            out.append(f"person {d.person_id}: not evaluated")
+            continue
+        eligible = d.eligible or bool(d.withdrawn_reason)
+        if bool(e.eligible) != eligible or (eligible and Decimal(str(round(float(e.amount_yuan), 2))) != d.amount_yuan):
+            out.append(f"person {d.person_id}: eligible/amount {e.eligible}/{e.amount_yuan} != {eligible}/{d.amount_yuan}")
+        for cid, state in d.conditions.items():
+            if str(getattr(e, cid)) != state:
+                out.append(f"person {d.person_id}: {cid} {getattr(e, cid)} != {state}")
+    return out
 
 
 def look_back(programme: str, run: EligibilityRun, snapshot: Path, family: FamilyFacts) -> list[actions.RecoveryRow]:
