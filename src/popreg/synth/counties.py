@@ -43,7 +43,7 @@ from popreg.synth.plan import COUNTY_CODE, COUNTY_NAME
 
 MAX_COUNTIES = 20
 #: The three 县 of 太原市 (Taiyuan), neighbours, all codes that never changed; further
-#: counties come from the rest of 山西 and then the rest of the country.
+#: counties are the other never-changed 县 codes in code order (山西 first, where it has any).
 NEIGHBOURS = (COUNTY_CODE, "140121", "140123")
 
 #: Share of a county's ``floating_out`` people (adults of family households without any
