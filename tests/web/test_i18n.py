@@ -24,7 +24,8 @@ SRC = Path(popreg.__file__).parent
 ZH = Path("zh_Hans") / "LC_MESSAGES" / "django.po"
 #: Printed documents (PDF): Chinese only; the server-error page is static (no translation
 #: machinery may be working when it is shown) and bilingual inline.
-PRINT_TEMPLATES = {"report_print.html", "summary_print.html", "field_list.html", "500.html"}
+PRINT_TEMPLATES = {"report_print.html", "summary_print.html", "field_list.html", "500.html",
+                   "plan_print.html"}
 CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]")
 
 
@@ -47,6 +48,7 @@ PARTS = [
     _part("stats", ("stats",), SRC / "stats" / "locale" / ZH),
     _part("campaigns", ("campaigns",), SRC / "campaigns" / "locale" / ZH),
     _part("linkage", ("linkage",), SRC / "linkage" / "locale" / ZH),
+    _part("planning", ("planning",), SRC / "planning" / "locale" / ZH),
 ]
 
 
