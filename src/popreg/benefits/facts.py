@@ -85,7 +85,9 @@ def _normalise(family: FamilyFacts) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 _FACTS_SQL = """
 WITH p AS (
-  SELECT * FROM persons {merged_filter}
+  SELECT person_id, sex, birth_date, status, residence_type, registered_unit, mother_id,
+         {father} AS father_id, {hukou} AS hukou_kind, {death} AS death_date
+  FROM persons {merged_filter}
 ),
 ev AS (
   SELECT person_id, event_type, event_date,
@@ -155,10 +157,10 @@ cert AS (
   FROM cert_holders GROUP BY holder
 )
 SELECT
-  p.person_id, p.sex, p.birth_date, p.status, p.residence_type, {hukou} AS hukou_kind,
+  p.person_id, p.sex, p.birth_date, p.status, p.residence_type, p.hukou_kind,
   p.registered_unit, p.registered_unit IN (SELECT unit_code FROM units) AS registered_in_county,
-  p.mother_id, {father} AS father_id,
-  coalesce({death}, per.death_event) AS death_date,
+  p.mother_id, p.father_id,
+  coalesce(p.death_date, per.death_event) AS death_date,
   CASE WHEN per.last_out IS NOT NULL AND (per.last_in IS NULL OR per.last_in < per.last_out)
        THEN per.last_out END AS move_out_date,
   CASE WHEN per.last_enlist IS NOT NULL AND (per.last_discharge IS NULL OR per.last_discharge < per.last_enlist)
@@ -199,9 +201,9 @@ def build_facts(snapshot: str | Path, family: FamilyFacts | None = None) -> pd.D
         con.register("disabilities", dis)
         sql = _FACTS_SQL.format(
             merged_filter="WHERE merged_into IS NULL" if "merged_into" in cols else "",
-            hukou="p.hukou_kind" if "hukou_kind" in cols else "CAST(NULL AS VARCHAR)",
-            father="p.father_id" if "father_id" in cols else "CAST(NULL AS BIGINT)",
-            death="p.death_date" if "death_date" in cols else "CAST(NULL AS DATE)",
+            hukou="hukou_kind" if "hukou_kind" in cols else "CAST(NULL AS VARCHAR)",
+            father="father_id" if "father_id" in cols else "CAST(NULL AS BIGINT)",
+            death="death_date" if "death_date" in cols else "CAST(NULL AS DATE)",
             only_child=ONLY_CHILD_CERTIFICATE,
         )
         facts = con.df(sql)
