@@ -153,6 +153,48 @@ def _household(w):
     return lambda: actions.do_create_household(w.clerk, unit_code=VILLAGE_A1, address="东关村9号")
 
 
+# households and certificates (registry)
+@recipe(REG + "households.do_change_household_head")
+def _household_head(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_change_household_head(w.clerk, w.people["hh_a"], head=w.people["mother"],
+                                                    reason="立户")
+
+
+@recipe(REG + "households.do_split_household")
+def _household_split(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_split_household(w.clerk, w.people["hh_a"], members=[w.people["child"]],
+                                              head=w.people["child"], remaining_head=w.people["mother"])
+
+
+@recipe(REG + "households.do_merge_households")
+def _household_merge(w):
+    from popreg.registry import actions
+
+    actions.do_change_household_head(w.admin, w.people["hh_a"], head=w.people["mother"], reason="立户")
+    other = actions.do_create_household(w.admin, unit_code=VILLAGE_A1)
+    return lambda: actions.do_merge_households(w.clerk, w.people["hh_a"], other=other)
+
+
+@recipe(REG + "households.do_change_household_address")
+def _household_address(w):
+    from popreg.registry import actions
+
+    return lambda: actions.do_change_household_address(w.clerk, w.people["hh_a"], address="东关村10号",
+                                                       reason="门牌整顿")
+
+
+@recipe(REG + "households.do_dissolve_household")
+def _household_dissolve(w):
+    from popreg.registry import actions
+
+    empty = actions.do_create_household(w.admin, unit_code=VILLAGE_A1)
+    return lambda: actions.do_dissolve_household(w.clerk, empty)
+
+
 @recipe(REG + "units.do_succeed_units")
 def _succession(w):
     from popreg.registry import actions

@@ -30,6 +30,7 @@ from popreg.registry.access import (
     scope_units,
 )
 from popreg.registry.actions.events import StaleVersionError
+from popreg.registry.actions.households import head_problem
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import JurisdictionError, RegistryError
 from popreg.registry.exports import Column, Export, export_response, request_full_id, request_reason
@@ -243,10 +244,8 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
               .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
               .order_by("household_no"))
         households = Paginator(hh, HOUSEHOLD_PAGE_SIZE).get_page(request.GET.get("page"))
-        from popreg.registry.views_households import head_flag  # households and certificates
-
-        for h in households:
-            h.head_flag = head_flag(h)  # type: ignore[attr-defined]
+        for h in households:  # households and certificates: why the head needs changing
+            h.head_flag = head_problem(h)  # type: ignore[attr-defined]
     return render(request, "registry/unit_detail.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
         page=households, query="",

@@ -44,7 +44,7 @@ def print_certificate(request: HttpRequest, actor: Actor, pk: int) -> HttpRespon
 
         raise PermissionDenied(_("Your role may not print certificates."))
     kinds = certificates.applicable(person)
-    form = CertificateForm(request.POST or None, kinds=kinds)
+    form = CertificateForm(request.POST if request.method == "POST" else None, kinds=kinds)
     if request.method == "POST" and form.is_valid():
         try:
             _cert, response = certificates.print_certificate(

@@ -39,20 +39,19 @@ def _household(actor: Actor, number: str) -> Household:
     )
 
 
+#: The text of each reason a head needs changing (actions.households.head_problem).
+HEAD_FLAGS = {
+    "no_head": _l("No head recorded: choose one"),
+    "died": _l("The head has died: change the head"),
+    "left": _l("The head no longer lives here: change the head"),
+    "elsewhere": _l("The head belongs to another household: change the head"),
+}
+
+
 def head_flag(hh: Household) -> str:
     """Why the household's head needs changing, or "" (the head lives here)."""
-    if hh.dissolved_on is not None:
-        return ""
-    head = hh.head
-    if head is None:
-        return str(_("No head recorded: choose one"))
-    if head.status == Status.DECEASED:
-        return str(_("The head has died: change the head"))
-    if head.status in (Status.EMIGRATED, Status.DEREGISTERED) or head.merged_into_id is not None:
-        return str(_("The head no longer lives here: change the head"))
-    if head.household_id != hh.pk:
-        return str(_("The head belongs to another household: change the head"))
-    return ""
+    code = hh_actions.head_problem(hh)
+    return str(HEAD_FLAGS[code]) if code else ""
 
 
 def _describe(rec: AuditRecord, numbers: dict[int, str]) -> str:
@@ -218,7 +217,8 @@ def _household_form(
     hh = _household(actor, number)
     members = list(scope_persons(hh.members.filter(status=Status.ACTIVE, merged_into__isnull=True), actor)
                    .order_by("birth_date", "id"))
-    form = form_class(request.POST or None, initial={"version": hh.version}, **form_kwargs)
+    form = form_class(request.POST if request.method == "POST" else None, initial={"version": hh.version},
+                      **form_kwargs)
     if request.method == "POST" and form.is_valid():
         try:
             result = call(hh, form.cleaned_data)

@@ -155,6 +155,24 @@ def require_household_version(hh: Household, expected: int | str | None) -> None
         )
 
 
+def head_problem(hh: Household) -> str:
+    """Why the household's head needs changing: ``no_head``, ``died``, ``left`` (moved out of
+    the county, deregistered, merged into another record), ``elsewhere`` (now a member of
+    another household); "" when the head lives here or the household is dissolved."""
+    if hh.dissolved_on is not None:
+        return ""
+    head = hh.head
+    if head is None:
+        return "no_head"
+    if head.status == Status.DECEASED:
+        return "died"
+    if head.status in (Status.EMIGRATED, Status.DEREGISTERED) or head.merged_into_id is not None:
+        return "left"
+    if head.household_id != hh.pk:
+        return "elsewhere"
+    return ""
+
+
 def _bump(hh: Household, fields: Iterable[str]) -> None:
     hh.version += 1
     hh.save(update_fields=[*fields, "version"])
