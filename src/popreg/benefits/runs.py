@@ -95,9 +95,15 @@ def _rows(frame: pd.DataFrame) -> list[actions.DecisionRow]:
     return out
 
 
-def _units(snapshot: Path) -> dict[int, str]:
-    persons = pd.read_parquet(snapshot / "persons.parquet", columns=["person_id", "registered_unit"])
-    return dict(zip(persons["person_id"].astype(int), persons["registered_unit"].fillna("").astype(str), strict=True))
+def _units(snapshot: Path, prefix: str = "") -> dict[int, str]:
+    """Each person's unit for the run's lists: the registered unit, or the unit lived in
+    when only that lies within ``prefix`` (someone registered elsewhere living here is
+    decided too, and listed where they live)."""
+    persons = pd.read_parquet(snapshot / "persons.parquet", columns=["person_id", "registered_unit", "residence_unit"])
+    reg = persons["registered_unit"].fillna("").astype(str)
+    res = persons["residence_unit"].fillna("").astype(str)
+    code = reg.where(reg.str.startswith(prefix) | ~res.str.startswith(prefix), res)
+    return dict(zip(persons["person_id"].astype(int), code, strict=True))
 
 
 def snapshot_checksum(snapshot: Path) -> str:
@@ -139,7 +145,8 @@ def run_live(programme: str, month: date, unit_code: str | None = None, actor: A
         shutil.rmtree(tmp, ignore_errors=True)
     frame = result.decisions
     rows = _rows(frame)
-    units = _units(snap)
+    unit = AdminUnit.objects.filter(code=unit_code).first()
+    units = _units(snap, unit.prefix if unit is not None else "")
     step(2, 4, "recording")
     with (applying or transaction.atomic)():
         run = actions.do_record_run(
@@ -246,7 +253,7 @@ def look_back(programme: str, run: EligibilityRun, snapshot: Path, family: Famil
     if paid.empty:
         return []
     months = sorted(set(paid["month"]))
-    units = _units(snapshot)
+    units = _units(snapshot, prefix)
     out: list[actions.RecoveryRow] = []
     for m in months:
         frame = _evaluate(programme, m, snapshot, family).decisions
