@@ -41,6 +41,15 @@ class Remote:
         obj = msg.as_json() if isinstance(msg, Message) else msg
         return crypto.sign_json(self.key, obj, kid=self.kid)
 
+    def bundle(self, tokens: list[str], *, recipient: str = HERE) -> str:
+        from django.utils import timezone
+
+        from popreg.exchange.messages import iso
+
+        return crypto.sign_json(self.key, {"v": 1, "kind": "bundle", "id": new_id(), "sender": self.code,
+                                           "recipient": recipient, "created": iso(timezone.now()),
+                                           "messages": tokens}, kid=self.kid)
+
     def message(self, type: str = "migrant_registered", *, recipient: str = HERE, subject=None,
                 payload=None, created=None, in_reply_to=None, mid=None) -> Message:
         from django.utils import timezone

@@ -17,42 +17,41 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
 #: Message types (the value is on the wire; labels are English msgids).
 class MessageType(models.TextChoices):
-    MIGRANT_REGISTERED = "migrant_registered", _("Migrant registered")
-    MIGRANT_MOVED = "migrant_moved", _("Migrant moved")
-    MIGRANT_DEPARTED = "migrant_departed", _("Migrant departed")
-    PERMIT_ISSUED = "permit_issued", _("Residence permit issued")
-    WHEREABOUTS_CONFIRMED = "whereabouts_confirmed", _("Whereabouts confirmed")
-    RECORD_CORRECTED = "record_corrected", _("Record corrected")
-    ACK = "ack", _("Acknowledgement")
+    MIGRANT_REGISTERED = "migrant_registered", pgettext_lazy("exchange", "Migrant registered")
+    MIGRANT_MOVED = "migrant_moved", pgettext_lazy("exchange", "Migrant moved")
+    MIGRANT_DEPARTED = "migrant_departed", pgettext_lazy("exchange", "Migrant departed")
+    PERMIT_ISSUED = "permit_issued", pgettext_lazy("exchange", "Residence permit issued")
+    WHEREABOUTS_CONFIRMED = "whereabouts_confirmed", pgettext_lazy("exchange", "Whereabouts confirmed")
+    RECORD_CORRECTED = "record_corrected", pgettext_lazy("exchange", "Record corrected")
+    ACK = "ack", pgettext_lazy("exchange", "Acknowledgement")
 
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("exchange", "Pending")
-    SENT = "sent", _("Sent")
-    ACKED = "acked", _("Acknowledged")
+    SENT = "sent", pgettext_lazy("exchange", "Sent")
+    ACKED = "acked", pgettext_lazy("exchange", "Acknowledged")
     FAILED = "failed", pgettext_lazy("exchange", "Failed")
 
 
 class InboxStatus(models.TextChoices):
-    RECEIVED = "received", _("Received")
-    APPLIED = "applied", _("Applied")
-    DUPLICATE = "duplicate", _("Duplicate")
-    STALE = "stale", _("Stale")
-    REFUSED = "refused", _("Refused")
-    REVIEW = "review", _("Awaiting review")
-    UNMATCHED = "unmatched", _("No matching person")
+    RECEIVED = "received", pgettext_lazy("exchange", "Received")
+    APPLIED = "applied", pgettext_lazy("exchange", "Applied")
+    DUPLICATE = "duplicate", pgettext_lazy("exchange", "Duplicate")
+    STALE = "stale", pgettext_lazy("exchange", "Stale")
+    REFUSED = "refused", pgettext_lazy("exchange", "Refused")
+    REVIEW = "review", pgettext_lazy("exchange", "Awaiting review")
+    UNMATCHED = "unmatched", pgettext_lazy("exchange", "No matching person")
     REJECTED = "rejected", pgettext_lazy("exchange", "Rejected")
 
 
 class Channel(models.TextChoices):
-    HTTP = "http", _("HTTP")
-    BUNDLE = "bundle", _("Bundle")
+    HTTP = "http", pgettext_lazy("exchange", "HTTP")
+    BUNDLE = "bundle", pgettext_lazy("exchange", "Bundle")
 
 
 class LocalIdentity(models.Model):

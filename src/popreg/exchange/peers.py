@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
@@ -39,7 +41,7 @@ def signing_key() -> tuple[Ed25519PrivateKey, str]:
     ident = local_identity()
     if ident is None:
         raise no_identity()
-    key = crypto.load_private_key(settings.POPREG_EXCHANGE_KEY_DIR)
+    key = _load_key(settings.POPREG_EXCHANGE_KEY_DIR)
     if key is None:
         raise ExchangeError(
             "找不到本部署的交换私钥（POPREG_EXCHANGE_KEY_DIR 目录中没有密钥文件）",
@@ -53,6 +55,26 @@ def signing_key() -> tuple[Ed25519PrivateKey, str]:
             "POPREG_EXCHANGE_KEY_DIR",
         )
     return key, ident.thumbprint
+
+
+_KEY_CACHE: dict[tuple[str, int, int], Ed25519PrivateKey] = {}
+
+
+def _load_key(key_dir: Path) -> Ed25519PrivateKey | None:
+    """The private key, read once per process (again when the file changes)."""
+    path = crypto.key_path(key_dir)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    cache_key = (str(path), st.st_mtime_ns, st.st_size)
+    if cache_key not in _KEY_CACHE:
+        key = crypto.load_private_key(key_dir)
+        if key is None:
+            return None
+        _KEY_CACHE.clear()
+        _KEY_CACHE[cache_key] = key
+    return _KEY_CACHE[cache_key]
 
 
 def trusted_peers() -> list[Peer]:

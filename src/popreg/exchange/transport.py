@@ -179,27 +179,29 @@ def _take_ack(row: OutboxMessage, peer: Peer, body: bytes) -> dict[str, Any]:
     return ack.payload
 
 
-def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, report: DeliveryReport) -> None:
+def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, report: DeliveryReport) -> bool:
+    """Send one message; record the outcome.  Returns False when the peer could not be
+    reached (the caller skips its other messages for this run)."""
     now = timezone.now()
     if peer is None:
-        OutboxMessage.objects.filter(pk=row.pk).update(
+        OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
             status=OutboxStatus.FAILED, last_attempt_at=now,
             last_error=f"收件方 {row.recipient} 不再是受信任的对端 / the recipient {row.recipient} is no longer a trusted peer",
         )  # fmt: skip
         report.failed += 1
-        return
+        return True
     token = ensure_token(row)
     try:
         status, body = conns.post(peer.inbox_url, token.encode("ascii"))
     except (OSError, http.client.HTTPException) as exc:
         _retry(row, f"无法连接对端 / cannot reach the peer ({type(exc).__name__})", now, report)
-        return
+        return False
     if status == 200:
         try:
             ack = _take_ack(row, peer, body)
         except crypto.SignatureError as exc:
             _retry(row, f"{exc.message_zh} / {exc.message_en}", now, report)
-            return
+            return True
         OutboxMessage.objects.filter(pk=row.pk).exclude(status=OutboxStatus.ACKED).update(
             status=OutboxStatus.ACKED, attempts=row.attempts + 1, last_attempt_at=now,
             sent_at=row.sent_at or now, acked_at=now, ack_status=str(ack.get("status", ""))[:12],
@@ -207,13 +209,15 @@ def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, repo
         )  # fmt: skip
         report.acked += 1
     elif status in (400, 403, 409, 422):
-        OutboxMessage.objects.filter(pk=row.pk).update(
+        OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
             status=OutboxStatus.FAILED, attempts=row.attempts + 1, last_attempt_at=now,
             sent_at=row.sent_at or now, last_error=_refusal_text(body, status),
         )  # fmt: skip
         report.failed += 1
     else:
         _retry(row, f"对端暂时无法接收（HTTP {status}） / the peer could not take it now (HTTP {status})", now, report)
+        return status not in (502, 503, 504)
+    return True
 
 
 def deliver(
@@ -225,28 +229,25 @@ def deliver(
     """Send every due pending message (of ``recipient`` if given) once; return the counts.
 
     A peer that cannot be reached is skipped for the rest of this run after its first
-    connection failure (its other messages keep their schedule)."""
+    failure (its other messages keep their schedule).  The rows are read once; every
+    update is conditional on the state read, so two senders at once only send twice
+    (the peer acknowledges the duplicate)."""
     report = DeliveryReport()
     qs = due()
     if recipient:
         qs = qs.filter(recipient=recipient)
-    ids = list(qs.values_list("pk", flat=True)[: limit or None])
+    rows = list(qs[: limit or None])
     peers = {p.code: p for p in Peer.objects.all()}
     down: set[str] = set()
     conns = _Connections(float(settings.POPREG_EXCHANGE_HTTP_TIMEOUT_S))
     try:
-        for i, pk in enumerate(ids):
-            row = OutboxMessage.objects.filter(pk=pk, status=OutboxStatus.PENDING).first()
-            if row is None or row.recipient in down:
+        for i, row in enumerate(rows):
+            if row.recipient in down:
                 continue
-            before = report.retry
-            deliver_one(row, peers.get(row.recipient), conns, report)
-            if report.retry > before and "cannot reach" in (
-                OutboxMessage.objects.filter(pk=pk).values_list("last_error", flat=True).first() or ""
-            ):
+            if not deliver_one(row, peers.get(row.recipient), conns, report):
                 down.add(row.recipient)
             if progress is not None:
-                progress(i + 1, len(ids))
+                progress(i + 1, len(rows))
     finally:
         conns.close()
     return report
