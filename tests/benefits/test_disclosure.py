@@ -145,3 +145,20 @@ def test_public_list_never_shows_more_than_allowed(names, county, actors, office
             assert mask_id(kid.id_number) in shown.replace("\n", "")
             if kid.name != mask_name(kid.name) and kid.name not in wording and kid.name not in "母亲甲乙":
                 assert kid.name not in shown.replace("\n", ""), kid.name
+
+
+@pytest.mark.django_db
+def test_excel_list_shows_masked_values_only(client, families, officers):
+    from openpyxl import load_workbook
+
+    from popreg.benefits.runs import run_live
+
+    run, _ = run_live(P, MONTH, actor=officers["fuli1"])
+    client.force_login(officers["fuli1_user"])
+    r = client.get(f"/benefits/runs/{run.pk}/villages/{VILLAGE_A1}/list.xlsx")
+    assert r.status_code == 200
+    wb = load_workbook(io.BytesIO(r.content))
+    cells = [str(c) for row in wb.worksheets[0].iter_rows(values_only=True) for c in row if c is not None]
+    text = "\n".join(cells)
+    assert "张*伟" in cells and mask_id(families["a1"]["child"].id_number) in cells
+    _check_public_text(text, [families[k][r] for k in ("a1", "a2") for r in ("mother", "child")])
