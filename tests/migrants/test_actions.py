@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.db import transaction
@@ -178,17 +178,47 @@ def test_places_and_occupants(migrant, actors):
     assert actions.report_days() == 3
 
 
-def test_every_action_writes_audit(migrant, actors):
-    """Each public action of the module is audited (the registry's test covers ``do_*``)."""
-    counted = AuditRecord.objects.values_list("action", flat=True)
-    assert {"migrant_register"} <= set(counted)
-    today = date.today()
-    place = actions.save_place(actors["admin"], kind="employer", name="砖厂", address="东关", unit_code=VILLAGE_A1,
+@pytest.mark.parametrize("name", ["register_in_migrant", "move_in_migrant", "depart_in_migrant", "issue_permit",
+                                  "renew_permit", "record_whereabouts", "record_whereabouts_unknown",
+                                  "save_place", "report_occupant", "end_occupant"])
+def test_every_action_writes_an_audit_record_and_history(name, migrant, people, actors):
+    """The registry's test covers the ``do_*`` actions; these are named for the interface."""
+    admin = actors["admin"]
+    place = actions.save_place(admin, kind="employer", name="砖厂", address="东关", unit_code=VILLAGE_A1,
                                contact_name="厂长")
-    actions.report_occupant(actors["admin"], place, migrant.person_id, since=today - timedelta(days=10),
-                            reported_on=today)
-    assert AuditRecord.objects.filter(action="migrant_occupant").latest("id").detail["late"] is True
-    assert AuditRecord.objects.filter(action="migrant_place_save").count() == 1
+    permit = actions.issue_permit(admin, migrant, applied_on=date(2024, 8, 1), condition="work", evidence="合同",
+                                  issue_date=date(2024, 8, 2))
+    occ = actions.report_occupant(admin, place, migrant.person_id, since=date(2024, 2, 1),
+                                  reported_on=date(2024, 2, 20))
+    actions.record_whereabouts(admin, people["mother"], residence_unit_code="320582",
+                               confirmed_on=date(2025, 1, 1), source="own_report")
+    calls = {
+        "register_in_migrant": lambda: actions.register_in_migrant(
+            admin, residence_unit_code=VILLAGE_A2, arrival_date=date(2024, 1, 1), origin_code=ORIGIN,
+            reason="study", name="学生", sex="F", birth_date=date(2005, 1, 1)),
+        "move_in_migrant": lambda: actions.move_in_migrant(admin, migrant, residence_unit_code=VILLAGE_A2,
+                                                           move_date=date(2024, 5, 1)),
+        "depart_in_migrant": lambda: actions.depart_in_migrant(admin, migrant, departure_date=date(2024, 9, 1)),
+        "issue_permit": lambda: actions.issue_permit(admin, migrant, applied_on=date(2026, 1, 1),
+                                                     condition="housing", evidence="房产证"),
+        "renew_permit": lambda: actions.renew_permit(admin, permit, renewed_on=date(2025, 7, 20)),
+        "record_whereabouts": lambda: actions.record_whereabouts(
+            admin, people["mother"], residence_unit_code="330102", confirmed_on=date(2025, 2, 1),
+            source="notification"),
+        "record_whereabouts_unknown": lambda: actions.record_whereabouts_unknown(
+            admin, people["mother"], left_on=date(2025, 3, 1), source="notification"),
+        "save_place": lambda: actions.save_place(admin, place, kind="employer", name="新砖厂", address="东关",
+                                                 unit_code=VILLAGE_A1, contact_name="厂长"),
+        "report_occupant": lambda: actions.report_occupant(admin, place, people["mother"], since=date(2025, 1, 1),
+                                                           reported_on=date(2025, 1, 2)),
+        "end_occupant": lambda: actions.end_occupant(admin, occ, until=date(2024, 6, 1)),
+    }
+    last = AuditRecord.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    history = MigrantHistory.objects.count()
+    calls[name]()
+    actions_written = list(AuditRecord.objects.filter(pk__gt=last).values_list("action", flat=True))
+    assert actions_written and all(a.startswith("migrant_") for a in actions_written), actions_written
+    assert MigrantHistory.objects.count() > history
 
 
 def test_record_whereabouts_unknown(people, actors):

@@ -46,7 +46,11 @@ def test_campaign_items_and_field_list_include_in_migrants(people, actors, tmp_p
     from datetime import datetime
 
     from popreg.campaigns import actions as campaign_actions
-    from popreg.campaigns.fieldlists import RESIDENTS_LABEL, field_list_from_snapshot, field_list_html
+    from popreg.campaigns.fieldlists import (
+        RESIDENTS_LABEL,
+        field_list_from_snapshot,
+        field_list_html,
+    )
     from popreg.campaigns.models import RectificationItem
 
     today = date.today()

@@ -211,7 +211,8 @@ def _require_unit(actor: Actor, unit: AdminUnit, field: str) -> None:
 
 def lock_in_migrant(actor: Actor, in_migrant: InMigrant | int) -> InMigrant:
     pk = in_migrant if isinstance(in_migrant, int) else in_migrant.pk
-    m = InMigrant.objects.select_for_update().select_related("residence_unit", "place").filter(pk=pk).first()
+    m = (InMigrant.objects.select_for_update(of=("self",)).select_related("residence_unit", "place")
+         .filter(pk=pk).first())
     if m is None:
         raise MigrantError(f"流入人口登记 {pk} 不存在", f"in-migrant record {pk} does not exist", "in_migrant")
     actor.require(Permission.MANAGE_MIGRANTS, m.residence_unit_id)
@@ -675,7 +676,7 @@ def end_occupant(actor: Actor, occupant: PlaceOccupant | int, *, until: date) ->
     """A tenant moved out or a worker left the place."""
     actor.require(Permission.MANAGE_MIGRANTS)
     pk = occupant if isinstance(occupant, int) else occupant.pk
-    occ = PlaceOccupant.objects.select_for_update().select_related("place").filter(pk=pk).first()
+    occ = PlaceOccupant.objects.select_for_update(of=("self",)).select_related("place").filter(pk=pk).first()
     if occ is None:
         raise MigrantError(f"记录 {pk} 不存在", f"occupant record {pk} does not exist", "occupant")
     actor.require(Permission.MANAGE_MIGRANTS, occ.place.unit_id)
