@@ -119,7 +119,7 @@ def lock_household(actor: Actor, household: Household | int, *, field: str = "ho
     actor.require(Permission.EDIT_REGISTRY)
     pk = household if isinstance(household, int) else household.pk
     try:
-        hh = Household.objects.select_for_update().select_related("unit", "head").get(pk=pk)
+        hh = Household.objects.select_for_update(of=("self",)).select_related("unit", "head").get(pk=pk)
     except Household.DoesNotExist:
         raise RegistryError(f"户 {pk} 不存在", f"household {pk} does not exist", field) from None
     if not actor.covers(hh.unit_id):
