@@ -118,3 +118,18 @@ def test_application_pages_four_eyes(client, families, officers):
     client.post(f"/benefits/applications/{app.pk}/decide/", {"outcome": "grant", "reason": "属实"})
     app.refresh_from_db()
     assert app.status == "granted" and app.decided_by_name == "fuli2"
+
+
+def test_reproduce_page_and_home_card(client, families, officers, users):
+    from popreg.benefits.runs import run_live
+
+    run, _ = run_live(P, MONTH, actor=officers["fuli1"])
+    client.force_login(officers["fuli2_user"])
+    check_bilingual(client, f"/benefits/runs/{run.pk}/reproduce/",
+                    ["Reproduced: every decision and every condition is the same."], ["复核一致"])
+    home = client.get("/").content.decode()
+    assert 'id="benefits-figures"' in home and "900.00" in home
+    client.force_login(users["clerk_a1"])
+    assert 'id="benefits-figures"' not in client.get("/").content.decode()
+    assert client.get(f"/benefits/runs/{run.pk}/").status_code == 404  # outside the village's jurisdiction
+    assert client.get("/benefits/").status_code == 403

@@ -196,6 +196,21 @@ def run_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     })
 
 
+@with_actor
+def reproduce(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    """Evaluate the run again from its kept inputs and show whether every decision is the same."""
+    from popreg.benefits.runs import differences
+    from popreg.benefits.runs import reproduce as evaluate_again
+
+    run = _run(actor, pk)
+    try:
+        diffs = differences(run, evaluate_again(run))
+    except RegistryError as err:
+        return render(request, "benefits/reproduce.html", {"run": run, "error": err.message})
+    return render(request, "benefits/reproduce.html", {"run": run, "differences": diffs[:200], "count": len(diffs),
+                                                       "month": actions.month_label(run.month)})
+
+
 def _post_only(request: HttpRequest) -> None:
     if request.method != "POST":
         raise Http404
