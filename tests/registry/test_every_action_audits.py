@@ -549,6 +549,76 @@ def _dse(w):
     return lambda: do_build_dse(w.admin)
 
 
+# ---------------------------------------------------------------- exchange transport
+
+EXT = "popreg.exchange."
+
+
+def _exchange_identity(w):
+    """This deployment's identity (its key in the test's folder) and a trusted peer."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from popreg.exchange import actions, crypto
+
+    w.settings.POPREG_EXCHANGE_KEY_DIR = w.tmp / "keys"
+    actions.do_create_identity(w.admin, code="110105", url="http://127.0.0.1:9/")
+    jwk = crypto.public_jwk(Ed25519PrivateKey.generate().public_key())
+    return {"kind": "popreg-exchange-identity", "v": 1, "code": "330102", "url": "http://127.0.0.1:9/",
+            "public_jwk": jwk, "thumbprint": crypto.thumbprint(jwk)}
+
+
+@recipe(EXT + "actions.do_create_identity")
+def _ex_identity(w):
+    from popreg.exchange import actions
+
+    w.settings.POPREG_EXCHANGE_KEY_DIR = w.tmp / "keys"
+    return lambda: actions.do_create_identity(w.admin, code="110105", url="http://127.0.0.1:9/")
+
+
+@recipe(EXT + "actions.do_trust_peer")
+def _ex_trust(w):
+    from popreg.exchange import actions
+
+    doc = _exchange_identity(w)
+    return lambda: actions.do_trust_peer(w.admin, doc)
+
+
+@recipe(EXT + "actions.do_deliver")
+def _ex_deliver(w):
+    from popreg.exchange import actions
+
+    actions.do_trust_peer(w.admin, _exchange_identity(w))
+    return lambda: actions.do_deliver(w.admin)
+
+
+@recipe(EXT + "actions.do_requeue_failed")
+def _ex_requeue(w):
+    from popreg.exchange import actions, outbox
+    from popreg.exchange.models import OutboxMessage
+
+    actions.do_trust_peer(w.admin, _exchange_identity(w))
+    msg = outbox.queue("330102", "whereabouts_confirmed", {"name": "王芳"}, {})
+    OutboxMessage.objects.filter(pk=msg.pk).update(status="failed")
+    return lambda: actions.do_requeue_failed(w.admin)
+
+
+@recipe(EXT + "bundle.do_export_bundle")
+def _ex_export(w):
+    from popreg.exchange import actions, bundle, outbox
+
+    actions.do_trust_peer(w.admin, _exchange_identity(w))
+    outbox.queue("330102", "whereabouts_confirmed", {"name": "王芳"}, {})
+    return lambda: bundle.do_export_bundle(w.admin, "330102", w.tmp / "bundle.jws")
+
+
+@recipe(EXT + "bundle.do_import_bundle")
+def _ex_import(w):
+    from popreg.exchange import actions, bundle
+
+    actions.do_trust_peer(w.admin, _exchange_identity(w))
+    return lambda: bundle.do_import_bundle(w.admin, "not a bundle")  # refused whole: audited too
+
+
 # ---------------------------------------------------------------- the test
 
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -253,7 +253,7 @@ def deliver(
     return report
 
 
-def next_due_in(now: Any = None) -> float | None:
+def next_due_in(now: datetime | None = None) -> float | None:
     """Seconds until the next pending message is due (0 if one is due), None if none."""
     now = now or timezone.now()
     first = (
@@ -264,7 +264,7 @@ def next_due_in(now: Any = None) -> float | None:
     )
     if first is None:
         return None
-    return max(0.0, (first - now).total_seconds())
+    return max(0.0, float((first - now).total_seconds()))
 
 
 def deliver_loop(*, stop_when_idle: bool = False, max_sleep: float = 5.0, log_fn: Callable[[str], None] | None = None) -> DeliveryReport:
