@@ -79,6 +79,12 @@ def _percent(v: Any, digits: int, *, sign: bool = False) -> str:
     return f"{float(v) * 100:{'+' if sign else ''}.{digits}f}%"
 
 
+def _in_language(text: str) -> str:
+    """A bilingual text written ``中文 / English``: the part in the page's language."""
+    zh, sep, en = str(text).partition(" / ")
+    return (en if _english() else zh) if sep else str(text)
+
+
 def _scenario_name(s: Any) -> str:
     return str(s.name_en if _english() else s.name_zh)
 
@@ -199,6 +205,8 @@ def result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         "horizon": data["base_year"] + data["years"], "settlement": settlement,
         "backtest_error": bt.get("error_en" if en else "error_zh"),
         "can_export": actor.can(Permission.EXPORT_STATISTICS, job.unit_code or None),
+        "grain_source": _in_language(data["norms"]["grain"]["source"]),
+        "care_source": _in_language(data["norms"]["care"]["source"]),
     }  # fmt: skip
     return render(request, "planning/result.html", ctx)
 
