@@ -22,9 +22,10 @@ from popreg.registry.models import AdminUnit, AuditRecord, Event, Person
 from ..conftest import VILLAGE_A1, VILLAGE_A2, VILLAGE_B1
 from .conftest import ORIGIN, OTHER_COUNTY, origin_id
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the signal is sent on commit
 def test_register_creates_floating_in_person_with_history_audit_and_signal(people, actors, events):
     m = actions.register_in_migrant(
         actors["clerk_a1"], residence_unit_code=VILLAGE_A1, arrival_date=date(2024, 1, 10),
@@ -45,6 +46,7 @@ def test_register_creates_floating_in_person_with_history_audit_and_signal(peopl
     assert detail["reason"] == "work" and detail["contact"] == "13800000000"
 
 
+@pytest.mark.django_db(transaction=True)  # the signal is sent on commit
 def test_no_signal_when_the_transaction_rolls_back(people, actors, events):
     with pytest.raises(RuntimeError), transaction.atomic():
         actions.register_in_migrant(
@@ -84,6 +86,7 @@ def test_permissions_and_jurisdiction(people, actors):
     assert actions.register_in_migrant(actors["officer_a"], residence_unit_code=VILLAGE_A2, **base)
 
 
+@pytest.mark.django_db(transaction=True)  # the signal is sent on commit
 def test_move_and_depart(events, migrant, actors):
     clerk = actors["officer_a"]
     m = actions.move_in_migrant(clerk, migrant, residence_unit_code=VILLAGE_A2, move_date=date(2024, 6, 1),
@@ -104,6 +107,7 @@ def test_move_and_depart(events, migrant, actors):
         actions.depart_in_migrant(clerk, m, departure_date=date(2024, 9, 2))
 
 
+@pytest.mark.django_db(transaction=True)  # the signal is sent on commit
 def test_permit_conditions_issue_refuse_and_renew(events, migrant, actors):
     clerk = actors["clerk_a1"]
     early = actions.issue_permit(clerk, migrant, applied_on=date(2024, 5, 1), condition="work", evidence="")

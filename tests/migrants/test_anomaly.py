@@ -13,7 +13,7 @@ from popreg.registry.snapshot import write_registry_snapshot
 from ..conftest import VILLAGE_A1
 from .conftest import ORIGIN
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _in_migrant(actors, name, arrival, place, day):

@@ -16,7 +16,7 @@ from popreg.registry.models import AuditRecord, Person
 from ..conftest import VILLAGE_A1, VILLAGE_A2, VILLAGE_B1
 from .conftest import origin_id
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 HEADER = ",".join(c.header for c in COLUMNS)
 

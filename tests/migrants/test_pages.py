@@ -17,7 +17,7 @@ from ..bilingual import check_bilingual, get_page
 from ..conftest import VILLAGE_A1, VILLAGE_B1
 from .conftest import ORIGIN
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -139,6 +139,7 @@ def test_place_page_reports_an_occupant(client, users, migrant, data):
     assert occ.until == date(2024, 6, 1)
 
 
+@pytest.mark.django_db(transaction=True)  # the job starts when its transaction commits
 def test_import_page_runs_a_job(client, users, people, settings, tmp_path):
     settings.POPREG_HOME = tmp_path
     client.force_login(users["clerk_a1"])
