@@ -25,6 +25,7 @@ def _subject(i):
 
 def test_export_is_signed_and_leaves_messages_pending(peer, tmp_path):
     msgs = [outbox.queue(PEER, "whereabouts_confirmed", _subject(i), {"i": i}) for i in range(3)]
+    OutboxMessage.objects.filter(pk=msgs[2].pk).update(status=OutboxStatus.FAILED, last_error="cannot reach")
     ack = outbox.queue(PEER, "ack", {}, {"status": "applied"}, in_reply_to=msgs[0].message_id)
     out = tmp_path / "to-peer.jws"
     summary = bundle.do_export_bundle(system_actor(), PEER, out)
@@ -36,7 +37,7 @@ def test_export_is_signed_and_leaves_messages_pending(peer, tmp_path):
     inner = [json.loads(crypto.verify_compact(t, crypto.public_from_jwk(local_identity().public_jwk))[1])
              for t in content["messages"]]
     assert [m["id"] for m in inner] == [m.message_id for m in [*msgs, ack]]
-    assert {m.status for m in OutboxMessage.objects.exclude(type="ack")} == {OutboxStatus.PENDING}
+    assert {m.status for m in OutboxMessage.objects.exclude(type="ack")} == {OutboxStatus.PENDING, OutboxStatus.FAILED}
     ack.refresh_from_db()
     assert ack.status == OutboxStatus.SENT
     # a second export carries the three again (still pending), not the ack

@@ -73,7 +73,9 @@ class ImportSummary:
 
 
 def do_export_bundle(actor: Actor, to_code: str, out: str | os.PathLike[str]) -> dict[str, Any]:
-    """Write a signed bundle of every pending message for ``to_code`` to ``out``."""
+    """Write a signed bundle of every message for ``to_code`` not yet acknowledged to ``out``:
+    the pending ones and those that failed over HTTP (an unreachable URL must not keep a
+    message out of the bundle).  Their status does not change (acks excepted)."""
     actor.require(Permission.MANAGE_EXCHANGE)
     peer = Peer.objects.filter(code=to_code).first()
     if peer is None:
@@ -84,7 +86,7 @@ def do_export_bundle(actor: Actor, to_code: str, out: str | os.PathLike[str]) ->
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update()
-            .filter(recipient=to_code, status=OutboxStatus.PENDING)
+            .filter(recipient=to_code, status__in=[OutboxStatus.PENDING, OutboxStatus.FAILED])
             .order_by("id")
         )
         tokens = [transport.ensure_token(r) for r in rows]

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         p.add_argument("--to", default=None)
         p.add_argument("--loop", action="store_true", help="keep delivering as messages fall due")
         p.add_argument("--until-idle", action="store_true", help="with --loop: stop when nothing is pending")
-        p = sub.add_parser("export", help="write a signed bundle of the pending messages for a peer")
+        p = sub.add_parser("export", help="write a signed bundle of the messages for a peer not yet acknowledged")
         p.add_argument("--to", required=True)
         p.add_argument("--out", required=True)
         p = sub.add_parser("import", help="take in a bundle; the last line is a JSON summary")
