@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=30000, help="generated records of the home county")
     ap.add_argument("--strangers", type=int, default=3000, help="subjects from a county not registered here")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--show-wrong", action="store_true", help="print every wrong link")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-link-"))
@@ -95,7 +96,12 @@ def main() -> None:
         link = link_subject(s)
         if link.status == "linked" and link.person is not None:
             counts["linked"] += 1
-            counts["right"] += entity_of.get(link.person.pk) == entity
+            ok = entity_of.get(link.person.pk) == entity
+            counts["right"] += ok
+            if not ok and args.show_wrong:
+                p = link.person
+                print(f"  wrong link: {s} -> {p.name} {p.id_number} {p.sex} {p.birth_date} "
+                      f"{link.candidates[0].levels} p={link.candidates[0].probability:.4f}")
         else:
             counts[link.status] += 1
     took = time.perf_counter() - t

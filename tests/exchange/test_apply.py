@@ -383,3 +383,17 @@ def test_a_peer_answers_only_for_its_own_people(actors, peer, remote, django_cap
     assert receipt.status == "unmatched"
     m.person.refresh_from_db()
     assert m.person.name == "周明"
+
+
+@pytest.mark.django_db
+def test_a_given_name_character_left_out_still_links_on_the_id_number(registered, remote):
+    """Seen between two synthetic counties: 徐倩艳 registered, 徐艳 where she lives."""
+    li = registered["li"]  # 李秀兰
+    receipt, row = _send(remote, subject={"id_number": li.id_number, "name": "李兰", "sex": "F",
+                                          "birth_date": "1975-01-20"})
+    assert receipt.status == "applied"
+    assert row.candidates[0]["levels"]["name"] == "one given-name character differs"
+    assert OutboxMessage.objects.get(in_reply_to=row.message_id).payload["corrected"] == {"name": "李秀兰"}
+    # without the ID number a shortened name is not enough
+    receipt, row = _send(remote, subject={"name": "李兰", "sex": "F", "birth_date": "1975-01-20"})
+    assert receipt.status != "applied"
