@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 CERTIFICATE_COLUMNS: tuple[str, ...] = (
     "person_id", "kind", "number", "issued_date", "child_person_id",
@@ -206,13 +208,22 @@ def build_facts(snapshot: str | Path, family: FamilyFacts | None = None) -> pd.D
             death="death_date" if "death_date" in cols else "CAST(NULL AS DATE)",
             only_child=ONLY_CHILD_CERTIFICATE,
         )
-        facts = con.df(sql)
+        table = con.arrow(sql)
+    # Text with few distinct values becomes categorical in Arrow (no Python string per
+    # row), integers nullable Int64 and dates datetime64[s] without a detour via objects.
     for c in _CATEGORICAL:
-        facts[c] = facts[c].astype("category")
+        i = table.schema.get_field_index(c)
+        table = table.set_column(i, c, pc.cast(table.column(c), pa.string()).dictionary_encode())
+    for i, f in enumerate(table.schema):
+        if pa.types.is_date(f.type):
+            table = table.set_column(i, f.name, pc.cast(table.column(i), pa.timestamp("s")))
+    ints = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(), pa.int16(): pd.Int64Dtype(), pa.int8(): pd.Int64Dtype()}
+    facts = table.to_pandas(types_mapper=ints.get, self_destruct=True)
+    del table
     for c in facts.columns:
-        if c.endswith("_date"):
-            facts[c] = pd.to_datetime(facts[c]).astype("datetime64[s]")
-        elif c.endswith(("_id", "_count", "_grade")):
+        if c.endswith(("_id", "_count", "_grade")):
             facts[c] = facts[c].astype("Int64")
-    facts["registered_in_county"] = facts["registered_in_county"].astype(bool)
+        elif c.endswith("_date"):
+            facts[c] = facts[c].astype("datetime64[s]")
+    facts["registered_in_county"] = facts["registered_in_county"].fillna(False).astype(bool)
     return facts.loc[:, list(FACT_COLUMNS)]
