@@ -18,7 +18,10 @@ TEMPLATES = sorted(Path(popreg.__file__).parent.glob("**/templates/**/*.html"))
 # Rendered to PDF by WeasyPrint only (popreg.registry.exports), never served to a browser.
 PRINT_ONLY = {"stats/templates/stats/report_print.html", "campaigns/templates/campaigns/summary_print.html",
               "campaigns/templates/campaigns/print/field_list.html",
-              "planning/templates/planning/plan_print.html"}
+              "planning/templates/planning/plan_print.html",
+              "benefits/templates/benefits/notice_print.html",
+              # households and certificates (registry)
+              "registry/templates/registry/certificates/certificate.html"}
 ACTIVE_CONTENT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 EVENT_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I | re.S)
 
