@@ -85,3 +85,21 @@ def test_permissions(client, users, peer):
     r = client.post("/exchange/requeue/")
     assert r.status_code == 302
     assert OutboxMessage.objects.get().status == "pending"
+
+
+def test_deliver_button_runs_the_delivery_job(client, users, peer, settings):
+    """The job runs at once in tests; the peer's address refuses connections, so the message
+    stays pending with one attempt, the error and a later next attempt."""
+    from popreg.registry.job_models import Job
+
+    msg = outbox.queue(PEER, "whereabouts_confirmed", {"id_number": ID, "name": "李四"}, {})
+    client.force_login(users["admin"])
+    r = client.post("/exchange/deliver/")
+    assert r.status_code == 302
+    job = Job.objects.get(kind="exchange_deliver")
+    assert job.state == "succeeded" and job.result == {"acked": 0, "retry": 1, "failed": 0}
+    msg.refresh_from_db()
+    assert msg.status == "pending" and msg.attempts == 1 and "cannot reach" in msg.last_error
+    assert msg.next_attempt_at > msg.last_attempt_at and msg.token
+    page = client.get("/exchange/").content.decode()
+    assert "cannot reach" in page or "无法连接对端" in page
