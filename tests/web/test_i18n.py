@@ -25,7 +25,8 @@ ZH = Path("zh_Hans") / "LC_MESSAGES" / "django.po"
 #: Printed documents (PDF): Chinese only; the server-error page is static (no translation
 #: machinery may be working when it is shown) and bilingual inline.
 PRINT_TEMPLATES = {"report_print.html", "summary_print.html", "field_list.html", "500.html",
-                   "plan_print.html"}
+                   "plan_print.html",
+                   "certificate.html"}  # households and certificates (registry): a printed certificate
 CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]")
 
 

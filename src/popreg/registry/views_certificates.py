@@ -8,18 +8,19 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from popreg.core.privacy import mask_id
 from popreg.registry import certificates
-from popreg.registry.access import Actor
+from popreg.registry.access import Actor, scope_persons
 from popreg.registry.certificate_models import Certificate, CertificateKind
 from popreg.registry.errors import RegistryError
 from popreg.registry.forms import add_registry_error
+from popreg.registry.models import Person
 from popreg.registry.policy import Permission
-from popreg.registry.views import _person, base_context, with_actor
+from popreg.registry.views import base_context, with_actor
 
 
 class CertificateForm(forms.Form):
@@ -37,7 +38,8 @@ class CertificateForm(forms.Form):
 
 @with_actor
 def print_certificate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
-    person = _person(actor, pk)
+    qs = Person.objects.select_related("registered_unit", "household__head")
+    person = get_object_or_404(scope_persons(qs, actor), pk=pk)
     actor_may = actor.can(Permission.PRINT_CERTIFICATES, person.registered_unit_id)
     if not actor_may:
         from django.core.exceptions import PermissionDenied

@@ -23,14 +23,24 @@ from popreg.registry.actions.events import StaleVersionError
 from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 from popreg.registry.forms import add_registry_error
-from popreg.registry.models import AuditRecord, Household, Person, Status
-from popreg.registry.views import _breadcrumbs, base_context, with_actor, writer
+from popreg.registry.models import AdminUnit, AuditRecord, Household, Person, Status
+from popreg.registry.views import base_context, with_actor, writer
 
 #: The household actions whose records make up a household's history.
 HISTORY_ACTIONS = (
     AuditAction.CREATE_HOUSEHOLD, AuditAction.SET_HOUSEHOLD_HEAD, AuditAction.SPLIT_HOUSEHOLD,
     AuditAction.MERGE_HOUSEHOLDS, AuditAction.CHANGE_HOUSEHOLD_ADDRESS, AuditAction.DISSOLVE_HOUSEHOLD,
 )
+
+
+def _crumbs(actor: Actor, unit: AdminUnit) -> list[AdminUnit]:
+    """The unit's ancestors the user may open, from the county down, then the unit."""
+    chain: list[AdminUnit] = []
+    u = unit.parent
+    while u is not None:
+        chain.append(u)
+        u = u.parent
+    return [a for a in reversed(chain) if actor.covers(a.code)] + [unit]
 
 
 def _household(actor: Actor, number: str) -> Household:
@@ -113,7 +123,7 @@ def household_detail(request: HttpRequest, actor: Actor, number: str) -> HttpRes
         p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
     present = [p for p in members if p.status == Status.ACTIVE and p.merged_into_id is None]
     return render(request, "registry/household_detail.html", base_context(
-        actor, household=hh, members=members, crumbs=_breadcrumbs(actor, hh.unit) + [hh.unit],
+        actor, household=hh, members=members, crumbs=_crumbs(actor, hh.unit),
         head_flag=head_flag(hh), history=household_history(hh), present_count=len(present),
         can_split=len(present) >= 2, can_dissolve=not present and hh.dissolved_on is None,
     ))
