@@ -395,7 +395,8 @@ class AuditRecord(models.Model):
         raise AppendOnlyError("audit records are append-only")
 
 
-# The job runner's tables live in their own module (platform code shared by every app).
+# The job runner's tables live in their own module (platform code shared by every app);
+# so does the certificate register (households and certificates, registry).
+from popreg.registry.certificate_models import Certificate, CertificateKind  # noqa: E402, F401
 from popreg.registry.job_models import Job, JobState, JobWorker  # noqa: E402, F401
 from popreg.registry.token_models import ApiToken, TokenScope  # noqa: E402, F401
-from popreg.registry.certificate_models import Certificate, CertificateKind  # noqa: E402, F401
