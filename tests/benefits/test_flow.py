@@ -216,3 +216,17 @@ def test_a_run_is_reproduced_from_its_kept_inputs(families, officers, actors, tm
     assert differences(run, again) == []
     later, _ = run_live(P, MONTH, actor=a)  # the registry as it is now: the death counts
     assert differences(later, again) != [] and later.snapshot_sha256 != run.snapshot_sha256
+
+
+def test_a_certificate_recorded_in_the_app_opens_the_only_child_reward(families, officers):
+    """Family facts recorded by the office reach the rules: the certified mother is paid 50
+    yuan a month; withdrawing the certificate ends it at the next run."""
+    a = officers["fuli1"]
+    mother, child = families["a1"]["mother"], families["a1"]["child"]
+    cert = actions.do_record_certificate(a, mother, number="DS-2024-7", issued_date=date(2024, 7, 1), child=child)
+    run, _ = run_live("only_child_parents_reward", MONTH, actor=a)
+    d = run.decisions.get(person=mother)
+    assert d.eligible and d.amount_yuan == Decimal("50.00") and d.conditions["certified"] == "passed"
+    actions.do_end_certificate(a, cert, reason="证书注销")
+    run2, _ = run_live("only_child_parents_reward", date(2025, 11, 1), actor=a)
+    assert run2.decisions.get(person=mother).change == Change.ENDED
