@@ -77,6 +77,21 @@ CONDITION_ZH = {"work": "合法稳定就业", "housing": "合法稳定住所", "
 SOURCE_ZH = {"own_report": "本人报告", "notification": "居住地通报", "campaign": "清查核实"}
 
 
+#: The English names of the fields the actions' errors name (the Chinese is in each message).
+FIELD_NAMES_EN = {
+    "origin_code": "The place of registration", "destination_code": "The destination",
+    "residence_unit_code": "The place of residence", "residence_unit_name": "The place name",
+    "reason": "The reason", "condition": "The condition", "source": "The source", "kind": "The kind",
+    "evidence": "The evidence", "address": "The address", "employer": "The employer",
+    "contact": "The contact", "name": "The name", "contact_name": "The landlord or employer contact",
+    "contact_phone": "The phone number",
+}
+
+
+def english(field: str) -> str:
+    return FIELD_NAMES_EN.get(field, field.replace("_", " ").capitalize())
+
+
 class MigrantError(RegistryError):
     """A refused write of the migrants app."""
 
@@ -113,18 +128,18 @@ def check_origin(code: Any, field: str = "origin_code", label: str = "户籍地�
     returned as 12 digits (a 6-digit county code gets ``000000``)."""
     text = str(code or "").strip()
     if not text:
-        raise MigrantError(f"请填写{label}区划代码", f"{field} is required (a division code)", field)
+        raise MigrantError(f"请填写{label}区划代码", f"{english(field)} is required (a division code)", field)
     if not text.isdigit() or len(text) not in (6, 9, 12):
         raise MigrantError(f"{label}“{text}”应为6位或12位数字区划代码",
-                           f"{field} {text!r} must be a 6- or 12-digit division code", field)
+                           f"{english(field)} {text!r} must be a 6- or 12-digit division code", field)
     full = text.ljust(12, "0")
     if idnumber.region_name(full[:6]) is None:
         raise MigrantError(f"{label}“{text}”不在全国行政区划代码表中，请核对",
-                           f"{field} {text!r} is not in the national list of division codes; check it", field)
+                           f"{english(field)} {text!r} is not in the national list of division codes; check it", field)
     county = county_prefix()
     if county and full.startswith(county):
         raise MigrantError(f"{label}“{text}”在本县内：县内人员不按流动人口登记",
-                           f"{field} {text!r} is inside this county: people of the county are not migrants here",
+                           f"{english(field)} {text!r} is inside this county: people of the county are not migrants here",
                            field)
     return full
 
@@ -150,15 +165,15 @@ def parse_choice(value: Any, allowed: list[str], field: str, label_zh: str, name
     if text in by_zh:
         return by_zh[text]
     shown = "、".join(f"{names_zh[a]}({a})" for a in allowed)
-    raise MigrantError(f"{label_zh}应为：{shown}", f"{field} must be one of {', '.join(allowed)}", field)
+    raise MigrantError(f"{label_zh}应为：{shown}", f"{english(field)} must be one of {', '.join(allowed)}", field)
 
 
 def _text(value: Any, field: str, label: str, max_len: int, *, required: bool = False) -> str:
     text = str(value or "").strip()
     if required and not text:
-        raise MigrantError(f"请填写{label}", f"{field} is required", field)
+        raise MigrantError(f"请填写{label}", f"{english(field)} is required", field)
     if len(text) > max_len:
-        raise MigrantError(f"{label}过长（最多{max_len}个字）", f"{field} is too long ({max_len} at most)", field)
+        raise MigrantError(f"{label}过长（最多{max_len}个字）", f"{english(field)} is too long ({max_len} at most)", field)
     return text
 
 

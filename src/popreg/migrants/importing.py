@@ -155,7 +155,7 @@ def _parse_row(number: int, raw: dict[str, Any], res: ImportResult, unit_check: 
 
     for key in REQUIRED:
         if not cell_text(raw.get(key)):
-            err(key, f"{COLUMN_BY_KEY[key].header}为必填项，请填写", f"{key} is required")
+            err(key, f"{COLUMN_BY_KEY[key].header}为必填项，请填写", f"the column {COLUMN_BY_KEY[key].header} is required")
     name = cell_text(raw.get("name"))
     if name and len(name) > 60:
         err("name", "姓名过长（最多60个字）", "name is too long (60 characters at most)")
@@ -214,7 +214,7 @@ def _parse_row(number: int, raw: dict[str, Any], res: ImportResult, unit_check: 
     for key, limit in (("address", 200), ("employer", 120), ("contact", 60), ("ethnicity", 20)):
         text = cell_text(raw.get(key))
         if len(text) > limit:
-            err(key, f"{COLUMN_BY_KEY[key].header}过长（最多{limit}个字）", f"{key} is too long ({limit} at most)")
+            err(key, f"{COLUMN_BY_KEY[key].header}过长（最多{limit}个字）", f"the column {COLUMN_BY_KEY[key].header} is too long ({limit} characters at most)")
         v[key] = text
     res.errors.extend(errors)
     if not errors:
