@@ -17,6 +17,7 @@ from popreg.registry.errors import RegistryError
 from popreg.registry.models import AuditRecord
 
 from ..bilingual import check_bilingual
+from ..conftest import VILLAGE_A1
 
 
 def _text(pdf: bytes) -> str:
@@ -111,7 +112,15 @@ def test_birth_death_and_move_out_certificates(people, actors):
     assert "迁出证明" in text and "杭州市上城区" in text and "330102" in text
     with pytest.raises(RegistryError, match="不能开具户籍证明"):
         certificates.print_certificate(admin, other, kind="registration", respond=False)
-    assert Certificate.objects.count() == 3
+    newcomer = actions.do_move_in(admin, name="钱多多", sex="M", birth_date=date(1991, 8, 9), id_number=None,
+                                  registered_unit_code=VILLAGE_A1, from_unit_code="330102",
+                                  move_date=date(2024, 9, 1), household=people["hh_a"])
+    assert "birth" not in certificates.applicable(newcomer)  # moved in: no birth registered here
+    _cert, pdf = certificates.print_certificate(clerk, newcomer, kind="register_page", respond=False)
+    text = _text(pdf)
+    assert "常住人口登记表" in text and "2024年9月1日" in text and "330102" in text
+    assert f"户号Householdnumber{people['hh_a'].household_no}" in text
+    assert Certificate.objects.count() == 4
 
 
 def test_serials_are_per_year_and_the_print_date_is_the_county_day(people, actors):

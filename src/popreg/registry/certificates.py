@@ -116,6 +116,15 @@ def unit_path(code: str | None) -> str:
     return "".join(reversed(names))
 
 
+def _place(code: str) -> str:
+    """A unit of the county by its names, a place outside by its region name and code."""
+    if not code:
+        return "—"
+    if AdminUnit.objects.filter(code=code).exclude(level="external").exists():
+        return unit_path(code)
+    return f"{idnumber.region_name(code[:6]) or ''} {code}".strip()
+
+
 def _d(v: date | None) -> str:
     return f"{v.year}年{v.month}月{v.day}日" if v else "—"
 
@@ -213,7 +222,7 @@ def content_for(kind: str, person: Person) -> Content:
                 ("婚姻状况 Marital status", _MARITAL.get(person.marital_status, person.marital_status or "—")),
                 ("母亲 Mother", _name(person.mother_id)), ("父亲 Father", _name(person.father_id)),
                 ("户籍地址 Registered address", f"{place}{hh.address}" if hh.address else place),
-                ("何时由何地迁来 Moved in from", f"{_d(came.event_date)} {came.from_unit}" if came else "—"),
+                ("何时由何地迁来 Moved in from", f"{_d(came.event_date)} {_place(came.from_unit)}" if came else "—"),
                 ("登记日期 Registered on", _d(person.registered_date))]
         statement = "本页与户口簿所载内容一致。"
     return Content(kind=kind, person_id=person.pk, statement=statement, rows=rows, id_number=person.id_number or "")
