@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from popreg.benefits.evaluate import evaluate_programme, snapshot_digest
+from popreg.benefits.evaluate import evaluate_months, evaluate_programme, snapshot_digest
 from popreg.benefits.facts import FamilyFacts, build_facts
 from popreg.core.entitlements import OVERPAYMENT, apply_stops, reconcile, totals
 from popreg.snapshot.format import read_manifest, write_manifest, write_table
@@ -90,6 +90,15 @@ def test_childcare_three_months_equal_an_independent_computation(synth_county: P
         assert d.loc[~d["eligible"], "reasons"].str.contains("failed|unknown").all()
         totals_seen.append(len(got))
     assert min(totals_seen) > 20  # the county has children to decide about
+
+
+def test_several_months_at_once_equal_one_at_a_time(synth_county: Path) -> None:
+    together = evaluate_months("childcare_subsidy", list(MONTHS), synth_county)
+    assert list(together) == list(MONTHS)
+    for month in MONTHS:
+        alone = evaluate_programme("childcare_subsidy", month, synth_county)
+        pd.testing.assert_frame_equal(together[month].decisions, alone.decisions)
+        assert together[month].snapshot_sha256 == alone.snapshot_sha256
 
 
 def test_same_rules_version_and_snapshot_give_identical_decisions(synth_county: Path, tmp_path: Path) -> None:

@@ -20,7 +20,10 @@ from popreg.benefits.facts import CERTIFICATE_COLUMNS, DISABILITY_COLUMNS, Famil
 from popreg.benefits.programmes import load
 from popreg.core.eligibility import Programme, evaluate, month_bounds
 
-__all__ = ["EvaluationResult", "evaluate_programme", "evaluate_facts", "snapshot_digest", "family_digest"]
+__all__ = [
+    "EvaluationResult", "evaluate_programme", "evaluate_months", "evaluate_facts", "snapshot_digest",
+    "family_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,20 @@ def evaluate_programme(code: str, month: date, snapshot: Path, family: FamilyFac
         rules_version=programme.rules_version, snapshot_sha256=snapshot_digest(snapshot),
         family_sha256=family_digest(family), parameters=parameters,
     )
+
+
+def evaluate_months(code: str, months: list[date], snapshot: Path, family: FamilyFacts | None = None) -> dict[date, EvaluationResult]:
+    """:func:`evaluate_programme` for several months over one snapshot, building the facts
+    table once (looking back over months already paid, three consecutive months...)."""
+    programme = load(code)
+    facts = build_facts(snapshot, family)
+    digest, fam = snapshot_digest(snapshot), family_digest(family)
+    out: dict[date, EvaluationResult] = {}
+    for month in months:
+        start, _ = month_bounds(month)
+        decisions, parameters = evaluate_facts(programme, start, facts)
+        out[start] = EvaluationResult(
+            programme=programme, month=start, decisions=decisions, rules_version=programme.rules_version,
+            snapshot_sha256=digest, family_sha256=fam, parameters=parameters,
+        )
+    return out
