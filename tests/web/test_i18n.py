@@ -50,6 +50,7 @@ PARTS = [
     _part("campaigns", ("campaigns",), SRC / "campaigns" / "locale" / ZH),
     _part("linkage", ("linkage",), SRC / "linkage" / "locale" / ZH),
     _part("planning", ("planning",), SRC / "planning" / "locale" / ZH),
+    _part("migrants", ("migrants",), SRC / "migrants" / "locale" / ZH),
 ]
 
 

@@ -437,9 +437,8 @@ def place_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
                 person = Person.objects.filter(id_number=d["id_number"].strip().upper(), status=Status.ACTIVE,
                                                merged_into__isnull=True).first()
                 if person is None or not person_in_scope(actor, person):
-                    report_form.add_error("id_number", _("No active person with this ID number lives or is "
-                                                         "registered in your jurisdiction; register the "
-                                                         "in-migrant first."))
+                    msg = _("No active person with this ID number lives or is registered in your jurisdiction; register the in-migrant first.")  # noqa: E501
+                    report_form.add_error("id_number", msg)
                 else:
                     try:
                         actions.report_occupant(actor, place, person, since=d["since"], reported_on=d["reported_on"])
