@@ -12,9 +12,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from popreg.benefits.evaluate import evaluate_months, evaluate_programme, snapshot_digest
+from popreg.benefits.evaluate import (
+    evaluate_facts,
+    evaluate_months,
+    evaluate_programme,
+    snapshot_digest,
+)
 from popreg.benefits.facts import FamilyFacts, build_facts
+from popreg.benefits.programmes import CODES, load
 from popreg.core.entitlements import OVERPAYMENT, apply_stops, reconcile, totals
 from popreg.snapshot.format import read_manifest, write_manifest, write_table
 from popreg.synth.generator import generate
@@ -246,3 +254,41 @@ def test_rural_reward_counts_one_child_or_two_daughters(synth_county: Path) -> N
 def test_family_facts_need_their_columns() -> None:
     with pytest.raises(ValueError, match="lacks columns issued_date"):
         FamilyFacts(certificates=pd.DataFrame(columns=["person_id", "kind", "number", "child_person_id"]))
+
+
+@pytest.fixture(scope="module")
+def county_with_family(synth_county: Path) -> tuple[pd.DataFrame, FamilyFacts]:
+    """The synthetic county's facts with certificates for one-child parents and disability
+    records for some of their children, so that every programme has people to decide on."""
+    base = build_facts(synth_county)
+    parents = base[base["children_count"] == 1].head(300)
+    certs = pd.DataFrame({"person_id": parents["person_id"].astype("int64"), "kind": "only_child",
+                          "number": [f"光荣证-{i}" for i in range(len(parents))],
+                          "issued_date": date(2012, 5, 1), "child_person_id": parents["child_person_id"]})
+    dis = pd.DataFrame({"person_id": parents["child_person_id"].iloc[::7].astype("int64"), "grade": 2,
+                        "recorded_date": date(2018, 1, 1)})
+    family = FamilyFacts(certificates=certs, disabilities=dis)
+    return build_facts(synth_county, family), family
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dates(date(2016, 1, 1), date(2025, 10, 31)), st.sampled_from(sorted(CODES)))
+def test_nobody_gone_before_a_month_is_eligible_in_the_county(county_with_family, synth_county: Path, day: date, code: str) -> None:
+    """Straight from the snapshot's events: no eligible person has a death, a move out of
+    the county or an enlistment not ended by a discharge dated before the month."""
+    facts, _family = county_with_family
+    month = max(day.replace(day=1), date(2025, 1, 1)) if code == "childcare_subsidy" else day.replace(day=1)
+    decisions, _ = evaluate_facts(load(code), month, facts)
+    eligible = set(decisions.loc[decisions["eligible"], "person_id"].astype(int))
+    events = pd.read_parquet(synth_county / "events.parquet")
+    events = events[pd.to_datetime(events["event_date"]) < pd.Timestamp(month)]
+    gone = set(events.loc[events["event_type"].isin(["death"]), "person_id"].astype(int))
+    persons = pd.read_parquet(synth_county / "persons.parquet")
+    gone |= set(persons.loc[pd.to_datetime(persons["death_date"]) < pd.Timestamp(month), "person_id"].astype(int))
+    last = events.sort_values("event_date").groupby("person_id")["event_type"].agg(list)
+    for pid, kinds in last.items():
+        moves = [k for k in kinds if k in ("move_out", "move_in")]
+        service = [k for k in kinds if k in ("enlistment", "discharge")]
+        if (moves and moves[-1] == "move_out") or (service and service[-1] == "enlistment"):
+            gone.add(int(pid))
+    assert not (eligible & gone)
