@@ -133,7 +133,8 @@ def _scatter(
         return out
     cols = list(frame.columns)
     group, key, idx, n = cols[0], cols[1], cols[2:-1], cols[-1]
-    unit = frame[key].astype(str).map(codes)
+    # a key that is already the unit's index (the SQL joined the key table), or a code
+    unit = frame[key] if pd.api.types.is_integer_dtype(frame[key]) else frame[key].astype(str).map(codes)
     keep = unit.notna()
     for c in idx:
         keep &= frame[c].notna()
@@ -144,6 +145,14 @@ def _scatter(
         np.add.at(arr, where, part[n].to_numpy(dtype=float))
         out[int(g)] = arr
     return out
+
+
+def _indexed(con: SnapshotConnection, sql: str) -> pd.DataFrame:
+    """The rows of ``sql`` (columns group, key, ..., n) with the key replaced by the unit's
+    index (an inner join with ``planning_keys``: rows of other units never leave DuckDB)."""
+    cols = [str(c) for c in con.df(f"SELECT * FROM ({sql}) q LIMIT 0").columns]
+    select = ", ".join("k.idx AS key" if c == "key" else f"q.{c}" for c in cols)
+    return con.df(f"SELECT {select} FROM ({sql}) q JOIN planning_keys k ON k.key = q.key")
 
 
 def unit_codes(con: SnapshotConnection, level: str, within: str = "") -> list[str]:
@@ -173,6 +182,8 @@ def read_counts(
     given) and the events of ``event_years`` for the units ``codes`` of ``level``."""
     n = PREFIX_LENGTH[level]
     keys = {unit_prefix(c, level): i for i, c in enumerate(codes)}
+    values = ", ".join(f"('{k}', {i})" for k, i in keys.items() if k.isdigit()) or "('', -1)"
+    con.create_table("planning_keys", f"SELECT * FROM (VALUES {values}) AS t(key, idx)")
     out = UnitCounts(level=level, codes=list(codes))
     u = len(codes)
     like = (
@@ -225,9 +236,8 @@ def read_counts(
         SELECT d, substr(u, 1, {n}) AS key, {_sex_idx("sex")} AS s, {_cap("age")} AS a, count(*) AS n
         FROM pop WHERE u <> '' AND {within("u")} GROUP BY ALL
         """
-        frame = con.df(sql)
-        known = frame["key"].astype(str).isin(keys)
-        missing = known & (frame["s"].isna() | frame["a"].isna())
+        frame = _indexed(con, sql)
+        missing = frame["s"].isna() | frame["a"].isna()
         dates.sort()
         order = {d: i for i, d in enumerate(dates)}
         day = pd.to_datetime(frame["d"]).to_numpy().astype("datetime64[D]")
@@ -239,7 +249,7 @@ def read_counts(
     if event_years:
         years = ", ".join(str(int(y)) for y in event_years)
         age_at = _age_sql("p.birth_date", "e.event_date")
-        deaths = con.df(f"""
+        deaths = _indexed(con, f"""
             SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_sex_idx("p.sex")} AS s,
                    {_cap(age_at)} AS a, count(*) AS n
             FROM events e JOIN persons p USING (person_id)
@@ -247,7 +257,7 @@ def read_counts(
             GROUP BY ALL""")
         out.deaths = _scatter(deaths, keys, (u, 2, AGES))
         mother_age = _age_sql("m.birth_date", "e.event_date")
-        births = con.df(f"""
+        births = _indexed(con, f"""
             SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_cap(mother_age)} AS a,
                    count(*) AS n
             FROM events e JOIN persons c USING (person_id) LEFT JOIN persons m ON m.person_id = c.mother_id
@@ -257,12 +267,12 @@ def read_counts(
         out.births = _scatter(births, keys, (u, AGES))
         unknown = births[births["a"].isna()]
         for year, key, cnt in zip(unknown["y"], unknown["key"], unknown["n"], strict=True):
-            row = keys.get(str(key))
+            row = int(key)
             arr = out.births.get(int(year))
-            if row is None or arr is None or arr[row].sum() == 0:
+            if arr is None or arr[row].sum() == 0:
                 continue
             arr[row] += arr[row] / arr[row].sum() * float(cnt)
-        by_sex = con.df(f"""
+        by_sex = _indexed(con, f"""
             SELECT year(e.event_date) AS y, substr(e.unit_code, 1, {n}) AS key, {_sex_idx("c.sex")} AS s,
                    count(*) AS n
             FROM events e JOIN persons c USING (person_id)
@@ -292,9 +302,9 @@ def read_counts(
                    {_cap(_age_sql("birth_date", "event_date"))} AS a, count(*) AS n
             FROM m WHERE {{side}} <> '' AND src IS DISTINCT FROM dst AND {{cond}} GROUP BY ALL"""
         out.moves_in = _scatter(
-            con.df(moves.format(side="dst", cond=within("dst"))), keys, (u, 2, AGES)
+            _indexed(con, moves.format(side="dst", cond=within("dst"))), keys, (u, 2, AGES)
         )
         out.moves_out = _scatter(
-            con.df(moves.format(side="src", cond=within("src"))), keys, (u, 2, AGES)
+            _indexed(con, moves.format(side="src", cond=within("src"))), keys, (u, 2, AGES)
         )
     return out
