@@ -29,7 +29,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from popreg.exchange import crypto, inbox, messages, outbox, transport
+from popreg.exchange import crypto, inbox, messages, outbox, peers, transport
 from popreg.exchange.models import (
     Channel,
     InboxMessage,
@@ -135,7 +135,7 @@ def verify_bundle(text: str) -> tuple[dict[str, Any], Peer]:
     if not isinstance(obj, dict) or obj.get("kind") != BUNDLE_KIND or obj.get("v") != 1:
         raise inbox.Refusal("文件不是 popreg 交换包", "the file is not a popreg exchange bundle")
     sender = obj.get("sender")
-    peer = Peer.objects.filter(code=str(sender)).first() if isinstance(sender, str) else None
+    peer = peers.peer(sender) if isinstance(sender, str) else None
     if peer is None:
         raise inbox.Refusal(
             f"交换包的发送方 {str(sender)[:12]} 不是受信任的交换对端",
@@ -183,6 +183,11 @@ def do_import_bundle(actor: Actor, text: str, *, name: str = "") -> ImportSummar
     """Verify a bundle, then take in each of its messages (as over HTTP); queue our acks
     of the sender's messages for the next export."""
     actor.require(Permission.MANAGE_EXCHANGE)
+    with peers.cached():
+        return _import_bundle(actor, text, name)
+
+
+def _import_bundle(actor: Actor, text: str, name: str) -> ImportSummary:
     summary = ImportSummary()
     try:
         obj, peer = verify_bundle(text)
@@ -228,7 +233,11 @@ def _import_one(token: str, peer: Peer, summary: ImportSummary) -> None:
             )  # fmt: skip
         summary.refused += 1
         return
-    receipt = inbox.receive(token, Channel.BUNDLE)
+    with transaction.atomic():  # taking it in and queueing our ack: both or neither
+        receipt = inbox.receive(token, Channel.BUNDLE)
+        if receipt.message is not None and not receipt.refused and receipt.status != inbox.ACK:
+            outbox.queue(peer.code, MessageType.ACK, {}, receipt.ack_payload(), in_reply_to=receipt.message.id)
+            summary.acks_queued += 1
     status = receipt.status
     summary.statuses[status] = summary.statuses.get(status, 0) + 1
     if status == inbox.ACK:
@@ -247,7 +256,3 @@ def _import_one(token: str, peer: Peer, summary: ImportSummary) -> None:
         summary.unmatched += 1
     else:
         summary.rejected += 1
-    assert receipt.message is not None
-    with transaction.atomic():
-        outbox.queue(peer.code, MessageType.ACK, {}, receipt.ack_payload(), in_reply_to=receipt.message.id)
-    summary.acks_queued += 1

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from popreg.exchange import messages
-from popreg.exchange.models import MessageType, OutboxMessage, OutboxStatus, Peer
+from popreg.exchange import messages, peers
+from popreg.exchange.models import MessageType, OutboxMessage, OutboxStatus
 from popreg.exchange.peers import ExchangeError
 
 
@@ -28,7 +28,7 @@ def queue(
     job; ``popreg exchange deliver`` and the next export do it too)."""
     if type not in messages.TYPES:
         raise ExchangeError(f"未知的消息类型 {type}", f"unknown message type {type}", "type")
-    if not Peer.objects.filter(code=recipient).exists():
+    if peers.peer(recipient) is None:
         raise ExchangeError(
             f"{recipient} 不是受信任的交换对端：请先用 popreg exchange trust 添加",
             f"{recipient} is not a trusted peer: add it with popreg exchange trust first",

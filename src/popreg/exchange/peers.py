@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
@@ -24,8 +28,30 @@ def no_identity() -> ExchangeError:
     )
 
 
+#: Inside :func:`cached`: this deployment's identity and the peers, read once.
+_CACHE: ContextVar[dict[str, Any] | None] = ContextVar("exchange_peers_cache", default=None)
+
+
+@contextmanager
+def cached() -> Iterator[None]:
+    """Read the identity and each peer at most once inside the block (one bundle import, one
+    delivery run, one request to the inbox): the same answers, fewer queries.  Outside such
+    a block every call reads the database."""
+    token = _CACHE.set({} if _CACHE.get() is None else _CACHE.get())
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
 def local_identity() -> LocalIdentity | None:
-    return LocalIdentity.objects.filter(pk=1).first()
+    cache = _CACHE.get()
+    if cache is None:
+        return LocalIdentity.objects.filter(pk=1).first()
+    if "identity" not in cache:
+        cache["identity"] = LocalIdentity.objects.filter(pk=1).first()
+    ident: LocalIdentity | None = cache["identity"]
+    return ident
 
 
 def local_code() -> str:
@@ -48,7 +74,7 @@ def signing_key() -> tuple[Ed25519PrivateKey, str]:
             "this deployment's exchange private key is missing (no key file in POPREG_EXCHANGE_KEY_DIR)",
             "POPREG_EXCHANGE_KEY_DIR",
         )
-    if crypto.thumbprint(crypto.public_jwk(key.public_key())) != ident.thumbprint:
+    if _thumbprint_of(key) != ident.thumbprint:
         raise ExchangeError(
             "POPREG_EXCHANGE_KEY_DIR 中的私钥与本部署登记的公钥不符",
             "the private key in POPREG_EXCHANGE_KEY_DIR does not match this deployment's public key",
@@ -58,6 +84,16 @@ def signing_key() -> tuple[Ed25519PrivateKey, str]:
 
 
 _KEY_CACHE: dict[tuple[str, int, int], Ed25519PrivateKey] = {}
+
+
+_THUMBS: dict[int, str] = {}
+
+
+def _thumbprint_of(key: Ed25519PrivateKey) -> str:
+    if id(key) not in _THUMBS:
+        _THUMBS.clear()
+        _THUMBS[id(key)] = crypto.thumbprint(crypto.public_jwk(key.public_key()))
+    return _THUMBS[id(key)]
 
 
 def _load_key(key_dir: Path) -> Ed25519PrivateKey | None:
@@ -82,7 +118,15 @@ def trusted_peers() -> list[Peer]:
 
 
 def peer(code: str) -> Peer | None:
-    return Peer.objects.filter(code=code).first()
+    """The trusted peer of ``code`` (None if there is none)."""
+    cache = _CACHE.get()
+    if cache is None:
+        return Peer.objects.filter(code=code).first()
+    key = f"peer:{code}"
+    if key not in cache:
+        cache[key] = Peer.objects.filter(code=code).first()
+    found: Peer | None = cache[key]
+    return found
 
 
 def peer_for_unit(code: str) -> Peer | None:

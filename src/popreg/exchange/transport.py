@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from popreg.exchange import crypto, messages
+from popreg.exchange import peers as peers_mod
 from popreg.exchange.messages import Message
 from popreg.exchange.models import MessageType, OutboxMessage, OutboxStatus, Peer
 from popreg.exchange.peers import ExchangeError, local_code, signing_key
@@ -232,6 +233,13 @@ def deliver(
     failure (its other messages keep their schedule).  The rows are read once; every
     update is conditional on the state read, so two senders at once only send twice
     (the peer acknowledges the duplicate)."""
+    with peers_mod.cached():
+        return _deliver(recipient, limit, progress)
+
+
+def _deliver(
+    recipient: str | None, limit: int | None, progress: Callable[[int, int], None] | None
+) -> DeliveryReport:
     report = DeliveryReport()
     qs = due()
     if recipient:

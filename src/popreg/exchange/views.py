@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from popreg.core.privacy import mask_id
-from popreg.exchange import actions, inbox, status, transport
+from popreg.exchange import actions, inbox, peers, status, transport
 from popreg.exchange.models import (
     Channel,
     InboxMessage,
@@ -54,6 +54,11 @@ def _refusal(status_code: int, reason: str) -> JsonResponse:
 @csrf_exempt
 def receive(request: HttpRequest) -> HttpResponse:
     """POST one signed message (``application/jose``, the compact JWS as the body)."""
+    with peers.cached():
+        return _receive(request)
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _refusal(405, "只接受 POST / only POST is accepted")
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
