@@ -163,3 +163,13 @@ def test_import_page_runs_a_job(client, users, people, settings, tmp_path):
     good = f"{header}\n陈建国,男,1988-06-01,,,410102,{VILLAGE_A1},2024-01-10,务工,,,,\n".encode()
     client.post("/migrants/import/", {"file": SimpleUploadedFile("m2.csv", good, "text/csv")})
     assert InMigrant.objects.count() == 1
+
+
+def test_out_list_finds_a_registered_person_by_id_number(client, users, people):
+    client.force_login(users["clerk_a1"])
+    mother, other = people["mother"], people["other"]
+    r = client.get("/migrants/out/", {"id_number": mother.id_number})
+    assert r.status_code == 302 and r["Location"] == f"/migrants/out/{mother.pk}/"
+    page = get_page(client, "/migrants/out/", english=True, id_number=other.id_number)  # village B1's
+    assert "No active person with this ID number is registered in your jurisdiction." in page
+    assert other.name not in page

@@ -294,10 +294,18 @@ def permits_expiring_xlsx(request: HttpRequest, actor: Actor) -> HttpResponse:
 @with_actor
 def out_list(request: HttpRequest, actor: Actor) -> HttpResponse:
     _require(actor, Permission.VIEW_REGISTRY)
+    number = (request.GET.get("id_number") or "").strip().upper()
+    not_found = False
+    if number:  # record the whereabouts of a person registered here (found by ID number)
+        person = (Person.objects.filter(id_number=number, status=Status.ACTIVE, merged_into__isnull=True)
+                  .order_by("id").first())  # fmt: skip
+        if person is not None and actor.covers(person.registered_unit_id):
+            return redirect("migrants:out_whereabouts", pk=person.pk)
+        not_found = True
     qs = queries.out_migrants(actor, request.GET.get("unit"))
     return render(request, "migrants/out_list.html", _ctx(
-        actor, rows=list(qs[:LIST_LIMIT]), total=qs.count(), limit=LIST_LIMIT,
-        stale_before=queries.stale_before(_today())))
+        actor, rows=list(qs[:LIST_LIMIT]), total=qs.count(), limit=LIST_LIMIT, number=number,
+        not_found=not_found, stale_before=queries.stale_before(_today())))
 
 
 def _unknown_rows(actor: Actor, request: HttpRequest) -> list[Person]:
