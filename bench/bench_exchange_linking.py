@@ -29,6 +29,16 @@ import time
 from pathlib import Path
 
 
+def _registry_number(raw: str | None) -> str | None:
+    """The number as the registry stores it: compact, legacy 15-digit numbers upgraded."""
+    from popreg.core import idnumber
+
+    number = idnumber.normalize(raw or "")
+    if len(number) == 15 and number.isdigit():
+        number = idnumber.upgrade_15_to_18(number)
+    return number if len(number) == 18 else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=30000, help="generated records of the home county")
@@ -68,8 +78,8 @@ def main() -> None:
     seen: set[str] = set()
     persons = []
     for r in first.itertuples():
-        number = (r.id_number or "").strip() or None
-        if number in seen or (number and len(number) != 18):
+        number = _registry_number(r.id_number)
+        if number in seen:
             number = None  # the registry keeps one active record per number, 18 characters
         if number:
             seen.add(number)

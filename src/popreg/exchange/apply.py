@@ -370,11 +370,36 @@ def score_candidates(subject: Subject, persons: Iterable[Person]) -> list[Candid
     return out
 
 
+#: ID-number levels that say "the same number, as written or with one slip".
+ID_AGREES = frozenset({"same number", "same after 15 to 18 upgrade",
+                       "one typo or adjacent transposition (not both valid)"})
+
+
+NEAR_DATES = frozenset({"day and month exchanged", "one day apart", "one year apart, same day"})
+
+
+def _firm(c: Candidate, base: Any) -> bool:
+    """Without an ID number that agrees, a link needs the same birth date and the same
+    name (or a homophone), or the same written name held by no one else here with a birth
+    date one slip away.  The model scores every name alike (no term frequencies here):
+    a common name one year off is too often someone else whose own record we do not hold,
+    and a wrong link moves a person (measured: bench/bench_exchange_linking.py)."""
+    if c.levels["id_number"] in ID_AGREES:
+        return True
+    name, born = c.levels["name"], c.levels["birth_date"]
+    if born == "same date" and name in ("same characters", "same reading (homophone / variant)"):
+        return True
+    if born in NEAR_DATES and name == "same characters" and c.person.name_key:
+        return int(base.filter(name_key=c.person.name_key).count()) == 1
+    return False
+
+
 def link_subject(subject: Subject, persons: Any = None) -> Link:
     """Link an incoming subject to one local person, or say why not.
 
-    ``linked`` when exactly one candidate reaches :data:`CONFIDENT` and no other reaches
-    :data:`PLAUSIBLE`; ``review`` when some candidate is plausible or shares the ID number
+    ``linked`` when exactly one candidate reaches :data:`CONFIDENT`, no other reaches
+    :data:`PLAUSIBLE` and the link is firm (:func:`_firm`); ``review`` when some candidate
+    is plausible or shares the ID number
     (a near ID number is only ever a candidate: it links when name, sex and birth date
     carry it over the threshold); ``unmatched`` otherwise.
     """
@@ -390,7 +415,7 @@ def link_subject(subject: Subject, persons: Any = None) -> Link:
     listed = [c for c in scored if c.probability >= REVIEW_MIN_PROBABILITY
               or c.levels["id_number"] in ("same number", "same after 15 to 18 upgrade")]
     listed = listed[:REVIEW_CANDIDATES]
-    if len(plausible) == 1 and plausible[0].probability >= CONFIDENT:
+    if len(plausible) == 1 and plausible[0].probability >= CONFIDENT and _firm(plausible[0], base):
         return Link("linked", person=plausible[0].person, candidates=plausible)
     if len(plausible) > 1:
         return Link("review", candidates=listed, reason="several_candidates")
