@@ -95,7 +95,7 @@ def test_public_list_csv_and_pdf_show_masked_values_only(families, officers, tmp
 
 
 @pytest.mark.django_db
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(names=st.lists(st.lists(st.text(HAN, min_size=1, max_size=4), min_size=1, max_size=3).map("·".join),
                       min_size=1, max_size=3, unique=True))

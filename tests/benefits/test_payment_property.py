@@ -29,7 +29,7 @@ def _leave(admin, person, kind: str, day: date) -> None:
 
 
 @pytest.mark.django_db
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(families=st.lists(st.tuples(EVENTS, EVENTS), min_size=1, max_size=4))
 def test_no_one_gone_before_the_month_is_paid_for_it(families, county, actors, officers, tmp_path_factory):
