@@ -23,7 +23,8 @@ from ..conftest import VILLAGE_A1
 def _text(pdf: bytes) -> str:
     reader = PdfReader(io.BytesIO(pdf))
     assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=1)  # A4
-    return "".join(p.extract_text() for p in reader.pages).replace(" ", "")
+    assert len(reader.pages) == 1  # one sheet
+    return "".join("".join(p.extract_text().split()) for p in reader.pages)
 
 
 def _fonts(pdf: bytes) -> set[str]:
