@@ -230,3 +230,20 @@ def test_a_certificate_recorded_in_the_app_opens_the_only_child_reward(families,
     actions.do_end_certificate(a, cert, reason="证书注销")
     run2, _ = run_live("only_child_parents_reward", date(2025, 11, 1), actor=a)
     assert run2.decisions.get(person=mother).change == Change.ENDED
+
+
+def test_a_payee_gone_before_the_month_is_replaced_by_the_other_parent(county, actors, officers):
+    from popreg.registry import actions as registry
+
+    admin = actors["admin"]
+    mother = registry.do_register_birth(admin, name="母甲", sex="F", birth_date=date(1990, 1, 1),
+                                        registered_unit_code=VILLAGE_A1)
+    father = registry.do_register_birth(admin, name="父乙", sex="M", birth_date=date(1989, 1, 1),
+                                        registered_unit_code=VILLAGE_A1)
+    child = registry.do_register_birth(admin, name="子丙", sex="M", birth_date=date(2025, 1, 1),
+                                       registered_unit_code=VILLAGE_A1, mother=mother, father=father)
+    registry.do_register_death(admin, mother, death_date=date(2025, 9, 10))
+    run, _ = run_live(P, MONTH, actor=officers["fuli1"])
+    batch = approve_and_pay(P, MONTH, officers["fuli1"], officers["fuli2"], run)
+    line = batch.lines.get(person=child)
+    assert line.payee_id == father.pk and line.payee_name == "父乙"

@@ -559,6 +559,21 @@ def stop_date(person: Person) -> date | None:
     return ev.event_date if ev is not None else person.updated_at.date()
 
 
+def _other_parent(person: Person, gone: Person, month: date) -> Person | None:
+    """The other parent of ``person`` when the payee ``gone`` left the population before
+    ``month`` (a guardian's benefit paid to the mother goes to the father)."""
+    for pid in (person.mother_id, person.father_id):
+        if pid is None or pid == gone.pk:
+            continue
+        parent = Person.objects.filter(pk=pid).first()
+        if parent is None:
+            continue
+        left = stop_date(parent)
+        if left is None or left >= month:
+            return parent
+    return None
+
+
 def payable_runs(programme: str, month: date) -> list[EligibilityRun]:
     """The approved runs a month's payment file is made from: the latest approved run of
     each unit, units inside another listed unit left out."""
@@ -606,8 +621,12 @@ def do_make_payment_batch(actor: Actor, *, programme: str, month: date) -> Payme
                 skipped.append({"person": d.person_id, "reason": "left the population", "date": stop.isoformat()})
                 continue
             if payee_stop is not None and payee_stop < month:
-                skipped.append({"person": d.person_id, "reason": "payee left the population", "date": payee_stop.isoformat()})
-                continue
+                other = _other_parent(d.person, payee, month)
+                if other is None:
+                    skipped.append({"person": d.person_id, "reason": "payee left the population",
+                                    "date": payee_stop.isoformat()})
+                    continue
+                payee = other  # the child's other parent, still in the registry, is paid instead
             already.add(d.person_id)
             lines.append(PaymentLine(
                 batch=batch, payment_id=f"{batch.batch_no}-{len(lines) + 1:06d}", decision=d, person=d.person,
