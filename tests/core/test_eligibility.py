@@ -181,6 +181,16 @@ def test_dated_parameters_are_looked_up_for_the_month() -> None:
         evaluate(p, f, date(2003, 12, 5))
 
 
+def test_date_parameters_and_mismatched_kinds() -> None:
+    params = {"cutoff": {"label": LABEL, "unit": "date", "values": [{"from": "2000-01-01", "value": "2016-01-01", "reference": "r"}]}}
+    f = facts(issued=pd.to_datetime(pd.Series(["2015-12-31", "2016-01-01"])).astype("datetime64[s]"), n=[1, 2])
+    assert states(programme(cond(fact="issued", op="<", value={"param": "cutoff"}), parameters=params), f) == [PASSED, FAILED]
+    with pytest.raises(RuleError, match="cannot compare date with number"):
+        states(programme(cond(fact="issued", op="<", value=3)), f)
+    with pytest.raises(RuleError, match="cannot compare number with text"):
+        states(programme(cond(fact="n", op="in", value=["a"])), f)
+
+
 def test_amount_case_and_unknown_amount() -> None:
     doc = programme(
         cond(fact="x", op="==", value=1),

@@ -532,7 +532,11 @@ def _value(ctx: _Context, node: Any) -> _Column | _Scalar:
     if isinstance(node, list):
         return _Scalar("list", [_value(ctx, v) for v in node])
     if "param" in node:
-        return _value(ctx, ctx.params[node["param"]].at(ctx.month_start))
+        param = ctx.params[node["param"]]
+        value = param.at(ctx.month_start)
+        if param.unit == "date" and isinstance(value, str):
+            return _Scalar("date", np.datetime64(date.fromisoformat(value), "D"))
+        return _value(ctx, value)
     if "fact" in node:
         col = _fact(ctx, node)
         shift = [node.get(k, 0) for k in ("add_years", "add_months", "add_days")]
@@ -581,6 +585,21 @@ def _fact(ctx: _Context, node: Mapping[str, Any]) -> _Column:
         age = age_years_on(birth.values, on_values)
         return _Column("num", age, np.isnan(age))
     return _column(ctx, str(name))
+
+
+_KIND_GROUP = {"num": "number", "date": "date", "text": "text", "cat": "text"}
+
+
+def _check_kinds(name: str, col: _Column, v: _Column | _Scalar) -> None:
+    kinds = {_KIND_GROUP.get(col.kind)}
+    if isinstance(v, _Scalar) and v.kind == "list":
+        kinds |= {_KIND_GROUP.get(m.kind) for m in v.value if isinstance(m, _Scalar) and m.value is not None}
+    elif isinstance(v, _Column) or v.value is not None:
+        kinds.add(_KIND_GROUP.get(v.kind))
+    # text compared with text categories, numbers with numbers, dates with dates
+    if len(kinds) > 1:
+        raise RuleError(f"fact {name}", f"不能比较{'、'.join(sorted(str(k) for k in kinds))}",
+                        f"cannot compare {' with '.join(sorted(str(k) for k in kinds))}")
 
 
 def _compare(col: _Column, op: str, v: _Column | _Scalar) -> tuple[BoolArray, BoolArray]:
@@ -666,6 +685,7 @@ def _condition(ctx: _Context, node: Mapping[str, Any]) -> State:
         hit = col.missing if op == "is_null" else ~col.missing
         return np.where(hit, PASSED, FAILED).astype(np.int8)
     v = _value(ctx, node["value"])
+    _check_kinds(str(node["fact"]), col, v)
     res, missing = _compare(col, op, v)
     out = np.where(res, PASSED, FAILED).astype(np.int8)
     out[missing] = _MISSING_STATE[node.get("missing", "unknown")]
