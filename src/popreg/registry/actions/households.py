@@ -201,6 +201,16 @@ def _move_members(
     return moved
 
 
+def _date(value: Any, field: str, label_zh: str, label_en: str) -> date:
+    """The date of a household action (today when not given), checked like every event
+    date; the English message names the date in words, not the field."""
+    try:
+        return check_date(value or today(), field, label_zh)
+    except RegistryError as err:
+        en = err.message_en.replace(field, label_en, 1)
+        raise RegistryError(err.message_zh, en[:1].upper() + en[1:], field) from None
+
+
 def _reason(raw: str) -> str:
     return (raw or "").strip()[:200]
 
@@ -291,7 +301,7 @@ def do_split_household(
     if rest_pk is not None and rest_pk not in {p.pk for p in staying}:
         errors.add("原户的新户主必须是留在原户的在户成员", "the old household's new head must be a member who stays",
                    "remaining_head")
-    when = errors.check(check_date, split_date or today(), "split_date", "分户日期")
+    when = errors.check(_date, split_date, "split_date", "分户日期", "the date of the split")
     errors.raise_any()
     reason = _reason(reason) or "分户"
     new = Household.objects.create(household_no=next_household_no(), unit=hh.unit, kind=Household.Kind.FAMILY,
@@ -361,7 +371,7 @@ def do_merge_households(
                 except RegistryError as err:
                     err.field = "other_household"
                     errors.errors.append(err)
-    when = errors.check(check_date, merge_date or today(), "merge_date", "合户日期")
+    when = errors.check(_date, merge_date, "merge_date", "合户日期", "the date of the merge")
     if hh.head_id is None or not Person.objects.filter(pk=hh.head_id, household=hh, status__in=PRESENT).exists():
         errors.add("本户没有在户的户主，请先变更户主再合户",
                    "this household has no head who lives here: change the head before merging", "household")
@@ -434,7 +444,7 @@ def do_dissolve_household(
                    "只能注销没有在户成员的户；请先将成员迁出、分户或合户",
                    "the household still has members who live here; only a household without them can be "
                    "dissolved (move them out, split or merge first)", "household")
-    when = errors.check(check_date, dissolve_date or today(), "dissolve_date", "销户日期")
+    when = errors.check(_date, dissolve_date, "dissolve_date", "销户日期", "the date of dissolution")
     errors.raise_any()
     before = household_state(hh)
     hh.dissolved_on = when
