@@ -133,3 +133,15 @@ def test_reproduce_page_and_home_card(client, families, officers, users):
     assert 'id="benefits-figures"' not in client.get("/").content.decode()
     assert client.get(f"/benefits/runs/{run.pk}/").status_code == 404  # outside the village's jurisdiction
     assert client.get("/benefits/").status_code == 403
+
+
+def test_all_programmes_in_one_job_share_one_snapshot(client, families, officers):
+    from popreg.benefits.programmes import CODES
+
+    client.force_login(officers["fuli1_user"])
+    r = client.post("/benefits/", {"programme": "all", "month": "2025-10"})
+    assert r.status_code == 302
+    runs = list(EligibilityRun.objects.order_by("id"))
+    assert [r.programme for r in runs] == list(CODES)
+    assert len({r.snapshot_sha256 for r in runs}) == 1
+    assert runs[0].eligible_count == 3

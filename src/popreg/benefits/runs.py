@@ -106,12 +106,6 @@ def _units(snapshot: Path, prefix: str = "") -> dict[int, str]:
     return dict(zip(persons["person_id"].astype(int), code, strict=True))
 
 
-def snapshot_checksum(snapshot: Path) -> str:
-    """The SHA-256 of the snapshot's persons table, from its manifest."""
-    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
-    return str(manifest.get("checksums", {}).get("persons.parquet", ""))
-
-
 def run_live(programme: str, month: date, unit_code: str | None = None, actor: Actor | None = None,
              progress: Any = None, applying: Any = None,
              on_recorded: Any = None) -> tuple[EligibilityRun, Any]:
@@ -119,7 +113,17 @@ def run_live(programme: str, month: date, unit_code: str | None = None, actor: A
     run (over ``unit_code``, default the county), its arrears and overpayments.
 
     ``progress(done, total, stage, **values)`` reports; ``applying()`` (a job's) wraps the
-    writes, which happen in one transaction either way."""
+    writes, which happen in one transaction either way; ``on_recorded(run)`` is called
+    inside it."""
+    return run_programmes([programme], month, unit_code, actor, progress=progress, applying=applying,
+                          on_recorded=on_recorded)[0]
+
+
+def run_programmes(programmes: list[str], month: date, unit_code: str | None = None, actor: Actor | None = None,
+                   progress: Any = None, applying: Any = None,
+                   on_recorded: Any = None) -> list[tuple[EligibilityRun, Any]]:
+    """:func:`run_live` for several programmes over one snapshot of the registry (written
+    once: the longest step), each recorded as its own run."""
     from popreg.registry.snapshot import write_registry_snapshot
 
     actor = actor or system_actor("benefits")
@@ -131,35 +135,46 @@ def run_live(programme: str, month: date, unit_code: str | None = None, actor: A
         unit_code = county.code
     actor.require(Permission.PREPARE_BENEFITS, unit_code)
     step = progress or (lambda *a, **k: None)
+    total = 2 + 2 * len(programmes)
     family = export_family_facts()
     root = store_root()
     (root / "snapshots").mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=root / "snapshots"))
+    results = []
     try:
-        step(0, 4, "snapshot")
+        step(0, total, "snapshot")
         write_registry_snapshot(tmp)
-        step(1, 4, "evaluating", month=actions.month_label(month))
-        result = _evaluate(programme, month, tmp, family)
-        snap = keep_inputs(tmp, family, result)
+        snap = tmp
+        for i, programme in enumerate(programmes):
+            step(1 + i, total, "evaluating", month=actions.month_label(month))
+            results.append(_evaluate(programme, month, snap, family))
+        snap = keep_inputs(tmp, family, results[0])
+        for result in results[1:]:
+            keep_inputs(snap, family, result)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    frame = result.decisions
-    rows = _rows(frame)
     unit = AdminUnit.objects.filter(code=unit_code).first()
     units = _units(snap, unit.prefix if unit is not None else "")
-    step(2, 4, "recording")
+    out = []
+    done = 1 + len(programmes)
     with (applying or transaction.atomic)():
-        run = actions.do_record_run(
-            actor, programme=programme, month=month, unit_code=unit_code,
-            rules_version=str(result.rules_version), snapshot_sha256=str(result.snapshot_sha256),
-            family_sha256=str(result.family_sha256), conditions=list(result.condition_ids), rows=rows, units=units,
-        )
-        back = look_back(programme, run, snap, family)
-        actions.do_list_recoveries(actor, programme=programme, run=run, rows=back)
-        step(3, 4, "done", eligible=run.eligible_count, considered=run.considered)
+        for programme, result in zip(programmes, results, strict=True):
+            step(done, total, "recording")
+            done += 1
+            run = actions.do_record_run(
+                actor, programme=programme, month=month, unit_code=unit_code,
+                rules_version=str(result.rules_version), snapshot_sha256=str(result.snapshot_sha256),
+                family_sha256=str(result.family_sha256), conditions=list(result.condition_ids),
+                rows=_rows(result.decisions), units=units,
+            )
+            back = look_back(programme, run, snap, family)
+            actions.do_list_recoveries(actor, programme=programme, run=run, rows=back)
+            out.append((run, result))
+        step(total, total, "done", eligible=sum(r.eligible_count for r, _ in out),
+             considered=sum(r.considered for r, _ in out))
         if on_recorded is not None:
-            on_recorded(run)
-    return run, result
+            on_recorded(out[0][0] if len(out) == 1 else None)
+    return out
 
 
 # ------------------------------------------------------------------ reproducing a run
@@ -306,18 +321,25 @@ RUN_STAGES: dict[str, str] = {
 
 
 def run_eligibility_job(ctx: runner.JobContext) -> None:
-    """The ``benefits_eligibility`` job: :func:`run_live` for the page."""
+    """The ``benefits_eligibility`` job: :func:`run_live` for the page (``programme`` may be
+    ``all``: every shipped programme over one snapshot)."""
     from django.urls import reverse
+
+    from popreg.benefits.programmes import CODES
 
     p = ctx.params
     month = actions.parse_month(p["month"])
+    programmes = list(CODES) if p["programme"] == "all" else [p["programme"]]
 
-    def recorded(run: EligibilityRun) -> None:
-        ctx.set_result(url=reverse("benefits:run", args=[run.pk]),
-                       data={"run": run.pk, "eligible": run.eligible_count, "total_yuan": str(run.total_yuan)})
+    def recorded(run: EligibilityRun | None) -> None:
+        if run is None:
+            ctx.set_result(url=reverse("benefits:index"), data={"programmes": programmes})
+        else:
+            ctx.set_result(url=reverse("benefits:run", args=[run.pk]),
+                           data={"run": run.pk, "eligible": run.eligible_count, "total_yuan": str(run.total_yuan)})
 
-    run_live(p["programme"], month, p.get("unit") or None, ctx.actor, progress=ctx.progress,
-             applying=ctx.applying, on_recorded=recorded)
+    run_programmes(programmes, month, p.get("unit") or None, ctx.actor, progress=ctx.progress,
+                   applying=ctx.applying, on_recorded=recorded)
 
 
 ELIGIBILITY_JOB = runner.register(runner.JobKind(

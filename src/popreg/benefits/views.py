@@ -131,7 +131,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         _require(actor, Permission.PREPARE_BENEFITS)
         programme = request.POST.get("programme", "")
         try:
-            if programme not in CODES:
+            if programme not in CODES and programme != "all":
                 raise actions.BenefitsError("请选择补助项目", "choose a programme", "programme")
             month = actions.parse_month(request.POST.get("month", ""))
             unit = request.POST.get("unit") or actor.unit_code or ""
