@@ -159,3 +159,34 @@ def test_verification_page(people, actors, client):
     assert certificates.verify(cert.serial, code) is None
     check_bilingual(client, "/certificates/verify/", ["Verify a certificate", "Verification code"],
                     ["证明核验", "验证码"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_prints_take_distinct_serials(people, actors):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("real concurrent transactions need PostgreSQL (SQLite in memory shares one connection)")
+    threads, start, outcome = 4, threading.Barrier(4), []
+
+    def issue() -> None:
+        try:
+            start.wait()
+            cert, _pdf = certificates.print_certificate(actors["clerk_a1"], people["mother"], kind="registration",
+                                                        respond=False)
+            outcome.append(cert.serial)
+        except Exception as exc:  # noqa: BLE001 - every outcome is asserted below
+            outcome.append(exc)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=issue) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    year = Certificate.objects.values_list("year", flat=True).first()
+    assert sorted(outcome) == [f"{year}-{n:06d}" for n in range(1, threads + 1)], outcome
+    assert AuditRecord.objects.filter(action="print_certificate").count() == threads
