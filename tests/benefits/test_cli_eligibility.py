@@ -114,3 +114,36 @@ def test_without_a_snapshot_the_live_registry_is_evaluated_and_the_run_recorded(
     run_ = EligibilityRun.objects.get(programme="childcare_subsidy", month=date(2025, 10, 1))
     assert run_.eligible_count == 3
     assert f"run {run_.pk} recorded" in said
+
+
+@pytest.mark.django_db
+def test_payments_and_disclosure_contract(families, officers, tmp_path: Path) -> None:
+    """The three contract commands in turn: eligibility (run recorded), disclosure of a
+    village's public list, and the payment file once the run is disclosed and approved."""
+    from popreg.benefits.models import EligibilityRun
+
+    from ..conftest import VILLAGE_A1
+    from .conftest import disclose
+
+    run("eligibility", "--programme", "childcare_subsidy", "--month", "2025-10", "--out", str(tmp_path / "e.csv"))
+    elig = EligibilityRun.objects.get(programme="childcare_subsidy", month=date(2025, 10, 1))
+    out_dir = tmp_path / "a1"
+    said = run("disclosure", "--programme", "childcare_subsidy", "--month", "2025-10", "--unit", VILLAGE_A1, "--out", str(out_dir))
+    assert (out_dir / "notice.pdf").read_bytes().startswith(b"%PDF")
+    listed = (out_dir / "list.csv").read_text(encoding="utf-8-sig")
+    assert "张*伟" in listed and "张小伟" not in listed  # masked names only
+    assert "notice.pdf" in said
+    # Payment cannot start before the county level has closed and the run is approved.
+    with pytest.raises(CommandError) as refused:
+        run("payments", "--programme", "childcare_subsidy", "--month", "2025-10", "--out", str(tmp_path / "p.csv"))
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in str(refused.value))
+    from popreg.benefits import actions
+
+    disclose(elig, officers["fuli1"])
+    actions.do_approve_run(officers["fuli2"], elig)
+    said = run("payments", "--programme", "childcare_subsidy", "--month", "2025-10", "--out", str(tmp_path / "p.csv"))
+    assert "(3 lines, 900" in said
+    with (tmp_path / "p.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:2] == ["record_type", "payment_id"]
+    assert [r[0] for r in rows[1:] if r] == ["H", "D", "D", "D"]  # the batch header, then one line per child

@@ -143,7 +143,8 @@ class Command(BaseCommand):
                         "--certificates/--disabilities go with --snapshot only (the registry holds its own family facts)"
                     )
                 run_live = self._run_live()
-                run, result = run_live(programme=opts["programme"], month=month, unit_code=None)
+                with _refusals():
+                    run, result = run_live(programme=opts["programme"], month=month, unit_code=None)
                 run_note = f"; run {getattr(run, 'pk', run)} recorded"
         except RuleError as exc:
             raise CommandError(f"--programme {opts['programme']} --month {opts['month']}: {exc}") from None
@@ -171,8 +172,12 @@ class Command(BaseCommand):
             from popreg.benefits.payments import write_payment_file
         except ImportError:
             raise CommandError("发放文件尚不可用 / the payment file is not available yet") from None
-        result = write_payment_file(opts["programme"], month, Path(opts["out"]))
-        self.stdout.write(f"发放文件已写入 / payment file written: {opts['out']} {result if result is not None else ''}".rstrip())
+        with _refusals():
+            result = write_payment_file(opts["programme"], month, Path(opts["out"]))
+        said = f"发放文件已写入 / payment file written: {opts['out']}"
+        if isinstance(result, dict) and {"lines", "total_yuan"} <= result.keys():
+            said += f" ({result['lines']} lines, {result['total_yuan']} yuan)"
+        self.stdout.write(said)
 
     def _disclosure(self, opts: dict[str, Any], month: date) -> None:
         try:
@@ -180,6 +185,20 @@ class Command(BaseCommand):
         except ImportError:
             raise CommandError("公示文件尚不可用 / the public list is not available yet") from None
         out_dir = Path(opts["out"])
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_disclosure(opts["programme"], month, opts["unit"], out_dir)
+        with _refusals():
+            write_disclosure(opts["programme"], month, opts["unit"], out_dir)
         self.stdout.write(f"公示已写入 / public list written: {out_dir / 'notice.pdf'}, {out_dir / 'list.csv'}")
+
+
+class _refusals:
+    """A write the benefits app refuses (no approved run, no recorded run...) becomes a
+    command error with its Chinese and English message, not a traceback."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        from popreg.registry.errors import RegistryError
+
+        if exc is not None and isinstance(exc, RegistryError):
+            raise CommandError(str(exc)) from None
