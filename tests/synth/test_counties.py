@@ -262,6 +262,9 @@ def test_command(tmp_path, capsys):
             call_command("synth", "--seed", "3", "--counties", bad, "--out", str(tmp_path / f"c{bad}"))
     with pytest.raises(CommandError, match="不为空"):
         call_command("synth", "--seed", "3", "--counties", "2", "--persons", "1000", "--out", str(out))
+    with pytest.raises(CommandError, match="at most 2,000,000"):
+        call_command("synth", "--seed", "3", "--counties", "3", "--persons", "700000", "--out", str(tmp_path / "big"))
+    assert not (tmp_path / "big").exists()
 
 
 def test_counties_option_is_documented():

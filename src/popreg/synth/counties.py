@@ -39,9 +39,12 @@ from popreg.synth import ids
 from popreg.synth import names as nm
 from popreg.synth.generator import DEFAULT_REFERENCE, ROW_GROUP, County, generate
 from popreg.synth.output import PERSON_SCHEMA
-from popreg.synth.plan import COUNTY_CODE, COUNTY_NAME
+from popreg.synth.plan import COUNTY_CODE, COUNTY_NAME, DEFAULT_PERSONS
 
 MAX_COUNTIES = 20
+#: Most registered people of all counties together: sharing holds every county's persons in
+#: memory (two default counties, 314,000 people, peak at about 850 MiB).
+MAX_TOTAL_PERSONS = 2_000_000
 #: The three 县 of 太原市 (Taiyuan), neighbours, all codes that never changed; further
 #: counties are the other never-changed 县 codes in code order (山西 first, where it has any).
 NEIGHBOURS = (COUNTY_CODE, "140121", "140123")
@@ -276,6 +279,13 @@ def generate_counties(out_dir: str | Path, seed: int, counties: int, persons: in
     Returns a summary: county codes, migrants per (registered, residence) pair, noise counts.
     """
     chosen = county_list(counties)
+    total = counties * (DEFAULT_PERSONS if persons is None else persons)
+    if total > MAX_TOTAL_PERSONS:
+        raise ValueError(
+            f"--counties {counties} × --persons {persons or DEFAULT_PERSONS}: 共 {total:,} 人，多县合成最多 "
+            f"{MAX_TOTAL_PERSONS:,} 人，请减少县数或每县人数 / {total:,} persons in all; a multi-county run "
+            f"takes at most {MAX_TOTAL_PERSONS:,}: give fewer counties or fewer persons per county"
+        )
     codes = frozenset(code for code, _ in chosen)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)

@@ -69,8 +69,11 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--counties {counties}: 请给 2 到 {MAX_COUNTIES} 个县 / give 2 to {MAX_COUNTIES} counties"
                 )
-            summary = generate_counties(out, seed=options["seed"], counties=counties, persons=persons,
-                                        reference=moment, progress=self.stderr)
+            try:
+                summary = generate_counties(out, seed=options["seed"], counties=counties, persons=persons,
+                                            reference=moment, progress=self.stderr)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             pairs = ", ".join(f"{pair.replace('>', ' → ')} {n:,}" for pair, n in summary["migrants"].items())
             self.stdout.write(
                 f"{counties} 个县已写入 / {counties} counties written to {out}: "
