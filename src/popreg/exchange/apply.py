@@ -329,30 +329,35 @@ def _prefix(field: str, key: str) -> Q:
     return Q(**{f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
 
 
-def _candidate_ids(subject: Subject, prepared: _Prepared, base: Any) -> list[int]:
+def _candidates(subject: Subject, prepared: _Prepared, base: Any) -> list[Person]:
     """The engine's blocking rules (docs/linkage.md) for one record, each as a query one
-    index serves (an OR of them would scan the table): same ID number; same region and
-    birth date in the ID (covers the same first 17 characters: a wrong check character or
-    a typo in the sequence, and brings twins and namesakes in, to be scored apart); same
-    pinyin key with the same birth year or month-day (ID missing or mistyped; traditional
-    forms and homophones share the key); same name in the same village."""
-    ids: set[int] = set()
+    index serves (an OR of them would scan the table): same region and birth date in the
+    ID (covers the same number and the same first 17 characters: a wrong check character
+    or a typo in the sequence, and brings twins and namesakes in, to be scored apart); a
+    legacy or malformed number as written; same pinyin key with the same birth year or
+    month-day (ID missing or mistyped; traditional forms and homophones share the key);
+    same name in the same village."""
+    found: dict[int, Person] = {}
+    rows = base.select_related("registered_unit")
+    queries = []
     if prepared.id18:  # the range holds the number itself too
-        ids.update(base.filter(_prefix("id_number", prepared.id18[:14]))
-                   .values_list("id", flat=True)[:MAX_SCORED])
-    if prepared.id_norm and prepared.id_norm != prepared.id18:  # a legacy or malformed number
-        ids.update(base.filter(id_number=prepared.id_norm).values_list("id", flat=True)[:MAX_SCORED])
+        queries.append(rows.filter(_prefix("id_number", prepared.id18[:14])))
+    if prepared.id_norm and prepared.id_norm != prepared.id18:
+        queries.append(rows.filter(id_number=prepared.id_norm))
     if prepared.name_norm:
-        key = names.pinyin_key(prepared.name_norm)
-        rows = base.filter(name_pinyin=key).values_list("id", "birth_date")[: MAX_SCORED * 5]
+        same_key = rows.filter(name_pinyin=names.pinyin_key(prepared.name_norm))
         b = subject.birth_date
-        for pk, born in rows:
-            if b is None or born is None or born.year == b.year or (born.month, born.day) == (b.month, b.day):
-                ids.add(pk)
+        if b is not None:  # evaluated on the rows of the name_pinyin index only
+            same_key = same_key.filter(Q(birth_date__range=(date(b.year, 1, 1), date(b.year, 12, 31)))
+                                       | Q(birth_date__month=b.month, birth_date__day=b.day)
+                                       | Q(birth_date__isnull=True))
+        queries.append(same_key)
         if subject.village_code:
-            ids.update(base.filter(name_key=prepared.name_norm, registered_unit_id=subject.village_code)
-                       .values_list("id", flat=True)[:MAX_SCORED])
-    return sorted(ids)[:MAX_SCORED]
+            queries.append(rows.filter(name_key=prepared.name_norm, registered_unit_id=subject.village_code))
+    for q in queries:
+        for p in q.order_by()[:MAX_SCORED]:
+            found.setdefault(p.pk, p)
+    return [found[k] for k in sorted(found)[:MAX_SCORED]]
 
 
 def score_candidates(subject: Subject, persons: Iterable[Person]) -> list[Candidate]:
@@ -408,8 +413,7 @@ def link_subject(subject: Subject, persons: Any = None) -> Link:
     if not (prepared.id_norm or prepared.name_norm):
         return Link("unmatched", reason="no_identity")
     base = linkable_persons() if persons is None else persons
-    ids = _candidate_ids(subject, prepared, base)
-    found = list(Person.objects.filter(pk__in=ids).select_related("registered_unit").order_by("id")) if ids else []
+    found = _candidates(subject, prepared, base)
     scored = score_candidates(subject, found)
     plausible = [c for c in scored if c.probability >= PLAUSIBLE]
     listed = [c for c in scored if c.probability >= REVIEW_MIN_PROBABILITY
