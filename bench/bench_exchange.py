@@ -12,10 +12,10 @@ that only records receipt (so the semantics of the messages are not measured).
   B verifies, de-duplicates, checks staleness, applies, answers a signed ack, A verifies
   the ack and marks the message acknowledged.  Timed inside A from the first POST to the
   last acknowledgement (the process start is not counted).
-* **HTTP, baseline**: the same payloads (new ids) as unsigned JSON POSTs over the same
-  keep-alive connection to a plain endpoint of the same server, which parses the JSON,
-  stores an inbox row and calls the same handler, and answers a JSON ack; A writes one
-  row per answer, as delivery does.
+* **HTTP, baseline**: the same payloads (new ids) as unsigned JSON POSTs over one
+  keep-alive connection to a plain Django view of the same server (same middleware), which
+  parses the JSON, stores an inbox row and calls the same handler in one transaction, and
+  answers a JSON ack; A writes one row per answer, as delivery does.
 * **Bundle, signed**: N new notifications: A exports a bundle, B imports it (verify the
   bundle and each message, take each in, queue its ack), B exports its acks, A imports
   them.  Each step timed inside its process; end to end = the sum.
@@ -47,43 +47,47 @@ PLAIN_PATH = "/bench/plain/"
 # --------------------------------------------------------------------------- the server (B)
 
 if os.environ.get("BENCH_EXCHANGE_SERVER") == "1":
+    # The receiver: the site's URL map plus the baseline's plain endpoint (this module is
+    # the URL configuration), both through the same Django stack and middleware.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "popreg.web.settings")
+    import django
+    from django.conf import settings as _settings
+
+    django.setup()
+    _settings.ROOT_URLCONF = "bench_exchange"
     from django.core.wsgi import get_wsgi_application
-
-    _django_app = get_wsgi_application()
-
-    def _record(actor, message):  # noqa: ANN001 - the handler signature
-        from popreg.exchange.handlers import Outcome
-
-        with open(os.environ["BENCH_LOG"], "a", encoding="ascii") as fh:
-            fh.write(message.message_id + "\n")
-        return Outcome("applied", {})
+    from django.db import transaction as _transaction
+    from django.http import HttpResponse as _HttpResponse
+    from django.urls import include as _include
+    from django.urls import path as _path
+    from django.views.decorators.csrf import csrf_exempt as _csrf_exempt
 
     from popreg.exchange import handlers as _handlers
+    from popreg.exchange.handlers import Outcome as _Outcome
+    from popreg.exchange.models import InboxMessage as _InboxMessage
+
+    def _record(actor, message):  # noqa: ANN001 - the handler signature
+        with open(os.environ["BENCH_LOG"], "a", encoding="ascii") as fh:
+            fh.write(message.message_id + "\n")
+        return _Outcome("applied", {})
 
     _handlers.register("migrant_registered", _record)
 
-    def application(environ, start_response):  # noqa: ANN001, ANN201 - WSGI
-        if environ.get("PATH_INFO") != PLAIN_PATH:
-            return _django_app(environ, start_response)
-        from django.db import close_old_connections, transaction
-
-        from popreg.exchange.models import InboxMessage
-
-        close_old_connections()
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        obj = json.loads(environ["wsgi.input"].read(size))
-        with transaction.atomic():
-            row = InboxMessage.objects.create(
+    @_csrf_exempt
+    def _plain(request):  # noqa: ANN001, ANN202 - a view
+        obj = json.loads(request.body)
+        with _transaction.atomic():
+            row = _InboxMessage.objects.create(
                 message_id=obj["id"], sender=obj["sender"], recipient=obj["recipient"], type=obj["type"],
                 subject=obj["subject"], payload=obj["payload"], status="received",
             )  # fmt: skip
-            outcome = _record(None, row)
-            row.status = outcome.status
+            row.status = _record(None, row).status
             row.save(update_fields=["status"])
-        body = json.dumps({"in_reply_to": obj["id"], "status": "applied"}).encode()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+        return _HttpResponse(json.dumps({"in_reply_to": obj["id"], "status": "applied"}),
+                             content_type="application/json")  # fmt: skip
+
+    urlpatterns = [_path(PLAIN_PATH.strip("/") + "/", _plain), _path("", _include("popreg.web.urls"))]
+    application = get_wsgi_application()
 
 
 # --------------------------------------------------------------------------- child steps

@@ -54,12 +54,14 @@ def message_of(row: OutboxMessage, sender: str) -> Message:
     )
 
 
-def ensure_token(row: OutboxMessage) -> str:
-    """The message's signed token, made (and stored) on first use."""
+def ensure_token(row: OutboxMessage, *, store: bool = True) -> str:
+    """The message's signed token, made on first use and stored (``store=False``: the
+    caller stores it with the outcome of the attempt, in the same UPDATE)."""
     if not row.token:
         key, kid = signing_key()
         row.token = crypto.sign_json(key, message_of(row, local_code()).as_json(), kid=kid)
-        OutboxMessage.objects.filter(pk=row.pk).update(token=row.token)
+        if store:
+            OutboxMessage.objects.filter(pk=row.pk).update(token=row.token)
     return row.token
 
 
@@ -156,13 +158,13 @@ def _retry(row: OutboxMessage, error: str, now: Any, report: DeliveryReport) -> 
     attempts = row.attempts + 1
     if attempts >= settings.POPREG_EXCHANGE_MAX_ATTEMPTS:
         OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.FAILED, attempts=attempts, last_attempt_at=now,
+            status=OutboxStatus.FAILED, attempts=attempts, last_attempt_at=now, token=row.token,
             last_error=f"{error}（已重试 {attempts} 次，放弃） / {error} (gave up after {attempts} attempts)",
         )  # fmt: skip
         report.failed += 1
         return
     OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
-        attempts=attempts, last_attempt_at=now, next_attempt_at=now + backoff(attempts), last_error=error,
+        attempts=attempts, last_attempt_at=now, next_attempt_at=now + backoff(attempts), last_error=error, token=row.token,
     )  # fmt: skip
     report.retry += 1
 
@@ -191,7 +193,7 @@ def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, repo
         )  # fmt: skip
         report.failed += 1
         return True
-    token = ensure_token(row)
+    token = ensure_token(row, store=False)  # stored below with the attempt's outcome
     try:
         status, body = conns.post(peer.inbox_url, token.encode("ascii"))
     except (OSError, http.client.HTTPException) as exc:
@@ -204,14 +206,14 @@ def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, repo
             _retry(row, f"{exc.message_zh} / {exc.message_en}", now, report)
             return True
         OutboxMessage.objects.filter(pk=row.pk).exclude(status=OutboxStatus.ACKED).update(
-            status=OutboxStatus.ACKED, attempts=row.attempts + 1, last_attempt_at=now,
+            status=OutboxStatus.ACKED, attempts=row.attempts + 1, last_attempt_at=now, token=row.token,
             sent_at=row.sent_at or now, acked_at=now, ack_status=str(ack.get("status", ""))[:12],
             ack_detail=ack, last_error="",
         )  # fmt: skip
         report.acked += 1
     elif status in (400, 403, 409, 422):
         OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.FAILED, attempts=row.attempts + 1, last_attempt_at=now,
+            status=OutboxStatus.FAILED, attempts=row.attempts + 1, last_attempt_at=now, token=row.token,
             sent_at=row.sent_at or now, last_error=_refusal_text(body, status),
         )  # fmt: skip
         report.failed += 1
