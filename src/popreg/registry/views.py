@@ -345,17 +345,7 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse |
                            full_id=request_full_id(request), reason=request_reason(request))
 
 
-@with_actor
-def household_detail(request: HttpRequest, actor: Actor, number: str) -> HttpResponse:
-    hh = get_object_or_404(
-        scope_households(Household.objects.select_related("unit", "head"), actor), household_no=number
-    )
-    members = list(scope_persons(hh.members.all(), actor).order_by("birth_date", "id"))
-    for p in members:
-        p.masked_id = mask_id(p.id_number)  # type: ignore[attr-defined]
-    return render(request, "registry/household_detail.html", base_context(
-        actor, household=hh, members=members, crumbs=_breadcrumbs(actor, hh.unit) + [hh.unit],
-    ))
+# The household page and its upkeep forms: popreg.registry.views_households.
 
 
 def _unit_names(codes: set[str]) -> dict[str, str]:
