@@ -67,6 +67,7 @@ def test_pages_bilingual_and_id_masked(client, users, peer, remote, recording_ha
     row = InboxMessage.objects.get(status=InboxStatus.APPLIED)
     page = client.get(f"/exchange/received/{row.pk}/").content.decode()
     assert mask_id(ID) in page and ID not in page
+    assert "居住地单位代码" in page and "residence_unit" not in page and "id_number" not in page
     page = client.get(f"/exchange/outbox/{out.pk}/").content.decode()
     assert mask_id(ID) in page and ID not in page
     # filters narrow the lists

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -176,21 +177,47 @@ def _query(chosen: dict[str, str]) -> str:
     return urlencode(chosen)
 
 
+#: Labels of the fields messages carry (English msgids); others show as "Other detail".
+FIELD_LABELS = {
+    "id_number": gettext_lazy("ID number"), "name": gettext_lazy("Name"), "sex": gettext_lazy("Sex"),
+    "birth_date": gettext_lazy("Date of birth"), "residence_unit": gettext_lazy("Unit of residence (code)"),
+    "residence_unit_name": gettext_lazy("Unit of residence"), "registered_unit": gettext_lazy("Unit of registration (code)"),
+    "registered_unit_name": gettext_lazy("Unit of registration"), "origin_code": gettext_lazy("Place of origin (code)"),
+    "arrival_date": gettext_lazy("Arrival date"), "reason": gettext_lazy("Reason for moving"), "employer": gettext_lazy("Employer"),
+    "contact": gettext_lazy("Contact"), "ref": gettext_lazy("Reference"), "your_ref": gettext_lazy("Their reference"),
+    "status": gettext_lazy("Outcome"), "first_status": gettext_lazy("Outcome when first received"),
+    "left_on": gettext_lazy("Left on"), "permit_number": gettext_lazy("Residence permit number"),
+    "issued_on": gettext_lazy("Issued on"), "expires_on": gettext_lazy("Expires on"), "person_id": gettext_lazy("Person no."),
+    "reply": gettext_lazy("Reply"), "reply_id": gettext_lazy("Reply message"), "confirmed_on": gettext_lazy("Confirmed on"),
+    "residence_type": gettext_lazy("Residence type"), "corrected": gettext_lazy("Corrected fields"),
+    "candidates": gettext_lazy("Candidates"), "probability": gettext_lazy("Match probability"),
+    "destination": gettext_lazy("Destination"), "seq": gettext_lazy("Sequence number"), "step": gettext_lazy("Step"),
+}  # fmt: skip
+
+
+def _label(key: str) -> str:
+    label = FIELD_LABELS.get(key)
+    return str(label) if label is not None else _("Other detail")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "—" if value is None or value == "" else str(value)
+
+
 def _subject_rows(subject: dict[str, Any]) -> list[tuple[str, str]]:
     """Subject fields for display: the ID number masked (a full number is read on the
     person's page, where the read is audited)."""
     rows = []
     for key, value in (subject or {}).items():
-        text = mask_id(str(value)) if key == "id_number" and value else str(value)
-        rows.append((key, text))
+        text = mask_id(str(value)) if key == "id_number" and value else _value(value)
+        rows.append((_label(key), text))
     return rows
 
 
 def _payload_rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
-        (k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v))
-        for k, v in (payload or {}).items()
-    ]
+    return [(_label(k), _value(v)) for k, v in (payload or {}).items()]
 
 
 @with_actor
