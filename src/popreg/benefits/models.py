@@ -182,9 +182,9 @@ class Application(models.Model):
 
 
 class DisclosureLevel(models.TextChoices):
-    VILLAGE = "village", _("Village")
-    TOWNSHIP = "township", _("Township")
-    COUNTY = "county", _("County")
+    VILLAGE = "village", _("Village level")
+    TOWNSHIP = "township", _("Township level")
+    COUNTY = "county", _("County level")
 
 
 #: The order in which a list is published (三级三公示).
@@ -209,7 +209,7 @@ class Disclosure(models.Model):
 
 
 class ObjectionStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", _("Waiting to be resolved")
     UPHELD = "upheld", _("Upheld: taken off the list")
     DISMISSED = "dismissed", _("Dismissed: stays on the list")
 
@@ -286,7 +286,7 @@ class RecoveryKind(models.TextChoices):
 
 
 class RecoveryStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", _("To be settled")
     SETTLED = "settled", _("Settled")
 
 
