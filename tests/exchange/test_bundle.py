@@ -149,3 +149,17 @@ class _Buf:
 
     def flush(self):
         pass
+
+
+def test_status_deliver_and_requeue_commands(peer):
+    msg = outbox.queue(PEER, "whereabouts_confirmed", _subject(1), {})
+    call_command("exchange", "deliver", stdout=(buf := _Buf()))  # the peer's port refuses
+    assert json.loads(buf.lines[-1]) == {"acked": 0, "retry": 1, "failed": 0}
+    OutboxMessage.objects.filter(pk=msg.pk).update(status=OutboxStatus.FAILED)
+    call_command("exchange", "status", stdout=(buf := _Buf()))
+    row = json.loads(buf.lines[-1])
+    assert row["code"] == PEER and row["outbox"]["failed"] == 1 and "cannot reach" in row["last_error"]
+    call_command("exchange", "requeue", "--to", PEER, stdout=(buf := _Buf()))
+    assert json.loads(buf.lines[-1]) == {"requeued": 1}
+    msg.refresh_from_db()
+    assert msg.status == OutboxStatus.PENDING and msg.attempts == 0

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from popreg.exchange import actions, bundle, status, transport
 from popreg.registry.access import system_actor
 from popreg.registry.errors import RegistryError
+from popreg.registry.policy import Permission
 
 
 class Command(BaseCommand):
@@ -81,7 +82,7 @@ class Command(BaseCommand):
 
     def _deliver(self, actor: Any, opts: dict[str, Any]) -> None:
         if opts["loop"]:
-            actor.require(actions.Permission.MANAGE_EXCHANGE)
+            actor.require(Permission.MANAGE_EXCHANGE)
             report = transport.deliver_loop(stop_when_idle=opts["until_idle"], log_fn=self.stdout.write)
         else:
             report = actions.do_deliver(actor, recipient=opts["to"])
@@ -110,7 +111,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({"queued": n}))
 
     def _status(self, actor: Any, opts: dict[str, Any]) -> None:
-        actor.require(actions.Permission.VIEW_EXCHANGE)
+        actor.require(Permission.VIEW_EXCHANGE)
         for row in status.peer_rows():
             self.stdout.write(json.dumps(row, default=str, ensure_ascii=False))
 
