@@ -100,10 +100,16 @@ def _altered_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _score(persons: dict[int, dict], truth: list[dict[str, str]], here: str, other: str) -> tuple[float, float, int, int]:
+def _score(persons: dict[int, dict], truth: list[dict[str, str]], here: str, other: str,
+           lives: dict[int, str]) -> tuple[float, float, int, int]:
     located = {pid for pid, p in persons.items()
                if p["status"] == "active" and p["residence_type"] == "floating_out"
                and (p["residence_unit"] or "").startswith(other)}
+    # where they were located is the unit they live in over there (the sender's unit)
+    for r in truth:
+        pid = int(r["registered_person_id"])
+        if r["registered_county"] == here and pid in located:
+            assert persons[pid]["residence_unit"] == lives[int(r["residence_person_id"])], r
     wanted = {int(r["registered_person_id"]) for r in truth
               if r["registered_county"] == here and r["residence_county"] == other}
     hit = len(located & wanted)
@@ -192,7 +198,9 @@ def test_two_deployments_exchange_by_bundle(tmp_path):
     figures = []
     for code, d in dep.items():
         persons = d.snapshot(tmp_path / f"final-{code}")
-        precision, recall, located, wanted = _score(persons, truth, code, other[code])
+        there = pq.read_table(synth / other[code] / "persons.parquet", columns=["person_id", "residence_unit"])
+        lives = dict(zip(there.column("person_id").to_pylist(), there.column("residence_unit").to_pylist(), strict=True))
+        precision, recall, located, wanted = _score(persons, truth, code, other[code], lives)
         figures.append((code, precision, recall, located, wanted))
         print(f"{code}: out-migrants living in {other[code]}: {wanted} in truth, {located} located, "
               f"precision {precision:.3f}, recall {recall:.3f}")
