@@ -397,3 +397,20 @@ def test_a_given_name_character_left_out_still_links_on_the_id_number(registered
     # without the ID number a shortened name is not enough
     receipt, row = _send(remote, subject={"name": "李兰", "sex": "F", "birth_date": "1975-01-20"})
     assert receipt.status != "applied"
+
+
+@pytest.mark.django_db
+def test_change_of_address_and_departure_notify_the_peer(in_migrant, actors, django_capture_on_commit_callbacks):
+    from popreg.migrants import actions as migrants
+    from popreg.migrants.models import InMigrant
+
+    m = InMigrant.objects.get(person=in_migrant)
+    with django_capture_on_commit_callbacks(execute=True):
+        migrants.move_in_migrant(actors["admin"], m.pk, residence_unit_code=VILLAGE_B1, move_date=date(2025, 1, 2))
+    with django_capture_on_commit_callbacks(execute=True):
+        migrants.depart_in_migrant(actors["admin"], m.pk, departure_date=date(2025, 6, 1))
+    moved = OutboxMessage.objects.get(type="migrant_moved")
+    assert moved.recipient == PEER and moved.payload["residence_unit"] == VILLAGE_B1
+    departed = OutboxMessage.objects.get(type="migrant_departed")
+    assert departed.payload["departure_date"] == "2025-06-01"
+    assert departed.subject == moved.subject and departed.payload["ref"] == str(in_migrant.pk)
