@@ -559,6 +559,12 @@ def stop_date(person: Person) -> date | None:
     return ev.event_date if ev is not None else person.updated_at.date()
 
 
+def _batch_no(programme: str, month: date, n: int) -> str:
+    """``CS-202510-0001``: the programme's initials, the month, the programme's batch count."""
+    initials = "".join(w[:1] for w in programme.split("_")).upper() or "B"
+    return f"{initials}-{month:%Y%m}-{n:04d}"
+
+
 def _other_parent(person: Person, gone: Person, month: date) -> Person | None:
     """The other parent of ``person`` when the payee ``gone`` left the population before
     ``month`` (a guardian's benefit paid to the mother goes to the father)."""
@@ -603,7 +609,7 @@ def do_make_payment_batch(actor: Actor, *, programme: str, month: date) -> Payme
                             f"the payment file of {month_label(month)} exists; resubmit failures instead", "month")
     n = PaymentBatch.objects.filter(programme=programme).count() + 1
     batch = PaymentBatch.objects.create(programme=programme, month=month, run=runs[0],
-                                        batch_no=f"{programme[:12].upper()}-{month:%Y%m}-{n:04d}",
+                                        batch_no=_batch_no(programme, month, n),
                                         created_by_name=actor.name)
     already = set(PaymentLine.objects.filter(batch__programme=programme, batch__month=month)
                   .exclude(status=LineStatus.FAILED).values_list("person_id", flat=True))
@@ -730,7 +736,7 @@ def do_resubmit_failures(actor: Actor, batch: PaymentBatch) -> PaymentBatch:
     accounts = dict(PayeeAccount.objects.filter(ended_at__isnull=True).values_list("person_id", "account"))
     n = PaymentBatch.objects.filter(programme=batch.programme).count() + 1
     new = PaymentBatch.objects.create(programme=batch.programme, month=batch.month, run=batch.run,
-                                      batch_no=f"{batch.programme[:12].upper()}-{batch.month:%Y%m}-{n:04d}",
+                                      batch_no=_batch_no(batch.programme, batch.month, n),
                                       resubmission_of=batch, created_by_name=actor.name)
     lines = []
     for i, ln in enumerate(failed, start=1):
