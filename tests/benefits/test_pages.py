@@ -145,3 +145,13 @@ def test_all_programmes_in_one_job_share_one_snapshot(client, families, officers
     assert [r.programme for r in runs] == list(CODES)
     assert len({r.snapshot_sha256 for r in runs}) == 1
     assert runs[0].eligible_count == 3
+
+
+def test_a_month_before_the_programme_began_fails_the_job_with_a_reason(client, families, officers):
+    from popreg.registry.job_models import Job
+
+    client.force_login(officers["fuli1_user"])
+    client.post("/benefits/", {"programme": P, "month": "2024-06"})
+    job = Job.objects.get(kind="benefits_eligibility")
+    assert job.state == "failed" and "2024-06" in job.error_en and "internal" not in job.error_en.lower()
+    assert not EligibilityRun.objects.exists()

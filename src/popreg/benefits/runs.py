@@ -40,6 +40,7 @@ from popreg.benefits.models import (
     LineStatus,
     PaymentLine,
 )
+from popreg.core.eligibility import RuleError
 from popreg.registry import jobs as runner
 from popreg.registry.access import Actor, system_actor
 from popreg.registry.models import AdminUnit
@@ -147,7 +148,11 @@ def run_programmes(programmes: list[str], month: date, unit_code: str | None = N
         snap = tmp
         for i, programme in enumerate(programmes):
             step(1 + i, total, "evaluating", month=actions.month_label(month))
-            results.append(_evaluate(programme, month, snap, family))
+            try:
+                results.append(_evaluate(programme, month, snap, family))
+            except RuleError as exc:  # e.g. a month before the programme's parameters start
+                raise actions.BenefitsError(f"{programme} {actions.month_label(month)}：{exc.zh}",
+                                            f"{programme} {actions.month_label(month)}: {exc.en}", "month") from None
         snap = keep_inputs(tmp, family, results[0])
         for result in results[1:]:
             keep_inputs(snap, family, result)
