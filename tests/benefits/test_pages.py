@@ -155,3 +155,19 @@ def test_a_month_before_the_programme_began_fails_the_job_with_a_reason(client, 
     job = Job.objects.get(kind="benefits_eligibility")
     assert job.state == "failed" and "2024-06" in job.error_en and "internal" not in job.error_en.lower()
     assert not EligibilityRun.objects.exists()
+
+
+def test_decisions_csv_masks_ids_unless_asked_and_audits(client, families, officers):
+    from popreg.benefits.runs import run_live
+    from popreg.core.privacy import mask_id
+    from popreg.registry.models import AuditRecord
+
+    run, result = run_live(P, MONTH, actor=officers["fuli1"])
+    client.force_login(officers["fuli1_user"])
+    body = b"".join(client.get(f"/benefits/runs/{run.pk}/decisions.csv").streaming_content).decode("utf-8-sig")
+    child = families["a1"]["child"]
+    assert mask_id(child.id_number) in body and child.id_number not in body
+    assert "under_age" in body.splitlines()[1] and len(body.splitlines()) == 2 + run.considered
+    full = b"".join(client.get(f"/benefits/runs/{run.pk}/decisions.csv?full_id=1").streaming_content).decode("utf-8-sig")
+    assert child.id_number in full
+    assert AuditRecord.objects.filter(action="benefits_export_list").count() == 2

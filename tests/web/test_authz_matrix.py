@@ -234,6 +234,7 @@ ROUTES: dict[str, Entry] = {
     "benefits/": Entry(P.VIEW_BENEFITS, None, GP, post=P.PREPARE_BENEFITS),
     "benefits/runs/<int:pk>/": Entry(P.VIEW_BENEFITS, "benefit_run"),
     "benefits/runs/<int:pk>/reproduce/": Entry(P.VIEW_BENEFITS, "benefit_run"),
+    "benefits/runs/<int:pk>/decisions.csv": Entry(P.VIEW_BENEFITS, "benefit_run"),
     "benefits/runs/<int:pk>/publish/": Entry(P.PREPARE_BENEFITS, "benefit_run", POST),
     "benefits/runs/<int:pk>/approve/": Entry(P.APPROVE_BENEFITS, "benefit_run", POST),
     "benefits/runs/<int:pk>/villages/<str:code>/notice.pdf": Entry(P.VIEW_BENEFITS, "benefit_run_village"),

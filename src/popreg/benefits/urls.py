@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.index, name="index"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/reproduce/", views.reproduce, name="reproduce"),
+    path("runs/<int:pk>/decisions.csv", views.decisions_csv, name="decisions_csv"),
     path("runs/<int:pk>/publish/", views.publish, name="publish"),
     path("runs/<int:pk>/approve/", views.approve, name="approve"),
     path("runs/<int:pk>/villages/<str:code>/notice.pdf", views.notice_pdf, name="notice"),

@@ -45,8 +45,9 @@ from popreg.benefits.programmes import CODES, load
 from popreg.core.privacy import mask_id
 from popreg.registry import jobs
 from popreg.registry.access import Actor, person_in_scope
+from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
-from popreg.registry.exports import export_response, request_reason
+from popreg.registry.exports import Column, Export, export_response, request_full_id, request_reason
 from popreg.registry.models import AdminUnit, Person
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
@@ -323,6 +324,31 @@ def notice_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
     _village(actor, run, code)
     return export_response(actor, notice_export(run, code), permission=Permission.VIEW_BENEFITS, unit_code=code,
                            reason=request_reason(request))
+
+
+@with_actor
+def decisions_csv(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    """Every decision of the run in the user's jurisdiction, with each condition's outcome
+    (ID numbers masked unless the full number is asked for and allowed)."""
+    run = _run(actor, pk)
+    qs = run.decisions.select_related("person", "payee").order_by("unit_code", "id")
+    if actor.prefix:
+        qs = qs.filter(unit_code__startswith=actor.prefix)
+    conds = list(run.conditions)
+    rows = ([d.person_id, d.person.name, d.person.id_number, d.unit_code, d.payee.name if d.payee else "",
+             "true" if d.eligible else "false", f"{d.amount_yuan:.2f}", d.change, d.source, d.reasons,
+             d.withdrawn_reason, *[d.conditions.get(c, "") for c in conds]] for d in qs.iterator(chunk_size=2000))
+    export = Export(
+        title=f"资格核定结果 decisions {run.programme} {actions.month_label(run.month)}",
+        filename=f"decisions-{run.programme}-{run.month:%Y%m}-run{run.pk}.csv", format="csv",
+        action=AuditAction.BENEFITS_EXPORT_LIST, reason="资格核定 eligibility", target=run,
+        columns=[Column("person_id"), Column("name"), Column("id_number", id_number=True), Column("unit_code"),
+                 Column("payee"), Column("eligible"), Column("amount_yuan"), Column("change"), Column("source"),
+                 Column("reasons"), Column("withdrawn"), *[Column(c) for c in conds]],
+        rows=rows, row_count=qs.count(), detail={"run": run.pk, "decisions": True},
+    )
+    return export_response(actor, export, permission=Permission.VIEW_BENEFITS, unit_code=run.unit_id,
+                           full_id=request_full_id(request), reason=request_reason(request))
 
 
 @with_actor
