@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["load", "search", "import", "synth", "audit", "field_list", "campaign", "linkage",
-         "indicators", "dashboard", "dse", "http", "eligibility"]
+         "indicators", "dashboard", "dse", "http", "eligibility", "benefit_runs"]
 
 
 def main(names: list[str]) -> int:
