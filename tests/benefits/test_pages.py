@@ -171,3 +171,27 @@ def test_decisions_csv_masks_ids_unless_asked_and_audits(client, families, offic
     full = b"".join(client.get(f"/benefits/runs/{run.pk}/decisions.csv?full_id=1").streaming_content).decode("utf-8-sig")
     assert child.id_number in full
     assert AuditRecord.objects.filter(action="benefits_export_list").count() == 2
+
+
+def test_a_persons_benefits_month_by_month(client, families, officers, actors):
+    from datetime import date
+
+    from popreg.benefits.runs import run_live
+    from popreg.registry import actions as registry
+
+    from .conftest import approve_and_pay, pay_all
+
+    a, b = officers["fuli1"], officers["fuli2"]
+    for m in (MONTH, date(2025, 11, 1)):
+        run, _ = run_live(P, m, actor=a)
+        pay_all(approve_and_pay(P, m, a, b, run), b)
+    child, mother = families["a2"]["child"], families["a2"]["mother"]
+    registry.do_register_death(actors["admin"], child, death_date=date(2025, 10, 5))
+    run_live(P, date(2025, 12, 1), actor=a)
+    client.force_login(officers["fuli1_user"])
+    client.cookies["django_language"] = "en"
+    for who in (child, mother):
+        table = client.get(f"/benefits/persons/{who.pk}/").content.decode()
+        table = table.split('id="entitlements"', 1)[1].split("</table>", 1)[0]
+        assert "2025-11" in table and "Overpayment to recover 300.00" in table and "2025-12" in table
+    assert "as payee" in table

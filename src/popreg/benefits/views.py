@@ -589,8 +589,29 @@ def family(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         "disabilities": DisabilityRecord.objects.filter(person=person).order_by("-id"),
         "accounts": PayeeAccount.objects.filter(person=person).order_by("-id"),
         "can_record": actor.can(Permission.RECORD_FAMILY_FACTS, person.registered_unit_id),
-        "today": timezone.localdate().isoformat(),
+        "today": timezone.localdate().isoformat(), "entitlements": _entitlements(person),
+        "names": {c: programme_name(c) for c in CODES},
     })
+
+
+def _entitlements(person: Person) -> list[dict[str, Any]]:
+    """A person's months, latest first: per programme and month the latest run's decision
+    (as beneficiary or payee), what was paid and what is listed for recovery."""
+    from popreg.benefits.models import PaymentLine
+
+    latest: dict[tuple[str, date, int], Decision] = {}
+    for d in (Decision.objects.filter(Q(person=person) | Q(payee=person)).select_related("run", "person")
+              .order_by("-run_id")[:500]):
+        latest.setdefault((d.run.programme, d.run.month, d.person_id), d)
+    lines: dict[tuple[str, date, int], list[Any]] = {}
+    for ln in PaymentLine.objects.filter(Q(person=person) | Q(payee=person)).select_related("batch"):
+        lines.setdefault((ln.batch.programme, ln.batch.month, ln.person_id), []).append(ln)
+    recs: dict[tuple[str, date, int], list[Recovery]] = {}
+    for r in Recovery.objects.filter(Q(person=person) | Q(payee=person)):
+        recs.setdefault((r.programme, r.month, r.person_id), []).append(r)
+    keys = sorted(set(latest) | set(lines) | set(recs), key=lambda k: (k[1], k[0]), reverse=True)
+    return [{"programme": k[0], "month": k[1], "decision": latest.get(k), "lines": lines.get(k, []),
+             "recoveries": recs.get(k, []), "for_child": k[2] != person.pk} for k in keys]
 
 
 def job_result_url(run: EligibilityRun) -> str:
