@@ -195,3 +195,11 @@ def test_a_persons_benefits_month_by_month(client, families, officers, actors):
         table = table.split('id="entitlements"', 1)[1].split("</table>", 1)[0]
         assert "2025-11" in table and "Overpayment to recover 300.00" in table and "2025-12" in table
     assert "as payee" in table
+
+
+def test_the_person_page_links_to_benefits_for_those_who_may_see_them(client, families, officers, users):
+    mother = families["a1"]["mother"]
+    client.force_login(officers["fuli1_user"])
+    assert f'href="/benefits/persons/{mother.pk}/"' in client.get(f"/persons/{mother.pk}/").content.decode()
+    client.force_login(users["clerk_a1"])
+    assert "/benefits/persons/" not in client.get(f"/persons/{mother.pk}/").content.decode()
