@@ -51,6 +51,7 @@ PARTS = [
     _part("linkage", ("linkage",), SRC / "linkage" / "locale" / ZH),
     _part("planning", ("planning",), SRC / "planning" / "locale" / ZH),
     _part("migrants", ("migrants",), SRC / "migrants" / "locale" / ZH),
+    _part("exchange", ("exchange",), SRC / "exchange" / "locale" / ZH),
 ]
 
 
