@@ -211,6 +211,13 @@ def deliver_one(row: OutboxMessage, peer: Peer | None, conns: _Connections, repo
             ack_detail=ack, last_error="",
         )  # fmt: skip
         report.acked += 1
+    elif 300 <= status < 400:
+        OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.FAILED, attempts=row.attempts + 1, last_attempt_at=now, token=row.token,
+            last_error=f"对端地址被重定向（HTTP {status}）：请用对端的 https:// 地址重新信任其身份文件 / "
+                       f"the peer's address redirects (HTTP {status}): trust its identity again with its https:// address",
+        )  # fmt: skip
+        report.failed += 1
     elif status in (400, 403, 409, 422):
         OutboxMessage.objects.filter(pk=row.pk, status=OutboxStatus.PENDING).update(
             status=OutboxStatus.FAILED, attempts=row.attempts + 1, last_attempt_at=now, token=row.token,
