@@ -414,3 +414,16 @@ def test_change_of_address_and_departure_notify_the_peer(in_migrant, actors, dja
     departed = OutboxMessage.objects.get(type="migrant_departed")
     assert departed.payload["departure_date"] == "2025-06-01"
     assert departed.subject == moved.subject and departed.payload["ref"] == str(in_migrant.pk)
+
+
+@pytest.mark.django_db
+def test_permit_issued_locates_the_person_like_a_registration(registered, remote):
+    zhang = registered["zhang"]
+    receipt, row = _send(remote, "permit_issued",
+                         subject={"id_number": zhang.id_number, "name": "张伟", "sex": "M", "birth_date": "1992-07-08"},
+                         payload={"residence_unit": PEER_UNIT, "permit_number": "330102-2026-000001",
+                                  "issue_date": "2026-01-05", "expiry_date": "2027-01-04"})
+    assert receipt.status == "applied"
+    zhang.refresh_from_db()
+    assert zhang.residence_type == "floating_out" and zhang.residence_unit_id == PEER_UNIT
+    assert OutboxMessage.objects.get(in_reply_to=row.message_id).type == "whereabouts_confirmed"
