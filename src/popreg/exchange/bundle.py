@@ -203,7 +203,7 @@ def _import_bundle(actor: Actor, text: str, name: str) -> ImportSummary:
             row = InboxMessage.objects.create(
                 sender=sender[:12] if isinstance(sender, str) else "", type=BUNDLE_KIND,
                 channel=Channel.BUNDLE, status=InboxStatus.REFUSED, reason=exc.reason,
-                token=text[: inbox.MAX_TOKEN_STORED],
+                token=text[: inbox.MAX_REFUSED_STORED],
             )  # fmt: skip
             audit(actor, AuditAction.EXCHANGE_REFUSE, row, detail={"file": name, "reason": exc.reason,
                                                                     "messages": summary.refused})  # fmt: skip
@@ -227,7 +227,7 @@ def _import_one(token: str, peer: Peer, summary: ImportSummary) -> None:
         with transaction.atomic():
             InboxMessage.objects.create(
                 sender=str(inner_sender)[:12], channel=Channel.BUNDLE, status=InboxStatus.REFUSED,
-                token=token[: inbox.MAX_TOKEN_STORED],
+                token=token[: inbox.MAX_REFUSED_STORED],
                 reason=f"交换包中夹带了其他发送方（{str(inner_sender)[:12]}）的消息 / "
                        f"the bundle carries a message of another sender ({str(inner_sender)[:12]})",
             )  # fmt: skip

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: The outcome reported for each kind of receipt ("ack" for an ack taken in).
 ACK = "ack"
 MAX_TOKEN_STORED = 20_000
+#: Of a refused token only the start is kept (anyone may POST to the inbox: refusals must
+#: not fill the database).
+MAX_REFUSED_STORED = 2_000
 
 
 @dataclass
@@ -89,7 +92,7 @@ def _refuse(token: str, channel: str, reason: str, obj: Any) -> Receipt:
         recipient=_claimed(obj, "recipient", 12),
         type=_claimed(obj, "type", 32),
         channel=channel,
-        token=token[:MAX_TOKEN_STORED] if isinstance(token, str) else "",
+        token=token[:MAX_REFUSED_STORED] if isinstance(token, str) else "",
         status=InboxStatus.REFUSED,
         reason=reason,
     )
