@@ -92,9 +92,8 @@ def decided(actor: Actor, limit: int = 50) -> list[InboxMessage]:
 
 
 def open_message(actor: Actor, pk: int, *, for_update: bool = False) -> InboxMessage:
-    qs = InboxMessage.objects.select_related("person")
-    if for_update:
-        qs = qs.select_for_update()
+    # FOR UPDATE cannot lock the nullable side of the join to the person (PostgreSQL)
+    qs = InboxMessage.objects.select_for_update() if for_update else InboxMessage.objects.select_related("person")
     message = qs.filter(pk=pk).first()
     if message is None:
         raise ReviewError("找不到该来件通知", "no such incoming notification", "message")
