@@ -327,7 +327,7 @@ def linkable_persons() -> Any:
 def _prefix(field: str, key: str) -> Q:
     """Rows whose ``field`` starts with ``key``, as a range the btree index serves (see
     ``popreg.registry.search._prefix``)."""
-    return Q(**{f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
+    return Q(**{f"{field}__startswith": key, f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
 
 
 def _candidates(subject: Subject, prepared: _Prepared, base: Any) -> list[Person]:
