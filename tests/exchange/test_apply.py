@@ -427,3 +427,23 @@ def test_permit_issued_locates_the_person_like_a_registration(registered, remote
     zhang.refresh_from_db()
     assert zhang.residence_type == "floating_out" and zhang.residence_unit_id == PEER_UNIT
     assert OutboxMessage.objects.get(in_reply_to=row.message_id).type == "whereabouts_confirmed"
+
+
+@pytest.mark.django_db
+def test_departure_does_not_undo_newer_or_other_whereabouts(registered, remote, actors):
+    from popreg.migrants import actions as migrants
+
+    wang, zhang = registered["wang"], registered["zhang"]
+    # wang lives in a third county (own report): a departure from the peer's place changes nothing
+    migrants.record_whereabouts(actors["admin"], wang, residence_unit_code="440103001001",
+                                confirmed_on=timezone.localdate(), source="own_report")
+    receipt, row = _send(remote, "migrant_departed", subject={"id_number": wang.id_number, "name": "王建国"},
+                         payload={"residence_unit": PEER_UNIT})
+    assert receipt.status == "applied" and row.detail["whereabouts"] == "unchanged"
+    wang.refresh_from_db()
+    assert wang.residence_unit_id == "440103001001"
+    # zhang lives at home (registered): not made an out-migrant by a departure
+    receipt, row = _send(remote, "migrant_departed", subject={"id_number": zhang.id_number, "name": "张伟"},
+                         payload={"residence_unit": PEER_UNIT})
+    zhang.refresh_from_db()
+    assert zhang.residence_type == "registered"

@@ -538,6 +538,10 @@ def apply_departed(actor: Actor, message: Any, person: Person) -> dict[str, Any]
     from popreg.migrants import actions as migrants
 
     left = _parse_date((message.payload or {}).get("departure_date")) or message_date(message)
+    here = person.residence_unit_id
+    if person.residence_type != ResidenceType.FLOATING_OUT or (here and not here.startswith(str(message.sender))):
+        # back home already, or known to live elsewhere since: the departure changes nothing
+        return {"person_id": person.pk, "whereabouts": "unchanged", "left_on": left.isoformat()}
     migrants.record_whereabouts_unknown(actor, person, left_on=min(left, timezone.localdate()),
                                         source="notification")
     return {"person_id": person.pk, "whereabouts": "unknown", "left_on": left.isoformat()}
