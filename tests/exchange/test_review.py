@@ -153,3 +153,30 @@ def test_review_page_decisions_and_errors(client, users, namesakes):
     assert m.status == "applied"
     client.login(username="clerk_a1", password=PASSWORD)
     assert client.get("/exchange/review/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_unmatched_reply_is_linked_by_hand_to_one_of_our_in_migrants(client, users, actors, peer, remote,
+                                                                   django_capture_on_commit_callbacks):
+    """A reply about nobody we can find: the county reviewer searches our in-migrants and
+    links one; the correction is applied to that record."""
+    from popreg.migrants import actions as migrants
+
+    with django_capture_on_commit_callbacks(execute=True):
+        m = migrants.register_in_migrant(
+            actors["admin"], residence_unit_code=VILLAGE_A1, arrival_date=date(2024, 3, 1),
+            origin_code=PEER_UNIT, reason="work", name="孙丽", sex="F", birth_date=date(1991, 4, 5),
+        )
+    msg = remote.message("record_corrected", subject={"name": "孙莉莉", "birth_date": "1981-01-01"},
+                         payload={"corrected": {"name": "孙俪"}, "registered_unit": PEER_UNIT})
+    assert inbox.receive(remote.sign(msg), Channel.HTTP).status == "unmatched"
+    row = InboxMessage.objects.get(message_id=msg.id)
+    client.login(username="admin", password=PASSWORD)
+    page = client.get(f"/exchange/review/{row.pk}/", {"q": "孙丽"}).content.decode()
+    assert "本地没有与该通知相近的人员" in page and "按身份证号或姓名查找本地流入人员" in page
+    assert f'name="person" value="{m.person_id}"' in page
+    r = client.post(f"/exchange/review/{row.pk}/link/", {"person": m.person_id, "reason": "电话核实"})
+    assert r.status_code == 302
+    m.person.refresh_from_db()
+    assert m.person.name == "孙俪"
+    assert AuditRecord.objects.filter(action="exchange_review_link").exists()
