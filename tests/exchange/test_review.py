@@ -180,3 +180,18 @@ def test_unmatched_reply_is_linked_by_hand_to_one_of_our_in_migrants(client, use
     m.person.refresh_from_db()
     assert m.person.name == "孙俪"
     assert AuditRecord.objects.filter(action="exchange_review_link").exists()
+
+
+@pytest.mark.django_db
+def test_a_reply_cannot_be_linked_to_someone_from_a_third_county(actors, peer, remote):
+    from popreg.migrants import actions as migrants
+
+    m = migrants.register_in_migrant(
+        actors["admin"], residence_unit_code=VILLAGE_A1, arrival_date=date(2024, 3, 1),
+        origin_code="440103001001", reason="work", name="孙丽", sex="F", birth_date=date(1991, 4, 5),
+    )
+    msg = remote.message("whereabouts_confirmed", subject={"name": "孙丽"}, payload={})
+    inbox.receive(remote.sign(msg), Channel.HTTP)
+    row = InboxMessage.objects.get(message_id=msg.id)
+    with pytest.raises(review.ReviewError, match="own people"):
+        review.do_link_person(actors["admin"], row.pk, m.person_id, "猜测")

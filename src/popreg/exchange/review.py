@@ -132,6 +132,13 @@ def _apply_to(actor: Actor, message: InboxMessage, person: Person, action: Audit
             "in-migrants, a notification of the place of residence one of our registered persons",
             "person",
         )
+    if wants_in_migrant and not str(person.registered_unit_id).startswith(str(message.sender)):
+        raise ReviewError(
+            f"所选流入人员的户籍地不在发件县 {message.sender}：对方只能答复其本县户籍人员",
+            f"the chosen in-migrant's origin is not in the sending county {message.sender}: "
+            "a county answers for its own people only",
+            "person",
+        )
     if person.merged_into_id is not None or person.status != "active":
         raise ReviewError("所选人员记录已合并或已注销，请选择现行记录",
                           "the chosen record is merged or closed: choose an active record", "person")
