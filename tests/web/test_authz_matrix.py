@@ -479,7 +479,9 @@ def world(people, users, actors, settings, tmp_path):
     mig_a, mig_b = migrant(VILLAGE_A1, "陈建国", 1), migrant(VILLAGE_B1, "周外来", 2)
     foreign_names.append("周外来")
 
-    from ..benefits.matrix_objects import benefit_objects  # family benefits: runs, disclosures, batches...
+    from ..benefits.matrix_objects import (
+        benefit_objects,  # family benefits: runs, disclosures, batches...
+    )
 
     benefits = benefit_objects(people, admin)
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
