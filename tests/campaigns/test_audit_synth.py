@@ -85,7 +85,10 @@ def test_largest_village_field_list_reads_back(county):
     pdf = render_field_list_pdf(village, persons, {"id": 1, "name": "户口整顿"}, strict=True)
     got = text(pdf)
     pos = 0
-    for p in sort_persons(persons):
+    # Printed order: the village's register, then the in-migrants living there (their own part).
+    printed = (sort_persons([p for p in persons if p.get("residence_type") != "floating_in"])
+               + sort_persons([p for p in persons if p.get("residence_type") == "floating_in"]))
+    for p in printed:
         if p["name"]:
             found = got.find("".join(p["name"].split()), pos)
             assert found >= 0, f"{p['name']} missing after position {pos}"
