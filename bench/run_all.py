@@ -16,7 +16,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["load", "search", "import", "synth", "audit", "field_list", "campaign", "linkage",
-         "indicators", "dashboard", "dse", "http", "eligibility", "benefit_runs"]
+         "indicators", "dashboard", "dse", "http", "eligibility", "benefit_runs",
+         "projection_core", "exchange", "migrants"]
 
 
 def main(names: list[str]) -> int:
