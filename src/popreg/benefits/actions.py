@@ -27,6 +27,7 @@ from popreg.benefits.models import (
     DecisionSource,
     DisabilityRecord,
     Disclosure,
+    DisclosureLevel,
     EligibilityRun,
     FamilyCertificate,
     LineStatus,
@@ -45,6 +46,7 @@ from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Person, Status
 from popreg.registry.policy import Permission
+from popreg.registry.vocabulary import chinese_label
 
 #: Days an objection window lasts unless the officer sets its end.
 DEFAULT_WINDOW_DAYS = 7
@@ -418,7 +420,8 @@ def do_publish(
     if done and done[-1].closed_at is None:
         raise BenefitsError("上一级公示尚未结束，不能发布下一级", "the previous level is still open: close it first", "level")
     if level != expected:
-        raise BenefitsError(f"应先在{_LEVEL_ZH[expected]}级公示", f"publish at {expected} level first", "level")
+        raise BenefitsError(f"应先在{chinese_label(DisclosureLevel(expected))}公示", f"publish at {expected} level first",
+                            "level")
     if run.status not in (RunStatus.PREPARED, RunStatus.DISCLOSING):
         raise BenefitsError("该批次已审批，不能再公示", "this run is already approved", "level")
     starts_on = starts_on or timezone.localdate()
@@ -437,9 +440,6 @@ def do_publish(
           after={"run": run.pk, "level": level, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
                  "listed": run.eligible_count})
     return disc
-
-
-_LEVEL_ZH = {"village": "村", "township": "乡镇", "county": "县"}
 
 
 @transaction.atomic
