@@ -150,7 +150,7 @@ def test_summary_phase_pages_in_english(client_for, campaign, people, actors):
 
 def test_messages_and_form_errors_follow_the_language(client_for, campaign, people, actors):
     c = client_for("admin", "en")
-    page = c.post(f"/campaigns/{campaign.pk}/advance/", follow=True).content.decode()
+    page = c.post(f"/campaigns/{campaign.pk}/advance/", {"confirm": "yes"}, follow=True).content.decode()
     assert "The campaign is now in the “Door-to-door verification” phase." in page
     capture = f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/capture/"
     bad = c.post(f"{capture}{people['child'].pk}/", {"outcome": "died", "date": "2025-02-30"}).content.decode()
@@ -166,7 +166,7 @@ def test_messages_and_form_errors_follow_the_language(client_for, campaign, peop
     assert "Recorded: Died 2025-10-03" in c.get(capture).content.decode()
 
     c.cookies["django_language"] = "zh-hans"
-    page = c.post(f"/campaigns/{campaign.pk}/advance/", follow=True).content.decode()
+    page = c.post(f"/campaigns/{campaign.pk}/advance/", {"confirm": "yes"}, follow=True).content.decode()
     assert "已进入“整改”阶段" in page
     bad = c.post(f"{capture}{people['child'].pk}/", {"outcome": "died", "date": "2025-02-30"}).content.decode()
     assert "请填写有效日期，格式 年-月-日（如 2025-11-01）" in bad and "Enter a valid date" not in bad
@@ -175,8 +175,8 @@ def test_messages_and_form_errors_follow_the_language(client_for, campaign, peop
 def test_sign_off_message_in_english(client_for, campaign, people, actors):
     admin = actors["admin"]
     advance_to(campaign, "verification", admin)
-    for p in ("mother", "child"):
-        actions.do_record_outcome(admin, campaign, people[p], outcome="confirmed")
+    for p in ("mother", "child"):  # the clerk's work, re-checked by the county
+        actions.do_record_outcome(actors["clerk_a1"], campaign, people[p], outcome="confirmed")
     advance_to(campaign, "summary", admin)
     for s in actions.do_draw_spot_check(admin, campaign, VILLAGE_A1):
         actions.do_record_spot_check(admin, s, agrees=True)

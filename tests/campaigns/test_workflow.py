@@ -248,26 +248,27 @@ def test_generate_items_from_anomalies_once(campaign, people, actors):
 
 
 def _check_everyone(campaign, people, actors):
+    """Each village clerk verifies their own village (the spot check is someone else's)."""
     advance_to(campaign, "verification", actors["admin"])
-    for key in ("mother", "child", "other"):
-        actions.do_record_outcome(actors["admin"], campaign, people[key], outcome="confirmed")
+    for key, clerk in (("mother", "clerk_a1"), ("child", "clerk_a1"), ("other", "clerk_b1")):
+        actions.do_record_outcome(actors[clerk], campaign, people[key], outcome="confirmed")
     return advance_to(campaign, "summary", actors["admin"])
 
 
 def test_spot_check_is_seeded_and_decides_acceptance(campaign, people, actors):
     campaign = _check_everyone(campaign, people, actors)
-    clerk = actors["clerk_a1"]
-    checks = actions.do_draw_spot_check(clerk, campaign, VILLAGE_A1)
+    clerk, officer = actors["clerk_a1"], actors["officer_a"]  # the township re-checks the clerk's work
+    checks = actions.do_draw_spot_check(officer, campaign, VILLAGE_A1)
     assert [c.household_id for c in checks] == [people["hh_a"].pk]
-    assert [c.pk for c in actions.do_draw_spot_check(clerk, campaign, VILLAGE_A1)] == [c.pk for c in checks]
+    assert [c.pk for c in actions.do_draw_spot_check(officer, campaign, VILLAGE_A1)] == [c.pk for c in checks]
     with pytest.raises(CampaignError, match="未复核"):
         actions.do_sign_off(clerk, campaign, VILLAGE_A1, level="village")
     with pytest.raises(CampaignError, match="说明"):
-        actions.do_record_spot_check(clerk, checks[0], agrees=False)
-    actions.do_record_spot_check(clerk, checks[0], agrees=False, note="户主姓名不符")
+        actions.do_record_spot_check(officer, checks[0], agrees=False)
+    actions.do_record_spot_check(officer, checks[0], agrees=False, note="户主姓名不符")
     with pytest.raises(CampaignError, match="差错率"):
         actions.do_sign_off(clerk, campaign, VILLAGE_A1, level="village")
-    actions.do_record_spot_check(clerk, checks[0], agrees=True)
+    actions.do_record_spot_check(officer, checks[0], agrees=True)
     assert actions.spot_check_result(campaign, VILLAGE_A1).passed
     actions.do_sign_off(clerk, campaign, VILLAGE_A1, level="village")
     assert SignOff.objects.filter(campaign=campaign, unit_id=VILLAGE_A1, level="village").exists()
@@ -293,7 +294,7 @@ def test_sign_off_goes_up_the_hierarchy_and_county_locks(campaign, people, actor
             actions.do_record_spot_check(admin, sc, agrees=True)
         actions.do_sign_off(admin, campaign, village, level="village")
     # village A2 has nobody on the list: no spot check needed, but it must still sign
-    with pytest.raises(CampaignError, match=VILLAGE_A2):
+    with pytest.raises(CampaignError, match="西关社区居民委员会"):  # by name, not code
         actions.do_sign_off(actors["officer_a"], campaign, TOWN_A, level="township")
     actions.do_sign_off(admin, campaign, VILLAGE_A2, level="village")
     with pytest.raises(PermissionDeniedError):

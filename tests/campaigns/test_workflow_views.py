@@ -177,7 +177,9 @@ def test_sign_off_refusal_is_explained(client_for, campaign, people, actors):
     resp = c.post(f"/campaigns/{campaign.pk}/sign-off/", {"unit": VILLAGE_A1, "level": "village"}, follow=True)
     assert "还有 2 人未核对" in resp.content.decode()
     spot = c.get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/").content.decode()
-    assert 'id="draw"' in spot
+    assert 'id="draw"' not in spot and 'id="why-no-buttons"' in spot  # the township draws, not the clerk
+    spot = client_for("officer_a").get(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/")
+    assert 'id="draw"' in spot.content.decode()
     assert c.post(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/",
                   {"spot_check": "x", "agrees": "1"}).status_code == 404
     from popreg.campaigns.models import SignOff

@@ -17,6 +17,7 @@ from popreg.campaigns._common import (
     check_phase,
     check_unlocked,
     fresh_campaign,
+    unit_names,
     village_unit,
 )
 from popreg.campaigns.models import Campaign, FieldOutcome, ListedPerson, Phase, SignOff, SpotCheck
@@ -43,7 +44,8 @@ def do_draw_spot_check(actor: Actor, campaign: Campaign, village_code: str) -> l
     sample already drawn."""
     campaign = Campaign.objects.get(pk=campaign.pk)
     unit = village_unit(village_code)
-    actor.require(Permission.CAMPAIGN_FIELDWORK, unit.code)
+    # the township or the county draws: never the village clerk whose work is checked
+    actor.require(Permission.CAMPAIGN_ACCEPTANCE, unit.code)
     check_phase(campaign, (Phase.SUMMARY,), "抽查", "draw a spot check")
     check_unlocked(campaign, unit.code)
     existing = list(SpotCheck.objects.filter(campaign=campaign, unit=unit))
@@ -68,9 +70,14 @@ def do_record_spot_check(actor: Actor, spot_check: SpotCheck | int, *, agrees: b
     """Record the re-verification of one sampled household: does it agree with the field outcomes?"""
     pk = spot_check if isinstance(spot_check, int) else spot_check.pk
     sc = SpotCheck.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=pk)
-    actor.require(Permission.CAMPAIGN_FIELDWORK, sc.unit_id)
+    # the township or the county re-checks: never the village clerk whose work is checked
+    actor.require(Permission.CAMPAIGN_ACCEPTANCE, sc.unit_id)
     check_phase(sc.campaign, (Phase.SUMMARY,), "录入抽查结果", "record a spot check")
     check_unlocked(sc.campaign, sc.unit_id)
+    if own_work(actor, sc):
+        raise campaign_error("该户的入户核对结果是您本人录入的，抽查须由其他人员复核",
+                             "you recorded this household's door-to-door results; someone else must re-check it",
+                             "result")
     if SignOff.objects.filter(campaign=sc.campaign, unit_id=sc.unit_id).exists():
         raise campaign_error("该村已签字验收，抽查结果不能再改", "the village is signed off; the spot check is final", "result")
     if not agrees and not (note or "").strip():
@@ -82,6 +89,18 @@ def do_record_spot_check(actor: Actor, spot_check: SpotCheck | int, *, agrees: b
     audit(actor, AuditAction.CAMPAIGN_RECORD_SPOT_CHECK, sc, unit_code=sc.unit_id, before=before,
                    after={"result": sc.result, "note": sc.note})
     return sc
+
+
+def own_work(actor: Actor, spot_check: SpotCheck) -> bool:
+    """Did the actor record a door-to-door result of the sampled household?  Then someone
+    else must re-check it."""
+    user = acting_user(actor)
+    if user is None:
+        return False
+    persons = ListedPerson.objects.filter(campaign_id=spot_check.campaign_id, unit_id=spot_check.unit_id,
+                                          household_id=spot_check.household_id).values("person_id")
+    return FieldOutcome.objects.filter(campaign_id=spot_check.campaign_id, person_id__in=persons,
+                                       recorded_by=user).exists()
 
 
 @dataclass
@@ -135,18 +154,18 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
     actor.require(needed, unit.code)
     check_unlocked(c, unit.code)
     if not in_scope(c, unit.code) and not any(v.code.startswith(prefix_of(unit)) for v in scope_villages(c)):
-        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
+        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.name} is outside the campaign's scope", "unit")
     if SignOff.objects.filter(campaign=c, unit=unit, level=level).exists():
-        raise campaign_error(f"{unit.name} 已有{chinese_label(SignOff.Level(level))}签字", f"{unit.code} is already signed at {level} level", "level")
+        raise campaign_error(f"{unit.name} 已有{chinese_label(SignOff.Level(level))}签字", f"{unit.name} is already signed off at {level} level", "level")
     if level == SignOff.Level.VILLAGE:
         if unit.level != "village":
             raise campaign_error("村级签字只针对村(居)委会", "a village sign-off is for a village", "level")
         listed, checked = village_checked(c, unit.code)
         if checked < listed:
-            raise campaign_error(f"{unit.name} 还有 {listed - checked} 人未核对", f"{listed - checked} persons are not checked yet", "unit")
+            raise campaign_error(f"{unit.name} 还有 {listed - checked} 人未核对", f"{unit.name}: {listed - checked} persons are not checked yet", "unit")
         n_open = open_items(c, unit.code)
         if n_open:
-            raise campaign_error(f"{unit.name} 还有 {n_open} 个整改事项未办结", f"{n_open} items are still open", "unit")
+            raise campaign_error(f"{unit.name} 还有 {n_open} 个整改事项未办结", f"{unit.name}: {n_open} items are still open", "unit")
         acc = spot_check_result(c, unit.code)
         if listed and acc.sampled == 0:
             raise campaign_error("请先抽取并复核抽查户", "draw and re-verify the spot-check sample first", "spot_check")
@@ -160,14 +179,14 @@ def do_sign_off(actor: Actor, campaign: Campaign, unit_code: str, *, level: str,
             raise campaign_error("乡镇级签字只针对乡镇(街道)", "a township sign-off is for a township", "level")
         villages = {v.code for v in scope_villages(c) if v.code.startswith(prefix_of(unit))}
         signed = set(SignOff.objects.filter(campaign=c, level=SignOff.Level.VILLAGE, unit_id__in=villages).values_list("unit_id", flat=True))
-        missing = sorted(villages - signed)
+        missing = unit_names(sorted(villages - signed))
         if missing:
-            raise campaign_error(f"以下村尚未村级签字：{', '.join(missing)}", f"villages not signed yet: {', '.join(missing)}", "unit")
+            raise campaign_error(f"以下村尚未村级签字：{'、'.join(missing)}", f"villages not signed off yet: {', '.join(missing)}", "unit")
     elif level == SignOff.Level.COUNTY:
         if unit.level != "township":
             raise campaign_error("县级签字逐个乡镇进行，请选择乡镇", "the county signs off township by township", "level")
         if not SignOff.objects.filter(campaign=c, unit=unit, level=SignOff.Level.TOWNSHIP).exists():
-            raise campaign_error(f"{unit.name} 尚未乡镇级签字", f"{unit.code} has no township sign-off yet", "unit")
+            raise campaign_error(f"{unit.name} 尚未乡镇级签字", f"{unit.name} has no township sign-off yet", "unit")
     else:
         raise campaign_error("签字层级应为 村级、乡镇级 或 县级", "level must be village, township or county", "level")
     s = SignOff.objects.create(campaign=c, unit=unit, level=level, signed_by=acting_user(actor),

@@ -35,11 +35,19 @@ def acting_user(actor: Actor) -> Any:
     return actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
 
 
+def unit_names(codes: Iterable[str]) -> list[str]:
+    """The units' names, in the order of their codes (a code stays if the unit is unknown)."""
+    codes = list(codes)
+    names = dict(AdminUnit.objects.filter(code__in=codes).values_list("code", "name"))
+    return [names.get(c, c) for c in codes]
+
+
 def check_unlocked(campaign: Campaign, code: str | None) -> None:
     if is_locked(campaign, code):
+        name = unit_names([code])[0] if code else ""
         raise CampaignLockedError(
-            f"单位 {code} 的整顿数据已由县级签字验收并锁定，不能再修改",
-            f"the campaign data of unit {code} is locked after the county sign-off",
+            f"{name} 的整顿数据已由县级签字验收并锁定，不能再修改",
+            f"the campaign data of {name} is locked after the county sign-off",
             "unit",
         )
 

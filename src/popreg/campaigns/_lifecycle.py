@@ -19,6 +19,7 @@ from popreg.campaigns._common import (
     check_phase,
     default_owner,
     fresh_campaign,
+    unit_names,
 )
 from popreg.campaigns.models import (
     PHASE_ORDER,
@@ -29,7 +30,7 @@ from popreg.campaigns.models import (
     RectificationItem,
     SignOff,
 )
-from popreg.campaigns.queries import is_locked, prefix_of, scope_villages, village_of
+from popreg.campaigns.queries import is_locked, prefix_of, progress, scope_villages, village_of
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import AdminUnit, Person
@@ -125,15 +126,52 @@ def do_advance_phase(actor: Actor, campaign: Campaign) -> Campaign:
     if nxt == Phase.CLOSED:
         townships = {v.code[:9] + "000" for v in scope_villages(c)}
         signed = set(SignOff.objects.filter(campaign=c, level=SignOff.Level.COUNTY).values_list("unit_id", flat=True))
-        missing = sorted(townships - signed)
+        missing = unit_names(sorted(townships - signed))
         if missing:
-            raise campaign_error(f"以下乡镇尚未经县级签字验收：{', '.join(missing)}",
+            raise campaign_error(f"以下乡镇尚未经县级签字验收：{'、'.join(missing)}",
                        f"townships without county sign-off: {', '.join(missing)}", "phase")
     before = c.phase
     c.phase = nxt
     c.save(update_fields=["phase"])
     audit(actor, AuditAction.CAMPAIGN_ADVANCE_PHASE, c, before={"phase": before}, after={"phase": nxt})
     return c
+
+
+@dataclass(frozen=True)
+class UnfinishedUnit:
+    """A unit whose work of the current phase is not done (shown before advancing)."""
+
+    code: str
+    name: str
+    level: str
+    unchecked: int = 0  #: persons on its list not verified door to door yet
+    open_items: int = 0  #: rectification items still open
+    unsigned: bool = False  #: a township without the county's sign-off: closing is refused
+
+
+def unfinished_units(campaign: Campaign) -> list[UnfinishedUnit]:
+    """The units not done with the campaign's current phase, by name, for the confirmation
+    asked before :func:`do_advance_phase`: in door-to-door verification the villages with
+    persons not verified, in rectification those with open items too, in review and
+    acceptance the townships the county has not signed off (closing is refused then)."""
+    phase = campaign.phase
+    if phase in (Phase.VERIFICATION, Phase.RECTIFICATION):
+        out = []
+        for r in progress(campaign):
+            if r.level != "village":
+                continue
+            unchecked = max(r.listed - r.checked, 0)
+            open_items = r.outstanding if phase == Phase.RECTIFICATION else 0
+            if unchecked or open_items:
+                out.append(UnfinishedUnit(r.code, r.name, r.level, unchecked=unchecked, open_items=open_items))
+        return out
+    if phase == Phase.SUMMARY:
+        townships = sorted({v.code[:9] + "000" for v in scope_villages(campaign)})
+        signed = set(SignOff.objects.filter(campaign=campaign, level=SignOff.Level.COUNTY)
+                     .values_list("unit_id", flat=True))
+        names = dict(AdminUnit.objects.filter(code__in=townships).values_list("code", "name"))
+        return [UnfinishedUnit(t, names.get(t, t), "township", unsigned=True) for t in townships if t not in signed]
+    return []
 
 
 # ---------------------------------------------------------------- anomaly items

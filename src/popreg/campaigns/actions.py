@@ -27,9 +27,10 @@ from popreg.campaigns._acceptance import (
     do_draw_spot_check,
     do_record_spot_check,
     do_sign_off,
+    own_work,
     spot_check_result,
 )
-from popreg.campaigns._common import CampaignError, CampaignLockedError
+from popreg.campaigns._common import CampaignError, CampaignLockedError, unit_names
 from popreg.campaigns._field import correctable_field as correctable_field
 from popreg.campaigns._field import corrected_value as corrected_value
 from popreg.campaigns._field import (
@@ -41,9 +42,11 @@ from popreg.campaigns._field import (
 from popreg.campaigns._lifecycle import (
     PHASE_FIELDS,
     GenerateResult,
+    UnfinishedUnit,
     do_advance_phase,
     do_create_campaign,
     do_generate_items,
+    unfinished_units,
 )
 from popreg.campaigns._rectify import (
     ACTION_LABELS,
@@ -74,8 +77,9 @@ def do_upload_workbook(
 
 __all__ = [
     "ACTION_LABELS", "ALLOWED_ACTIONS", "Acceptance", "CampaignError", "CampaignLockedError",
-    "GenerateResult", "PHASE_FIELDS", "default_params", "do_advance_phase", "do_create_campaign",
-    "do_draw_spot_check", "do_generate_items", "do_record_found_person", "do_record_outcome",
-    "do_record_spot_check", "do_reject_item", "do_resolve_item", "do_sign_off", "do_update_item",
-    "do_upload_workbook", "merge_action", "outcome_values", "record_new_outcomes", "spot_check_result",
+    "GenerateResult", "PHASE_FIELDS", "UnfinishedUnit", "default_params", "do_advance_phase",
+    "do_create_campaign", "do_draw_spot_check", "do_generate_items", "do_record_found_person",
+    "do_record_outcome", "do_record_spot_check", "do_reject_item", "do_resolve_item", "do_sign_off",
+    "do_update_item", "do_upload_workbook", "merge_action", "outcome_values", "own_work",
+    "record_new_outcomes", "spot_check_result", "unfinished_units", "unit_names",
 ]

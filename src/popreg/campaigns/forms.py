@@ -86,9 +86,11 @@ class CampaignForm(_Base):
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        units = scope_units(AdminUnit.objects.filter(level__in=("county", "township"), valid_to__isnull=True), actor)
+        units = scope_units(AdminUnit.objects.filter(level__in=("county", "township", "village"),
+                                                     valid_to__isnull=True), actor)
+        indent = {"township": "　", "village": "　　"}
         self.fields["scope_codes"].choices = [
-            (u.code, f"{'　' if u.level == 'township' else ''}{u.name} ({u.code})") for u in units.order_by("code")
+            (u.code, f"{indent.get(u.level, '')}{u.name} ({u.code})") for u in units.order_by("code")
         ]
 
 

@@ -229,15 +229,27 @@ def _require_manager(actor: Actor) -> None:
 @require_POST
 @writer
 def advance(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    """Two steps: the button on the campaign page asks first (a page naming the units not
+    done with the current phase); only the confirmation moves the campaign on."""
     c = _campaign(actor, pk)
     _require_manager(actor)
-    try:
-        c = actions.do_advance_phase(actor, c)
-        messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {
-            "phase": str(c.get_phase_display())})
-    except RegistryError as err:
-        messages.error(request, err.message)
-    return redirect("campaigns:detail", c.pk)
+    error = ""
+    if request.POST.get("confirm") == "yes":
+        try:
+            c = actions.do_advance_phase(actor, c)
+        except RegistryError as err:
+            error = err.message
+        else:
+            messages.success(request, _("The campaign is now in the “%(phase)s” phase.") % {
+                "phase": str(c.get_phase_display())})
+            return redirect("campaigns:detail", c.pk)
+    if not _next_phase(c):
+        error = error or _("The campaign is closed; there is no next phase.")
+    unfinished = actions.unfinished_units(c)
+    return render(request, "campaigns/advance.html", _ctx(
+        actor, c, next_phase=_next_phase(c), unfinished=unfinished, error=error,
+        blocked=bool(error) or any(u.unsigned for u in unfinished),
+    ), status=200)
 
 
 @require_POST
@@ -526,7 +538,9 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
     v = _village(actor, c, code)
     form = forms.SpotCheckForm()
     error_for = None
-    if request.method == "POST" and actor.can(Permission.CAMPAIGN_FIELDWORK):
+    if request.method == "POST" and not actor.can(Permission.CAMPAIGN_ACCEPTANCE):
+        messages.error(request, _why_no_spot_check(actor, c, v, may_check=False, signed=False))
+    elif request.method == "POST":
         try:
             if request.POST.get("op") == "draw":
                 checks = actions.do_draw_spot_check(actor, c, v.code)
@@ -554,16 +568,34 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
         lp.person.outcome_label = (  # type: ignore[attr-defined]
             o.get_outcome_display() if o else "")
         members.setdefault(lp.household_id or 0, []).append(lp.person)
+    may_check = actor.can(Permission.CAMPAIGN_ACCEPTANCE) and actor.covers(v.code)
     for s in checks:
         s.members = members.get(s.household_id, [])  # type: ignore[attr-defined]
         s.result_label = s.get_result_display()  # type: ignore[attr-defined]
+        s.own_work = may_check and actions.own_work(actor, s)  # type: ignore[attr-defined]
     result = actions.spot_check_result(c, v.code)
+    signed = SignOff.objects.filter(campaign=c, unit=v).exists()
     return render(request, "campaigns/spot_check.html", _ctx(
         actor, c, village=v, checks=checks, result=result, form=form,
         error_rate=_percent(result.errors, result.checked) if result.checked else "",
-        error_for=error_for, signed=SignOff.objects.filter(campaign=c, unit=v).exists(),
+        error_for=error_for, signed=signed,
         households=Household.objects.filter(unit_id__startswith=v.code).count(),
+        may_check=may_check and c.phase == Phase.SUMMARY and not signed and not is_locked(c, v.code),
+        why_not=_why_no_spot_check(actor, c, v, may_check=may_check, signed=signed),
     ))
+
+
+def _why_no_spot_check(actor: Actor, c: Campaign, v: AdminUnit, *, may_check: bool, signed: bool) -> str:
+    """Why the page offers no button to draw or record the spot check ("" when it does)."""
+    if not may_check:
+        return _("The spot check is drawn and recorded by the township or the county, not by the village clerk "
+                 "whose work it checks; your role can only see it.")
+    if c.phase != Phase.SUMMARY:
+        return _("Households are drawn in the “%(phase)s” phase; the campaign is now in the “%(now)s” phase.") % {
+            "phase": str(Phase.SUMMARY.label), "now": str(c.get_phase_display())}
+    if signed or is_locked(c, v.code):
+        return _("%(village)s is signed off; its spot check is final.") % {"village": v.name}
+    return ""
 
 
 @require_POST
