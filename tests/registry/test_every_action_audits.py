@@ -549,6 +549,224 @@ def _dse(w):
     return lambda: do_build_dse(w.admin)
 
 
+# ---------------------------------------------------------------- benefits
+
+BEN = "popreg.benefits.actions."
+BEN_MONTH = date(2025, 10, 1)
+
+
+def _ben_approver(w):
+    """A second benefits officer of the county: the four-eyes checks refuse the preparer."""
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry.access import actor_for
+    from popreg.registry.models import Assignment
+
+    user = get_user_model().objects.create_user(username="fuli2", password="x")
+    Assignment.objects.create(user=user, role="benefits_officer", unit_id=COUNTY)
+    return actor_for(user)
+
+
+def _ben_run(w):
+    """A childcare-subsidy run of town A prepared by the admin: the child eligible."""
+    from decimal import Decimal
+
+    from popreg.benefits import actions
+
+    child = w.people["child"]
+    rows = [actions.DecisionRow(person_id=child.pk, payee_person_id=w.people["mother"].pk, eligible=True,
+                                amount_yuan=Decimal("300"), reasons="", conditions={"born": "passed"})]
+    return actions.do_record_run(w.admin, programme="childcare_subsidy", month=BEN_MONTH, unit_code=TOWN_A,
+                                 rules_version="test", snapshot_sha256="0" * 64, conditions=["born"], rows=rows,
+                                 units={child.pk: child.registered_unit_id})
+
+
+def _ben_village_level(w):
+    """The run's village-level disclosure (open) and the child's decision."""
+    from popreg.benefits import actions
+
+    run = _ben_run(w)
+    return actions.do_publish(w.admin, run, level="village", starts_on=BEN_MONTH), run.decisions.get(eligible=True)
+
+
+def _ben_batch(w):
+    """The month's payment batch, made from the run approved after its three levels."""
+    from ..benefits.conftest import approve_and_pay
+
+    return approve_and_pay("childcare_subsidy", BEN_MONTH, w.admin, _ben_approver(w), _ben_run(w))
+
+
+@recipe(BEN + "do_record_certificate")
+def _ben_certificate(w):
+    from popreg.benefits import actions
+
+    return lambda: actions.do_record_certificate(w.admin, w.people["mother"], number="独生2020-0001",
+                                                 issued_date=date(2020, 8, 1), child=w.people["child"])
+
+
+@recipe(BEN + "do_end_certificate")
+def _ben_end_certificate(w):
+    from popreg.benefits import actions
+
+    cert = actions.do_record_certificate(w.admin, w.people["mother"], number="独生2020-0001",
+                                         issued_date=date(2020, 8, 1), child=w.people["child"])
+    return lambda: actions.do_end_certificate(w.admin, cert, reason="再生育，证书收回")
+
+
+@recipe(BEN + "do_record_disability")
+def _ben_disability(w):
+    from popreg.benefits import actions
+
+    return lambda: actions.do_record_disability(w.admin, w.people["other"], grade=2, recorded_date=date(2024, 3, 1))
+
+
+@recipe(BEN + "do_end_disability")
+def _ben_end_disability(w):
+    from popreg.benefits import actions
+
+    rec = actions.do_record_disability(w.admin, w.people["other"], grade=2, recorded_date=date(2024, 3, 1))
+    return lambda: actions.do_end_disability(w.admin, rec, reason="复评不再符合")
+
+
+@recipe(BEN + "do_record_account")
+def _ben_account(w):
+    from popreg.benefits import actions
+
+    return lambda: actions.do_record_account(w.admin, w.people["mother"], account="6222 0202 0011 2233 445",
+                                             bank="农村信用社")
+
+
+@recipe(BEN + "do_record_run")
+def _ben_record_run(w):
+    return lambda: _ben_run(w)
+
+
+@recipe(BEN + "do_submit_application")
+def _ben_apply(w):
+    from popreg.benefits import actions
+
+    return lambda: actions.do_submit_application(w.admin, programme="childcare_subsidy", month=BEN_MONTH,
+                                                 person=w.people["child"], evidence="出生医学证明复印件",
+                                                 amount_yuan="300", payee=w.people["mother"])
+
+
+@recipe(BEN + "do_decide_application")
+def _ben_decide(w):
+    from popreg.benefits import actions
+
+    app = actions.do_submit_application(w.admin, programme="childcare_subsidy", month=BEN_MONTH,
+                                        person=w.people["child"], evidence="出生医学证明复印件", amount_yuan="300")
+    approver = _ben_approver(w)
+    return lambda: actions.do_decide_application(approver, app, grant=True, reason="材料齐全")
+
+
+@recipe(BEN + "do_publish")
+def _ben_publish(w):
+    from popreg.benefits import actions
+
+    run = _ben_run(w)
+    return lambda: actions.do_publish(w.admin, run, level="village", starts_on=BEN_MONTH)
+
+
+@recipe(BEN + "do_close_disclosure")
+def _ben_close(w):
+    from popreg.benefits import actions
+
+    disclosure, _ = _ben_village_level(w)
+    return lambda: actions.do_close_disclosure(w.admin, disclosure, today=disclosure.ends_on)
+
+
+@recipe(BEN + "do_raise_objection")
+def _ben_objection(w):
+    from popreg.benefits import actions
+
+    disclosure, decision = _ben_village_level(w)
+    return lambda: actions.do_raise_objection(w.admin, disclosure, decision, objector="村民甲", what="孩子已随母外出")
+
+
+@recipe(BEN + "do_resolve_objection")
+def _ben_resolve(w):
+    from popreg.benefits import actions
+
+    disclosure, decision = _ben_village_level(w)
+    objection = actions.do_raise_objection(w.admin, disclosure, decision, objector="村民甲", what="孩子已随母外出")
+    return lambda: actions.do_resolve_objection(w.admin, objection, uphold=False, reason="经核实仍在本村居住")
+
+
+@recipe(BEN + "do_approve_run")
+def _ben_approve(w):
+    from popreg.benefits import actions
+
+    from ..benefits.conftest import disclose
+
+    run = disclose(_ben_run(w), w.admin)
+    approver = _ben_approver(w)
+    return lambda: actions.do_approve_run(approver, run)
+
+
+@recipe(BEN + "do_make_payment_batch")
+def _ben_payment_batch(w):
+    from popreg.benefits import actions
+
+    from ..benefits.conftest import disclose
+
+    approver = _ben_approver(w)
+    actions.do_approve_run(approver, disclose(_ben_run(w), w.admin))
+    return lambda: actions.do_make_payment_batch(approver, programme="childcare_subsidy", month=BEN_MONTH)
+
+
+@recipe(BEN + "do_import_return")
+def _ben_return(w):
+    from popreg.benefits import actions
+
+    batch = _ben_batch(w)
+    rows = [actions.ReturnRow(row=i + 2, payment_id=ln.payment_id, status="paid", paid_on=date(2025, 10, 20))
+            for i, ln in enumerate(batch.lines.order_by("id"))]
+    assert rows
+    return lambda: actions.do_import_return(w.admin, batch, rows)
+
+
+@recipe(BEN + "do_resubmit_failures")
+def _ben_resubmit(w):
+    from popreg.benefits import actions
+
+    from ..benefits.conftest import pay_all
+
+    batch = _ben_batch(w)
+    pay_all(batch, w.admin, failed={ln.payment_id: "账户已销户" for ln in batch.lines.all()})
+    return lambda: actions.do_resubmit_failures(w.admin, batch)
+
+
+def _ben_recovery_rows(w):
+    from decimal import Decimal
+
+    from popreg.benefits import actions
+
+    child = w.people["child"]
+    return [actions.RecoveryRow(kind="overpayment", person_id=child.pk, payee_person_id=w.people["mother"].pk,
+                                month=date(2025, 9, 1), amount_yuan=Decimal("300"), reason="九月已迁出仍发放",
+                                unit_code=child.registered_unit_id)]
+
+
+@recipe(BEN + "do_list_recoveries")
+def _ben_list_recoveries(w):
+    from popreg.benefits import actions
+
+    run = _ben_run(w)
+    rows = _ben_recovery_rows(w)
+    return lambda: actions.do_list_recoveries(w.admin, programme="childcare_subsidy", run=run, rows=rows)
+
+
+@recipe(BEN + "do_settle_recovery")
+def _ben_settle_recovery(w):
+    from popreg.benefits import actions
+
+    run = _ben_run(w)
+    (recovery,) = actions.do_list_recoveries(w.admin, programme="childcare_subsidy", run=run,
+                                             rows=_ben_recovery_rows(w))
+    return lambda: actions.do_settle_recovery(w.admin, recovery, note="已从十月发放中扣回")
+
+
 # ---------------------------------------------------------------- exchange transport
 
 EXT = "popreg.exchange."
