@@ -128,8 +128,13 @@ def test_demo_accounts_print_what_a_tester_needs(county, capsys, settings):
     call_command("demo_accounts")
     out = capsys.readouterr().out
     lines = [line.split() for line in out.splitlines() if line.startswith("  ")]
-    assert [w[0] for w in lines] == ["admin", "tongji", "shenji", "xiangzhen", "cunyuan"]
+    # one account per role, and two benefits officers: one prepares a run, the other approves it
+    assert [w[0] for w in lines] == ["admin", "tongji", "shenji", "xiangzhen", "cunyuan", "fuli", "fuli2"]
     for name, password, *_ in lines:
         assert len(password) >= 12
         assert get_user_model().objects.get(username=name).check_password(password)
+    assert len({w[1] for w in lines}) == len(lines)  # each account its own password
+    officers = Assignment.objects.filter(user__username__in=["fuli", "fuli2"])
+    assert sorted((a.user.username, a.role, a.unit.level) for a in officers) == [
+        ("fuli", "benefits_officer", "county"), ("fuli2", "benefits_officer", "county")]
     assert "TOTP" in out and "lock the account" in out

@@ -76,6 +76,14 @@ def test_registration_certificate_through_the_page(people, client, users, settin
     assert f"{year}-000002" in page and "子女入学" in page
 
 
+def test_the_certificate_states_the_sex_in_chinese_whatever_the_language(people):
+    from django.utils import translation
+
+    for lang in ("en", "zh-hans"):
+        with translation.override(lang):
+            assert ("性别 Sex", "女") in certificates.content_for("registration", people["mother"]).rows
+
+
 def test_refusals_change_nothing_and_name_the_reason(people, client, users):
     mother = people["mother"]
     client.force_login(users["clerk_a1"])

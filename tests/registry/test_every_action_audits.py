@@ -837,6 +837,88 @@ def _ex_import(w):
     return lambda: bundle.do_import_bundle(w.admin, "not a bundle")  # refused whole: audited too
 
 
+# exchange review and planning
+
+
+def _in_review(w):
+    """A notification from a trusted peer naming a 刘洋 of whom the county has two (villages
+    A1 and B1, same birth day, no ID number in the message): it waits for review."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from popreg.exchange import actions, inbox
+    from popreg.exchange.models import Channel, InboxMessage
+    from popreg.registry import actions as reg
+
+    from ..exchange.conftest import PEER, Remote
+
+    w.settings.POPREG_EXCHANGE_KEY_DIR = w.tmp / "keys"
+    actions.do_create_identity(w.admin, code="110105", url="http://127.0.0.1:9/")
+    remote = Remote(PEER, Ed25519PrivateKey.generate())
+    actions.do_trust_peer(w.admin, remote.identity())
+    found = []
+    for unit, seq in ((VILLAGE_A1, 21), (VILLAGE_B1, 22)):
+        hh = reg.do_create_household(w.admin, unit_code=unit, address="测试地址")
+        found.append(reg.do_register_birth(w.admin, name="刘洋", sex="M", birth_date=date(1990, 3, 3),
+                                           registered_unit_code=unit, household=hh,
+                                           id_number=make_id(date(1990, 3, 3), "M", seq)))
+    msg = remote.message("migrant_registered", subject={"name": "刘洋", "sex": "M", "birth_date": "1990-03-03"},
+                         payload={"residence_unit": "330102001001", "residence_unit_name": "湖滨某社区"})
+    assert inbox.receive(remote.sign(msg), Channel.HTTP).status == "review"
+    return InboxMessage.objects.get(message_id=msg.id), found[0]
+
+
+@recipe(EXT + "review.do_accept_candidate")
+def _ex_accept(w):
+    from popreg.exchange import review
+
+    message, person = _in_review(w)
+    return lambda: review.do_accept_candidate(w.admin, message.pk, person.pk)
+
+
+@recipe(EXT + "review.do_link_person")
+def _ex_link(w):
+    from popreg.exchange import review
+
+    message, person = _in_review(w)
+    return lambda: review.do_link_person(w.admin, message.pk, person.pk, "电话核实为同一人")
+
+
+@recipe(EXT + "review.do_reject_message")
+def _ex_reject(w):
+    from popreg.exchange import review
+
+    message, _ = _in_review(w)
+    return lambda: review.do_reject_message(w.actors["officer_a"], message.pk, "对方信息不足")
+
+
+PLAN = "popreg.planning.actions."
+
+
+@recipe(PLAN + "do_save_scenario")
+def _plan_scenario(w):
+    from popreg.planning import actions
+
+    return lambda: actions.do_save_scenario(
+        w.admin, code="low_tfr", name_zh="低生育", name_en="Low fertility", tfr_offset="-0.2",
+        tfr_target="", path_years="5", e0_gain_per_year="0.1", migration_factor="1")
+
+
+@recipe(PLAN + "do_save_norm")
+def _plan_norm(w):
+    from popreg.planning import actions
+
+    return lambda: actions.do_save_norm(w.admin, key="grain_per_person", value="800",
+                                        valid_from="2024-01-01", source="县粮食安全规划")
+
+
+@recipe(PLAN + "do_save_figure")
+def _plan_figure(w):
+    from popreg.planning import actions
+
+    return lambda: actions.do_save_figure(w.admin, kind="school_primary", unit_code=TOWN_A, year="2024",
+                                          value="1200", source="县教育局")
+
+
 # ---------------------------------------------------------------- the test
 
 

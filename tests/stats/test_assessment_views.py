@@ -134,7 +134,7 @@ def test_page_renders_no_value_as_dash(site, client, django_user_model):
     _login(client, django_user_model, "admin", "county_admin", UNITS[0][0])
     params = {"snapshot": "2025-11-01", "year": 2024, "level": "village", "rules": RuleSetVersion.objects.get().pk}
     html = client.get(_assess(client, params).result_url).content.decode()
-    assert "nan" not in html.lower() and "一票否决（cdr）" in html and "后进" in html
+    assert "nan" not in html.lower() and "一票否决：粗死亡率（‰）" in html and "后进" in html
     assert client.post("/stats/assessment/", {**params, "snapshot": "nope"}).context["error"]
     # a GET only fills the form: nothing is computed and no job starts
     page = client.get("/stats/assessment/", params)

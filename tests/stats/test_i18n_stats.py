@@ -104,14 +104,17 @@ def test_assessment_pages(site, client, django_user_model):  # noqa: F811
 
     client.post("/stats/assessment/", params)
     check_bilingual(client, Job.objects.get(kind="assessment").result_url,
-           ["Annual assessment · ranking · lagging units", "Vetoed (cdr)", "cdr (veto)", "Maximum score",
-            "Lagging units (bottom 10.0 percent of each group)", "Scorecards", "version 2"],
-           ["年度考核 · 排名 · 后进名单", "一票否决（cdr）", "cdr（否决项）", "满分", "后进单位（每组后 10.0%）",
-            "考核评分", "第2版"])
+           ["Annual assessment · ranking · lagging units", "Vetoed: Crude death rate (‰)", "Maximum score",
+            "Lagging units (bottom 10.0 percent of each group)", "Scorecards", "version 2",
+            "This is a veto rule: failing it vetoes the whole scorecard."],
+           ["年度考核 · 排名 · 后进名单", "一票否决：粗死亡率（‰）", "满分", "后进单位（每组后 10.0%）",
+            "考核评分", "第2版", "此项为一票否决项：未达标则整个考核被否决。"])
     check_bilingual(client, "/stats/assessment/rules/",
-           ["Assessment rules (saved as versions, never changed)", "rni (band 0.0–400.0, 50.0 points)",
-            "cdr (at_most 0.0, 10.0 points, veto); srb"],
-           ["考核规则（按版本保存，不可修改）", "rni（band 0.0–400.0，50.0 分）", "cdr（at_most 0.0，10.0 分，一票否决）；srb"])
+           ["Assessment rules (saved as versions, never changed)",
+            "Rate of natural increase (‰): target 0–400, 50 points",
+            "Crude death rate (‰): target ≤ 0, 10 points, veto rule", "Preview every unit's score"],
+           ["考核规则（按版本保存，不可修改）", "自然增长率（‰）：目标 0–400，50 分",
+            "粗死亡率（‰）：目标 ≤ 0，10 分，一票否决", "预览各单位得分"])
     check_bilingual(client, "/stats/assessment/targets/", ["Targets for 2024", "No targets for this year yet"],
            ["2024 年度目标", "该年度尚无目标"], year=2024)
 

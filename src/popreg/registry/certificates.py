@@ -50,9 +50,11 @@ from popreg.registry.models import (
     EventType,
     Household,
     Person,
+    Sex,
     Status,
 )
 from popreg.registry.policy import Permission
+from popreg.registry.vocabulary import chinese_display
 
 _SALT = "popreg.registry.certificates"
 
@@ -65,7 +67,6 @@ TITLES: dict[str, tuple[str, str]] = {
     CertificateKind.REGISTER_PAGE: ("常住人口登记表", "Household register page (permanent residents)"),
 }
 
-_SEX = {"M": "男", "F": "女"}
 _HUKOU = {"agricultural": "农业", "non_agricultural": "非农业", "resident": "居民"}
 _MARITAL = {"single": "未婚", "married": "有配偶", "divorced": "离婚", "widowed": "丧偶"}
 _STATUS: dict[str, str] = {Status.ACTIVE: "正常", Status.DECEASED: "死亡注销", Status.EMIGRATED: "迁出注销",
@@ -161,7 +162,7 @@ def content_for(kind: str, person: Person) -> Content:
     if person.merged_into_id is not None:
         raise _refuse(person, f"该记录已作为重复记录并入编号 {person.merged_into_id}，请在该记录上开具",
                       f"this record was merged into record {person.merged_into_id}; print from that record")
-    base = [("姓名 Name", person.name), ("性别 Sex", _SEX.get(person.sex, "—")),
+    base = [("姓名 Name", person.name), ("性别 Sex", chinese_display(Sex, person.sex) or "—"),
             ("民族 Ethnicity", person.ethnicity or "—"), ("出生日期 Date of birth", _d(person.birth_date))]
     hh: Household | None = person.household
     place = unit_path(person.registered_unit_id)

@@ -63,7 +63,7 @@ BASE_COLUMNS: tuple[str, ...] = (
     "total", "max_points", "percent", "vetoed", "veto_rules", "rank", "peers", "lagging",
     "previous_total", "previous_rank", "total_change", "rank_change",
 )  # fmt: skip
-RULE_COLUMN_SUFFIXES = ("value", "low", "high", "outcome", "points")
+RULE_COLUMN_SUFFIXES = ("value", "low", "high", "outcome", "points", "basis", "count", "interval_low", "interval_high")
 
 
 class AssessmentError(ValueError):
@@ -422,6 +422,64 @@ def _scores(
     return {code: evaluate(rule_set, code, v, targets.get(code)) for code, v in values.items()}
 
 
+def rule_columns(rule_set: RuleSet, card: Scorecard, values: Mapping[str, float | None]) -> dict[str, Any]:
+    """The ``<id>_*`` columns of one unit: value, bounds, outcome, points, and how it was
+    judged (``basis``; for a few-events rule the count and the interval it was judged by)."""
+    row: dict[str, Any] = {}
+    for rule, res in zip(rule_set.rules, card.results, strict=True):
+        fe = rule.few_events
+        row[f"{res.rule_id}_value"] = res.value
+        row[f"{res.rule_id}_low"] = res.low
+        row[f"{res.rule_id}_high"] = res.high
+        row[f"{res.rule_id}_outcome"] = res.outcome
+        row[f"{res.rule_id}_points"] = res.points
+        row[f"{res.rule_id}_basis"] = res.basis
+        row[f"{res.rule_id}_count"] = _clean(values.get(fe.count)) if fe else None
+        row[f"{res.rule_id}_interval_low"] = _clean(values.get(fe.low)) if fe else None
+        row[f"{res.rule_id}_interval_high"] = _clean(values.get(fe.high)) if fe else None
+    return row
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    unit_code: str
+    unit_name: str
+    parent_code: str
+    card: Scorecard
+    columns: dict[str, Any]
+    rank: int
+    peers: int
+
+
+def preview(
+    snapshot_dir: str | Path,
+    year: int,
+    level: str,
+    rule_set: RuleSet,
+    targets: Sequence[TargetRow] = (),
+    *,
+    population: str = "registered",
+) -> list[PreviewRow]:
+    """Every unit's scorecard for ``year`` under a rule set not yet saved (no comparison
+    with the previous year): what the rules page shows before saving."""
+    if level not in ("county", "township", "village"):
+        raise AssessmentError(
+            f"单位层级只能是 county、township 或 village，收到 {level!r}",
+            f"level must be county, township or village, got {level!r}",
+        )
+    units, values = unit_values(snapshot_dir, year, level, rule_set.indicators, population=population)
+    cards = _scores(rule_set, values, targets_by_unit(targets, year))
+    parents = dict(zip(units["unit_code"], units["parent_code"].fillna(""), strict=True))
+    standing = rank(cards.values(), parents)
+    out = [
+        PreviewRow(u["unit_code"], u["unit_name"], parents[u["unit_code"]], cards[u["unit_code"]],
+                   rule_columns(rule_set, cards[u["unit_code"]], values[u["unit_code"]]),
+                   standing[u["unit_code"]].rank, standing[u["unit_code"]].peers)
+        for u in units.to_dict("records")
+    ]  # fmt: skip
+    return sorted(out, key=lambda r: (r.parent_code, r.rank, r.unit_code))
+
+
 def assess(
     snapshot_dir: str | Path,
     year: int,
@@ -479,12 +537,7 @@ def assess(
             # positive = moved up (a smaller rank number)
             "rank_change": pst.rank - st.rank if pst else None,
         }  # fmt: skip
-        for res in card.results:
-            row[f"{res.rule_id}_value"] = res.value
-            row[f"{res.rule_id}_low"] = res.low
-            row[f"{res.rule_id}_high"] = res.high
-            row[f"{res.rule_id}_outcome"] = res.outcome
-            row[f"{res.rule_id}_points"] = res.points
+        row.update(rule_columns(rule_set, card, values[code]))
         rows.append(row)
     columns = list(BASE_COLUMNS) + [f"{r.id}_{s}" for r in rule_set.rules for s in RULE_COLUMN_SUFFIXES]
     table = pd.DataFrame(rows, columns=columns)

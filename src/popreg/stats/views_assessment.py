@@ -21,9 +21,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from popreg.core.rules import parse_rule_set
+from popreg.core.rules import RuleError, parse_rule_set
 from popreg.registry import jobs
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction
@@ -40,9 +41,13 @@ from popreg.stats.assessment import (
     TargetImportError,
     fill_scorecards_workbook,
     fill_target_template,
+    preview,
     read_targets,
     to_csv_bytes,
 )
+from popreg.stats.assessment_text import explain_row, rule_name, rule_summary, veto_names
+from popreg.stats.forms_assessment import RuleFormSet, RuleSetHeaderForm, initial_rules
+from popreg.stats.forms_assessment import definition as rules_definition
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
 from popreg.stats.jobs import load_assessment
 from popreg.stats.models import RuleSetVersion, UnitTarget
@@ -128,52 +133,113 @@ def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
             if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
     for r in rows:
-        r["rules"] = [
-            {"id": rule.id, "label": rule.label or rule.indicator, "value": r[f"{rule.id}_value"],
-             "low": r[f"{rule.id}_low"], "high": r[f"{rule.id}_high"],
-             "outcome": r[f"{rule.id}_outcome"], "points": r[f"{rule.id}_points"], "veto": rule.veto}
-            for rule in result.rule_set.rules
-        ]  # fmt: skip
+        r["rules"] = explain_row(result.rule_set, r)
+        r["veto_names"] = veto_names(result.rule_set, r["veto_rules"])
     return render(request, "stats/assessment/index.html", {
         "snapshots": snapshots(), "rule_sets": list(RuleSetVersion.objects.all()), "levels": LEVELS,
         "year": year, "level": level, "lagging": p.get("lagging", 10.0), "snapshot": snap_name,
         "rules_id": rs_obj.pk if rs_obj else 0, "result": result, "rows": rows, "job": job,
         "lagging_rows": [r for r in rows if r["lagging"]], "query": "",
+        "rule_names": [rule_name(rule) for rule in result.rule_set.rules],
         "full_export": actor.can(Permission.EXPORT_SCORECARDS),
     })  # fmt: skip
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    """One stored rule in words: label (comparison bounds, weight points[, veto])."""
-
-    def blank(v: Any) -> Any:
-        return "" if v is None else v
-
-    if rule.get("comparison") == "band":
-        bounds = f"{blank(rule.get('low'))}–{blank(rule.get('high'))}"
-    else:
-        bounds = f"{rule.get('threshold', '')}"
-    args = {"label": rule.get("label") or rule.get("indicator", ""), "comparison": rule.get("comparison", ""),
-            "bounds": bounds, "weight": rule.get("weight", "")}
-    if rule.get("veto"):
-        return _("%(label)s (%(comparison)s %(bounds)s, %(weight)s points, veto)") % args
-    return _("%(label)s (%(comparison)s %(bounds)s, %(weight)s points)") % args
-
-
 def _with_summaries(versions: Any) -> list[RuleSetVersion]:
-    """The stored rule sets, each with ``summary``: its rules in words, for the page."""
+    """The stored rule sets, each with ``summaries``: its rules in words, for the page."""
     out = list(versions)
     for rs in out:
-        rules = rs.definition.get("rules", []) if isinstance(rs.definition, dict) else []
-        rs.summary = str(_("; ")).join(_rule_text(r) for r in rules if isinstance(r, dict))
+        try:
+            rs.summaries = [rule_summary(r) for r in parse_rule_set(rs.definition).rules]
+        except RuleError:
+            rs.summaries = []
     return out
+
+
+def _error_text(exc: AssessmentError) -> str:
+    if len(exc.args) == 2:
+        return _in_language(str(exc.args[0]), str(exc.args[1]))
+    zh, _sep, en = str(exc).partition(" / ")
+    return _in_language(zh, en or zh)
+
+
+def _in_language(zh: str, en: str) -> str:
+    return zh if (get_language() or "zh").lower().startswith("zh") else en
+
+
+def _preview_rows(actor: Actor, definition: dict[str, Any], snap_name: str, year: int, level: str) -> list[dict[str, Any]]:
+    """Every unit's score under the rules in the form (not saved), in words."""
+    snap = snapshot_path(snap_name)
+    if snap is None:
+        raise AssessmentError("请选择用于预览的快照", "choose a snapshot for the preview")
+    rule_set = parse_rule_set(definition)
+    out = []
+    for p in preview(snap, year, level, rule_set, actions.target_rows(year, year, actor.prefix)):
+        if not (actor.covers(p.unit_code) or actor.covers(p.parent_code)):
+            continue
+        out.append({"unit_code": p.unit_code, "unit_name": p.unit_name, "total": p.card.total,
+                    "max_points": p.card.max_points, "vetoed": p.card.vetoed, "rank": p.rank, "peers": p.peers,
+                    "veto_names": veto_names(rule_set, ";".join(p.card.veto_rules)),
+                    "rules": explain_row(rule_set, p.columns)})  # fmt: skip
+    return out
+
+
+def _rules_form(request: HttpRequest, actor: Actor, ctx: dict[str, Any], stored: list[RuleSetVersion]) -> HttpResponse | None:
+    """The rules form: "preview" scores every unit with the rules as entered; "save" stores
+    them as a new version through ``actions.do_save_rule_set`` (audited)."""
+    q = request.POST if request.method == "POST" else request.GET
+    snaps = snapshots()
+    ctx.update(snapshots=snaps, levels=LEVELS, p_snapshot=q.get("p_snapshot") or (snaps[-1] if snaps else ""),
+               p_year=_int(q.get("p_year"), timezone.localdate().year - 1), p_level=q.get("p_level") or "village")
+    if ctx["p_level"] not in dict(LEVELS):
+        ctx["p_level"] = "village"
+    if request.method != "POST" or "definition" in request.POST:
+        latest = None
+        if stored:
+            try:
+                latest = parse_rule_set(stored[0].definition)
+            except RuleError:
+                latest = None
+        header_initial, rows = initial_rules(latest)
+        ctx["header"] = RuleSetHeaderForm(initial=header_initial)
+        ctx["formset"] = RuleFormSet(initial=rows, prefix="rule")
+        return None
+    header, formset = RuleSetHeaderForm(request.POST), RuleFormSet(request.POST, prefix="rule")
+    ctx["header"], ctx["formset"] = header, formset
+    if not ctx["can_edit"]:
+        ctx["error"] = _("Your role cannot change the assessment rules.")
+        return None
+    header_ok, rules_ok = header.is_valid(), formset.is_valid()  # both: every error at once
+    if not (header_ok and rules_ok):
+        ctx["error"] = _("Some fields need correcting: see the messages next to them.")
+        return None
+    definition = rules_definition(header, formset)
+    if "preview" in request.POST:
+        try:
+            ctx["preview"] = _preview_rows(actor, definition, ctx["p_snapshot"], ctx["p_year"], ctx["p_level"])
+        except RuleError as exc:
+            ctx["error"] = _in_language(exc.message_zh, exc.message_en)
+        except AssessmentError as exc:
+            ctx["error"] = _error_text(exc)
+        return None
+    try:
+        obj = actions.do_save_rule_set(actor, definition)
+    except RegistryError as err:
+        ctx["error"] = str(err)
+        return None
+    messages.success(request, _("Rule set saved: %(rule_set)s") % {"rule_set": obj})
+    return redirect("assess:rules")
 
 
 @with_actor
 def rule_sets(request: HttpRequest, actor: Actor) -> HttpResponse:
-    ctx: dict[str, Any] = {"rule_sets": _with_summaries(RuleSetVersion.objects.all()),
+    stored = list(RuleSetVersion.objects.all())
+    ctx: dict[str, Any] = {"rule_sets": _with_summaries(stored),
                            "can_edit": actor.can(Permission.MAINTAIN_ASSESSMENT)}
-    if request.method == "POST":
+    done = _rules_form(request, actor, ctx, stored)
+    if done is not None:
+        return done
+    if request.method == "POST" and "definition" in request.POST:  # a rule set as JSON (scripts)
         text = request.POST.get("definition", "")
         try:
             obj = actions.do_save_rule_set(actor, text)
