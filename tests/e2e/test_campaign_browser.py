@@ -77,7 +77,8 @@ def test_campaign_end_to_end(browser, people, tmp_path):
     downloaded = b.wait_download(".xlsx")
 
     # door to door: the mother has died, the child is confirmed
-    b.submit("#advance")  # preparation -> verification
+    b.submit("#advance")  # preparation -> verification: asks first, on its own page
+    b.submit("#confirm-advance")
     assert "入户核对" in b.css(".phases li.current").text
     # the web form for the same outcomes works on a tablet: big touch targets
     b.driver.set_window_size(820, 1180)
@@ -110,7 +111,10 @@ def test_campaign_end_to_end(browser, people, tmp_path):
 
     # resolve: the death is registered through the registry action
     b.open(f"/campaigns/{campaign.pk}/")
-    b.submit("#advance")  # verification -> rectification
+    b.submit("#advance")  # verification -> rectification: asks first, on its own page
+    assert "柳树村民委员会：1 人未核对" in b.css("#unfinished").text  # named, with what is left
+    b.shot("advance-confirm")
+    b.submit("#confirm-advance")
     b.open(f"/campaigns/{campaign.pk}/items/{item.pk}/")
     assert b.css("#id_action").get_attribute("value") == "register_death"
     assert b.css("#id_date").get_attribute("value") == "2025-10-03"
@@ -124,8 +128,16 @@ def test_campaign_end_to_end(browser, people, tmp_path):
 
     # acceptance: spot check the village, then sign off
     b.open(f"/campaigns/{campaign.pk}/")
-    b.submit("#advance")  # rectification -> summary
+    b.submit("#advance")  # rectification -> summary: asks first, on its own page
+    b.submit("#confirm-advance")
+    # the admin uploaded the village's results, so the township re-checks them
     b.submit(f'#progress tr[data-unit="{VILLAGE_A1}"] a.spot-link')
+    b.driver.delete_all_cookies()
+    b.open("/login/")
+    b.css("#id_username").send_keys("officer_a")
+    b.css("#id_password").send_keys(PASSWORD)
+    b.submit("button[type=submit].primary")
+    b.open(f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/spot-check/")
     b.submit("#draw")
     b.click('input[name="agrees"][value="1"]')
     b.submit(".person-card form button[type=submit]")
