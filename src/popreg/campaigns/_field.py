@@ -310,7 +310,7 @@ def do_record_found_person(
     check_phase(campaign, (Phase.VERIFICATION, Phase.RECTIFICATION), "登记新发现人员", "record found persons")
     check_unlocked(campaign, unit.code)
     if not in_scope(campaign, unit.code):
-        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.code} is outside the campaign's scope", "unit")
+        raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.name} is outside the campaign's scope", "unit")
     name = (name or "").strip()
     if not name:
         raise campaign_error("请填写姓名", "name is required", "name")

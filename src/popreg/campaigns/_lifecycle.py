@@ -68,7 +68,7 @@ def do_create_campaign(
         except AdminUnit.DoesNotExist:
             raise campaign_error(f"范围单位 {code} 不存在", f"unit {code} does not exist", "scope") from None
         if u.level == "group":
-            raise campaign_error(f"{u.name} 是村民小组，范围请选村、乡镇或县", f"{code} is a group; choose a village or above", "scope")
+            raise campaign_error(f"{u.name} 是村民小组，范围请选村、乡镇或县", f"{u.name} is a group; choose a village or above", "scope")
         actor.require(Permission.MANAGE_CAMPAIGNS, u.code)
         units.append(u)
     if not isinstance(reference_moment, datetime):
