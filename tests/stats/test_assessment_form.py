@@ -118,6 +118,7 @@ def test_preview_then_save_through_the_audited_action(site, client, django_user_
     assert (shown[V11]["total"], shown[V12]["total"], shown[V12]["vetoed"]) == (90, 0, True)
     assert "Vetoed: Crude death rate (‰)" in text and "This is a veto rule" in text
     assert "Only 1 (Births of known sex), fewer than 1,000" in text and "0–400" in text
+    assert "no value can be computed yet" in text and "the value — itself" not in text  # one boy, no girl
     assert RuleSetVersion.objects.count() == 1  # a preview saves nothing
     resp = client.post("/stats/assessment/rules/", {**_form_data(rules), **params, "save": "1"})
     assert resp.status_code == 302
@@ -145,3 +146,17 @@ def test_scorecard_explains_in_both_languages_without_internal_words(site, clien
     assert "is above the upper bound 0 of the target ≤ 0" in en and "0–400" in en
     assert "fewer than 1,000" in en and "No value (nothing to measure)" in en
     assert "not scored" in en and "Rate of natural increase (‰)" in en and "自然增长率（‰）" in zh
+
+
+def test_a_stored_rule_on_an_unlisted_indicator_stays_in_the_form(site, client, django_user_model):  # noqa: F811
+    odd = {"name": "老人", "version": 1, "rules": [
+        {"id": "old", "indicator": "population_end_65_plus", "comparison": "at_most", "threshold": 500,
+         "weight": 5, "label": "65 岁以上人口"}]}  # fmt: skip
+    RuleSetVersion.objects.create(name="老人", version=1, definition=odd, checksum="x")
+    _login(client, django_user_model, "admin", "county_admin", UNITS[0][0])
+    text = client.get("/stats/assessment/rules/").content.decode()
+    assert '<option value="population_end_65_plus" selected>65 岁以上人口</option>' in text
+    data = _form_data([{"indicator": "population_end_65_plus", "comparison": "at_most", "threshold": 400,
+                        "weight": 5}], name="老人", version=2)  # fmt: skip
+    assert client.post("/stats/assessment/rules/", {**data, "save": "1"}).status_code == 302
+    assert RuleSetVersion.objects.get(version=2).definition["rules"][0]["threshold"] == 400

@@ -128,7 +128,11 @@ def explain(rule: Rule, row: Mapping[str, Any]) -> dict[str, Any]:
                     range=bounds_text(get("interval_low"), get("interval_high")))  # fmt: skip
         if get("interval_high") is None and get("interval_low") is not None:
             args["range"] = f"{number(get('interval_low'))}–∞"
-        if outcome == "pass":
+        if outcome == "pass" and value is None:
+            why = _("Only %(count)s (%(count_name)s), fewer than %(min)s: too few to judge, and no value can be "
+                    "computed yet. Its 95%% range %(range)s includes part of the target %(target)s, so the gap may "
+                    "be chance: met, %(points)s of %(weight)s points.") % args
+        elif outcome == "pass":
             why = _("Only %(count)s (%(count_name)s), fewer than %(min)s: too few to judge the value %(value)s "
                     "itself. Its 95%% range %(range)s includes part of the target %(target)s, so the gap may be "
                     "chance: met, %(points)s of %(weight)s points.") % args

@@ -36,7 +36,7 @@ class RuleForm(forms.Form):
     high = forms.FloatField(label=_("Upper bound"), required=False)
     threshold = forms.FloatField(label=_("Threshold"), required=False)
     weight = forms.FloatField(label=_("Points"), required=False, min_value=0)
-    veto = forms.BooleanField(label=_("Veto (一票否决)"), required=False)
+    veto = forms.BooleanField(label=_("Veto"), required=False)
     missing = forms.ChoiceField(label=_("Without a value"), choices=list(MISSING_LABELS.items()), initial="fail")
     few_min = forms.IntegerField(
         label=_("Too few births below"), required=False, min_value=1,
@@ -44,6 +44,13 @@ class RuleForm(forms.Form):
                     "ratio's 95% range includes part of the band."),
     )
     label = forms.CharField(label=_("Own label (optional)"), required=False, max_length=60)
+
+    def __init__(self, *args: Any, extra_indicators: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # an indicator of a stored rule that the list does not name stays choosable (by its label)
+        extra = [(k, v) for k, v in (extra_indicators or {}).items() if k not in INDICATOR_LABELS]
+        if extra:
+            self.fields["indicator"].choices = [("", "—"), *INDICATOR_LABELS.items(), *extra]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -98,6 +105,13 @@ class BaseRuleFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
 
 
 RuleFormSet = formset_factory(RuleForm, formset=BaseRuleFormSet, extra=0)
+
+
+def stored_indicators(rule_set: RuleSet | None) -> dict[str, str]:
+    """Indicators of a stored rule set with the name the form shows for them."""
+    if rule_set is None:
+        return {}
+    return {r.indicator: r.label or r.indicator for r in rule_set.rules}
 
 
 def initial_rules(rule_set: RuleSet | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:

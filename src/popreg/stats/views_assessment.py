@@ -46,7 +46,12 @@ from popreg.stats.assessment import (
     to_csv_bytes,
 )
 from popreg.stats.assessment_text import explain_row, rule_name, rule_summary, veto_names
-from popreg.stats.forms_assessment import RuleFormSet, RuleSetHeaderForm, initial_rules
+from popreg.stats.forms_assessment import (
+    RuleFormSet,
+    RuleSetHeaderForm,
+    initial_rules,
+    stored_indicators,
+)
 from popreg.stats.forms_assessment import definition as rules_definition
 from popreg.stats.indicators import COLUMNS as INDICATOR_COLUMNS
 from popreg.stats.jobs import load_assessment
@@ -193,18 +198,20 @@ def _rules_form(request: HttpRequest, actor: Actor, ctx: dict[str, Any], stored:
                p_year=_int(q.get("p_year"), timezone.localdate().year - 1), p_level=q.get("p_level") or "village")
     if ctx["p_level"] not in dict(LEVELS):
         ctx["p_level"] = "village"
+    latest = None
+    if stored:
+        try:
+            latest = parse_rule_set(stored[0].definition)
+        except RuleError:
+            latest = None
+    kwargs = {"extra_indicators": stored_indicators(latest)}
     if request.method != "POST" or "definition" in request.POST:
-        latest = None
-        if stored:
-            try:
-                latest = parse_rule_set(stored[0].definition)
-            except RuleError:
-                latest = None
         header_initial, rows = initial_rules(latest)
         ctx["header"] = RuleSetHeaderForm(initial=header_initial)
-        ctx["formset"] = RuleFormSet(initial=rows, prefix="rule")
+        ctx["formset"] = RuleFormSet(initial=rows, prefix="rule", form_kwargs=kwargs)
         return None
-    header, formset = RuleSetHeaderForm(request.POST), RuleFormSet(request.POST, prefix="rule")
+    header = RuleSetHeaderForm(request.POST)
+    formset = RuleFormSet(request.POST, prefix="rule", form_kwargs=kwargs)
     ctx["header"], ctx["formset"] = header, formset
     if not ctx["can_edit"]:
         ctx["error"] = _("Your role cannot change the assessment rules.")
