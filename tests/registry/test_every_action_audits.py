@@ -187,6 +187,30 @@ def _household_address(w):
                                                        reason="门牌整顿")
 
 
+@recipe(REG + "exports.do_request_full_id_export")
+def _full_id_request(w):
+    from popreg.registry.actions import exports
+    from popreg.registry.models import AdminUnit
+
+    county = AdminUnit.objects.get(level="county")
+    return lambda: exports.do_request_full_id_export(w.admin, county, reason="公安协查")
+
+
+@recipe(REG + "exports.do_approve_full_id_export")
+def _full_id_approve(w):
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry.access import actor_for
+    from popreg.registry.actions import exports
+    from popreg.registry.models import AdminUnit, Assignment
+
+    county = AdminUnit.objects.get(level="county")
+    req = exports.do_request_full_id_export(w.admin, county, reason="公安协查")
+    second = get_user_model().objects.create_user(username="admin_second", password="x-unused-1")
+    Assignment.objects.create(user=second, role="county_admin", unit=county)
+    return lambda: exports.do_approve_full_id_export(actor_for(second), req.pk)
+
+
 @recipe(REG + "households.do_dissolve_household")
 def _household_dissolve(w):
     from popreg.registry import actions

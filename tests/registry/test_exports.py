@@ -245,14 +245,14 @@ def test_a_stored_job_file_is_checked_again_and_audited(actors, tmp_path):
 
 def test_person_list_offers_full_ids_only_to_roles_that_may_see_them(login, people):
     page = login("clerk_a1").get(f"/units/{VILLAGE_A1}/persons/").content.decode()
-    link = re.search(r'href="([^"]*full_id=1)"', page)
-    assert link, "the clerk may see full ID numbers: the page offers them"
-    r = login("clerk_a1").get(link.group(1).replace("&amp;", "&"))
+    link = re.search(r'href="([^"]*/persons/full-id/[^"]*)"', page)
+    assert link, "the clerk may see full ID numbers: the page offers them (after a reason)"
+    r = login("clerk_a1").post(link.group(1).replace("&amp;", "&"), {"reason": "入户核查"})
     rows = _csv_rows(b"".join(r.streaming_content))
     assert people["mother"].id_number in {row[4] for row in rows[2:]}
     rec = AuditRecord.objects.filter(action=AuditAction.EXPORT_PERSONS).latest("id")
     assert rec.detail["masked"] is False
     # the statistician sees the list but not full ID numbers: no link, and the URL is refused
     stat = login("statistician")
-    assert "full_id=1" not in stat.get(f"/units/{VILLAGE_A1}/persons/").content.decode()
+    assert "/full-id/" not in stat.get(f"/units/{VILLAGE_A1}/persons/").content.decode()
     assert stat.get(f"/units/{VILLAGE_A1}/persons.csv?full_id=1").status_code == 403

@@ -96,6 +96,11 @@ ROUTES: dict[str, Entry] = {
     "units/<str:code>/": Entry(P.VIEW_REGISTRY, "unit"),
     "units/<str:code>/persons/": Entry(P.VIEW_REGISTRY, "unit"),
     "units/<str:code>/persons.csv": Entry(P.EXPORT_PERSONS, "unit"),
+    # full-ID person lists: a reason; county-wide, a second person's approval (exports)
+    "units/<str:code>/persons/full-id/": Entry(P.VIEW_FULL_ID, "unit", GP),
+    "exports/approvals/": Entry(P.VIEW_FULL_ID),
+    "exports/approvals/<int:pk>/approve/": Entry(P.VIEW_FULL_ID, "export_approval", POST),
+    "exports/approvals/<int:pk>/download/": Entry(P.VIEW_FULL_ID, "export_request", POST, owner_only=True),
     "households/<str:number>/": Entry(P.VIEW_REGISTRY, "household"),
     "persons/<int:pk>/": Entry(P.VIEW_REGISTRY, "person"),
     "persons/<int:pk>/death/": Entry(P.EDIT_REGISTRY, "person", GP),
@@ -484,9 +489,13 @@ def world(people, users, actors, settings, tmp_path):
     )
 
     benefits = benefit_objects(people, admin)
+    from ..registry.test_export_privacy import approval_objects  # full-ID exports (exports)
+
+    approvals = approval_objects(users, ROLES)
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
     return {
         **benefits,
+        **approvals,
         "in_migrant": ((mig_a[0].pk,), (mig_b[0].pk,)),
         "permit": ((mig_a[1].pk,), (mig_b[1].pk,)),
         "place": ((mig_a[2].pk,), (mig_b[2].pk,)),
@@ -534,7 +543,8 @@ def _cases(route: str, entry: Entry, world, name: str | None):
         yield "-", _fill(path, ())
     elif entry.obj == "missing":
         yield "missing", _fill(path, (999999,) * 3)
-    elif entry.obj in ("job", "token", "assessment_job", "reconciliation_job", "import", "field_list_job"):
+    elif entry.obj in ("job", "token", "assessment_job", "reconciliation_job", "import", "field_list_job",
+                       "export_request"):
         # The user's own (a running job of the statistics), then a finished one; a user
         # without one of its own is tried with clerk_a1's ("other": another user's, inside).
         for kind in (entry.obj, entry.obj + "_done"):

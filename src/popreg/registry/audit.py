@@ -62,6 +62,9 @@ class AuditAction(models.TextChoices):
     EXPORT_DUPLICATE_LABELS = "export_duplicate_labels", _("Exported duplicate review decisions")
     EXPORT_FILE = "export_file", _("Downloaded a file")
     EXPORT_AUDIT_LOG = "export_audit_log", _("Exported audit records")
+    # full-ID exports that need a second person (registry/actions/exports.py)
+    REQUEST_FULL_ID_EXPORT = "request_full_id_export", _("Asked for a full-ID person list")
+    APPROVE_FULL_ID_EXPORT = "approve_full_id_export", _("Approved a full-ID person list")
     # background jobs
     START_JOB = "start_job", _("Started a background job")
     CANCEL_JOB = "cancel_job", _("Cancelled a background job")

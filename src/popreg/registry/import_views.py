@@ -27,10 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from popreg.core.privacy import mask_id
 from popreg.registry import jobs
 from popreg.registry.access import Actor, actor_for
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
-from popreg.registry.exports import export_response, request_reason
+from popreg.registry.exports import export_response, request_full_id, request_reason
 from popreg.registry.import_jobs import STAGES as JOB_STAGES
 from popreg.registry.import_jobs import ImportFolder, cleanup_old_folders, import_root
 from popreg.registry.importing import (
@@ -186,16 +188,34 @@ def _start(actor: Actor, folder: ImportFolder, kind: str) -> Job:
     return job
 
 
+def _preview_ids(request: HttpRequest, actor: Actor, folder: ImportFolder,
+                 preview: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The preview with its ID numbers masked, unless the user holds ``VIEW_FULL_ID`` and
+    asks (``?full_id=1``): then they are shown whole and the reading is audited."""
+    rows = preview.get("first_rows") or []
+    full_id = request_full_id(request) and actor.can(Permission.VIEW_FULL_ID)
+    if full_id:
+        shown = sum(1 for r in rows if r.get("id_number"))
+        if shown:
+            audit(actor, AuditAction.VIEW_ID_NUMBER, None, unit_code=actor.unit_code or "",
+                  detail={"import": folder.id, "file": folder.meta.get("file_name"), "id_numbers": shown})
+        return preview, True
+    masked = [{**r, "id_number": mask_id(r.get("id_number") or None)} for r in rows]
+    return {**preview, "first_rows": masked}, False
+
+
 @login_required
 def job_page(request: HttpRequest, job: str) -> HttpResponse:
     folder = _job_for(request, job)
     status = import_status(folder)
     errors = folder.errors()
     actor = actor_for(request.user)
+    preview, full_id = _preview_ids(request, actor, folder, status.get("preview") or {})
     return render(request, "registry/import/job.html", {
         "job": folder, "meta": folder.meta, "status": status, "state": status.get("state"),
         "stage": _stage(status), "actor": actor, "the_job": status.get("job"),
-        "preview": status.get("preview") or {}, "errors": errors[:SHOWN_ERRORS],
+        "preview": preview, "full_id": full_id, "can_full_id": actor.can(Permission.VIEW_FULL_ID),
+        "errors": errors[:SHOWN_ERRORS],
         "error_total": len(errors), "running": status.get("state") in RUNNING,
     })
 

@@ -396,7 +396,9 @@ class AuditRecord(models.Model):
 
 
 # The job runner's tables live in their own module (platform code shared by every app);
-# so does the certificate register (households and certificates, registry).
+# so do the certificate register (households and certificates, registry) and the full-ID
+# export requests waiting for a second person's approval (exports, registry).
 from popreg.registry.certificate_models import Certificate, CertificateKind  # noqa: E402, F401
+from popreg.registry.export_models import ExportApproval  # noqa: E402, F401
 from popreg.registry.job_models import Job, JobState, JobWorker  # noqa: E402, F401
 from popreg.registry.token_models import ApiToken, TokenScope  # noqa: E402, F401

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -315,9 +316,22 @@ EXPORT_COLUMNS = [
 @with_actor
 def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse | StreamingHttpResponse:
     """CSV (UTF-8 with BOM for Excel) of the filtered person list, through the export layer:
-    ID numbers masked unless ``?full_id=1`` and allowed; signed, neutralised, audited."""
+    ID numbers always masked here; ``?full_id=1`` leads to the form that asks for a reason
+    (and, for a county-level unit, a second person's approval): views_exports."""
     unit = _unit(actor, code)
     filters = _list_filters(request)
+    if request_full_id(request):
+        if not actor.can(Permission.EXPORT_PERSONS, unit.code):
+            raise PermissionDenied(_("Your role may not download person lists."))
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return redirect(f"{reverse('registry:unit_full_id', args=[unit.code])}?{query}")
+    export = person_list_export(actor, unit, filters)
+    return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
+                           full_id=False, reason=request_reason(request))
+
+
+def person_list_export(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> Export:
+    """The person list of ``unit`` under ``filters`` as an :class:`Export` (rows stream)."""
     qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
     now = timezone.localtime()
     status_label = dict(Status.choices)
@@ -339,10 +353,9 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse |
         title=f"人员名单 persons {unit.name} ({unit.code})",
         filename=f"persons-{unit.code}-{now:%Y%m%d-%H%M}.csv", format="csv",
         action=AuditAction.EXPORT_PERSONS, reason="人员名单导出 person list",
-        columns=EXPORT_COLUMNS, rows=rows(), row_count=qs.count(), detail={"filters": filters},
+        columns=EXPORT_COLUMNS, rows=rows(), row_count=qs.count(), detail={"filters": dict(filters)},
     )
-    return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
-                           full_id=request_full_id(request), reason=request_reason(request))
+    return export
 
 
 # The household page and its upkeep forms: popreg.registry.views_households.

@@ -5,13 +5,25 @@ from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles import views as static_views
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from popreg.registry import views, views_accounts, views_audit, views_certificates, views_households
+from popreg.registry import (
+    views,
+    views_accounts,
+    views_audit,
+    views_certificates,
+    views_exports,
+    views_households,
+)
 
 registry_patterns = [
     path("search/", views.search, name="search"),
     path("units/<str:code>/", views.unit_detail, name="unit"),
     path("units/<str:code>/persons/", views.unit_persons, name="unit_persons"),
     path("units/<str:code>/persons.csv", views.unit_export, name="unit_export"),
+    # full-ID person lists: a reason, and a second person for a county-wide list (registry)
+    path("units/<str:code>/persons/full-id/", views_exports.full_id_export, name="unit_full_id"),
+    path("exports/approvals/", views_exports.approvals, name="export_approvals"),
+    path("exports/approvals/<int:pk>/approve/", views_exports.approve, name="export_approve"),
+    path("exports/approvals/<int:pk>/download/", views_exports.download, name="export_download"),
     path("households/<str:number>/", views_households.household_detail, name="household"),
     # households and certificates (registry)
     path("households/<str:number>/head/", views_households.change_head, name="household_head"),
