@@ -588,8 +588,7 @@ def spot_check(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRe
 def _why_no_spot_check(actor: Actor, c: Campaign, v: AdminUnit, *, may_check: bool, signed: bool) -> str:
     """Why the page offers no button to draw or record the spot check ("" when it does)."""
     if not may_check:
-        return _("The spot check is drawn and recorded by the township or the county, not by the village clerk "
-                 "whose work it checks; your role can only see it.")
+        return _("The spot check is drawn and recorded by the township or the county, not by the village clerk whose work it checks; your role can only see it.")
     if c.phase != Phase.SUMMARY:
         return _("Households are drawn in the “%(phase)s” phase; the campaign is now in the “%(now)s” phase.") % {
             "phase": str(Phase.SUMMARY.label), "now": str(c.get_phase_display())}
