@@ -23,6 +23,8 @@ from popreg.stats.models import RuleSetVersion
 from .handmade import UNITS, V11, V12, V21
 from .test_assessment import RULES
 from .test_assessment_views import _assess, _login, site  # noqa: F401  (fixture)
+from .test_reconciliation import LINKS, write_recon_snapshot
+from .test_reconciliation_items import loaded  # noqa: F401  (fixture)
 
 SRB_RULES = parse_rule_set({"name": "srb", "version": 1, "rules": [
     {"id": "srb", "indicator": "srb", "comparison": "band", "low": 103, "high": 107, "weight": 30, "missing": "pass",
@@ -160,3 +162,16 @@ def test_a_stored_rule_on_an_unlisted_indicator_stays_in_the_form(site, client, 
                         "weight": 5}], name="老人", version=2)  # fmt: skip
     assert client.post("/stats/assessment/rules/", {**data, "save": "1"}).status_code == 302
     assert RuleSetVersion.objects.get(version=2).definition["rules"][0]["threshold"] == 400
+
+
+def test_reconciliation_page_shows_no_nan_for_a_unit_without_events(loaded, client, django_user_model, settings, tmp_path, monkeypatch):  # noqa: F811
+    """A unit with nothing reported has no accuracy rate: a dash, never "nan%"."""
+    settings.POPREG_HOME = tmp_path / "home"
+    write_recon_snapshot(tmp_path / "home" / "snapshots" / "s1")
+    monkeypatch.setattr("popreg.stats.views_reconciliation.source_links", lambda path: LINKS)
+    _login(client, django_user_model, "county", "county_admin", UNITS[0][0])
+    page = client.get("/stats/reconciliation/", {"month": "2024-06", "snapshot": "s1", "level": "township"})
+    rows = page.context["rows"]
+    assert any(r["reported"] == 0 for r in rows)  # the case that showed "nan%"
+    assert all(r["accuracy_rate"] is None for r in rows if r["reported"] == 0)
+    assert not re.search(r"\bnan\b", page_text(page), re.I)

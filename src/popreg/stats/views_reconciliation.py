@@ -10,6 +10,7 @@ reconciliation items (an action), which the responsible unit settles here.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -109,7 +110,10 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
                 )
                 return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
                                        unit_code=actor.unit_code, reason=request_reason(request))
-            ctx.update(result=result, rows=result.summary.to_dict("records"), query=_query(data),
+            # NaN (no rate: nothing reported) as None, so the page shows a dash, never "nan%"
+            rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+                    for r in result.summary.to_dict("records")]  # fmt: skip
+            ctx.update(result=result, rows=rows, query=_query(data),
                        totals={k: int(result.summary[k].sum()) for k in ("reported", "verified")})
             ctx["items"] = actions.open_items(actor.prefix, [month.label])
     return render(request, "stats/reconciliation/index.html", ctx)
