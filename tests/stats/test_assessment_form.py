@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from django.utils import translation
 
 from popreg.core.demography import sex_ratio_at_birth
 from popreg.core.rules import evaluate, parse_rule_set
 from popreg.registry.models import AuditRecord
+from popreg.stats.assessment import AssessmentError, preview
 from popreg.stats.assessment_text import bounds_text, explain, number
 from popreg.stats.models import RuleSetVersion
 
@@ -175,3 +177,11 @@ def test_reconciliation_page_shows_no_nan_for_a_unit_without_events(loaded, clie
     assert any(r["reported"] == 0 for r in rows)  # the case that showed "nan%"
     assert all(r["accuracy_rate"] is None for r in rows if r["reported"] == 0)
     assert not re.search(r"\bnan\b", page_text(page), re.I)
+
+
+def test_an_unknown_indicator_is_refused_without_a_file_path(site):  # noqa: F811
+    bad = parse_rule_set({"name": "x", "version": 1, "rules": [
+        {"id": "nope", "indicator": "nope", "comparison": "at_least", "threshold": 1, "weight": 1}]})  # fmt: skip
+    with pytest.raises(AssessmentError) as err:
+        preview(site, 2024, "village", bad)
+    assert "nope" in str(err.value) and "docs/" not in str(err.value) and "考核规则页" in str(err.value)

@@ -375,8 +375,9 @@ def unit_values(
     unknown = [n for n in needed if n not in table.columns and n not in EXTRA_INDICATORS]
     if unknown:
         raise AssessmentError(
-            f"规则中的指标 {'、'.join(unknown)} 无法计算；可用指标见 docs/indicators.md 的列名及 {'、'.join(EXTRA_INDICATORS)}",
-            f"rule indicator(s) {', '.join(unknown)} cannot be computed; use a column of the indicator table or {', '.join(EXTRA_INDICATORS)}",
+            f"规则中的指标 {'、'.join(unknown)} 无法计算；请在考核规则页的指标列表中另选一项",
+            f"rule indicator(s) {', '.join(unknown)} cannot be computed; choose another from the indicator list "
+            "of the assessment rules page",
         )
     values: dict[str, dict[str, float | None]] = {}
     for r in table.to_dict("records"):
