@@ -16,6 +16,7 @@ from popreg.registry.audit import AuditAction
 from popreg.registry.export_models import ExportApproval
 from popreg.registry.models import AuditRecord, Role
 
+from ..bilingual import check_bilingual
 from ..conftest import COUNTY, PASSWORD, VILLAGE_A1, VILLAGE_B1
 
 
@@ -60,6 +61,8 @@ def test_full_id_list_asks_for_a_reason_and_carries_it(login, people):
     # no reason: the form again, naming the field, nothing exported
     r = c.post(f"/units/{VILLAGE_A1}/persons/full-id/", {"reason": "  "})
     assert r.status_code == 400 and 'id="id_reason_error"' in r.content.decode()
+    r = c.post(f"/units/{VILLAGE_A1}/persons/full-id/", {"reason": "查" * 201})
+    assert r.status_code == 400 and "用途不能超过200个字" in r.content.decode()
     assert _exports() == []
     r = c.post(f"/units/{VILLAGE_A1}/persons/full-id/?status=all", {"reason": "入户核查 household check"})
     rows = _csv(r)
@@ -127,7 +130,9 @@ def test_county_wide_full_id_list_needs_a_second_person_then_downloads_once(logi
     c = login("admin")
     rows = _csv(c.post(f"/exports/approvals/{req.pk}/download/"))
     assert {people["mother"].id_number, people["other"].id_number} <= _ids(rows)
-    assert "公安协查 police request 12" in "；".join(rows[0]) and "admin" in rows[0][0]
+    stamp = "；".join(rows[0])
+    assert "公安协查 police request 12" in stamp and "exported by: admin；" in stamp
+    assert "批准人 approved by: admin2" in stamp
     rec = _exports()[-1]
     assert rec.detail["approval"] == req.pk and rec.detail["approved_by"] == "admin2"
     assert rec.detail["masked"] is False and rec.unit_code == COUNTY
@@ -135,6 +140,19 @@ def test_county_wide_full_id_list_needs_a_second_person_then_downloads_once(logi
     assert again.status_code == 302 and len(_exports()) == 1
     req.refresh_from_db()
     assert req.state == "used"
+
+
+def test_pages_in_both_languages(login, people, admin2):
+    c = login("admin")
+    check_bilingual(c, f"/units/{VILLAGE_A1}/persons/full-id/",
+                    ["Person list with full ID numbers", "Download with full ID numbers", "Reason"],
+                    ["含完整身份证号的人员名单", "下载（含完整身份证号）", "用途"])
+    check_bilingual(c, f"/units/{COUNTY}/persons/full-id/", ["Ask for approval"], ["提交审批"])
+    c.post(f"/units/{COUNTY}/persons/full-id/", {"reason": "公安协查"})
+    check_bilingual(c, "/exports/approvals/", ["Full-ID exports", "Waiting for approval",
+                                               "Another user must approve your request."],
+                    ["完整身份证号导出", "待批准", "须由另一位人员批准您的申请。"])
+    check_bilingual(login("admin2"), "/exports/approvals/", ["Approve", "Requested by"], ["批准", "申请人"])
 
 
 def test_import_preview_masks_id_numbers(login, settings, tmp_path):

@@ -111,6 +111,8 @@ def download(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse | Stre
             unit = _unit(actor, req.unit_id)
             export = person_list_export(actor, unit, {**_list_filters(request), **req.filters})
             export.detail = {**export.detail, "approval": req.pk, "approved_by": req.approved_by_name}
+            # The stamp's first field is the title: it names the second person too.
+            export.title = f"{export.title}；批准人 approved by: {req.approved_by_name}"
             # The audit record is written before the response leaves this block.
             return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
                                    full_id=True, reason=req.reason)
