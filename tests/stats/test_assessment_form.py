@@ -147,6 +147,7 @@ def test_scorecard_explains_in_both_languages_without_internal_words(site, clien
             assert internal not in text, internal
         assert not re.search(r"\bnan\b", text, re.I)
     assert "Vetoed: Crude death rate (‰)" in en and "一票否决：粗死亡率（‰）" in zh
+    assert "城关镇" in zh  # the parent unit by name
     assert "is above the upper bound 0 of the target ≤ 0" in en and "0–400" in en
     assert "fewer than 1,000" in en and "No value (nothing to measure)" in en
     assert "not scored" in en and "Rate of natural increase (‰)" in en and "自然增长率（‰）" in zh

@@ -137,7 +137,9 @@ def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         return _scorecards_download(request, actor, result, fmt, level, year, snap_name)
     rows = [{k: _none(v) for k, v in r.items()} for r in result.table.to_dict("records")
             if actor.covers(r["unit_code"]) or actor.covers(r["parent_code"])]
+    parent_names = dict(AdminUnit.objects.filter(code__in={r["parent_code"] for r in rows}).values_list("code", "name"))
     for r in rows:
+        r["parent_name"] = parent_names.get(r["parent_code"], r["parent_code"])
         r["rules"] = explain_row(result.rule_set, r)
         r["veto_names"] = veto_names(result.rule_set, r["veto_rules"])
     return render(request, "stats/assessment/index.html", {
