@@ -50,10 +50,12 @@ class RuleForm(forms.Form):
         # an indicator of a stored rule that the list does not name stays choosable (by its label)
         extra = [(k, v) for k, v in (extra_indicators or {}).items() if k not in INDICATOR_LABELS]
         if extra:
-            self.fields["indicator"].choices = [("", "—"), *INDICATOR_LABELS.items(), *extra]
+            field = self.fields["indicator"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", "—"), *INDICATOR_LABELS.items(), *extra]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data: dict[str, Any] = super().clean() or {}
         if not data.get("indicator"):
             return data  # an empty row is left out (the formset checks that one rule remains)
         if data.get("weight") is None and "weight" not in self.errors:
