@@ -40,8 +40,7 @@ class RuleForm(forms.Form):
     missing = forms.ChoiceField(label=_("Without a value"), choices=list(MISSING_LABELS.items()), initial="fail")
     few_min = forms.IntegerField(
         label=_("Too few births below"), required=False, min_value=1,
-        help_text=_("Sex ratio at birth only: with fewer births of known sex, the rule is met when the "
-                    "ratio's 95% range includes part of the band."),
+        help_text=_("Sex ratio at birth only: with fewer births of known sex, the rule is met when the ratio's 95% range includes part of the band."),  # noqa: E501
     )
     label = forms.CharField(label=_("Own label (optional)"), required=False, max_length=60)
 
