@@ -342,7 +342,7 @@ class Role(models.TextChoices):
     VILLAGE_CLERK = "village_clerk", _("Village clerk")
     TOWNSHIP_OFFICER = "township_officer", _("Township officer")
     COUNTY_ADMIN = "county_admin", _("County administrator")
-    COUNTY_STATISTICIAN = "county_statistician", _("County statistician (read-only)")
+    COUNTY_STATISTICIAN = "county_statistician", _("County statistician")
     AUDITOR = "auditor", _("Auditor")
     BENEFITS_OFFICER = "benefits_officer", _("Benefits officer")
 

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("没有村级单位 / no village units")
         spec = [
             ("admin", "county_admin", county, True, "县级管理员 county administrator (+ superuser)"),
-            ("tongji", "county_statistician", county, False, "县统计员 county statistician (read-only)"),
+            ("tongji", "county_statistician", county, False, "县统计员 county statistician"),
             ("shenji", "auditor", county, False, "审计员 auditor"),
             ("xiangzhen", "township_officer", town, False, f"乡镇户籍干部 township officer, {town.name}"),
             ("cunyuan", "village_clerk", village, False, f"村户籍员 village clerk, {village.name}"),
