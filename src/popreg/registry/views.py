@@ -99,7 +99,7 @@ def writer(view: View) -> View:
 # ---------------------------------------------------------------- scoped lookups
 
 
-def _unit(actor: Actor, code: str) -> AdminUnit:
+def unit_in_reach(actor: Actor, code: str) -> AdminUnit:
     return get_object_or_404(scope_units(AdminUnit.objects.select_related("parent"), actor), code=code)
 
 
@@ -224,7 +224,7 @@ def _child_counts(unit: AdminUnit, children: list[AdminUnit]) -> dict[str, int]:
 
 @with_actor
 def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
-    unit = _unit(actor, code)
+    unit = unit_in_reach(actor, code)
     children = list(scope_units(unit.children.all(), actor).order_by("code"))
     counts = _child_counts(unit, children)
     for c in children:
@@ -253,7 +253,7 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     ))
 
 
-def _list_filters(request: HttpRequest) -> dict[str, str]:
+def list_filters(request: HttpRequest) -> dict[str, str]:
     status = request.GET.get("status", Status.ACTIVE)
     rtype = request.GET.get("residence_type", "")
     where = request.GET.get("where", "registered")
@@ -291,8 +291,8 @@ def _unit_persons(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> Que
 
 @with_actor
 def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
-    unit = _unit(actor, code)
-    filters = _list_filters(request)
+    unit = unit_in_reach(actor, code)
+    filters = list_filters(request)
     qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for p in page.object_list:
@@ -318,8 +318,8 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse |
     """CSV (UTF-8 with BOM for Excel) of the filtered person list, through the export layer:
     ID numbers always masked here; ``?full_id=1`` leads to the form that asks for a reason
     (and, for a county-level unit, a second person's approval): views_exports."""
-    unit = _unit(actor, code)
-    filters = _list_filters(request)
+    unit = unit_in_reach(actor, code)
+    filters = list_filters(request)
     if request_full_id(request):
         if not actor.can(Permission.EXPORT_PERSONS, unit.code):
             raise PermissionDenied(_("Your role may not download person lists."))

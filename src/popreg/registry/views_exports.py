@@ -18,7 +18,13 @@ from popreg.registry.errors import JurisdictionError, PermissionDeniedError, Reg
 from popreg.registry.export_models import ExportApproval
 from popreg.registry.exports import export_response
 from popreg.registry.policy import Permission
-from popreg.registry.views import _list_filters, _unit, base_context, person_list_export, with_actor
+from popreg.registry.views import (
+    base_context,
+    list_filters,
+    person_list_export,
+    unit_in_reach,
+    with_actor,
+)
 
 
 def _require(actor: Actor, unit_code: str | None, *perms: Permission) -> None:
@@ -31,9 +37,9 @@ def _require(actor: Actor, unit_code: str | None, *perms: Permission) -> None:
 def full_id_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse | StreamingHttpResponse:
     """GET: the form asking why.  POST: the list with full ID numbers (a unit below the
     county), or a request waiting for a second person's approval (a county-level unit)."""
-    unit = _unit(actor, code)
+    unit = unit_in_reach(actor, code)
     _require(actor, unit.code, Permission.EXPORT_PERSONS, Permission.VIEW_FULL_ID)
-    filters = _list_filters(request)
+    filters = list_filters(request)
     approval = export_actions.needs_approval(unit)
     error: RegistryError | None = None
     reason = ""
@@ -108,8 +114,8 @@ def download(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse | Stre
     try:
         with transaction.atomic():
             req = export_actions.take_full_id_export(actor, pk)
-            unit = _unit(actor, req.unit_id)
-            export = person_list_export(actor, unit, {**_list_filters(request), **req.filters})
+            unit = unit_in_reach(actor, req.unit_id)
+            export = person_list_export(actor, unit, {**list_filters(request), **req.filters})
             export.detail = {**export.detail, "approval": req.pk, "approved_by": req.approved_by_name}
             # The stamp's first field is the title: it names the second person too.
             export.title = f"{export.title}；批准人 approved by: {req.approved_by_name}"
