@@ -1,13 +1,14 @@
 """The deployments of the loopback test (tests/exchange/test_loopback.py).
 
-As a WSGI module (``gunicorn tests.exchange.loopback_app:application``) it is the
-receiving deployment with a trivial handler for ``migrant_registered`` that only records
-receipt: it appends the message id to the file ``$LOOPBACK_LOG`` (one line per call, so
-a message applied twice would show twice), independent of the semantics handlers.
+As a WSGI module (``gunicorn tests.exchange.loopback_app:application``) it is either
+deployment's web server (both serve the inbox, each on its own port) with a trivial
+handler for ``migrant_registered`` that only records receipt: it appends the message id
+to the file ``$LOOPBACK_LOG`` (one line per call, so a message applied twice would show
+twice), independent of the semantics handlers.
 
 As a script (``python -m tests.exchange.loopback_app setup ...``) it makes a deployment's
-identity and trusts the other; for the sender it also queues N signed notifications, plus
-two updates of one subject (the older first) for the stale check.
+identity and trusts the other; with N > 0 it also queues N signed notifications for the
+other, and with ``pair`` two updates of one subject (the older first) for the stale check.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ if __name__ != "__main__":
     handlers.register("migrant_registered", _record_receipt)
 
 
-def setup(code: str, url: str, out: str, peer_identity: str, n: int, recipient: str) -> None:
+def setup(code: str, url: str, out: str, peer_identity: str, n: int, recipient: str, pair: bool) -> None:
     """This deployment's identity (its key is already in the key directory), trust in the
-    peer, and (``n`` > 0) ``n`` signed notifications queued for ``recipient``."""
+    peer, (``n`` > 0) ``n`` signed notifications queued for ``recipient`` and (``pair``)
+    two updates of one subject."""
     import django
 
     django.setup()
@@ -52,9 +54,9 @@ def setup(code: str, url: str, out: str, peer_identity: str, n: int, recipient: 
     with transaction.atomic():
         for i in range(n):
             outbox.queue(recipient, "migrant_registered",
-                         {"id_number": f"11010519900101{i:04d}", "name": f"测试{i}"},
-                         {"residence_unit": "110105001001", "seq": i})  # fmt: skip
-        for step in ("older", "newer"):
+                         {"id_number": f"{code}19900101{i:04d}", "name": f"测试{i}"},
+                         {"residence_unit": f"{code}001001", "seq": i})  # fmt: skip
+        for step in ("older", "newer") if pair else ():
             outbox.queue(recipient, "migrant_registered", {"id_number": "110105198001010000", "name": "同一人"},
                          {"residence_unit": "110105001001", "step": step})  # fmt: skip
     for row in OutboxMessage.objects.order_by("id"):
@@ -63,4 +65,4 @@ def setup(code: str, url: str, out: str, peer_identity: str, n: int, recipient: 
 
 if __name__ == "__main__":
     if sys.argv[1] == "setup":
-        setup(*sys.argv[2:6], int(sys.argv[6]), sys.argv[7])
+        setup(*sys.argv[2:6], int(sys.argv[6]), sys.argv[7], sys.argv[8] == "pair")

@@ -1,17 +1,22 @@
-"""Two deployments on loopback: two processes (a gunicorn receiver, a ``popreg exchange
-deliver --loop`` sender), two SQLite files, two key directories, 1,000 notifications over
-HTTP with injected faults:
+"""Two deployments on loopback, A (110105) and B (330102): each serves HTTP on its own port
+(a gunicorn process of its own) and sends with a ``popreg exchange deliver --loop``
+process of its own, with its own SQLite file, key directory and identity URL (its port).
+A sends B 1,000 notifications (plus two updates of one subject), B sends A 100, all over
+HTTP, with injected faults:
 
-* the receiver is down when delivery starts (connection refused: back-off, retries);
+* both peers are down when delivery starts (connection refused: back-off, retries),
+  then both servers come up;
 * duplicate delivery: 100 messages POSTed first by the test in reverse order, then again
   by the sender; 20 acks "lost" (set back to pending in the sender's database);
 * reordering: of two updates of one subject, the newer arrives first; the older is stale;
 * a tampered signature, a message signed by an unknown sender, one for another recipient;
-* the sender is killed (SIGKILL) in the middle and restarted.
+* A's sender is killed (SIGKILL) in the middle and restarted;
+* the other way, 10 of B's 100 messages are POSTed to A by the test as well (duplicates).
 
-Every valid message is applied exactly once (the receiver's handler logs each call), the
+At B every valid message of A is applied exactly once (the handler logs each call), the
 older update of the reordered pair is recorded as stale, every bad one is refused and
-recorded with its reason, and every message of the sender ends acknowledged.
+recorded with its reason, and every message of A ends acknowledged; at A each of B's 100
+is applied exactly once, the 10 duplicates are counted, and all 100 end acknowledged at B.
 
 The two deployments' databases are copies of the migrated test database's schema; with
 PostgreSQL as the test database the test is skipped (it ran in the SQLite pass: it does
@@ -42,6 +47,7 @@ from popreg.exchange.messages import iso, new_id
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 N = 1000
+N_BACK = 100  # B's notifications to A
 A, B = "110105", "330102"
 
 
@@ -105,6 +111,15 @@ class Deployment:
         fh = open(self.root / log, "w")  # noqa: SIM115 - closed with the process
         return subprocess.Popen(list(args), env=self.env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
 
+    def serve(self) -> subprocess.Popen:
+        """This deployment's web server on its own port (its inbox at /exchange/inbox/)."""
+        return self.popen(str(BIN / "gunicorn"), "tests.exchange.loopback_app:application",
+                          "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
+                          "--timeout", "60", log="gunicorn.log")  # fmt: skip
+
+    def deliver(self, *flags: str, log: str) -> subprocess.Popen:
+        return self.popen(str(BIN / "popreg"), "exchange", "deliver", "--loop", *flags, log=log)
+
 
 def _together(*procs: subprocess.Popen) -> None:
     for p in procs:
@@ -167,7 +182,7 @@ def test_thousand_notifications_over_http_with_faults(tmp_path, template_db):
             "public_jwk": jwk, "thumbprint": crypto.thumbprint(jwk)}))  # fmt: skip
     _together(*(d.proc(sys.executable, "-m", "tests.exchange.loopback_app", "setup", d.code, d.url,
                        str(tmp_path / f"{d.code}.json"), str(tmp_path / f"{other.code}.peer.json"),
-                       str(N if d is a else 0), B)
+                       str(N if d is a else N_BACK), other.code, "pair" if d is a else "-")
                 for d, other in ((a, b), (b, a))))  # fmt: skip
     for d in (a, b):  # what ``exchange identity`` wrote is what the peer trusted
         assert json.loads((tmp_path / f"{d.code}.json").read_text()) == json.loads(
@@ -180,22 +195,33 @@ def test_thousand_notifications_over_http_with_faults(tmp_path, template_db):
     ids = [r["message_id"] for r in rows]
     tokens = {r["message_id"]: r["token"] for r in rows}
     older, newer = ids[-2], ids[-1]
+    con = _db(b.db)
+    back = con.execute("SELECT message_id, token, recipient FROM exchange_outboxmessage ORDER BY id").fetchall()
+    con.close()
+    assert len(back) == N_BACK and {r["recipient"] for r in back} == {A}
+    back_ids = [r["message_id"] for r in back]
     acked_sql = "SELECT COUNT(*) FROM exchange_outboxmessage WHERE status = 'acked'"
+    refused_sql = "SELECT COUNT(*) FROM exchange_outboxmessage WHERE attempts > 0 AND last_error LIKE '%cannot reach%'"
 
-    sender = receiver = None
+    sender = receiver = a_server = b_sender = None
     try:
-        # 1. the receiver is down: the sender's attempts fail and back off
-        sender = a.popen(str(BIN / "popreg"), "exchange", "deliver", "--loop", log="deliver1.log")
-        _wait(lambda: _scalar(a.db, "SELECT COUNT(*) FROM exchange_outboxmessage WHERE attempts > 0 "
-                                    "AND last_error LIKE '%cannot reach%'") >= 3, 30, "failed attempts")
+        # 1. both peers are down: each sender's attempts fail and back off
+        sender = a.deliver(log="deliver1.log")
+        b_sender = b.deliver("--until-idle", log="deliver-b.log")
+        _wait(lambda: _scalar(a.db, refused_sql) >= 3, 30, "failed attempts")
+        _wait(lambda: _scalar(b.db, refused_sql) >= 1, 30, "B's failed attempts")
         time.sleep(1.0)
         assert _scalar(a.db, acked_sql) == 0
-        # 2. the receiver comes up
-        receiver = b.popen(str(BIN / "gunicorn"), "tests.exchange.loopback_app:application",
-                           "--bind", f"127.0.0.1:{b.port}", "--workers", "1", "--threads", "4",
-                           "--timeout", "60", log="gunicorn.log")  # fmt: skip
+        assert _scalar(b.db, acked_sql) == 0
+        # 2. both servers come up, each on its own port
+        receiver, a_server = b.serve(), a.serve()
         _wait(lambda: _up(b.port), 30, "the receiver to start")
+        _wait(lambda: _up(a.port), 30, "A's server to start")
         t_up = time.monotonic()
+        # the other way: 10 of B's messages POSTed to A by the test too (B's sender sends
+        # them as well, before or after: one of the two is a duplicate either way)
+        for r in back[:10]:
+            assert _post(a.port, r["token"])[0] == 200
         # 3. reordering and duplicates: the newer update of one subject first, then 100
         #    messages in reverse order (the sender sends them again later)
         assert _post(b.port, tokens[newer])[0] == 200
@@ -231,13 +257,15 @@ def test_thousand_notifications_over_http_with_faults(tmp_path, template_db):
         con.commit()
         con.close()
         # 7. restart the sender: it finishes what is pending
-        sender = a.popen(str(BIN / "popreg"), "exchange", "deliver", "--loop", "--until-idle", log="deliver2.log")
+        sender = a.deliver("--until-idle", log="deliver2.log")
         sender.wait(90)
         assert sender.returncode == 0, (a.root / "deliver2.log").read_text()[-2000:]
+        b_sender.wait(30)  # B's 100 are long done: it stops when nothing is pending
+        assert b_sender.returncode == 0, (b.root / "deliver-b.log").read_text()[-2000:]
         t_done = time.monotonic()
     finally:
-        _stop(sender)
-        _stop(receiver)
+        for p in (sender, b_sender, receiver, a_server):
+            _stop(p)
 
     # the sender: every message acknowledged, the older update as stale
     con = _db(a.db)
@@ -261,8 +289,24 @@ def test_thousand_notifications_over_http_with_faults(tmp_path, template_db):
     reasons = [r[0] for r in con.execute("SELECT reason FROM exchange_inboxmessage WHERE status = 'refused'")]
     con.close()
     assert all(reasons) and len(reasons) == 3
+    # the other way: each of B's messages applied exactly once at A, all acknowledged at B
+    back_log = (a.root / "applied.log").read_text().split()
+    assert sorted(back_log) == sorted(back_ids)
+    con = _db(a.db)
+    inbox_a = dict(con.execute("SELECT status, COUNT(*) FROM exchange_inboxmessage GROUP BY status").fetchall())
+    back_dups = con.execute("SELECT SUM(duplicate_count) FROM exchange_inboxmessage").fetchone()[0]
+    con.close()
+    assert inbox_a == {"applied": N_BACK}, inbox_a
+    assert back_dups >= 10
+    con = _db(b.db)
+    statuses_b = dict(con.execute("SELECT status, COUNT(*) FROM exchange_outboxmessage GROUP BY status").fetchall())
+    acks_b = {r[0] for r in con.execute("SELECT ack_status FROM exchange_outboxmessage")}
+    con.close()
+    assert statuses_b == {"acked": N_BACK}, statuses_b
+    assert acks_b <= {"applied", "duplicate"}
     print(f"loopback: {N + 2} messages, {duplicates} duplicates acknowledged, killed at {done_at_kill} acked; "
-          f"setup {t_setup:.1f} s, delivery {t_done - t_up:.1f} s after the receiver came up, "
+          f"{N_BACK} back to A ({back_dups} duplicates); "
+          f"setup {t_setup:.1f} s, delivery {t_done - t_up:.1f} s after the servers came up, "
           f"{time.monotonic() - t0:.1f} s in all")
 
 
