@@ -24,7 +24,23 @@ class CertificateKind(models.TextChoices):
     ONLY_CHILD = "only_child", _("Only-child parents' certificate")
 
 
-class FamilyCertificate(models.Model):
+class FamilyFactRecord(models.Model):
+    """What every family-fact record keeps: where and by whom it was recorded, the record it
+    replaces (a correction) and when and why it ended.  A record is never overwritten."""
+
+    unit_code = models.CharField(max_length=15)
+    recorded_by_name = models.CharField(max_length=150)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class FamilyCertificate(FamilyFactRecord):
     """An only-child parents' certificate (独生子女父母光荣证) held by a parent."""
 
     holder = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
@@ -32,33 +48,19 @@ class FamilyCertificate(models.Model):
     number = models.CharField(max_length=40)
     issued_date = models.DateField()
     child = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    unit_code = models.CharField(max_length=15)
-    recorded_by_name = models.CharField(max_length=150)
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=200, blank=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(FamilyFactRecord.Meta):
         indexes = [models.Index(fields=["holder", "ended_at"])]
 
 
-class DisabilityRecord(models.Model):
+class DisabilityRecord(FamilyFactRecord):
     """A disability grade (残疾等级 1 = most severe .. 4) recorded for a person."""
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
     grade = models.PositiveSmallIntegerField()
     recorded_date = models.DateField()
-    unit_code = models.CharField(max_length=15)
-    recorded_by_name = models.CharField(max_length=150)
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=200, blank=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(FamilyFactRecord.Meta):
         indexes = [models.Index(fields=["person", "ended_at"])]
 
 
