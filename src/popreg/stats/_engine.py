@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
+from popreg.core.population import COUNTED_STATUS, sql_types, sql_unit
+from popreg.core.population import concept as population_concept
 from popreg.snapshot import format as snapfmt
 from popreg.snapshot.connection import SnapshotConnection, connect
 from popreg.stats._assemble import assemble_indicators
@@ -22,7 +25,6 @@ from popreg.stats._indicator_defs import (
     POPULATIONS,
     PYRAMID_COLUMNS,
     PYRAMID_GROUPS,
-    RESIDENCE_TYPES,
     Engine,
     IndicatorError,
     Level,
@@ -155,6 +157,10 @@ class SnapshotIndicators:
                     f"{self.reference_moment:%Y-%m-%d %H:%M}; choose a period inside it"
                 )
 
+    def _has_merged_column(self) -> bool:
+        """Whether the persons table has ``merged_into`` (registry snapshots; synth has not)."""
+        return "merged_into" in pq.read_schema(snapfmt.table_path(self.root, "persons")).names
+
     # -- the one pass ---------------------------------------------------------------------
 
     def _prepare(self, period: Period, first_year: int, last_year: int) -> None:
@@ -185,18 +191,19 @@ class SnapshotIndicators:
         # age at a boundary of month m_i (1-based position i) = year - birth_year - [bclass >= i]
         bkey = "(month(birth_date) * 100 + CASE WHEN day(birth_date) = 1 THEN 1 ELSE 2 END)"
         bclass = " + ".join(f"CAST({bkey} > {m * 100 + 1} AS INTEGER)" for m in months)
-        types = ", ".join(f"'{t}'" for t in RESIDENCE_TYPES[self.population])
-        unit_now = (
-            "registered_unit"
-            if self.population == "registered"
-            else "coalesce(residence_unit, registered_unit)"
-        )
+        # Who counts and where: the one definition of the concept (popreg.core.population),
+        # the same the registry pages, the API and the exports count with.  A record merged
+        # into another (registry snapshots) is left out at every moment: the survivor
+        # stands for the person.
+        concept = population_concept(self.population)
+        merged = " AND merged_into IS NULL" if self._has_merged_column() else ""
         persons = f"""
             SELECT person_id, sex, residence_type, mother_id, year(birth_date) AS birth_year,
                    {bclass} AS bclass,
-                   CASE WHEN status = 'active' THEN substr({unit_now}, 1, 12) END AS unit_now
+                   CASE WHEN status = '{COUNTED_STATUS}' THEN substr({sql_unit(concept)}, 1, 12) END
+                       AS unit_now
             FROM persons_src
-            WHERE residence_type IN ({types})
+            WHERE residence_type IN ({sql_types(concept)}){merged}
         """
         evtypes = ", ".join(f"'{t}'" for t in POPULATION_EVENTS)
         # events of the counted persons, with the person's attributes carried along

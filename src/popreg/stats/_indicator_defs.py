@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from popreg.core.population import REGISTERED, RESIDENT
+
 Level = Literal["county", "township", "village"]
 Period = Literal["year", "quarter", "month"]
 Population = Literal["registered", "resident"]
@@ -21,9 +23,11 @@ PERIODS: tuple[Period, ...] = ("year", "quarter", "month")
 POPULATIONS: tuple[Population, ...] = ("registered", "resident")
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
+#: Who each population counts: the one definition of popreg.core.population (the registry
+#: pages, the API and the exports count with the same).
 RESIDENCE_TYPES: dict[Population, tuple[str, ...]] = {
-    "registered": ("registered", "floating_out"),
-    "resident": ("registered", "floating_in", "foreign"),
+    "registered": REGISTERED.residence_types,
+    "resident": RESIDENT.residence_types,
 }
 
 #: Five-year age groups of mothers for ASFR (births to mothers under 15 go to 15–19 and

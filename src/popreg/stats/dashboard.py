@@ -41,6 +41,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from popreg.core import dse as dse_core
+from popreg.core.population import concept as population_concept
+from popreg.core.population import sql_unit, sql_where
 from popreg.snapshot import format as snapfmt
 from popreg.snapshot.connection import connect
 from popreg.stats.indicators import (
@@ -341,28 +343,27 @@ def build_dse(snapshot_dir: str | Path, *, progress: Progress | None = None) -> 
 def current_population(snapshot_dir: Path) -> pd.DataFrame:
     """Population at the reference moment per village (12-digit code) and sex.
 
-    Straight from the definitions of docs/snapshot-format.md: the registered population
-    (active, ``registered``/``floating_out``, by ``registered_unit``) and the resident
-    population (active, ``registered``/``floating_in``/``foreign``, by ``residence_unit``
-    falling back to ``registered_unit``).
+    Both populations with the one definition of each (:mod:`popreg.core.population`; the
+    registry pages, the API and the person-list exports count with the same): registered
+    (active, ``registered``/``floating_out``, by ``registered_unit``) and resident (active,
+    ``registered``/``floating_in``/``foreign``, by ``residence_unit`` falling back to
+    ``registered_unit``); a record merged into another is not counted.
     """
-    with connect(snapshot_dir, tables=["persons"]) as con:
-        return con.df(
-            """
-            SELECT 'registered' AS population, substr(registered_unit, 1, 12) AS unit,
+    merged = "merged_into" in pq.read_schema(snapfmt.table_path(snapshot_dir, "persons")).names
+    selects = []
+    for population in POPULATIONS:
+        c = population_concept(population)
+        selects.append(
+            f"""
+            SELECT '{population}' AS population, substr({sql_unit(c)}, 1, 12) AS unit,
                    coalesce(sex, '') AS sex, count(*) AS n
             FROM persons
-            WHERE status = 'active' AND residence_type IN ('registered', 'floating_out')
+            WHERE {sql_where(c, merged_column=merged)}
             GROUP BY ALL
-            UNION ALL
-            SELECT 'resident', substr(coalesce(residence_unit, registered_unit), 1, 12),
-                   coalesce(sex, ''), count(*)
-            FROM persons
-            WHERE status = 'active' AND residence_type IN ('registered', 'floating_in', 'foreign')
-            GROUP BY ALL
-            ORDER BY 1, 2, 3
             """
         )
+    with connect(snapshot_dir, tables=["persons"]) as con:
+        return con.df(" UNION ALL ".join(selects) + " ORDER BY 1, 2, 3")
 
 
 def dse_counts(snapshot_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]:
