@@ -57,8 +57,14 @@ def cluster_pairs(
     *,
     approved: Iterable[tuple[str, str]] = (),
     rejected: Iterable[tuple[str, str]] = (),
+    exact: Iterable[tuple[str, str]] = (),
 ) -> dict[str, str]:
     """``record_id → cluster_id`` for every record (singletons are their own cluster).
+
+    ``exact`` are pairs resolved before any scoring (records that share a checksum-valid
+    ID number, :func:`popreg.linkage.exact.exact_pairs`): merged after the reviewer's
+    approvals and before the scored pairs, whatever their score, unless a reviewer
+    rejected them.
 
     ``valid_ids`` maps a record to its checksum-valid 18-digit ID number (or ``None``);
     ``pairs`` are ``(record_id_l, record_id_r, match_probability)``; pairs below
@@ -76,6 +82,12 @@ def cluster_pairs(
         if a in idx and b in idx:
             ra, rb = forest.find(idx[a]), forest.find(idx[b])
             if ra != rb:
+                forest.union(ra, rb)
+
+    for a, b in exact:
+        if a in idx and b in idx:
+            ra, rb = forest.find(idx[a]), forest.find(idx[b])
+            if ra != rb and not (forbidden and _crosses(forest, ra, rb, forbidden)):
                 forest.union(ra, rb)
 
     strong = sorted(

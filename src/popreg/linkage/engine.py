@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from splink import Linker
 
-from popreg.linkage import comparisons
+from popreg.linkage import comparisons, exact
 from popreg.linkage.cluster import cluster_pairs
 from popreg.linkage.model import (
     LinkageModel,
@@ -50,8 +50,8 @@ ENGINES = ("duckdb", "spark")
 # id_number are not among them): only these are handed to Splink.
 MODEL_COLUMNS = (
     "record_id", "sex", "village_code", "township", "household_no", "name_norm", "surname",
-    "name_py", "name_readings", "name_len", "id_norm", "id18", "id_valid", "id_body",
-    "id_prefix14", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
+    "name_py", "name_readings", "name_len", "name_sorted", "id_norm", "id18", "id_valid",
+    "id_body", "id_prefix14", "id_dob", "id_sex", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
 PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
 
@@ -171,6 +171,7 @@ def dedupe(
     train: bool = False,
     labels: pd.DataFrame | str | Path | None = None,
     spark: Any = None,
+    compare_valid_ids: bool = False,
 ) -> DedupeResult:
     """Find duplicate persons in ``data`` (DataFrame or CSV path with the input columns).
 
@@ -179,6 +180,8 @@ def dedupe(
     ``labels``: review decisions (record_id_l, record_id_r, is_match): matches improve
     the m probabilities; all decisions bind the clustering (approved pairs are merged,
     rejected pairs are kept apart).
+    ``compare_valid_ids``: also score the pairs of two records with different valid ID
+    numbers (by default they are decided without scoring, see :mod:`popreg.linkage.exact`).
     """
     clock = _Clock()
     records = load_records(data)
@@ -217,7 +220,13 @@ def dedupe(
     sdf = backend.register(table, "records")
     del table
     clock("register")
-    linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+    restrict = mdl.name != "generic" and not compare_valid_ids
+
+    def settings(m: LinkageModel) -> dict[str, Any]:
+        built = m.settings_dict(backend.dialect)
+        return exact.restrict_settings(built) if restrict else built
+
+    linker = Linker(sdf, settings(mdl), log_level=logging.WARNING)
     label_df = _read_labels(labels) if labels is not None else None
     if train:
         train_unsupervised(linker, mdl)
@@ -230,7 +239,7 @@ def dedupe(
         mdl = snapshot_model(linker, mdl, "labels", f"{int(label_df['is_match'].sum())} pairs")
     # Score with a linker rebuilt from the snapshot, so that levels the estimation could
     # not observe get their priors back (Splink leaves them without m or u).
-    linker = Linker(sdf, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+    linker = Linker(sdf, settings(mdl), log_level=logging.WARNING)
 
     clock("estimate")
     predictions = linker.inference.predict(
@@ -254,6 +263,7 @@ def dedupe(
         cut,
         approved=approved,
         rejected=rejected,
+        exact=exact.exact_pairs(record_ids, valid) if restrict else (),
     )
     clusters = pd.DataFrame(
         {

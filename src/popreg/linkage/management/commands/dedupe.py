@@ -62,6 +62,11 @@ class Command(BaseCommand):
             "--labels", help="review decisions CSV: record_id_l, record_id_r, is_match"
         )
         parser.add_argument("--save-model", help="write the model used (after training) here")
+        parser.add_argument(
+            "--compare-valid-ids", action="store_true",
+            help="also score pairs of two different valid ID numbers (finds one person "
+                 "registered under two numbers; slower on large files)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
@@ -87,6 +92,7 @@ class Command(BaseCommand):
                 threshold=threshold,
                 train=options["train"],
                 labels=options["labels"],
+                compare_valid_ids=options["compare_valid_ids"],
             )
         except (LinkageInputError, ModelError) as exc:
             raise CommandError(str(exc)) from exc
