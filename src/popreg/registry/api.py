@@ -27,6 +27,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBearer, SessionAuth
 
 from popreg.core.privacy import mask_id
+from popreg.registry import population
 from popreg.registry.access import (
     Actor,
     actor_for,
@@ -43,8 +44,6 @@ from popreg.registry.models import (
     AdminUnit,
     Household,
     Person,
-    ResidenceType,
-    Status,
 )
 from popreg.registry.search import search_persons
 
@@ -117,6 +116,8 @@ class UnitDetail(UnitOut):
     children: int
     households: int
     registered_population: int
+    resident_population: int
+    actual_population: int
 
     @staticmethod
     def resolve_children(obj: Any) -> int:
@@ -238,15 +239,15 @@ def get_unit(request: HttpRequest, code: str) -> Any:
     actor = _actor(request)
     unit = _unit_in_scope(actor, code)
     prefix = unit.code[: PREFIX_LENGTH[unit.level]]
-    registered = scope_persons(Person.objects.all(), actor).filter(
-        registered_unit_id__startswith=prefix, status=Status.ACTIVE,
-        residence_type__in=[ResidenceType.REGISTERED, ResidenceType.FLOATING_OUT],
-    ).count()
     unit.parent_name = unit.parent.name if unit.parent_id else None
     unit.n_children = scope_units(unit.children.all(), actor).count()
+    # Households in use (not dissolved), as on the unit page.
     unit.n_households = scope_households(
-        Household.objects.filter(unit_id__startswith=prefix), actor).count()
-    unit.registered_population = registered
+        Household.objects.filter(unit_id__startswith=prefix, dissolved_on__isnull=True), actor).count()
+    # The one definition of each population concept (popreg.registry.population): the
+    # unit page, the person-list exports and the statistics count the same persons.
+    for key, n in population.figures(unit).items():
+        setattr(unit, f"{key}_population", n)
     return unit
 
 

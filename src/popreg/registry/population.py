@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from popreg.core.population import CONCEPTS, COUNTED_STATUS, Concept, concept
@@ -84,7 +84,7 @@ def counts_by_unit(
 ) -> dict[str, int]:
     """Population of each of ``units`` (children of ``parent``), in one grouped query."""
     c = _concept(key)
-    field: Any = "registered_unit_id" if c.unit_field == "registered" else Coalesce(
+    field: Any = F("registered_unit_id") if c.unit_field == "registered" else Coalesce(
         "residence_unit_id", "registered_unit_id"
     )
     rows = (

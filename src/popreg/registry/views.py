@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from popreg.core.privacy import mask_id
-from popreg.registry import actions
+from popreg.registry import actions, population
 from popreg.registry.access import (
     Actor,
     actor_for,
@@ -207,19 +207,9 @@ def search(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 def _child_counts(unit: AdminUnit, children: list[AdminUnit]) -> dict[str, int]:
-    """Active registered persons per child unit, in one grouped query."""
-    rows = (
-        Person.objects.filter(under("registered_unit_id", unit.prefix), status=Status.ACTIVE)
-        .values("registered_unit_id").annotate(n=Count("id"))
-    )
-    counts = {c.code: 0 for c in children}
-    prefixes = [(c.prefix, c.code) for c in children]
-    for row in rows:
-        for prefix, code in prefixes:
-            if row["registered_unit_id"].startswith(prefix):
-                counts[code] += row["n"]
-                break
-    return counts
+    """Registered population (户籍人口) per child unit, in one grouped query
+    (:mod:`popreg.registry.population`, the one definition)."""
+    return population.counts_by_unit("registered", unit, children)
 
 
 @with_actor
@@ -231,7 +221,9 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         c.active_count = counts.get(c.code, 0)  # type: ignore[attr-defined]
     in_unit = under("registered_unit_id", unit.prefix)
     summary = {
-        "active": _persons_of(actor, unit, "registered_unit_id").filter(status=Status.ACTIVE).count(),
+        # The unit's population in each concept (popreg.registry.population): the same
+        # figures as the API, the exports and the statistics of the same moment.
+        **population.figures(unit),
         "households": scope_households(Household.objects.filter(under("unit_id", unit.prefix),
                                                                 dissolved_on__isnull=True), actor).count(),
         # Village level only: at township or county level this count reads every row.
@@ -257,10 +249,14 @@ def list_filters(request: HttpRequest) -> dict[str, str]:
     status = request.GET.get("status", Status.ACTIVE)
     rtype = request.GET.get("residence_type", "")
     where = request.GET.get("where", "registered")
+    # One population concept (popreg.registry.population): exactly the persons the unit's
+    # figure counts; the other filters then do not apply.
+    concept = request.GET.get("population", "")
     return {
         "status": status if status in Status.values or status == "all" else Status.ACTIVE,
         "residence_type": rtype if rtype in ResidenceType.values else "",
         "where": where if where in ("registered", "living") else "registered",
+        "population": concept if concept in population.CONCEPTS else "",
     }
 
 
@@ -280,6 +276,9 @@ def _persons_of(actor: Actor, unit: AdminUnit, field: str) -> QuerySet[Person]:
 
 
 def _unit_persons(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> QuerySet[Person]:
+    if filters.get("population"):  # everyone counted lies under the unit, in the jurisdiction
+        return population.persons(filters["population"], unit).select_related(
+            "registered_unit", "residence_unit", "household")
     field = "registered_unit_id" if filters["where"] == "registered" else "residence_unit_id"
     qs = _persons_of(actor, unit, field)
     if filters["status"] != "all":
@@ -301,7 +300,14 @@ def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     return render(request, "registry/unit_persons.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), page=page, filters=filters,
         query=query, statuses=Status.choices, residence_types=ResidenceType.choices,
+        populations=_population_choices(),
     ))
+
+
+def _population_choices() -> list[tuple[str, str]]:
+    labels = {"registered": _("Registered population"), "resident": _("Resident population"),
+              "actual": _("Actual population")}
+    return [(key, labels[key]) for key in population.CONCEPTS]
 
 
 EXPORT_COLUMNS = [
