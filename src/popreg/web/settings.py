@@ -29,6 +29,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from popreg.spark import SparkConfig
+
 BASE_DIR = Path(__file__).resolve().parent
 POPREG_HOME = Path(os.environ.get("POPREG_HOME", "var")).resolve()
 
@@ -155,6 +157,7 @@ INSTALLED_APPS = [
     "popreg.exchange",
     "popreg.benefits",
     "popreg.planning",
+    "popreg.sources",
 ]
 
 MIDDLEWARE = [
@@ -335,6 +338,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG and not PRODUCTION
+
+# Spark, for ``--engine spark`` (linkage and indicators): where it runs and with how much.
+# popreg.spark reads the same variables (it imports no Django); reading them here too makes
+# a bad value stop the server and every command at start-up, not halfway through a job.
+POPREG_SPARK = SparkConfig.from_environ({
+    name: os.environ.get(name, "")
+    for name in ("POPREG_SPARK_MASTER", "POPREG_SPARK_DRIVER_MEMORY",
+                 "POPREG_SPARK_EXECUTOR_MEMORY", "POPREG_SPARK_SHUFFLE_PARTITIONS",
+                 "POPREG_SPARK_CHECKPOINT_DIR")
+})
 
 MEDIA_ROOT = POPREG_HOME / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
