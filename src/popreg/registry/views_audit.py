@@ -24,8 +24,9 @@ from django.utils.translation import gettext as _
 
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction
+from popreg.registry.audit_labels import object_label
 from popreg.registry.exports import Column, Export, export_response, request_reason
-from popreg.registry.models import AuditRecord, Role
+from popreg.registry.models import AuditRecord, EventType, Role
 from popreg.registry.policy import COUNTY_WIDE, ROLE_PERMISSIONS, Permission
 from popreg.registry.views import base_context, under, with_actor
 
@@ -39,6 +40,16 @@ def action_label(value: str) -> str:
         return str(AuditAction(value).label)
     except ValueError:
         return value
+
+
+def event_label(value: str) -> str:
+    """The label of a registry event type named in an audit record's detail."""
+    if not value:
+        return ""
+    try:
+        return str(EventType(value).label)
+    except ValueError:
+        return str(_("registry event"))
 
 
 @dataclass
@@ -154,6 +165,8 @@ def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
     page = Paginator(filtered_records(actor, f), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for rec in page.object_list:
         rec.label = action_label(rec.action)
+        rec.object_label = object_label(rec.target_type)
+        rec.event_label = event_label((rec.detail or {}).get("event_type", "")) if isinstance(rec.detail, dict) else ""
     query = f.query()
     return render(request, "registry/audit_log.html", base_context(
         actor, page=page, filter=f, errors=errors, actions=AuditAction.choices, query=query,
