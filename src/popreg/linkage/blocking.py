@@ -13,6 +13,8 @@ birth date off by a day, a year or a swap:
 5. ``name_py, birth_md``    same pinyin key and birth month-day (birth year off by one)
 6. ``dob, surname``      same birth date and surname (given name written differently)
 7. ``name_norm, village_code``  same name in the same village (ID missing and date wrong)
+8. ``surname, village_code, birth_year``  same surname, village and birth year (ID
+                         missing, given name written otherwise and date a day off)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def prediction_rules() -> list[BlockingRuleCreator]:
         block_on("name_py", "birth_md"),
         block_on("dob", "surname"),
         block_on("name_norm", "village_code"),
+        block_on("surname", "village_code", "birth_year"),
     ]
 
 

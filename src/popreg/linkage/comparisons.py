@@ -24,6 +24,23 @@ FIXED_M_VALID_DIFFERENT = 1e-12
 FIXED_M_ID_DIFFERENT = 1e-4
 FIXED_M_ONE_CHARACTER = 1e-7
 
+# Lowest m of the levels that are weak evidence against, never a veto: after estimation
+# (EM sees few duplicates with these differences, and pushes their m towards zero) m is
+# raised to at least this.  A wrong sex or date field, a move to another township or
+# county, a former name (曾用名) happen in real registers.
+M_FLOOR: dict[tuple[str, str], float] = {
+    ("name", "same characters in another order"): 2e-3,
+    ("name", "one given-name character dropped or added"): 5e-3,
+    ("name", "same surname, given name different"): 5e-3,
+    ("name", "different"): 5e-4,
+    ("birth_date", "different"): 5e-3,
+    ("birth_date", "a generation apart (15 years or more)"): 1e-5,
+    ("sex", "recorded sex differs, the ID numbers' sex agrees"): 5e-3,
+    ("sex", "different"): 5e-3,
+    ("address", "different township"): 0.05,
+    ("address", "different county"): 0.02,
+}
+
 
 def _level(sql: str, label: str, m: float | None = None, u: float | None = None) -> Any:
     level = cll.CustomLevel(sql, label_for_charts=label, base_dialect_str="duckdb")
@@ -40,7 +57,7 @@ def _prior(level: Any, m: float | None, u: float | None) -> Any:
 
 
 def name_comparison() -> ComparisonCreator:
-    """Names: characters, then pinyin readings (heteronyms), then one character."""
+    """Names: characters, readings, order, a character dropped or added, 曾用名."""
     return cl.CustomComparison(
         output_column_name="name",
         comparison_description="Chinese name: normalised characters, pinyin readings",
@@ -55,8 +72,20 @@ def name_comparison() -> ComparisonCreator:
                 cll.ArrayIntersectLevel("name_readings", 1).configure(
                     label_for_charts="same reading (homophone / variant)"
                 ),
-                0.1,
+                0.05,
                 1e-4,
+            ),
+            _level("name_sorted_l = name_sorted_r", "same characters in another order", 0.01, 1e-6),
+            cll.And(
+                _level(
+                    "surname_l = surname_r AND abs(name_len_l - name_len_r) = 1",
+                    "same surname, one longer",
+                ),
+                cll.LevenshteinLevel("name_norm", 1),
+            ).configure(
+                label_for_charts="one given-name character dropped or added",
+                m_probability=0.02,
+                u_probability=2e-5,
             ),
             cll.And(
                 _level(
@@ -72,7 +101,9 @@ def name_comparison() -> ComparisonCreator:
                 u_probability=3e-4,
                 fix_m_probability=True,
             ),
-            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.01, 0.999),
+            # A former name (曾用名) keeps the surname: weak evidence against, not a veto.
+            _level("surname_l = surname_r", "same surname, given name different", 0.02, 0.03),
+            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.002, 0.97),
         ],
     )
 
@@ -97,6 +128,7 @@ def id_comparison() -> ComparisonCreator:
             _level("id_valid_l AND id_valid_r", "both valid, different").configure(
                 m_probability=FIXED_M_VALID_DIFFERENT, fix_m_probability=True
             ),
+            _level("id_body_l = id_body_r", "only the check character differs", 0.03, 1e-7),
             cll.DamerauLevenshteinLevel("id18", 1).configure(
                 label_for_charts="one typo or adjacent transposition (not both valid)",
                 m_probability=0.15,
@@ -116,15 +148,24 @@ def id_comparison() -> ComparisonCreator:
 
 
 def birth_date_comparison() -> ComparisonCreator:
-    """Birth dates: exact, day/month exchanged, one day apart, one year apart."""
+    """Birth dates (recorded, else from the ID number): exact, from the ID numbers,
+    day/month exchanged, one day apart, one year apart."""
     return cl.CustomComparison(
         output_column_name="birth_date",
-        comparison_description="Birth date: exact, swap, ±1 day, ±1 year",
+        comparison_description="Birth date: exact, ID numbers' dates, swap, ±1 day, ±1 year",
         comparison_levels=[
             _level("birth_day_l IS NULL OR birth_day_r IS NULL", "null").configure(
                 is_null_level=True
             ),
             _level("birth_day_l = birth_day_r", "same date", 0.85, 1e-4),
+            # A recorded date that conflicts with the checksum-valid number is a field
+            # error when the numbers' dates agree: evidence for, not a veto.
+            _level(
+                "id_dob_l = id_dob_r OR id_dob_l = dob_r OR dob_l = id_dob_r",
+                "recorded dates differ, the ID numbers' dates agree",
+                0.02,
+                1e-6,
+            ),
             _level(
                 "birth_swapped_l = dob_r OR birth_swapped_r = dob_l",
                 "day and month exchanged",
@@ -139,28 +180,45 @@ def birth_date_comparison() -> ComparisonCreator:
                 0.04,
                 1e-4,
             ),
-            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.01, 0.999),
+            # Parent and child (a generation apart) are not one person with a wrong date.
+            _level(
+                "abs(birth_day_l - birth_day_r) >= 5479",
+                "a generation apart (15 years or more)",
+                1e-4,
+                0.6,
+            ),
+            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.01, 0.4),
         ],
     )
 
 
 def sex_comparison() -> ComparisonCreator:
+    """Sex (recorded, else from the ID number); a recorded sex that conflicts while the
+    ID numbers' sex agrees is a field error, not a veto."""
     return cl.CustomComparison(
         output_column_name="sex",
         comparison_description="Sex",
         comparison_levels=[
             _level("sex_l IS NULL OR sex_r IS NULL", "null").configure(is_null_level=True),
             _level("sex_l = sex_r", "same", 0.98, 0.5),
-            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.002, 0.5),
+            _level(
+                "id_sex_l = id_sex_r OR id_sex_l = sex_r OR sex_l = id_sex_r",
+                "recorded sex differs, the ID numbers' sex agrees",
+                0.01,
+                1e-3,
+            ),
+            _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.005, 0.5),
         ],
     )
 
 
 def address_comparison() -> ComparisonCreator:
-    """Registered address: household > village > township (12-digit code prefixes)."""
+    """Registered address: household > village > township > county (code prefixes).
+
+    People move: a different unit is weak evidence against, never a veto."""
     return cl.CustomComparison(
         output_column_name="address",
-        comparison_description="Address hierarchy: household, village, township",
+        comparison_description="Address hierarchy: household, village, township, county",
         comparison_levels=[
             _level("village_code_l IS NULL OR village_code_r IS NULL", "null").configure(
                 is_null_level=True
@@ -168,7 +226,13 @@ def address_comparison() -> ComparisonCreator:
             _level("household_no_l = household_no_r", "same household", 0.4, 1e-3),
             _level("village_code_l = village_code_r", "same village", 0.3, 0.02),
             _level("township_l = township_r", "same township", 0.15, 0.05),
-            _prior(cll.ElseLevel().configure(label_for_charts="different township"), 0.15, 0.93),
+            _level(
+                "substr(village_code_l, 1, 6) = substr(village_code_r, 1, 6)",
+                "different township",
+                0.1,
+                0.5,
+            ),
+            _prior(cll.ElseLevel().configure(label_for_charts="different county"), 0.05, 0.43),
         ],
     )
 
@@ -201,7 +265,10 @@ LEVEL_LABELS: dict[str, list[str]] = {
     "name": [
         "same characters",
         "same reading (homophone / variant)",
+        "same characters in another order",
+        "one given-name character dropped or added",
         "one given-name character differs",
+        "same surname, given name different",
         "different",
     ],
     "id_number": [
@@ -209,18 +276,27 @@ LEVEL_LABELS: dict[str, list[str]] = {
         "same after 15 to 18 upgrade",
         "both valid, only sequence differs (twins / namesakes)",
         "both valid, different",
+        "only the check character differs",
         "one typo or adjacent transposition (not both valid)",
         "different",
     ],
     "birth_date": [
         "same date",
+        "recorded dates differ, the ID numbers' dates agree",
         "day and month exchanged",
         "one day apart",
         "one year apart, same day",
+        "a generation apart (15 years or more)",
         "different",
     ],
-    "sex": ["same", "different"],
-    "address": ["same household", "same village", "same township", "different township"],
+    "sex": ["same", "recorded sex differs, the ID numbers' sex agrees", "different"],
+    "address": [
+        "same household",
+        "same village",
+        "same township",
+        "different township",
+        "different county",
+    ],
 }
 
 

@@ -28,10 +28,11 @@ from popreg.linkage import comparisons, exact
 from popreg.linkage.cluster import cluster_pairs
 from popreg.linkage.model import (
     LinkageModel,
-    adapt_to_data,
+    estimate_on_data,
     load_model,
     snapshot_model,
     train_unsupervised,
+    with_prior,
 )
 from popreg.linkage.prepare import (
     REQUIRED_COLUMNS,
@@ -229,11 +230,15 @@ def dedupe(
     linker = Linker(sdf, settings(mdl), log_level=logging.WARNING)
     label_df = _read_labels(labels) if labels is not None else None
     if train:
+        # EM's estimates, with the model's m (or the priors in comparisons.py) as prior:
+        # a kind of difference the data happens not to show does not become a veto.
+        prior = mdl.settings_dict(backend.dialect)
         train_unsupervised(linker, mdl)
         mdl = snapshot_model(linker, mdl, "unsupervised", f"{n_records} records")
+        if mdl.name != "generic":
+            mdl = with_prior(mdl, prior, n_records)
     else:
-        adapt_to_data(linker, mdl, n_records)
-        mdl = snapshot_model(linker, mdl, "m from model, u and λ from data", f"{n_records} records")
+        mdl = estimate_on_data(linker, mdl, n_records)
     if label_df is not None and label_df["is_match"].any():
         apply_labels(linker, backend, label_df)
         mdl = snapshot_model(linker, mdl, "labels", f"{int(label_df['is_match'].sum())} pairs")

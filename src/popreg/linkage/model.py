@@ -210,10 +210,13 @@ def estimate_prior(linker: Any, model: LinkageModel) -> None:
 
 
 MIN_RECORDS_FOR_U = 2000
+MIN_RECORDS_FOR_EM = 2000
+# The prior model counts as this many duplicate pairs against the EM estimate on the data.
+PRIOR_PAIRS = 200.0
 
 
 def adapt_to_data(linker: Any, model: LinkageModel, n_records: int) -> None:
-    """The default before scoring: u and λ from the data at hand, m from the model.
+    """u and λ from the data at hand, m from the model.
 
     m (how often a true duplicate shows each kind of difference) is a property of how
     registers are kept and carries over; u (how often two different people agree by
@@ -225,6 +228,90 @@ def adapt_to_data(linker: Any, model: LinkageModel, n_records: int) -> None:
     if n_records >= MIN_RECORDS_FOR_U:
         linker.training.estimate_u_using_random_sampling(max_pairs=3e5, seed=SEED)
     estimate_prior(linker, model)
+
+
+def estimate_on_data(linker: Any, model: LinkageModel, n_records: int) -> LinkageModel:
+    """The default before scoring: the model estimated on the data being deduplicated,
+    with ``model`` (the shipped one) as the prior.
+
+    1. u and λ from the data (:func:`adapt_to_data`);
+    2. m by expectation maximisation on the training blocks, started from the model's m;
+    3. each m is the average of the EM estimate and the model's m, weighted by the
+       expected number of duplicate pairs in the data (λ · N(N−1)/2) against
+       ``PRIOR_PAIRS`` for the model: a file with few duplicates keeps the model's m, a
+       file with many learns its own.  Fixed levels (the vetoes of two different valid
+       ID numbers) stay fixed; a level EM could not observe keeps the model's m.
+
+    Inputs under ``MIN_RECORDS_FOR_EM`` records (or when EM fails) keep the model's m.
+    """
+    adapt_to_data(linker, model, n_records)
+    adapted = snapshot_model(
+        linker, model, "m from model, u and λ from data", f"{n_records} records"
+    )
+    if n_records < MIN_RECORDS_FOR_EM or model.splink is None:
+        return adapted
+    try:
+        for rule in model.training_rules():
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+    except Exception as exc:  # noqa: BLE001 - Splink raises plain exceptions (empty blocks)
+        logger.info("EM on the data failed (%s): the model's m is kept", exc)
+        return adapted
+    estimated = snapshot_model(
+        linker, model, "EM on the data, the model as prior", f"{n_records} records"
+    )
+    assert adapted.splink is not None
+    return with_prior(estimated, adapted.splink, n_records)
+
+
+def with_prior(estimated: LinkageModel, prior: dict[str, Any], n_records: int) -> LinkageModel:
+    """``estimated`` with each m averaged with ``prior``'s (Splink settings), weighted by
+    the expected duplicate pairs λ · N(N−1)/2 against ``PRIOR_PAIRS`` (see
+    :func:`estimate_on_data`)."""
+    assert estimated.splink is not None
+    lam = float(estimated.splink.get("probability_two_random_records_match") or 0.0)
+    expected = lam * n_records * (n_records - 1) / 2
+    blend_m(prior, estimated.splink, expected / (expected + PRIOR_PAIRS))
+    return estimated
+
+
+def blend_m(prior: dict[str, Any], estimated: dict[str, Any], weight: float) -> None:
+    """``estimated``'s m per level := weight · estimate + (1 − weight) · prior, in place
+    (renormalised per comparison); fixed levels and levels without an estimate keep the prior."""
+    by_name = {c["output_column_name"]: c for c in prior.get("comparisons", [])}
+    for comp in estimated.get("comparisons", []):
+        source = by_name.get(comp["output_column_name"])
+        if source is None:
+            continue
+        levels = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
+        priors = [lvl for lvl in source["comparison_levels"] if not lvl.get("is_null_level")]
+        free = 0.0
+        fixed = 0.0
+        for level, before in zip(levels, priors, strict=True):
+            m_prior = before.get("m_probability")
+            m_est = level.get("m_probability")
+            if level.get("fix_m_probability"):
+                fixed += float(m_est if m_est is not None else m_prior or 0.0)
+                continue
+            if m_prior is None:
+                value = m_est
+            elif m_est is None:
+                value = m_prior
+            else:
+                value = weight * float(m_est) + (1 - weight) * float(m_prior)
+            floor = comparisons.M_FLOOR.get(
+                (comp["output_column_name"], level.get("label_for_charts", ""))
+            )
+            if floor is not None and value is not None:
+                value = max(float(value), floor)
+            level["m_probability"] = value
+            free += float(value or 0.0)
+        if free > 0:
+            scale = max(0.0, 1.0 - fixed) / free
+            for level in levels:
+                if not level.get("fix_m_probability") and level.get("m_probability") is not None:
+                    level["m_probability"] = float(level["m_probability"]) * scale
 
 
 def train_unsupervised(linker: Any, model: LinkageModel, *, max_pairs: float = 2e6) -> None:

@@ -14,12 +14,19 @@ column              meaning
 ``name_readings``   :func:`popreg.core.names.pinyin_readings`, all readings incl.
                     heteronyms (list)
 ``name_len``        number of characters of ``name_norm``
+``name_sorted``     the characters of ``name_norm`` in code-point order (same
+                    characters in another order compare equal)
 ``id_norm``         ID number as written, normalised (NFKC, no spaces, upper-case X)
 ``id18``            18-character form (15-digit numbers upgraded)
 ``id_valid``        ``id18`` has a correct MOD 11-2 check character
 ``id_body``         first 17 characters of ``id18``
 ``id_prefix14``     region code + birth date of ``id18`` (all but sequence and check)
-``birth_day``       birth date as days since 1970-01-01 (integer)
+``id_dob``          birth date decoded from a checksum-valid (or legacy 15-digit) number
+``id_sex``          sex decoded from it (sequence digit odd: M, even: F)
+``id_region``       its 6-digit region of first registration
+``sex``             the recorded sex; when it is missing, ``id_sex``
+``dob``             the recorded birth date (ISO); when it is missing, ``id_dob``
+``birth_day``       ``dob`` as days since 1970-01-01 (integer)
 ``birth_year``      birth year (string)
 ``birth_md``        month and day, ``MM-DD``
 ``birth_swapped``   the date with day and month exchanged, ``YYYY-MM-DD`` (or null)
@@ -43,6 +50,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from popreg.core import idnumber, names
 
@@ -182,6 +190,18 @@ def parse_birth_date(value: object) -> date | None:
         return None
 
 
+def decoded_facts(id18: str | None, usable: bool) -> tuple[str | None, str | None, str | None]:
+    """(birth date ISO, sex, region) decoded from an 18-character number, when ``usable``
+    (checksum-valid, or upgraded from a legacy 15-digit number) and its date exists."""
+    if not usable or not id18 or not id18[:17].isdigit():
+        return None, None, None
+    try:
+        born = date(int(id18[6:10]), int(id18[10:12]), int(id18[12:14]))
+    except ValueError:
+        return None, None, None
+    return born.isoformat(), ("M" if int(id18[16]) % 2 else "F"), id18[:6]
+
+
 def _id_fields(raw: str) -> tuple[str | None, str | None, bool, bool]:
     """(normalised form, 18-character form, checksum valid, was 15-digit) of an ID number."""
     norm = idnumber.normalize(raw)
@@ -268,8 +288,8 @@ _STRINGS = pa.list_(pa.string())
 PREPARED_COLUMNS = (
     "record_id", "name", "sex", "birth_date", "id_number", "village_code", "township",
     "household_no", "name_norm", "surname", "name_py", "name_readings", "name_len",
-    "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "dob", "birth_day",
-    "birth_year", "birth_md", "birth_swapped",
+    "name_sorted", "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "id_dob", "id_sex",
+    "id_region", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
 
 
@@ -289,7 +309,10 @@ def prepare_table(df: pd.DataFrame, *, parallel: bool = False) -> pa.Table:
     del name_codes, name_values
     _id_columns(columns, id_codes, id_values, parallel)
     del id_codes, id_values
-    _birth_columns(columns, date_codes, date_values)
+    # The ID number's facts stand in for a missing recorded sex or birth date.
+    columns["sex"] = pc.coalesce(columns["sex"], columns["id_sex"])
+    recorded = _take([_iso(v) for v in date_values], date_codes, _STRING)
+    _birth_columns(columns, pc.coalesce(recorded, columns["id_dob"]))
     return pa.table({c: columns[c] for c in PREPARED_COLUMNS})
 
 
@@ -337,6 +360,9 @@ def _name_columns(
     columns["name_py"] = _take([t[2] for t in nf], name_codes, _STRING)
     columns["name_readings"] = _take([t[3] for t in nf], name_codes, _STRINGS)
     columns["name_len"] = _take([len(t[0]) if t[0] else None for t in nf], name_codes, pa.int64())
+    columns["name_sorted"] = _take(
+        ["".join(sorted(t[0])) if t[0] else None for t in nf], name_codes, _STRING
+    )
 
 
 def _id_columns(
@@ -352,11 +378,23 @@ def _id_columns(
     columns["id_valid"] = _take([t[2] for t in idf], id_codes, pa.bool_())
     columns["id_body"] = _take([v[:17] if v else None for v in id18], id_codes, _STRING)
     columns["id_prefix14"] = _take([v[:14] if v else None for v in id18], id_codes, _STRING)
+    # t[2]: checksum-valid; t[3]: a legacy 15-digit number (its upgrade has a computed check)
+    facts = [decoded_facts(t[1], t[2] or t[3]) for t in idf]
+    columns["id_dob"] = _take([f[0] for f in facts], id_codes, _STRING)
+    columns["id_sex"] = _take([f[1] for f in facts], id_codes, _STRING)
+    columns["id_region"] = _take([f[2] for f in facts], id_codes, _STRING)
 
 
-def _birth_columns(columns: dict[str, pa.Array], date_codes: np.ndarray, date_values: list[str]) -> None:
-    """The parsed birth date and its parts (once per distinct date)."""
-    dob = [parse_birth_date(v) for v in date_values]
+def _iso(value: str) -> str | None:
+    d = parse_birth_date(value)
+    return d.isoformat() if d else None
+
+
+def _birth_columns(columns: dict[str, pa.Array], dob_iso: pa.Array) -> None:
+    """The birth date (ISO per row) and its parts, derived once per distinct date."""
+    encoded = dob_iso.dictionary_encode()
+    dob = [date.fromisoformat(v) if v else None for v in encoded.dictionary.to_pylist()]
+    codes = encoded.indices
     derived: dict[str, tuple[list[object], pa.DataType]] = {
         "dob": ([d.isoformat() if d else None for d in dob], _STRING),
         "birth_day": ([(d - _EPOCH).days if d else None for d in dob], pa.int64()),
@@ -365,7 +403,7 @@ def _birth_columns(columns: dict[str, pa.Array], date_codes: np.ndarray, date_va
         "birth_swapped": ([_swapped(d) for d in dob], _STRING),
     }
     for col, (per_value, kind) in derived.items():
-        columns[col] = _take(per_value, date_codes, kind)
+        columns[col] = pa.array(per_value, type=kind).take(codes)
 
 
 def prepare_records(df: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame:
