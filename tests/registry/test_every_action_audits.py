@@ -90,6 +90,16 @@ def _move_out(w):
                                        destination_code="440305000000")
 
 
+@recipe(REG + "entry_check.do_confirm_new_person")
+def _confirm_new_person(w):
+    from popreg.registry.actions.entry_check import do_confirm_new_person
+    from popreg.registry.entry_check import NewRecord, check_entry
+
+    shown = check_entry(w.clerk, NewRecord(name="张伟", sex="M", birth_date=date(2020, 5, 6),
+                                           village_code=VILLAGE_A1)).audit_detail()
+    return lambda: do_confirm_new_person(w.clerk, w.people["child"], form="register_birth", shown=shown)
+
+
 @recipe(REG + "persons.do_move_in")
 def _move_in(w):
     from popreg.registry import actions

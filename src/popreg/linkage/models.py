@@ -126,3 +126,23 @@ class MergeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"merge {self.duplicate_id}→{self.survivor_id}{' (undone)' if self.undone else ''}"
+
+
+class EntryKey(models.Model):
+    """One blocking key of a registry person, for the duplicate check at data entry.
+
+    The keys are those of the engine's blocking rules (``popreg.linkage.entrycheck``), kept
+    up to date as persons are created, changed and merged (``popreg.linkage.index``), so a
+    new record's likely duplicates are found by an indexed lookup instead of a run over the
+    county.  Merged records have no keys (their survivor stands for them).
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+", db_constraint=True)
+    key = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "person"], name="linkage_entrykey_unique")]
+        indexes = [models.Index(fields=["person"], name="linkage_entrykey_person")]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.key}"

@@ -36,8 +36,9 @@ from popreg.migrants.models import (
     PlaceOccupant,
     ResidencePermit,
 )
-from popreg.registry import exports
+from popreg.registry import entry_check, exports
 from popreg.registry.access import Actor, person_in_scope
+from popreg.registry.actions.entry_check import save_checked
 from popreg.registry.audit import AuditAction
 from popreg.registry.errors import RegistryError
 from popreg.registry.forms import add_registry_error
@@ -132,14 +133,19 @@ def in_new(request: HttpRequest, actor: Actor) -> HttpResponse:
     form = RegisterForm(request.POST or None, units=_villages(actor), places=_place_choices(actor))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        # Likely existing records (registry persons, earlier in-migrants) before saving.
+        check = entry_check.check_entry(actor, entry_check.record_from_form(d, "residence_unit"))
+        if entry_check.must_show(request, check):
+            return render(request, "migrants/form.html", _ctx(
+                actor, form=form, title=_("Register an in-migrant"), entry_check=check))
         try:
-            m = actions.register_in_migrant(
+            m = save_checked(actor, check, "in_migrant", lambda: actions.register_in_migrant(
                 actor, residence_unit_code=d["residence_unit"], arrival_date=d["arrival_date"],
                 origin_code=d["origin_code"], reason=d["reason"], name=d["name"], sex=d["sex"],
                 birth_date=d["birth_date"], id_number=d["id_number"].strip() or None,
                 place=queries.place_for(actor, int(d["place"])) if d["place"] else None,
                 address=d["address"], employer=d["employer"], contact=d["contact"],
-            )  # fmt: skip
+            ), person_of=lambda m: m.person, permission=Permission.MANAGE_MIGRANTS)  # fmt: skip
         except RegistryError as err:
             add_registry_error(form, err)
         else:

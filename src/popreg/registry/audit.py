@@ -87,6 +87,9 @@ class AuditAction(models.TextChoices):
     REOPEN_DUPLICATE = "reopen_duplicate", _("Reopened a duplicate decision")
     MERGE_PERSONS = "merge_persons", _("Merged duplicate records")
     UNMERGE_PERSONS = "unmerge_persons", _("Undid a merge")
+    CONFIRM_NEW_PERSON = "confirm_new_person", _(
+        "Confirmed a new person although likely existing records were shown"
+    )
     # statistics
     STATS_REFRESH = "stats_refresh", _("Refreshed the statistics")
     STATS_DSE = "stats_dse", _("Computed a dual-system estimate")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from popreg.core.privacy import mask_id
-from popreg.registry import actions, population
+from popreg.registry import actions, entry_check, population
 from popreg.registry.access import (
     Actor,
     actor_for,
@@ -30,6 +30,7 @@ from popreg.registry.access import (
     scope_persons,
     scope_units,
 )
+from popreg.registry.actions.entry_check import save_checked
 from popreg.registry.actions.events import StaleVersionError
 from popreg.registry.actions.households import head_problem
 from popreg.registry.audit import AuditAction, audit
@@ -481,15 +482,19 @@ def register_birth(request: HttpRequest, actor: Actor) -> HttpResponse:
     form = BirthForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        # Likely existing records are shown before saving (popreg.registry.entry_check).
+        check = entry_check.check_entry(actor, entry_check.record_from_form(d))
+        if entry_check.must_show(request, check):
+            return _form_page(request, actor, form, _("Register a birth"), entry_check=check)
         try:
-            person = actions.do_register_birth(
+            person = save_checked(actor, check, "register_birth", lambda: actions.do_register_birth(
                 actor, name=d["name"], sex=d["sex"], birth_date=d["birth_date"],
                 registered_unit_code=d["registered_unit"],
                 household=_household_by_no(actor, d["household_no"]),
                 mother=_person_ref(actor, d["mother"], "mother", "母亲"),
                 father=_person_ref(actor, d["father"], "father", "父亲"),
                 id_number=d["id_number"].strip() or None, ethnicity=d["ethnicity"].strip() or "汉族",
-            )
+            ))
         except RegistryError as err:
             add_registry_error(form, err)
         else:
@@ -503,14 +508,17 @@ def register_move_in(request: HttpRequest, actor: Actor) -> HttpResponse:
     form = MoveInForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        check = entry_check.check_entry(actor, entry_check.record_from_form(d))
+        if entry_check.must_show(request, check):
+            return _form_page(request, actor, form, _("Register a move into the county"), entry_check=check)
         try:
-            person = actions.do_move_in(
+            person = save_checked(actor, check, "move_in", lambda: actions.do_move_in(
                 actor, name=d["name"], sex=d["sex"], birth_date=d["birth_date"],
                 id_number=d["id_number"].strip() or None, registered_unit_code=d["registered_unit"],
                 from_unit_code=d["from_unit_code"], move_date=d["move_date"],
                 household=_household_by_no(actor, d["household_no"]),
                 ethnicity=d["ethnicity"].strip() or "汉族",
-            )
+            ))
         except RegistryError as err:
             add_registry_error(form, err)
         else:

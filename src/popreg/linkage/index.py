@@ -1,0 +1,196 @@
+"""The incremental index of blocking keys for the duplicate check at data entry.
+
+Each registry person not merged into another has its blocking keys
+(:func:`popreg.linkage.entrycheck.blocking_keys`) in :class:`~popreg.linkage.models.EntryKey`.
+The index is kept up to date:
+
+- a person saved by the action layer (birth, move-in, correction, merge, unmerge, ...) is
+  re-indexed by a ``post_save`` receiver (a merged record loses its keys);
+- persons written in bulk (an import, a migrant import) are picked up by
+  :func:`catch_up`, which every check runs first: persons whose id is above the highest
+  indexed one are indexed then (a handful after an import; ``popreg linkage_index`` for
+  more);
+- ``popreg load`` rebuilds the whole index in its transaction (a post-load step), and
+  ``popreg linkage_index --rebuild`` rebuilds it on demand.
+
+:func:`find` is the finder the registry's forms call (``popreg.registry.entry_check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max
+
+from popreg.linkage import entrycheck
+from popreg.linkage.models import EntryKey
+from popreg.registry.access import Actor
+from popreg.registry.entry_check import LikelyDuplicate, NewRecord
+from popreg.registry.models import Person
+
+BATCH = 5000
+#: More persons than this missing from the index: :func:`catch_up` leaves them to the
+#: command (a check must stay fast); the check then runs on what is indexed.
+CATCH_UP_LIMIT = 2000
+#: Candidates scored per new record at most (the most keys shared first).
+MAX_CANDIDATES = 200
+#: Below this many indexed persons the names' shares are not used (the model's u stands),
+#: as ``popreg dedupe`` keeps the model's u under 2,000 records: a share counted on a few
+#: records says nothing about how common a name is.
+TF_MIN_POPULATION = 2000
+
+Progress = Callable[[int, int], None]
+_FIELDS = ("pk", "name", "name_pinyin", "sex", "birth_date", "id_number", "registered_unit_id",
+           "household__household_no", "merged_into_id")
+
+
+def _record(row: tuple[Any, ...]) -> tuple[int, entrycheck.EntryRecord, str]:
+    pk, name, py, sex, born, number, unit, hh, _merged = row
+    return pk, entrycheck.EntryRecord(name=name or "", sex=sex or "", birth_date=born, id_number=number or "",
+                                      village_code=unit or "", household_no=hh or ""), py or ""
+
+
+def _keys(rows: Iterable[tuple[Any, ...]]) -> list[EntryKey]:
+    out: list[EntryKey] = []
+    for row in rows:
+        if row[-1] is not None:  # merged into another record
+            continue
+        pk, rec, py = _record(row)
+        f = entrycheck.features(rec, name_py=py or None, readings=False)
+        out.extend(EntryKey(person_id=pk, key=k) for k in entrycheck.blocking_keys(f))
+    return out
+
+
+def index_persons(pks: Sequence[int]) -> int:
+    """(Re-)index these persons; returns the number of keys written."""
+    if not pks:
+        return 0
+    EntryKey.objects.filter(person_id__in=pks).delete()
+    keys = _keys(Person.objects.filter(pk__in=pks).values_list(*_FIELDS))
+    EntryKey.objects.bulk_create(keys, batch_size=BATCH, ignore_conflicts=True)
+    return len(keys)
+
+
+@transaction.atomic
+def rebuild(progress: Progress | None = None) -> dict[str, int]:
+    """Drop and rebuild the whole index; returns persons and keys counted."""
+    EntryKey.objects.all().delete()
+    qs = Person.objects.filter(merged_into__isnull=True).order_by("pk")
+    total = qs.count()
+    done = n_keys = 0
+    batch: list[tuple[Any, ...]] = []
+    for row in qs.values_list(*_FIELDS).iterator(chunk_size=BATCH):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            n_keys += _write(batch)
+            done += len(batch)
+            batch = []
+            if progress:
+                progress(done, total)
+    if batch:
+        n_keys += _write(batch)
+        done += len(batch)
+    if progress:
+        progress(done, total)
+    return {"persons": done, "keys": n_keys}
+
+
+def _write(rows: list[tuple[Any, ...]]) -> int:
+    keys = _keys(rows)
+    EntryKey.objects.bulk_create(keys, batch_size=BATCH)
+    return len(keys)
+
+
+def catch_up(limit: int = CATCH_UP_LIMIT) -> int:
+    """Index persons created in bulk since the index was last written; returns their number."""
+    top = EntryKey.objects.aggregate(m=Max("person_id"))["m"] or 0
+    new = list(Person.objects.filter(pk__gt=top, merged_into__isnull=True)
+               .order_by("pk").values_list("pk", flat=True)[: limit + 1])
+    if not new or len(new) > limit:
+        return 0
+    with transaction.atomic():
+        index_persons(new)
+    return len(new)
+
+
+def _candidates(records: Sequence[entrycheck.Features]) -> list[list[int]]:
+    """Per record, the persons sharing a blocking key (most keys shared first)."""
+    wanted = [entrycheck.candidate_keys(f) for f in records]
+    all_keys = sorted({k for ks in wanted for k in ks})
+    by_key: dict[str, list[int]] = {}
+    for i in range(0, len(all_keys), 500):
+        for key, pk in EntryKey.objects.filter(key__in=all_keys[i : i + 500]).values_list("key", "person_id"):
+            by_key.setdefault(key, []).append(pk)
+    out: list[list[int]] = []
+    for ks in wanted:
+        shared: dict[int, int] = {}
+        for k in ks:
+            for pk in by_key.get(k, ()):
+                shared[pk] = shared.get(pk, 0) + 1
+        out.append(sorted(shared, key=lambda pk: (-shared[pk], pk))[:MAX_CANDIDATES])
+    return out
+
+
+def _name_counts(name_norms: set[str]) -> dict[str, int]:
+    """How many indexed persons carry each name."""
+    keys = [f"{entrycheck.NAME_KEY}:{n}"[:100] for n in name_norms if n]
+    counts: dict[str, int] = {}
+    for i in range(0, len(keys), 500):
+        rows = (EntryKey.objects.filter(key__in=keys[i : i + 500]).values("key")
+                .annotate(n=Count("person_id")).values_list("key", "n"))
+        for key, n in rows:
+            counts[key.split(":", 1)[1]] = n
+    return counts
+
+
+def indexed_population() -> int:
+    """Persons in the index: the denominator of the name shares."""
+    return EntryKey.objects.filter(key__startswith=entrycheck.NAME_KEY + ":").count()
+
+
+def find(records: Sequence[NewRecord], *, model: entrycheck.EntryModel | None = None,
+         min_probability: float | None = None) -> list[list[LikelyDuplicate]]:
+    """The finder registered with the registry: likely existing persons per new record."""
+    catch_up()
+    model = model or entrycheck.default_model()
+    entries = [entrycheck.EntryRecord(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number,
+                                      village_code=r.village_code, household_no=r.household_no) for r in records]
+    feats = [entrycheck.features(e, readings=False) for e in entries]
+    cands = _candidates(feats)
+    wanted = sorted({pk for cs in cands for pk in cs})
+    rows: dict[int, tuple[int, entrycheck.EntryRecord, str]] = {}
+    for i in range(0, len(wanted), 500):
+        for row in Person.objects.filter(pk__in=wanted[i : i + 500]).values_list(*_FIELDS):
+            pk, rec, py = _record(row)
+            rows[pk] = (pk, rec, py)
+    population = indexed_population()
+    counts: dict[str, int] | None = None
+    if population >= TF_MIN_POPULATION:
+        counts = _name_counts({f.name_norm for f in feats} | {
+            entrycheck.features(rec, name_py=py, readings=False).name_norm for _pk, rec, py in rows.values()})
+    out: list[list[LikelyDuplicate]] = []
+    for entry, cs in zip(entries, cands, strict=True):
+        candidates = [entrycheck.Candidate(pk, rows[pk][1], rows[pk][2] or None) for pk in cs if pk in rows]
+        ranked = entrycheck.rank(entry, candidates, model=model, name_counts=counts, population=population,
+                                 min_probability=min_probability)
+        out.append([LikelyDuplicate(pk, s.match_probability, s.match_weight, s.evidence) for pk, s in ranked])
+    return out
+
+
+# ---------------------------------------------------------------- maintenance hooks
+
+
+def person_saved(sender: Any, instance: Person, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
+    """``post_save`` of a person: re-index it (a merged record loses its keys)."""
+    if raw or instance.pk is None:
+        return
+    index_persons([instance.pk])
+
+
+def after_load(snapshot_dir: Path, actor: Actor) -> dict[str, int]:
+    """Post-load step of ``popreg load``: the index of the loaded registry."""
+    result = rebuild()
+    return {"entry_index_keys": result["keys"]}

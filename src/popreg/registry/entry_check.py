@@ -1,0 +1,132 @@
+"""The duplicate check at data entry: the registry's side.
+
+A form that creates a person (birth, move-in, in-migrant, found person) or a file import
+asks, before saving, which registry records the new record most likely duplicates.  The
+scoring belongs to the linkage app, which sits above the registry (the registry imports
+no app): it registers a *finder* here in its ``AppConfig.ready``
+(``popreg.linkage.index``).  Without a finder (an installation without linkage) the check
+finds nothing and the forms save as before.
+
+What the clerk may see is limited to their jurisdiction: a likely record outside it is
+only counted ("registered elsewhere"), never shown, as the ID-number check does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.http import HttpRequest
+
+from popreg.core.privacy import mask_id
+from popreg.registry.access import Actor, scope_persons
+from popreg.registry.models import Person
+
+#: The submit button of "this is a new person" (name and value).
+DECISION_FIELD = "entry_decision"
+NEW_PERSON = "new"
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record as the clerk typed it (or as a file row reads), not saved yet."""
+
+    name: str
+    sex: str = ""
+    birth_date: date | None = None
+    id_number: str = ""
+    village_code: str = ""
+    household_no: str = ""
+
+
+@dataclass(frozen=True)
+class LikelyDuplicate:
+    """An existing person scored against a new record by the linkage model."""
+
+    person_id: int
+    match_probability: float
+    match_weight: float
+    #: (comparison, level reached, weight) per comparison of the model
+    evidence: tuple[tuple[str, str, float], ...] = ()
+
+
+Finder = Callable[[Sequence[NewRecord]], list[list[LikelyDuplicate]]]
+FINDERS: list[Finder] = []
+
+
+def register_duplicate_finder(finder: Finder) -> Finder:
+    """Called by the app that scores records (linkage) when it starts."""
+    if finder not in FINDERS:
+        FINDERS.append(finder)
+    return finder
+
+
+def find_duplicates(records: Sequence[NewRecord]) -> list[list[LikelyDuplicate]]:
+    """For each record, the likely existing persons (all jurisdictions), most likely first."""
+    out: list[list[LikelyDuplicate]] = [[] for _ in records]
+    for finder in FINDERS:
+        for i, found in enumerate(finder(records)):
+            out[i].extend(found)
+    for found in out:
+        found.sort(key=lambda d: (-d.match_weight, d.person_id))
+    return out
+
+
+@dataclass
+class EntryCheck:
+    """The result shown on a form: persons in reach with their scores; others counted."""
+
+    shown: list[tuple[Person, LikelyDuplicate]] = field(default_factory=list)
+    elsewhere: int = 0
+
+    @property
+    def found(self) -> bool:
+        return bool(self.shown) or self.elsewhere > 0
+
+    def rows(self) -> list[dict[str, Any]]:
+        """What the form shows of each likely record (the ID number masked)."""
+        return [{"person": p, "masked_id": mask_id(p.id_number), "percent": f"{100 * d.match_probability:.1f}%",
+                 "probability": d.match_probability} for p, d in self.shown]
+
+    def audit_detail(self) -> dict[str, Any]:
+        return {
+            "candidates": [
+                {"person_id": p.pk, "match_probability": round(d.match_probability, 4)} for p, d in self.shown
+            ],
+            "elsewhere": self.elsewhere,
+        }
+
+
+def check_entry(actor: Actor, record: NewRecord) -> EntryCheck:
+    """The likely duplicates of ``record`` as the actor may see them."""
+    found = find_duplicates([record])[0]
+    if not found:
+        return EntryCheck()
+    ids = [d.person_id for d in found]
+    qs = scope_persons(Person.objects.select_related("registered_unit", "household"), actor)
+    persons = {p.pk: p for p in qs.filter(pk__in=ids)}
+    check = EntryCheck()
+    for d in found:
+        person = persons.get(d.person_id)
+        if person is None:
+            check.elsewhere += 1
+        else:
+            check.shown.append((person, d))
+    return check
+
+
+def must_show(request: HttpRequest, check: EntryCheck) -> bool:
+    """True when the form is to be shown again with the likely records: some were found
+    and the clerk has not yet pressed "this is a new person"."""
+    return check.found and request.POST.get(DECISION_FIELD) != NEW_PERSON
+
+
+def record_from_form(d: dict[str, Any], unit_field: str = "registered_unit") -> NewRecord:
+    """The new record of a registration form's cleaned data (birth, move-in, in-migrant)."""
+    return NewRecord(
+        name=str(d.get("name") or ""), sex=str(d.get("sex") or ""), birth_date=d.get("birth_date"),
+        id_number=str(d.get("id_number") or "").strip(), village_code=str(d.get(unit_field) or ""),
+        household_no=str(d.get("household_no") or "").strip(),
+    )
