@@ -51,6 +51,7 @@ from popreg.registry.exports import Column, Export, export_response, request_ful
 from popreg.registry.models import AdminUnit, Person
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
+from popreg.registry.views_full_id import full_id_reason
 
 PAGE = 100
 
@@ -331,6 +332,13 @@ def decisions_csv(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     """Every decision of the run in the user's jurisdiction, with each condition's outcome
     (ID numbers masked unless the full number is asked for and allowed)."""
     run = _run(actor, pk)
+    full_id, reason = request_full_id(request), request_reason(request)
+    if full_id:
+        asked = full_id_reason(request, actor, unit_code=run.unit_id, title=_("Decisions with full ID numbers"),
+                               back=reverse("benefits:run", args=[run.pk]))
+        if not isinstance(asked, str):
+            return asked
+        reason = asked
     qs = run.decisions.select_related("person", "payee").order_by("unit_code", "id")
     if actor.prefix:
         qs = qs.filter(unit_code__startswith=actor.prefix)
@@ -348,7 +356,7 @@ def decisions_csv(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         rows=rows, row_count=qs.count(), detail={"run": run.pk, "decisions": True},
     )
     return export_response(actor, export, permission=Permission.VIEW_BENEFITS, unit_code=run.unit_id,
-                           full_id=request_full_id(request), reason=request_reason(request))
+                           full_id=full_id, reason=reason)
 
 
 @with_actor
@@ -413,8 +421,16 @@ def batch_file(request: HttpRequest, actor: Actor, pk: int, fmt: str) -> HttpRes
     batch = _batch(actor, pk)
     if fmt not in ("csv", "xlsx"):
         raise Http404
+    # The bank pays by the full ID number: the file always carries it, so it asks why; its
+    # content passed the four-eyes approval of its eligibility runs (no further approval).
+    county = AdminUnit.objects.filter(level="county").order_by("code").values_list("code", flat=True).first()
+    asked = full_id_reason(request, actor, unit_code=county or "",
+                           title=_("Payment file with full ID numbers"),
+                           back=reverse("benefits:batch", args=[batch.pk]), approved=True)
+    if not isinstance(asked, str):
+        return asked
     return export_response(actor, payment_export(batch, fmt), permission=Permission.MANAGE_PAYMENTS,
-                           unit_code=None, full_id=True, reason=request_reason(request))
+                           unit_code=None, full_id=True, reason=asked)
 
 
 @with_actor

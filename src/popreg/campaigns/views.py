@@ -65,6 +65,7 @@ from popreg.registry.job_models import JobState
 from popreg.registry.models import AdminUnit, Household
 from popreg.registry.policy import Permission, role_has
 from popreg.registry.views import with_actor, writer
+from popreg.registry.views_full_id import full_id_reason
 
 # ---------------------------------------------------------------- labels in the active language
 
@@ -273,6 +274,13 @@ def generate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 def village_workbook(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpResponse:
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
+    full_id, reason = request_full_id(request), request_reason(request)
+    if full_id:
+        asked = full_id_reason(request, actor, unit_code=v.code, title=_("Field workbook with full ID numbers"),
+                               back=reverse("campaigns:detail", args=[c.pk]))
+        if not isinstance(asked, str):
+            return asked
+        reason = asked
     persons = field_list_persons(c, v.code)
     export = Export(
         title=f"{c.name} {v.name} 入户核对表", filename=f"{c.name}-{v.name}-入户核对表.xlsx", format="xlsx",
@@ -282,7 +290,7 @@ def village_workbook(request: HttpRequest, actor: Actor, pk: int, code: str) -> 
             wb, village_info(v), persons, campaign_info(c) | {"show_full_id": ctx.full_id}),
     )
     return export_response(actor, export, permission=Permission.CAMPAIGN_FIELDWORK, unit_code=v.code,
-                           full_id=request_full_id(request), reason=request_reason(request))
+                           full_id=full_id, reason=reason)
 
 
 @require_POST
@@ -292,9 +300,15 @@ def village_pdf(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpR
     minute) and show its progress; its result is the download below."""
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
+    full_id, reason = request_full_id(request) or request.POST.get("full_id") == "1", ""
+    if full_id:
+        asked = full_id_reason(request, actor, unit_code=v.code, title=_("Field list with full ID numbers"),
+                               back=reverse("campaigns:detail", args=[c.pk]))
+        if not isinstance(asked, str):
+            return asked
+        reason = asked
     params = {"campaign": c.pk, "village": v.code, "split": request.POST.get("split") or "",
-              "full_id": request_full_id(request) or request.POST.get("full_id") == "1",
-              "reason": request_reason(request)}  # fmt: skip
+              "full_id": full_id, "reason": reason}  # fmt: skip
     try:
         job = jobs.start_job(actor, "field_list_pdf", params, unit_code=v.code)
     except RegistryError as err:
