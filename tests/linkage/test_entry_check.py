@@ -75,6 +75,11 @@ def test_levels_for_typical_noise():
         "year off": (_f("王秀英", "F", date(1991, 3, 4)), "birth_date", "one year apart, same day"),
         "other township": (_f("王秀英", "F", born, good, VILLAGE_B1), "address", "different township"),
         "same township": (_f("王秀英", "F", born, good, VILLAGE_A2), "address", "same township"),
+        "parent": (_f("王秀英", "F", date(1962, 3, 4)), "birth_date", "a generation apart (15 years or more)"),
+        "other county": (_f("王秀英", "F", born, good, "130102001001"), "address", "different county"),
+        "dropped character": (_f("王英", "F", born, good), "name", "one given-name character dropped or added"),
+        "check character": (_f("王秀英", "F", born, good[:17] + ("0" if good[17] != "0" else "1")),
+                            "id_number", "only the check character differs"),
     }
     for what, (other, comp, label) in cases.items():
         got = dict((c, lab) for c, lab, _w in score(base, other).evidence)[comp]
@@ -106,7 +111,7 @@ def test_blocking_keys_follow_the_engines_rules():
     assert prefixes == set(entrycheck.KEY_RULES) | {entrycheck.NAME_KEY}
     # Without an ID the name and date rules still find the person.
     g = _f("王秀英", "F", born)
-    assert {k.split(":", 1)[0] for k in entrycheck.candidate_keys(g)} == {"py", "pm", "ds", "nv"}
+    assert {k.split(":", 1)[0] for k in entrycheck.candidate_keys(g)} == {"py", "pm", "ds", "nv", "sv"}
 
 
 # ---------------------------------------------------------------- the index

@@ -49,6 +49,7 @@ KEY_RULES: dict[str, str] = {
     "pm": "name_py, birth_md",
     "ds": "dob, surname",
     "nv": "name_norm, village_code",
+    "sv": "surname, village_code, birth_year",
 }
 #: Not a blocking key: the normalised name, stored so that its share of the registry can
 #: be counted (term-frequency adjustment).
@@ -170,6 +171,8 @@ def blocking_keys(f: Features) -> list[str]:
         keys.append(f"ds:{f.dob}|{f.surname}")
     if f.name_norm and f.village:
         keys.append(f"nv:{f.name_norm}|{f.village}")
+    if f.surname and f.village and f.birth_year:
+        keys.append(f"sv:{f.surname}|{f.village}|{f.birth_year}")
     if f.name_norm:
         keys.append(f"{NAME_KEY}:{f.name_norm}")
     return [k[:100] for k in keys]
@@ -299,6 +302,8 @@ def _date_level(label: str, a: Features, b: Features) -> bool:
         return abs(a.birth_day - b.birth_day) <= 1
     if label == "one year apart, same day":
         return a.birth_md == b.birth_md and abs(int(a.birth_year) - int(b.birth_year)) == 1
+    if label.startswith("a generation apart"):  # parent and child, 15 years or more
+        return abs(a.birth_day - b.birth_day) >= 5479
     return False
 
 
