@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -327,7 +327,10 @@ def _sex_level(label: str, a: Features, b: Features) -> bool:
     return False
 
 
-_COMPARE = {
+Decide = Callable[[str, Features, Features], bool]
+Present = Callable[[Features], bool]
+
+_COMPARE: dict[str, tuple[Decide, Present]] = {
     "name": (_name_level, lambda f: bool(f.name_norm)),
     "id_number": (_id_level, lambda f: bool(f.id_norm)),
     "birth_date": (_date_level, lambda f: f.birth_day is not None),
