@@ -604,7 +604,8 @@ def stage_text(job: Job) -> str:
 
 def kind_label(job: Job) -> str:
     kind = _KINDS.get(job.kind)
-    return gettext(kind.label) if kind else job.kind
+    # A kind no longer registered (a job of an old version) is named in words, not by its code.
+    return gettext(kind.label) if kind else gettext("Background job")
 
 
 def job_error(job: Job) -> str:
