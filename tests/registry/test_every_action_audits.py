@@ -136,15 +136,16 @@ def _divorce(w):
 def _enlistment(w):
     from popreg.registry import actions
 
-    return lambda: actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2024, 9, 1))
+    # "other" was born in 1985: enlisted at 19 (the Military Service Law's ages, docs/validation.md)
+    return lambda: actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2004, 9, 1))
 
 
 @recipe(REG + "persons.do_register_discharge")
 def _discharge(w):
     from popreg.registry import actions
 
-    actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2024, 9, 1))
-    return lambda: actions.do_register_discharge(w.admin, w.people["other"], discharge_date=date(2025, 9, 1),
+    actions.do_register_enlistment(w.admin, w.people["other"], enlistment_date=date(2004, 9, 1))
+    return lambda: actions.do_register_discharge(w.admin, w.people["other"], discharge_date=date(2006, 9, 1),
                                                  to_unit_code=VILLAGE_B1)
 
 

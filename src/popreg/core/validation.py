@@ -184,11 +184,15 @@ class Entry:
     marriage_date: date | None = None
     enlistment_date: date | None = None
     entered: frozenset[str] | None = None
+    #: Chinese and English name of the event's date, where the kind's own does not fit.
+    event_label: tuple[str, str] | None = None
 
     def is_entered(self, name: str) -> bool:
         return self.entered is None or name in self.entered
 
     def label(self, name: str) -> tuple[str, str]:
+        if name == self.event_field and self.event_label is not None:
+            return self.event_label
         if name == self.event_field and self.kind in KINDS:
             return KINDS[self.kind]
         return _FIELD_LABELS.get(name, (name, name.replace("_", " ")))
@@ -320,9 +324,9 @@ def _dates(entry: Entry) -> Iterator[Problem]:
             bad.add(name)
             yield Problem(
                 "date_future", name,
-                f"{zh} {_fmt(value)} 晚于今天（{_fmt(entry.today)}）；只能登记已经发生的事，请核对年月日",
-                f"the {en} {_fmt(value)} is after today ({_fmt(entry.today)}); only what has "
-                "happened can be registered: check the year, month and day",
+                f"{zh} {_fmt(value)} 不能晚于今天（{_fmt(entry.today)}）：只能登记已经发生的事，请核对年月日",
+                f"the {en} {_fmt(value)} cannot be in the future (today is {_fmt(entry.today)}): "
+                "only what has happened can be registered; check the year, month and day",
             )
         elif value < DATE_FLOOR:
             bad.add(name)
@@ -339,9 +343,9 @@ def _dates(entry: Entry) -> Iterator[Problem]:
         zh, en = entry.label(ev)
         yield Problem(
             "date_before_birth", ev if entry.is_entered(ev) else "birth_date",
-            f"{zh} {_fmt(event)} 早于出生日期 {_fmt(born)}；请核对{zh}或出生日期",
-            f"the {en} {_fmt(event)} is before the birth date {_fmt(born)}; check the {en} or "
-            "the birth date",
+            f"{zh} {_fmt(event)} 不能早于出生日期 {_fmt(born)}；请核对{zh}或出生日期",
+            f"the {en} {_fmt(event)} cannot be before the birth date {_fmt(born)}; check the {en} "
+            "or the birth date",
         )
     died = entry.death_date
     if died is not None and ev != "death_date":
@@ -362,6 +366,8 @@ def _dates(entry: Entry) -> Iterator[Problem]:
             )
     # the oldest plausible age, on the event date (a birth: today)
     on = entry.today if ev == "birth_date" or event is None else event
+    if died is not None and on > died:
+        on = died  # a deceased person's age stops at death
     if born is not None and born >= DATE_FLOOR and on >= born and age_on(born, on) > MAX_AGE:
         name = "birth_date" if entry.is_entered("birth_date") or event is None else ev
         zh, en = entry.label(name)
@@ -538,7 +544,7 @@ def _divisions(entry: Entry) -> Iterator[Problem]:
         if not (code.isascii() and code.isdigit() and len(code) in (6, 12)):
             yield Problem(
                 "division_format", name,
-                f"{zh}“{code}”应为 6 位（县级）或 12 位（村级）数字区划代码；请核对",
+                f"{zh}“{code}”应为6位或12位数字区划代码（县级6位，村级12位）；请核对",
                 f"the {en} {code!r} must be a 6-digit (county) or 12-digit (village) division code",
             )
             continue

@@ -531,7 +531,8 @@ def _person_action(
     call: Callable[[Person, dict[str, Any]], Any], form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
     person = _person(actor, pk)
-    form = form_class(request.POST or None, initial={"version": person.version}, **(form_kwargs or {}))
+    form = form_class(request.POST or None, initial={"version": person.version}, person=person,
+                      **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             call(person, form.cleaned_data)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from popreg.core import idnumber
+from popreg.core.validation import Entry, check
 from popreg.registry.access import Actor, person_in_scope
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import (
@@ -22,6 +23,7 @@ from popreg.registry.models import (
     Status,
     UnitLevel,
 )
+from popreg.registry.validation import event_entry, raise_problems
 from popreg.registry.vocabulary import chinese_label
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,20 +82,43 @@ def residence_unit(code: str) -> AdminUnit:
     return unit_of_level(code, "residence_unit", "居住地")
 
 
-def check_date(value: Any, field: str, label: str, *, not_before: date | None = None) -> date:
+#: English names of the date fields, for messages (never the field's code).
+DATE_LABELS_EN = {
+    "birth_date": "birth date", "death_date": "date of death", "move_date": "date of the move",
+    "marriage_date": "date of marriage", "divorce_date": "date of divorce",
+    "enlistment_date": "date of enlistment", "discharge_date": "date of discharge",
+}
+
+
+def check_date_type(value: Any, field: str, label: str) -> date:
     if not isinstance(value, date):
-        raise RegistryError(f"{label}格式不正确，应为 年-月-日", f"{field} must be a date (YYYY-MM-DD)", field)
-    if value > today():
-        raise RegistryError(f"{label}不能晚于今天", f"{field} cannot be in the future", field)
-    if value.year < 1890:
-        raise RegistryError(f"{label}不合理（早于1890年）", f"{field} is implausible (before 1890)", field)
-    if not_before and value < not_before:
-        raise RegistryError(
-            f"{label}不能早于出生日期 {not_before:%Y-%m-%d}",
-            f"{field} cannot be before the birth date {not_before}",
-            field,
-        )
+        en = DATE_LABELS_EN.get(field, field.replace("_", " "))
+        raise RegistryError(f"{label}格式不正确，应为 年-月-日（如 2024-03-15）",
+                            f"the {en} must be a date written year-month-day (such as 2024-03-15)", field)
     return value
+
+
+def check_date(value: Any, field: str, label: str, *, not_before: date | None = None) -> date:
+    """A date that is a date, not in the future, not before the floor of the plausibility
+    rules (``core.validation``) nor before ``not_before`` (a birth date); every problem at once."""
+    day = check_date_type(value, field, label)
+    en = DATE_LABELS_EN.get(field, field.replace("_", " "))
+    if field == "birth_date":
+        entry = Entry(kind="person", today=today(), birth_date=day, event_date=day,
+                      event_field="birth_date", entered=frozenset({"birth_date"}))
+    else:
+        entry = Entry(kind="person", today=today(), event_date=day, event_field=field,
+                      birth_date=not_before, entered=frozenset({field}), event_label=(label, en))
+    raise_problems(check(entry))
+    return day
+
+
+def check_event(person: Person, kind: str, value: Any, field: str, label: str, **extra: Any) -> date:
+    """The date of an event of ``person`` and what comes with it (destination, ...), checked
+    by every plausibility rule at once (``core.validation``; docs/validation.md)."""
+    day = check_date_type(value, field, label)
+    raise_problems(check(event_entry(person, kind, day, field, **extra)))
+    return day
 
 
 def check_name(value: Any) -> str:
@@ -112,13 +137,14 @@ def check_sex(value: Any) -> str:
 
 
 def check_id(raw: Any, birth_date: date | None, sex: str | None) -> str | None:
+    """The normalised number; every problem of it (and its agreement with the birth date
+    and sex) at once."""
     if raw in (None, ""):
         return None
-    check = idnumber.validate(str(raw), birth_date=birth_date, sex=sex)
-    if not check.ok:
-        p = check.problems[0]
-        raise RegistryError(f"公民身份号码有误：{p.message_zh}", f"ID number: {p.message_en}", "id_number")
-    return check.number
+    entry = Entry(kind="person", today=today(), id_number=str(raw), birth_date=birth_date,
+                  sex=sex, entered=frozenset({"id_number"}))
+    raise_problems([p for p in check(entry) if p.code.startswith("id_")])
+    return idnumber.validate(str(raw)).number
 
 
 class IdNumberElsewhere(RegistryError):

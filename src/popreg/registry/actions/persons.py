@@ -9,12 +9,14 @@ from typing import Any
 
 from django.db import transaction
 
+from popreg.core import idnumber
+from popreg.core.validation import Entry
 from popreg.registry.access import Actor
 from popreg.registry.actions.checks import (
     CORRECTABLE,
     audit_id_refusals,
-    check_date,
-    check_id,
+    check_date_type,
+    check_event,
     check_id_unique,
     check_name,
     check_sex,
@@ -33,30 +35,42 @@ from popreg.registry.models import (
     Household,
     Person,
     ResidenceType,
-    Sex,
     Status,
 )
 from popreg.registry.policy import Permission
+from popreg.registry.validation import Collector, check_entry, normalize_ethnicity, person_entry
 
 
 def _new_person_values(
     actor: Actor, *, name: str, sex: str, birth_date: date, registered_unit_code: str,
     household: Household | None, id_number: str | None, ethnicity: str, hukou_kind: str,
-    context: str,
+    context: str, kind: str = "birth", event_date: date | None = None,
+    mother: Person | None = None, father: Person | None = None, origin_code: str = "",
 ) -> dict[str, Any]:
-    """Checked state of a new record registered in a village (birth, move in)."""
+    """Checked state of a new record registered in a village (birth, move in): every
+    problem of the fields at once (``core.validation``), then jurisdiction and uniqueness."""
     actor.require(Permission.EDIT_REGISTRY)
-    name = check_name(name)
-    sex = check_sex(sex)
-    birth_date = check_date(birth_date, "birth_date", "出生日期")
-    unit = unit_of_level(registered_unit_code, "registered_unit", "户籍地")
+    found = Collector()
+    name = found.run(check_name, name) or ""
+    sex = found.run(check_sex, sex) or ""
+    born = found.run(check_date_type, birth_date, "birth_date", "出生日期")
+    moved = None
+    if kind == "move_in":
+        moved = found.run(check_date_type, event_date, "move_date", "迁入日期")
+    entry = person_entry(kind, birth_date=born, sex=sex, id_number=id_number, ethnicity=ethnicity,
+                         event_date=moved, event_field="move_date" if kind == "move_in" else "birth_date",
+                         mother=mother, father=father, origin_code=origin_code)
+    found.add(check_entry(entry, {"origin_code": "from_unit_code"}))
+    unit = found.run(unit_of_level, registered_unit_code, "registered_unit", "户籍地")
+    found.raise_all()
+    assert unit is not None and born is not None
     actor.require(Permission.EDIT_REGISTRY, unit.code)
     if household is not None and household.unit_id != unit.code:
         raise RegistryError("所选户不在该户籍地", "the household is not in the registered unit", "household")
-    number = check_id(id_number, birth_date, sex)
+    number = idnumber.validate(id_number).number if id_number else None
     check_id_unique(number, actor=actor, context=context)
     return {
-        "name": name, "sex": sex, "birth_date": birth_date, "ethnicity": ethnicity,
+        "name": name, "sex": sex, "birth_date": born, "ethnicity": normalize_ethnicity(ethnicity),
         "id_number": number, "household_id": household.pk if household else None,
         "registered_unit_id": unit.code, "residence_unit_id": unit.code,
         "residence_type": ResidenceType.REGISTERED, "status": Status.ACTIVE, "hukou_kind": hukou_kind,
@@ -84,15 +98,7 @@ def do_register_birth(
     values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
                                 registered_unit_code=registered_unit_code, household=household,
                                 id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind,
-                                context="register_birth")
-    birth_date = values["birth_date"]
-    for parent, label, field in ((mother, "母亲", "mother"), (father, "父亲", "father")):
-        if parent is None:
-            continue
-        if parent.birth_date and (birth_date - parent.birth_date).days < 365 * 12:
-            raise RegistryError(f"{label}年龄不合理", f"the {field} is implausibly young", field)
-    if mother is not None and mother.sex == Sex.MALE:
-        raise RegistryError("母亲的性别登记为男，请核实", "the mother is recorded as male", "mother")
+                                context="register_birth", kind="birth", mother=mother, father=father)
     values.update({
         "hukou_kind": hukou_kind or (mother.hukou_kind if mother else ""),
         "mother_id": mother.pk if mother else None, "father_id": father.pk if father else None,
@@ -110,7 +116,7 @@ def do_register_death(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记死亡", "register a death")
-    death_date = check_date(death_date, "death_date", "死亡日期", not_before=p.birth_date)
+    death_date = check_event(p, "death", death_date, "death_date", "死亡日期")
     return record_event(actor, p, EventType.DEATH, death_date,
                    {"status": Status.DECEASED, "death_date": death_date},
                    recorded_date=recorded_date, detail={"cause": cause} if cause else None,
@@ -126,10 +132,9 @@ def do_move_out(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理迁出", "move out")
-    move_date = check_date(move_date, "move_date", "迁出日期", not_before=p.birth_date)
     dest = (destination_code or "").strip()
-    if not (dest.isdigit() and len(dest) in (6, 12)):
-        raise RegistryError("迁往地代码应为6位或12位数字", "destination must be a 6- or 12-digit code", "destination_code")
+    move_date = check_event(p, "move_out", move_date, "move_date", "迁出日期", destination_code=dest,
+                            entered={"destination_code"})
     if dest[:6] == p.registered_unit_id[:6]:
         raise RegistryError("迁往县内其他村请办理县内迁移", "a move within the county is a transfer", "destination_code")
     return record_event(actor, p, EventType.MOVE_OUT, move_date, {"status": Status.EMIGRATED},
@@ -159,8 +164,8 @@ def do_move_in(
     values = _new_person_values(actor, name=name, sex=sex, birth_date=birth_date,
                                 registered_unit_code=registered_unit_code, household=household,
                                 id_number=id_number, ethnicity=ethnicity, hukou_kind=hukou_kind,
-                                context="move_in")
-    move_date = check_date(move_date, "move_date", "迁入日期", not_before=values["birth_date"])
+                                context="move_in", kind="move_in", event_date=move_date,
+                                origin_code=(from_unit_code or "").strip())
     return create_person(actor, values, EventType.MOVE_IN, move_date, recorded_date=recorded_date,
                           from_unit=(from_unit_code or "").strip(), to_unit=values["registered_unit_id"],
                           action=AuditAction.MOVE_IN)
@@ -175,7 +180,7 @@ def do_transfer(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理迁移", "transfer")
-    move_date = check_date(move_date, "move_date", "迁移日期", not_before=p.birth_date)
+    move_date = check_event(p, "transfer", move_date, "move_date", "迁移日期")
     unit = unit_of_level(to_unit_code, "to_unit", "迁往单位")
     if unit.code == p.registered_unit_id:
         raise RegistryError("迁往单位与现户籍地相同", "destination equals the current unit", "to_unit")
@@ -195,7 +200,7 @@ def do_register_marriage(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记结婚", "register a marriage")
-    marriage_date = check_date(marriage_date, "marriage_date", "结婚日期", not_before=p.birth_date)
+    marriage_date = check_event(p, "marriage", marriage_date, "marriage_date", "结婚日期")
     if p.marital_status == "married":
         raise RegistryError(f"{p.name} 已登记为已婚", f"{p.name} is already married", "person")
     return record_event(actor, p, EventType.MARRIAGE, marriage_date, {"marital_status": "married"},
@@ -211,7 +216,7 @@ def do_register_divorce(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记离婚", "register a divorce")
-    divorce_date = check_date(divorce_date, "divorce_date", "离婚日期", not_before=p.birth_date)
+    divorce_date = check_event(p, "divorce", divorce_date, "divorce_date", "离婚日期")
     if p.marital_status != "married":
         raise RegistryError(f"{p.name} 未登记为已婚", f"{p.name} is not recorded as married", "person")
     return record_event(actor, p, EventType.DIVORCE, divorce_date, {"marital_status": "divorced"},
@@ -227,7 +232,7 @@ def do_register_enlistment(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理入伍注销", "register an enlistment")
-    enlistment_date = check_date(enlistment_date, "enlistment_date", "入伍日期", not_before=p.birth_date)
+    enlistment_date = check_event(p, "enlistment", enlistment_date, "enlistment_date", "入伍日期")
     return record_event(actor, p, EventType.ENLISTMENT, enlistment_date, {"status": Status.DEREGISTERED},
                         recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
 
@@ -242,7 +247,7 @@ def do_register_discharge(
     p = lock_person(actor, person)
     require_version(p, expected_version)
     require_status(p, (Status.DEREGISTERED,), "办理退伍恢复户口", "register a discharge")
-    discharge_date = check_date(discharge_date, "discharge_date", "退伍日期", not_before=p.birth_date)
+    discharge_date = check_event(p, "discharge", discharge_date, "discharge_date", "退伍日期")
     unit = unit_of_level(to_unit_code, "to_unit", "落户单位")
     actor.require(Permission.EDIT_REGISTRY, unit.code)
     values = {"status": Status.ACTIVE, "registered_unit_id": unit.code, "residence_unit_id": unit.code,
@@ -266,22 +271,30 @@ def do_correct_person(
     if unknown:
         raise RegistryError(f"不能更正字段 {', '.join(unknown)}", f"cannot correct {', '.join(unknown)}", unknown[0])
     values = dict(changes)
+    found = Collector()  # every problem of the corrected fields at once
     if "name" in values:
-        values["name"] = check_name(values["name"])
+        values["name"] = found.run(check_name, values["name"])
     if "sex" in values:
-        values["sex"] = check_sex(values["sex"])
+        values["sex"] = found.run(check_sex, values["sex"])
     if "birth_date" in values:
-        values["birth_date"] = check_date(values["birth_date"], "birth_date", "出生日期")
+        values["birth_date"] = found.run(check_date_type, values["birth_date"], "birth_date", "出生日期")
     if "residence_type" in values and values["residence_type"] not in ResidenceType.values:
-        raise RegistryError("居住类型不正确", "unknown residence type", "residence_type")
+        found.add([RegistryError("居住类型不正确", "unknown residence type", "residence_type")])
     if "residence_unit_id" in values and values["residence_unit_id"]:
-        values["residence_unit_id"] = residence_unit(values["residence_unit_id"]).code
-    if "id_number" in values or "birth_date" in values or "sex" in values:
-        number = values.get("id_number", p.id_number)
-        checked = check_id(number, values.get("birth_date", p.birth_date), values.get("sex", p.sex))
-        if "id_number" in values:
-            check_id_unique(checked, exclude_pk=p.pk, actor=actor, context="correct_person")
-            values["id_number"] = checked
+        unit = found.run(residence_unit, values["residence_unit_id"])
+        values["residence_unit_id"] = unit.code if unit is not None else values["residence_unit_id"]
+    entry = Entry(kind="correction", today=today(), event_field="correction_date",
+                  sex=values.get("sex", p.sex) or None, birth_date=values.get("birth_date", p.birth_date),
+                  death_date=p.death_date, id_number=values.get("id_number", p.id_number) or None,
+                  ethnicity=values.get("ethnicity"), entered=frozenset(values))
+    found.add(check_entry(entry))
+    found.raise_all()
+    if "ethnicity" in values:
+        values["ethnicity"] = normalize_ethnicity(values["ethnicity"], default="")
+    if "id_number" in values:
+        checked = idnumber.validate(str(values["id_number"])).number if values["id_number"] else None
+        check_id_unique(checked, exclude_pk=p.pk, actor=actor, context="correct_person")
+        values["id_number"] = checked
     if not diff(p, values):
         raise RegistryError("更正内容与现有登记相同", "the correction changes nothing", "changes")
     return record_event(actor, p, EventType.CORRECTION, correction_date or today(), values,
