@@ -29,8 +29,10 @@ def test_every_action_replays_to_the_same_state(people, actors):
     actions.do_transfer(clerk, mother, to_unit_code=VILLAGE_A2, move_date=date(2024, 2, 2))
     mother.refresh_from_db()
     actions.do_register_divorce(actors["officer_a"], mother, divorce_date=date(2024, 3, 1))
-    actions.do_register_enlistment(actors["officer_a"], people["child"], enlistment_date=date(2024, 9, 1))
-    actions.do_register_discharge(actors["officer_a"], people["child"], discharge_date=date(2025, 9, 1),
+    recruit = actions.do_register_birth(actors["officer_a"], name="周建军", sex="M", birth_date=date(2005, 3, 1),
+                                        registered_unit_code=VILLAGE_A1)
+    actions.do_register_enlistment(actors["officer_a"], recruit, enlistment_date=date(2024, 9, 1))
+    actions.do_register_discharge(actors["officer_a"], recruit, discharge_date=date(2025, 9, 1),
                                   to_unit_code=VILLAGE_A1)
     actions.do_register_death(actors["admin"], people["other"], death_date=date(2025, 1, 1))
     for p in Person.objects.all():

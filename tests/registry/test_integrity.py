@@ -103,7 +103,8 @@ def test_concurrent_same_id_registrations_leave_one_active_record(county, actors
 
 def test_correction_and_discharge_cannot_create_a_second_active_holder(people, actors):
     admin = actors["admin"]
-    child = people["child"]
+    # A recruit of enlistment age (17 to 26).
+    child = _birth(admin, make_id(date(2005, 3, 1), "M", 22), name="周建军")
     actions.do_register_enlistment(admin, child, enlistment_date=date(2024, 9, 1))
     # While the child is deregistered (enlisted), the number is registered again.
     other = _birth(admin, child.id_number, name="冒用者")

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from popreg.registry import actions
 from popreg.registry.models import AuditRecord, Event, Person
 
 from ..conftest import VILLAGE_A1, VILLAGE_A2, make_id
@@ -187,7 +188,7 @@ def test_read_only_roles_see_no_write_buttons_and_get_403(login, people, counts,
     assert counts() == before
 
 
-def test_divorce_enlistment_and_discharge_forms(login, people, counts):
+def test_divorce_enlistment_and_discharge_forms(login, people, counts, actors):
     c = login("clerk_a1")
     mother, child = people["mother"], people["child"]
     assert "/divorce/" not in c.get(f"/persons/{mother.pk}/").content.decode()
@@ -197,13 +198,18 @@ def test_divorce_enlistment_and_discharge_forms(login, people, counts):
     mother.refresh_from_db()
     assert mother.marital_status == "divorced"
 
-    assert "/discharge/" not in c.get(f"/persons/{child.pk}/").content.decode()
-    assert c.post(f"/persons/{child.pk}/enlistment/", {"enlistment_date": "2024-09-01"}).status_code == 302
-    child.refresh_from_db()
-    assert child.status == "deregistered"
-    assert "/discharge/" in c.get(f"/persons/{child.pk}/").content.decode()
-    r = c.post(f"/persons/{child.pk}/discharge/", {"discharge_date": "2025-09-01", "to_unit": VILLAGE_A1,
-                                                   "household_no": ""})
+    # The child (born 2020) is too young to be enlisted: no button, and the form does not open.
+    assert "/enlistment/" not in c.get(f"/persons/{child.pk}/").content.decode()
+    assert c.get(f"/persons/{child.pk}/enlistment/").status_code == 302
+    recruit = actions.do_register_birth(actors["admin"], name="周建军", sex="M", birth_date=date(2005, 3, 1),
+                                        registered_unit_code=VILLAGE_A1, id_number=make_id(date(2005, 3, 1), "M", 21))
+    assert "/discharge/" not in c.get(f"/persons/{recruit.pk}/").content.decode()
+    assert c.post(f"/persons/{recruit.pk}/enlistment/", {"enlistment_date": "2024-09-01"}).status_code == 302
+    recruit.refresh_from_db()
+    assert recruit.status == "deregistered"
+    assert "/discharge/" in c.get(f"/persons/{recruit.pk}/").content.decode()
+    r = c.post(f"/persons/{recruit.pk}/discharge/", {"discharge_date": "2025-09-01", "to_unit": VILLAGE_A1,
+                                                     "household_no": ""})
     assert r.status_code == 302
-    child.refresh_from_db()
-    assert child.status == "active" and child.registered_unit_id == VILLAGE_A1
+    recruit.refresh_from_db()
+    assert recruit.status == "active" and recruit.registered_unit_id == VILLAGE_A1

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from popreg.core.privacy import mask_id
-from popreg.registry import actions, entry_check, population
+from popreg.registry import actions, entry_check, listing, offers, population
 from popreg.registry.access import (
     Actor,
     actor_for,
@@ -60,6 +61,7 @@ from popreg.registry.models import (
     Sex,
     Status,
 )
+from popreg.registry.navigation import landing
 from popreg.registry.policy import Permission
 from popreg.registry.search import search_persons
 
@@ -247,18 +249,11 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
 
 
 def list_filters(request: HttpRequest) -> dict[str, str]:
-    status = request.GET.get("status", Status.ACTIVE)
-    rtype = request.GET.get("residence_type", "")
-    where = request.GET.get("where", "registered")
+    """The person-list filters (popreg.registry.listing), shared by the page and its exports."""
     # One population concept (popreg.registry.population): exactly the persons the unit's
-    # figure counts; the other filters then do not apply.
+    # figure counts; the status, residence and place filters then do not apply.
     concept = request.GET.get("population", "")
-    return {
-        "status": status if status in Status.values or status == "all" else Status.ACTIVE,
-        "residence_type": rtype if rtype in ResidenceType.values else "",
-        "where": where if where in ("registered", "living") else "registered",
-        "population": concept if concept in population.CONCEPTS else "",
-    }
+    return {**listing.list_filters(request), "population": concept if concept in population.CONCEPTS else ""}
 
 
 def _persons_of(actor: Actor, unit: AdminUnit, field: str) -> QuerySet[Person]:
@@ -277,15 +272,14 @@ def _persons_of(actor: Actor, unit: AdminUnit, field: str) -> QuerySet[Person]:
 
 
 def _unit_persons(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> QuerySet[Person]:
+    # The filters of the page, its CSV and a full-ID export alike (popreg.registry.listing).
+    today = timezone.localdate()
     if filters.get("population"):  # everyone counted lies under the unit, in the jurisdiction
-        return population.persons(filters["population"], unit).select_related(
-            "registered_unit", "residence_unit", "household")
+        qs = listing.filter_persons(population.persons(filters["population"], unit),
+                                    {**filters, "status": "all", "residence_type": ""}, today)
+        return qs.select_related("registered_unit", "residence_unit", "household")
     field = "registered_unit_id" if filters["where"] == "registered" else "residence_unit_id"
-    qs = _persons_of(actor, unit, field)
-    if filters["status"] != "all":
-        qs = qs.filter(status=filters["status"])
-    if filters["residence_type"]:
-        qs = qs.filter(residence_type=filters["residence_type"])
+    qs = listing.filter_persons(_persons_of(actor, unit, field), filters, today)
     return qs.select_related("registered_unit", "residence_unit", "household")
 
 
@@ -293,16 +287,24 @@ def _unit_persons(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> Que
 def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     unit = unit_in_reach(actor, code)
     filters = list_filters(request)
-    qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    qs = _unit_persons(actor, unit, filters).order_by(*listing.ordering(filters))
+    size = listing.page_size(request)
+    page = Paginator(qs, size).get_page(request.GET.get("page"))
     for p in page.object_list:
         p.masked_id = mask_id(p.id_number)
-    query = "&".join(f"{k}={v}" for k, v in filters.items())
     return render(request, "registry/unit_persons.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), page=page, filters=filters,
-        query=query, statuses=Status.choices, residence_types=ResidenceType.choices,
-        populations=_population_choices(),
+        query=listing.filter_query(filters, size=size), export_query=listing.filter_query(filters),
+        statuses=Status.choices, residence_types=ResidenceType.choices,
+        populations=_population_choices(), sexes=Sex.choices, sorts=_sort_choices(),
+        page_sizes=listing.PAGE_SIZES, size=size,
     ))
+
+
+def _sort_choices() -> list[tuple[str, str]]:
+    return [("unit", _("Unit and household")), ("name", _("Name (A to Z)")), ("-name", _("Name (Z to A)")),
+            ("birth_date", _("Oldest first")), ("-birth_date", _("Youngest first")),
+            ("household", _("Household number"))]
 
 
 def _population_choices() -> list[tuple[str, str]]:
@@ -330,8 +332,7 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse |
     if request_full_id(request):
         if not actor.can(Permission.EXPORT_PERSONS, unit.code):
             raise PermissionDenied(_("Your role may not download person lists."))
-        query = "&".join(f"{k}={v}" for k, v in filters.items())
-        return redirect(f"{reverse('registry:unit_full_id', args=[unit.code])}?{query}")
+        return redirect(f"{reverse('registry:unit_full_id', args=[unit.code])}?{listing.filter_query(filters)}")
     export = person_list_export(actor, unit, filters)
     return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
                            full_id=False, reason=request_reason(request))
@@ -339,7 +340,7 @@ def unit_export(request: HttpRequest, actor: Actor, code: str) -> HttpResponse |
 
 def person_list_export(actor: Actor, unit: AdminUnit, filters: dict[str, str]) -> Export:
     """The person list of ``unit`` under ``filters`` as an :class:`Export` (rows stream)."""
-    qs = _unit_persons(actor, unit, filters).order_by("registered_unit_id", "household_id", "id")
+    qs = _unit_persons(actor, unit, filters).order_by(*listing.ordering(filters))
     now = timezone.localtime()
     status_label = dict(Status.choices)
     rtype_label = dict(ResidenceType.choices)
@@ -461,6 +462,9 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         crumbs=_breadcrumbs(actor, person.registered_unit) + [person.registered_unit],
         active=person.status == Status.ACTIVE,
         deregistered=person.status == Status.DEREGISTERED,
+        # The registrations this record admits today (popreg.registry.offers): the page
+        # offers only those, and each form and action runs the same predicate.
+        offers=offers.offered(person, timezone.localdate()),
     ))
 
 
@@ -498,7 +502,7 @@ def register_birth(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
-            return redirect("registry:person", pk=person.pk)
+            return landing(request, actor, person, "birth")
     return _form_page(request, actor, form, _("Register a birth"))
 
 
@@ -522,7 +526,7 @@ def register_move_in(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
-            return redirect("registry:person", pk=person.pk)
+            return landing(request, actor, person, "move_in")
     return _form_page(request, actor, form, _("Register a move into the county"))
 
 
@@ -531,6 +535,15 @@ def _person_action(
     call: Callable[[Person, dict[str, Any]], Any], form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
     person = _person(actor, pk)
+    # The action is named by its URL (registry:death, registry:transfer …), the same name as
+    # its predicate in popreg.registry.offers: a form for an impossible action does not open
+    # (a submission is refused by the action, which runs the same predicate at its date).
+    offer = request.resolver_match.url_name if request.resolver_match else None
+    if request.method != "POST" and offer in offers.PREDICATES:
+        refused = offers.refusal(offer, person, timezone.localdate())
+        if refused is not None:
+            messages.error(request, refused.message)
+            return redirect("registry:person", pk=person.pk)
     form = form_class(request.POST or None, initial={"version": person.version}, person=person,
                       **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
@@ -545,7 +558,7 @@ def _person_action(
                 form.data["version"] = str(err.current)
                 person.refresh_from_db()
         else:
-            return redirect("registry:person", pk=person.pk)
+            return landing(request, actor, person, offer or "")
     return _form_page(request, actor, form, title, person=person)
 
 

@@ -17,6 +17,7 @@ from popreg.registry.actions import exports as export_actions
 from popreg.registry.errors import JurisdictionError, PermissionDeniedError, RegistryError
 from popreg.registry.export_models import ExportApproval
 from popreg.registry.exports import export_response
+from popreg.registry.listing import filter_query
 from popreg.registry.policy import Permission
 from popreg.registry.views import (
     base_context,
@@ -59,7 +60,7 @@ def full_id_export(request: HttpRequest, actor: Actor, code: str) -> HttpRespons
             export = person_list_export(actor, unit, filters)
             return export_response(actor, export, permission=Permission.EXPORT_PERSONS, unit_code=unit.code,
                                    full_id=True, reason=text)
-    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    query = filter_query(filters)
     return render(request, "registry/export_full_id.html", base_context(
         actor, unit=unit, filters=filters, query=query, approval=approval, error=error, reason=reason,
         max_reason=export_actions.MAX_REASON,
@@ -129,3 +130,4 @@ def download(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse | Stre
     except RegistryError as err:
         messages.error(request, err.message)
         return redirect(reverse("registry:export_approvals"))
+

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from popreg.core import idnumber
 from popreg.core.validation import Entry
+from popreg.registry import offers
 from popreg.registry.access import Actor
 from popreg.registry.actions.checks import (
     CORRECTABLE,
@@ -117,6 +118,7 @@ def do_register_death(
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记死亡", "register a death")
     death_date = check_event(p, "death", death_date, "death_date", "死亡日期")
+    offers.require("death", p, death_date)
     return record_event(actor, p, EventType.DEATH, death_date,
                    {"status": Status.DECEASED, "death_date": death_date},
                    recorded_date=recorded_date, detail={"cause": cause} if cause else None,
@@ -135,6 +137,7 @@ def do_move_out(
     dest = (destination_code or "").strip()
     move_date = check_event(p, "move_out", move_date, "move_date", "迁出日期", destination_code=dest,
                             entered={"destination_code"})
+    offers.require("move_out", p, move_date)
     if dest[:6] == p.registered_unit_id[:6]:
         raise RegistryError("迁往县内其他村请办理县内迁移", "a move within the county is a transfer", "destination_code")
     return record_event(actor, p, EventType.MOVE_OUT, move_date, {"status": Status.EMIGRATED},
@@ -181,6 +184,7 @@ def do_transfer(
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理迁移", "transfer")
     move_date = check_event(p, "transfer", move_date, "move_date", "迁移日期")
+    offers.require("transfer", p, move_date)
     unit = unit_of_level(to_unit_code, "to_unit", "迁往单位")
     if unit.code == p.registered_unit_id:
         raise RegistryError("迁往单位与现户籍地相同", "destination equals the current unit", "to_unit")
@@ -201,6 +205,7 @@ def do_register_marriage(
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记结婚", "register a marriage")
     marriage_date = check_event(p, "marriage", marriage_date, "marriage_date", "结婚日期")
+    offers.require("marriage", p, marriage_date)
     if p.marital_status == "married":
         raise RegistryError(f"{p.name} 已登记为已婚", f"{p.name} is already married", "person")
     return record_event(actor, p, EventType.MARRIAGE, marriage_date, {"marital_status": "married"},
@@ -217,6 +222,7 @@ def do_register_divorce(
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "登记离婚", "register a divorce")
     divorce_date = check_event(p, "divorce", divorce_date, "divorce_date", "离婚日期")
+    offers.require("divorce", p, divorce_date)
     if p.marital_status != "married":
         raise RegistryError(f"{p.name} 未登记为已婚", f"{p.name} is not recorded as married", "person")
     return record_event(actor, p, EventType.DIVORCE, divorce_date, {"marital_status": "divorced"},
@@ -233,6 +239,7 @@ def do_register_enlistment(
     require_version(p, expected_version)
     require_status(p, (Status.ACTIVE,), "办理入伍注销", "register an enlistment")
     enlistment_date = check_event(p, "enlistment", enlistment_date, "enlistment_date", "入伍日期")
+    offers.require("enlistment", p, enlistment_date)
     return record_event(actor, p, EventType.ENLISTMENT, enlistment_date, {"status": Status.DEREGISTERED},
                         recorded_date=recorded_date, from_unit=p.registered_unit_id, action=AuditAction.REGISTER_ENLISTMENT)
 
@@ -248,6 +255,7 @@ def do_register_discharge(
     require_version(p, expected_version)
     require_status(p, (Status.DEREGISTERED,), "办理退伍恢复户口", "register a discharge")
     discharge_date = check_event(p, "discharge", discharge_date, "discharge_date", "退伍日期")
+    offers.require("discharge", p, discharge_date)
     unit = unit_of_level(to_unit_code, "to_unit", "落户单位")
     actor.require(Permission.EDIT_REGISTRY, unit.code)
     values = {"status": Status.ACTIVE, "registered_unit_id": unit.code, "residence_unit_id": unit.code,
@@ -265,6 +273,7 @@ def do_correct_person(
     """更正: change recorded fields; the before/after values stay in history."""
     p = lock_person(actor, person)
     require_version(p, expected_version, changes)
+    offers.require("correct", p, correction_date or today())
     if not (reason or "").strip():
         raise RegistryError("请填写更正原因", "a reason for the correction is required", "reason")
     unknown = [f for f in changes if f not in CORRECTABLE]
