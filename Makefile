@@ -46,7 +46,7 @@ demo: $(STAMP)
 	test -f $(DEMO)/manifest.json || $(BIN)/popreg synth --seed $(SEED) --out $(DEMO)
 	$(BIN)/popreg migrate --noinput -v 0
 	$(BIN)/popreg load $(DEMO) --if-empty
-	$(BIN)/popreg stats_refresh --no-dse --keep 1
+	$(BIN)/popreg stats_refresh --at loaded --no-dse --keep 1
 	$(BIN)/popreg demo_accounts
 	# The job worker runs beside the server and stops with it (Ctrl+C).
 	$(BIN)/popreg worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null; wait $$WORKER' EXIT INT TERM; \

@@ -104,7 +104,10 @@ def test_trend_covers_the_full_years_of_the_snapshot(dash):
     # synthetic history starts 2015-11-01, reference moment 2025-11-01
     assert dash.years == list(range(2016, 2025))
     county = dash.county()
-    assert [r["period"] for r in dash.rows(county.code)] == [str(y) for y in dash.years]
+    # then the year to date: 1 January to 31 October 2025 (tests/stats/test_year_to_date.py)
+    assert dash.all_years == [*dash.years, 2025]
+    assert [r["period"] for r in dash.rows(county.code)] == [str(y) for y in dash.all_years]
+    assert [r["year_to_date"] for r in dash.rows(county.code)] == [False] * len(dash.years) + [True]
 
 
 @pytest.mark.parametrize("population", POPULATIONS)

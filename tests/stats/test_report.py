@@ -32,7 +32,8 @@ def test_report_rows_are_the_units_below_and_the_total(county_report, dash):  # 
     for r in county_report.rows:
         want = dash.row(r["unit_code"], dash.last_year)
         assert r["population_end"] == want["population_end"] and r["births"] == want["births"]
-    assert county_report.trend == dash.rows(county.code)
+    # each row also carries its label as printed ("2025（截至10月31日）" for the year to date)
+    assert [{k: v for k, v in r.items() if k != "period_label"} for r in county_report.trend] == dash.rows(county.code)
 
 
 def test_report_respects_a_jurisdiction(dash):  # noqa: F811

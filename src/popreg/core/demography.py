@@ -30,6 +30,7 @@ __all__ = [
     "LifeTableRow",
     "SexRatioAtBirth",
     "age_specific_fertility",
+    "annualised_rate",
     "average_population",
     "coale_demeny_a0",
     "coale_demeny_a1_4",
@@ -96,6 +97,22 @@ def rate_of_natural_increase(births: float, deaths: float, average_pop: float) -
     if average_pop <= 0:
         return None
     return (births - deaths) / average_pop * 1000.0
+
+
+def annualised_rate(rate: float | None, days: int, year_days: int) -> float | None:
+    """A crude rate of a part of a year as a rate per year: ``rate × year_days / days``
+    (年化率; ``days`` elapsed, ``year_days`` 365 or 366).
+
+    The same as the events over the person-years lived, with the mean population taken to
+    live ``days / year_days`` of a year: e.g. 9 births in the first 304 days of 2025 with a
+    mean population of 1,498 are 6.01 ‰ of the period and 7.21 ‰ a year.  A full year
+    is its own annual rate.
+    """
+    if rate is None:
+        return None
+    if days <= 0 or year_days <= 0:
+        raise ValueError("a period must have days / 期间天数必须为正")
+    return rate * year_days / days
 
 
 # ---------------------------------------------------------------------------------------

@@ -349,10 +349,13 @@ class SnapshotIndicators:
             """
         )
 
-    def pyramid(self, level: Level, periods: Sequence[tuple[int, PeriodSpec]]) -> pd.DataFrame:
-        """Population by sex and five-year age group at the start and end of each period."""
+    def pyramid(
+        self, level: Level, periods: Sequence[tuple[int, PeriodSpec]], *, end: int | None = None
+    ) -> pd.DataFrame:
+        """Population by sex and five-year age group at the start and end of each period
+        (``end``: the boundary index of the end, for one period spanning several steps)."""
         labels = [(i, p.label, "start") for i, p in periods] + [
-            (i + 1, p.label, "end") for i, p in periods
+            (i + 1 if end is None else end, p.label, "end") for i, p in periods
         ]
         _values(self.backend, "plabels", ("j", "period", "moment"), labels)
         # Through Arrow: several times faster than DuckDB's .df() for millions of string
@@ -465,6 +468,46 @@ class SnapshotIndicators:
             self.births_by_mother_age(level),
         )
         pyramid = self.pyramid(level, indexed)[list(PYRAMID_COLUMNS)] if with_pyramid else None
+        return table, pyramid
+
+    def compute_year_to_date(
+        self, end: date, level: Level, *, with_pyramid: bool = True
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The indicator table (and pyramid) of the year to date: 1 January of ``end``'s
+        year to ``end`` (exclusive; the first of a month, after January), one row per unit
+        labelled with the year.
+
+        The period is the sum of its complete months: population at 1 January and at
+        ``end``, the flows and births of the months between; the rates are for the period
+        (the fertility rates per woman-year, so the TFR is annual already).
+        """
+        if level not in LEVELS:
+            raise IndicatorError(
+                f"单位层级只能是 county、township 或 village，收到 {level!r} / "
+                f"level must be county, township or village, got {level!r}"
+            )
+        if end.day != 1 or end.month == 1:
+            raise IndicatorError(
+                f"本年累计须截至某月1日（2月至12月），收到 {end} / the year to date ends on the "
+                f"first day of a month from February to December, got {end}"
+            )
+        spec = PeriodSpec(str(end.year), date(end.year, 1, 1), end)
+        self.check_periods([spec])
+        self._prepare("month", end.year, end.year)
+        months = end.month - 1  # boundary index of ``end`` in the month grid
+        pop = self.population_at_moments(level)
+        pop = pop[pop["j"].isin([0, months])].copy()
+        pop["j"] = (pop["j"] == months).astype("int64")
+        flows = self.flows(level)
+        flows = flows[flows["pidx"] < months].drop(columns="pidx")
+        flows = flows.groupby("unit_code", as_index=False).sum(min_count=1).assign(pidx=0)
+        mb = self.births_by_mother_age(level)
+        mb = mb[mb["pidx"] < months].drop(columns="pidx")
+        mb = mb.groupby(["unit_code", "mgroup"], as_index=False, dropna=False)["births"].sum().assign(pidx=0)
+        table = assemble_indicators(level, [(0, spec)], self.units(level, [spec]), pop, flows, mb)
+        pyramid = None
+        if with_pyramid:
+            pyramid = self.pyramid(level, [(0, spec)], end=months)[list(PYRAMID_COLUMNS)]
         return table, pyramid
 
     def compute_cube(

@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from popreg.core import demography
 from popreg.core import dse as dse_core
 from popreg.core.population import concept as population_concept
 from popreg.core.population import sql_unit, sql_where
@@ -54,7 +55,7 @@ from popreg.stats.indicators import (
 )
 
 #: Bump when the files of the cube change meaning: older cubes are rebuilt.
-CUBE_VERSION = 2
+CUBE_VERSION = 3
 CUBE_DIR = "dashboard"
 #: Trends cover at most this many full years.
 TREND_YEARS = 10
@@ -197,6 +198,39 @@ def trend_years(snapshot_dir: Path) -> list[int]:
     return list(range(first, last + 1)) if first <= last else []
 
 
+def year_to_date_end(snapshot_dir: Path) -> date | None:
+    """End (exclusive) of the year to date the snapshot can answer: the first day of the
+    reference moment's month, so the period holds the year's complete months before the
+    moment (1 January – 31 October for a moment of 1 November); ``None`` in January or
+    before the event history."""
+    eng = SnapshotIndicators(snapshot_dir)
+    ref = eng.reference_moment
+    end = date(ref.year, ref.month, 1)
+    start = eng.history_start()
+    if end.month == 1 or start is None or start > date(ref.year, 1, 1):
+        return None
+    return end
+
+
+def with_annualised(table: pd.DataFrame) -> pd.DataFrame:
+    """The indicator table with the columns of a part of a year: ``year_to_date`` (the
+    period ends before 1 January of the next year), ``period_days``, ``year_days`` and the
+    crude rates per year ``cbr_annualised``, ``cdr_annualised``, ``rni_annualised``
+    (:func:`popreg.core.demography.annualised_rate`; a full year's equal its rates)."""
+    out = table.copy()
+    starts = [date.fromisoformat(v) for v in out["period_start"]]
+    ends = [date.fromisoformat(v) for v in out["period_end"]]
+    out["period_days"] = [(e - s).days for s, e in zip(starts, ends, strict=True)]
+    out["year_days"] = [(date(s.year + 1, 1, 1) - date(s.year, 1, 1)).days for s in starts]
+    out["year_to_date"] = [e != date(s.year + 1, 1, 1) for s, e in zip(starts, ends, strict=True)]
+    for key in ("cbr", "cdr", "rni"):
+        out[f"{key}_annualised"] = [
+            demography.annualised_rate(None if pd.isna(r) else float(r), d, y)
+            for r, d, y in zip(out[key], out["period_days"], out["year_days"], strict=True)
+        ]
+    return out
+
+
 def build_cube(
     snapshot_dir: str | Path, *, with_dse: bool = True, progress: Progress | None = None
 ) -> Path:
@@ -218,17 +252,24 @@ def build_cube(
     tmp.mkdir()
     tables: list[pd.DataFrame] = []
     pyramids: list[pd.DataFrame] = []
-    steps = len(POPULATIONS) * len(LEVEL_ORDER)
+    ytd_end = year_to_date_end(snap)
+    steps = len(POPULATIONS) * len(LEVEL_ORDER) * (1 if ytd_end is None else 2)
     with connect(snap) as con:
         for population in POPULATIONS:
             eng = SnapshotIndicators(snap, population, con)
-            for level in LEVEL_ORDER:
+            parts = [(level, False) for level in LEVEL_ORDER]
+            parts += [(level, True) for level in LEVEL_ORDER if ytd_end is not None]
+            for level, to_date in parts:
                 report(1 + len(tables), steps + 3, "indicators")
-                table, pyramid = eng.compute(years, level)
+                if to_date:
+                    assert ytd_end is not None
+                    table, pyramid = eng.compute_year_to_date(ytd_end, level)
+                else:
+                    table, pyramid = eng.compute(years, level)
                 tables.append(table.assign(population_type=population))
                 assert pyramid is not None
                 pyramids.append(pyramid[pyramid["moment"] == "end"].assign(population_type=population))
-    indicators = pd.concat(tables, ignore_index=True)
+    indicators = with_annualised(pd.concat(tables, ignore_index=True))
     pyramid_all = pd.concat(pyramids, ignore_index=True)
     report(steps + 1, steps + 3, "pages")
     current = current_population(snap)
@@ -251,6 +292,11 @@ def build_cube(
         "cube_version": CUBE_VERSION,
         "reference_moment": manifest["reference_moment"],
         "years": years,
+        # the year to date: 1 January to ``end`` (exclusive), after the full years
+        "year_to_date": None if ytd_end is None else {
+            "year": ytd_end.year, "start": date(ytd_end.year, 1, 1).isoformat(),
+            "end": ytd_end.isoformat(),
+        },
         "built_at": datetime.now().isoformat(timespec="seconds"),
         "dse": dse_info,
     }
@@ -449,6 +495,39 @@ def dse_counts(snapshot_dir: Path) -> tuple[pd.DataFrame | None, dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class YearToDate:
+    """The part of the reference moment's year the cube covers: ``start`` (1 January) to
+    ``end`` (exclusive, the first of a month).  Its rows carry the year as their period."""
+
+    year: int
+    start: date
+    end: date
+
+    @property
+    def last_day(self) -> date:
+        """The last day counted (31 October for an end of 1 November)."""
+        return date.fromordinal(self.end.toordinal() - 1)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def year_days(self) -> int:
+        return (date(self.year + 1, 1, 1) - self.start).days
+
+    @property
+    def to_zh(self) -> str:
+        """截至10月31日"""
+        return f"截至{self.last_day.month}月{self.last_day.day}日"
+
+    @property
+    def label_zh(self) -> str:
+        """The period as printed: 2025年（本年累计，截至10月31日）."""
+        return f"{self.year}年（本年累计，{self.to_zh}）"
+
+
+@dataclass(frozen=True)
 class Unit:
     code: str
     name: str
@@ -469,6 +548,10 @@ class Dashboard:
         self.meta: dict[str, Any] = json.loads((cube / "meta.json").read_text(encoding="utf-8"))
         self.reference_moment = datetime.fromisoformat(self.meta["reference_moment"])
         self.years: list[int] = list(self.meta["years"])
+        ytd = self.meta.get("year_to_date")
+        self.year_to_date: YearToDate | None = None if not ytd else YearToDate(
+            int(ytd["year"]), date.fromisoformat(ytd["start"]), date.fromisoformat(ytd["end"])
+        )
         pages: dict[str, Any] = json.loads((cube / "pages.json").read_text(encoding="utf-8"))
         dse_file = cube / "dse.parquet"
         self.dse = pd.read_parquet(dse_file) if dse_file.is_file() else None
@@ -483,7 +566,16 @@ class Dashboard:
 
     @property
     def last_year(self) -> int:
+        """The last full year (the pages open on it)."""
         return self.years[-1]
+
+    @property
+    def all_years(self) -> list[int]:
+        """The full years, then the year to date's year when the cube has one."""
+        return [*self.years, *([self.year_to_date.year] if self.year_to_date else [])]
+
+    def is_year_to_date(self, year: int) -> bool:
+        return self.year_to_date is not None and year == self.year_to_date.year
 
     def unit(self, code: str) -> Unit | None:
         return self.units.get(code)

@@ -41,7 +41,7 @@ from popreg.stats.dashboard import (
 from popreg.stats.indicators import IndicatorError
 from popreg.stats.retention import prune_snapshots
 
-__all__ = ["do_build_dse", "do_refresh_statistics"]
+__all__ = ["do_build_dse", "do_refresh_statistics", "loaded_reference_moment"]
 
 Commit = Callable[[], AbstractContextManager[Any]]
 
@@ -55,6 +55,27 @@ STAGES: dict[str, str] = {
     "published": gettext_noop("Statistics snapshot %(name)s is in use"),
     "dse_done": gettext_noop("Dual-system estimate computed for snapshot %(name)s"),
 }
+
+
+def loaded_reference_moment() -> datetime:
+    """The reference moment of the snapshot last loaded into the registry (``popreg load``).
+
+    A synthetic county's data end at its reference moment: its statistics are computed
+    there (``popreg stats_refresh --at loaded``, as ``make demo`` does), not "now", which
+    would count the months after it as a time in which nothing happened.  Read from the
+    load's audit record; a registry not loaded from a snapshot is an error.
+    """
+    from popreg.registry.models import AuditRecord
+
+    record = AuditRecord.objects.filter(action=AuditAction.LOAD_SNAPSHOT.value).order_by("-id").first()
+    text = (record.detail or {}).get("reference_moment") if record is not None else None
+    if not text:
+        raise RegistryError(
+            "登记库不是由快照载入的（没有 popreg load 的记录），请用 --at 指定统计时点",
+            "the registry was not loaded from a snapshot (no popreg load on record): give the "
+            "reference moment with --at",
+        )
+    return datetime.fromisoformat(str(text))
 
 
 def _error(exc: Exception) -> RegistryError:

@@ -24,7 +24,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from popreg.stats.dashboard import Dashboard, Unit
+from popreg.stats.dashboard import Dashboard, Unit, YearToDate
 from popreg.stats.indicators import Population
 
 POPULATION_LABELS = {"registered": "户籍人口", "resident": "常住人口"}
@@ -51,8 +51,15 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("total_dependency_ratio", "总抚养比", "ratio"),
 )
 
+#: Beside the crude rates of a year to date: the same per year (``*_annualised``).
+ANNUALISED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("cbr_annualised", "出生率(年化‰)", "rate"),
+    ("cdr_annualised", "死亡率(年化‰)", "rate"),
+    ("rni_annualised", "自然增长率(年化‰)", "rate"),
+)
+
 TREND_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("period", "年份", "text"),
+    ("period_label", "年份", "text"),
     ("population_end", "年末人口", "int"),
     ("births", "出生", "int"),
     ("deaths", "死亡", "int"),
@@ -63,6 +70,7 @@ TREND_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("srb_low", "性别比下限", "ratio"),
     ("srb_high", "性别比上限", "ratio"),
     ("tfr", "总和生育率", "tfr"),
+    *ANNUALISED_COLUMNS,  # last: the workbook's charts read the columns before them
 )
 
 
@@ -104,14 +112,38 @@ class ReportData:
     trend: list[dict[str, Any]]
     pyramid: dict[str, Any]
     ancestors: list[Unit] = field(default_factory=list)
+    #: set when ``year`` is the year to date (a part of the year, to the snapshot's moment)
+    year_to_date: YearToDate | None = None
 
     @property
     def population_label(self) -> str:
         return POPULATION_LABELS[self.population]
 
     @property
+    def period_label(self) -> str:
+        """2024年, or 2025年（本年累计，截至10月31日）."""
+        return self.year_to_date.label_zh if self.year_to_date else f"{self.year}年"
+
+    @property
+    def end_label(self) -> str:
+        """When the period ends: 年末, or 10月末."""
+        return f"{self.year_to_date.last_day.month}月末" if self.year_to_date else "年末"
+
+    @property
     def title(self) -> str:
-        return f"{self.unit.name}{self.year}年人口统计报告（{self.population_label}）"
+        return f"{self.unit.name}{self.period_label}人口统计报告（{self.population_label}）"
+
+    @property
+    def table_columns(self) -> tuple[tuple[str, str, str], ...]:
+        """The per-unit table's columns; a year to date has its annualised rates beside."""
+        if self.year_to_date is None:
+            return TABLE_COLUMNS
+        cols: list[tuple[str, str, str]] = []
+        for key, header, kind in TABLE_COLUMNS:
+            cols.append((key, header.replace("年末", self.end_label), kind))
+            if key == "rni":
+                cols.extend(ANNUALISED_COLUMNS)
+        return tuple(cols)
 
 
 def build_report(
@@ -133,11 +165,17 @@ def build_report(
         rows.append(own)
     for r in rows:
         r["srb_interval"] = srb_interval(r)
+    trend = dash.rows(unit.code, population)
+    ytd = dash.year_to_date
+    for r in trend:
+        r["period_label"] = (f"{r['period']}（{ytd.to_zh}）" if ytd and dash.is_year_to_date(int(r["period"]))
+                             else str(r["period"]))  # fmt: skip
     return ReportData(
         unit=unit, year=year, population=population, made_by=made_by, made_at=made_at,
         snapshot=dash.snapshot.name, reference_moment=dash.reference_moment, row=own,
-        rows=rows, trend=dash.rows(unit.code, population),
+        rows=rows, trend=trend,
         pyramid=dash.age_pyramid(unit.code, year, population), ancestors=dash.ancestors(unit),
+        year_to_date=dash.year_to_date if dash.is_year_to_date(year) else None,
     )  # fmt: skip
 
 
@@ -266,7 +304,7 @@ def line_svg(
 
 
 def report_charts(data: ReportData) -> dict[str, str]:
-    years = [r["period"] for r in data.trend]
+    years = [r["period_label"] for r in data.trend]
     return {
         "pyramid": pyramid_svg(data.pyramid),
         "population": line_svg(years, [("年末人口", [r["population_end"] for r in data.trend])],
@@ -290,12 +328,13 @@ def report_html(data: ReportData) -> str:
     from django.template.loader import render_to_string
 
     return str(render_to_string("stats/report_print.html", {
-        "data": data, "charts": report_charts(data),
-        "header": [h for _, h, _ in TABLE_COLUMNS],
-        "table": [[fmt(r.get(k), kind) for k, _, kind in TABLE_COLUMNS] for r in data.rows],
+        "data": data, "charts": report_charts(data), "period_text": _period_text(data),
+        "header": [h for _, h, _ in data.table_columns],
+        "table": [[fmt(r.get(k), kind) for k, _, kind in data.table_columns] for r in data.rows],
         "trend_header": [h for _, h, _ in TREND_COLUMNS],
         "trend": [[fmt(r.get(k), kind) for k, _, kind in TREND_COLUMNS] for r in data.trend],
-        "row": data.row, "fmt_row": {k: fmt((data.row or {}).get(k), kind) for k, _, kind in TABLE_COLUMNS},
+        "row": data.row,
+        "fmt_row": {k: fmt((data.row or {}).get(k), kind) for k, _, kind in (*TABLE_COLUMNS, *ANNUALISED_COLUMNS)},
         "pyramid_rows": list(zip(data.pyramid["groups"], data.pyramid["male"], data.pyramid["female"], strict=True)),
     }))  # fmt: skip
 
@@ -336,6 +375,14 @@ def _write_table(ws: Any, top: int, columns: Sequence[tuple[str, str, str]],
                 cell.number_format = "0.0"
 
 
+def _period_text(data: ReportData) -> str:
+    ytd = data.year_to_date
+    if ytd is None:
+        return f"{data.year}-01-01 至 {data.year}-12-31（全年）"
+    return (f"{ytd.start.isoformat()} 至 {ytd.last_day.isoformat()}（本年累计，{ytd.days} 天，"
+            f"全年 {ytd.year_days} 天）")
+
+
 def fill_report_workbook(wb: Any, data: ReportData) -> None:
     """Fill ``wb``: 汇总 (table per unit), 趋势 (trend + line charts), 年龄金字塔 (pyramid +
     bar chart), 说明 (source, maker, definitions).  Downloads go through
@@ -347,14 +394,14 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
     ws = wb.active
     ws.title = "汇总"
     ws.cell(1, 1, data.title).font = Font(bold=True, size=14)
-    ws.cell(2, 1, f"统计快照 {data.snapshot}（标准时点 {data.reference_moment:%Y-%m-%d %H:%M}）；"
+    ws.cell(2, 1, f"统计期间 {_period_text(data)}；统计快照 {data.snapshot}（标准时点 {data.reference_moment:%Y-%m-%d %H:%M}）；"
                    f"制表人 {data.made_by}，{data.made_at:%Y-%m-%d %H:%M}")
-    _write_table(ws, 4, TABLE_COLUMNS, data.rows)
+    _write_table(ws, 4, data.table_columns, data.rows)
     if data.rows:
         for cell in ws[4 + len(data.rows)]:
             cell.font = Font(bold=True)
     ws.cell(6 + len(data.rows), 1, "* 出生数不足 1000，性别比仅供参考，不宜据以判断。")
-    for j in range(1, len(TABLE_COLUMNS) + 1):
+    for j in range(1, len(data.table_columns) + 1):
         ws.column_dimensions[get_column_letter(j)].width = 16 if j <= 2 else 11
     ws.freeze_panes = "C5"
 
@@ -391,7 +438,7 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
     chart.grouping = "clustered"
     chart.overlap = 100
     chart.gapWidth = 10
-    chart.title = f"{data.year}年末年龄金字塔"
+    chart.title = f"{data.year}年{data.end_label}年龄金字塔"
     chart.add_data(Reference(py, min_col=4, min_row=1, max_row=rows + 1), titles_from_data=True)
     chart.add_data(Reference(py, min_col=3, min_row=1, max_row=rows + 1), titles_from_data=True)
     chart.set_categories(Reference(py, min_col=1, min_row=2, max_row=rows + 1))
@@ -402,6 +449,7 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
     for line in (
         ("报告", data.title),
         ("单位代码", data.unit.code),
+        ("统计期间", _period_text(data)),
         ("人口口径", f"{data.population_label}（{data.population}）"),
         ("统计快照", data.snapshot),
         ("标准时点", f"{data.reference_moment:%Y-%m-%d %H:%M}"),
@@ -411,6 +459,8 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
         ("出生率、死亡率、自然增长率", "出生数、死亡数、（出生 − 死亡）÷ 平均人口 × 1000（‰）"),
         ("出生人口性别比", "男婴数 ÷ 女婴数 × 100；95% 区间为 Wilson 区间；出生数不足 1000 时不宜判断"),
         ("总和生育率", "5 × 各年龄组（15–49 岁）年龄别生育率之和"),
+        ("年化率", "本年累计（不满一年）的出生率、死亡率、自然增长率 × 全年天数 ÷ 已过天数，"
+                   "即每人年的事件数；总和生育率按妇女人年计算，本身即为年率"),
     ):
         about.append(list(line))
     about.column_dimensions["A"].width = 26
