@@ -243,3 +243,62 @@ def test_in_migrant_form_shows_a_registry_person_with_the_same_name_and_birth_da
     assert r.status_code == 302 and InMigrant.objects.count() == 1
     rec = AuditRecord.objects.get(action=AuditAction.CONFIRM_NEW_PERSON)
     assert rec.detail["form"] == "in_migrant" and rec.target_id == str(InMigrant.objects.get().person_id)
+
+
+# ---------------------------------------------------------------- file imports
+
+
+@pytest.mark.django_db
+def test_person_import_preview_lists_rows_that_look_like_existing_persons(client, users, people, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ..importing.helpers import person_row, to_csv
+
+    settings.POPREG_HOME = tmp_path
+    client.force_login(users["officer_a"])
+    rows = [person_row(0, relation="户主"),
+            person_row(1, relation="女", **{"姓名": "王秀英", "性别": "女", "出生日期": "1990-03-04", "公民身份号码": ""})]
+    r = client.post("/import/", {"file": SimpleUploadedFile("people.csv", to_csv(rows))})
+    assert r.status_code == 302
+    page = client.get(r["Location"]).content.decode()
+    assert 'id="likely-duplicates"' in page and "1 行疑似已登记人员" in page
+    section = page.split('id="likely-duplicates"')[1].split("</table>")[0]
+    assert 'data-row="3"' in section and f'/persons/{people["mother"].pk}/' in section
+    assert "测试零" not in section  # the other row is nobody's duplicate
+    # A township officer of the other township sees the row, not the person.
+    client.force_login(users["clerk_b1"])
+    r = client.post("/import/", {"file": SimpleUploadedFile("people.csv", to_csv(
+        [person_row(1, relation="户主", unit=VILLAGE_B1,
+                    **{"姓名": "王秀英", "性别": "女", "出生日期": "1990-03-04", "公民身份号码": ""})]))})
+    section = client.get(r["Location"]).content.decode().split('id="likely-duplicates"')[1].split("</table>")[0]
+    assert f'/persons/{people["mother"].pk}/' not in section and "辖区以外" in section
+
+
+@pytest.mark.django_db
+def test_migrant_import_is_held_until_the_likely_duplicates_are_confirmed(client, users, people, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from popreg.migrants.importing import COLUMNS
+    from popreg.migrants.models import InMigrant
+    from popreg.registry.job_models import Job
+
+    settings.POPREG_HOME = tmp_path
+    header = ",".join(c.header for c in COLUMNS)
+    line = ",".join(["王秀英", "女", "1990-03-04", "", "", "410102", VILLAGE_A1, "2024-01-10", "务工", "", "", "", ""])
+    other = ",".join(["陈建国", "男", "1988-06-01", "", "", "410102", VILLAGE_A1, "2024-01-10", "务工", "", "", "", ""])
+    data = ("\n".join([header, line, other]) + "\n").encode("utf-8")
+    client.force_login(users["clerk_a1"])
+    r = client.post("/migrants/import/", {"file": SimpleUploadedFile("m.csv", data)})
+    assert r.status_code == 302
+    import_id = Job.objects.filter(kind="migrant_import").latest("pk").params["import_id"]
+    page = client.get(f"/migrants/import/?import={import_id}").content.decode()
+    assert InMigrant.objects.count() == 0
+    assert 'id="likely-duplicates"' in page and f'/persons/{people["mother"].pk}/' in page
+    assert 'name="entry_decision" value="new"' in page
+    r = client.post("/migrants/import/", {"import": import_id, "entry_decision": "new"})
+    assert r.status_code == 302 and InMigrant.objects.count() == 2
+    rec = AuditRecord.objects.get(action=AuditAction.MIGRANT_IMPORT)
+    assert rec.detail["likely_duplicates_confirmed"] == 1
+    # Confirming an import that was not held does nothing.
+    assert client.post("/migrants/import/", {"import": "nope", "entry_decision": "new"}).status_code == 302
+    assert InMigrant.objects.count() == 2

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from popreg.migrants import actions
 from popreg.migrants.models import Place
+from popreg.registry import entry_check
 from popreg.registry._import_format import ImportFileError, ImportLimits, RowError
 from popreg.registry._import_read import cell_text, open_rows, sha256_of
 from popreg.registry.access import Actor
@@ -111,6 +112,10 @@ class ImportResult:
     rows: list[MigrantRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     imported: int = 0
+    #: Rows that look like persons already registered (popreg.registry.entry_check.file_preview);
+    #: with ``held`` the file was only checked: the uploader confirms before it is imported.
+    likely: dict[str, Any] = field(default_factory=dict)
+    held: bool = False
 
     @property
     def ok(self) -> bool:
@@ -293,13 +298,23 @@ class _RollBack(Exception):
 
 
 def import_in_migrants(actor: Actor, data: bytes, file_name: str = "", *, commit: bool = True,
-                       progress: Progress | None = None) -> ImportResult:
+                       progress: Progress | None = None, hold_likely_duplicates: bool = False) -> ImportResult:
     """Check (stage 1 and 2) and, with ``commit`` and no error, register every row.
+
+    With ``hold_likely_duplicates``, a file with rows that look like persons already
+    registered is only checked (``held``): the uploader sees them and confirms first.
 
     Returns the result with every error; ``imported`` is the number of rows written (0
     unless every row passed)."""
     actor.require(Permission.MANAGE_MIGRANTS)
     res = parse(data, file_name, progress, _unit_checker(actor))
+    res.likely = entry_check.file_preview(actor, [
+        (r.row, entry_check.NewRecord(name=r.values["name"], sex=r.values["sex"] or "", birth_date=r.values["birth_date"],
+                                      id_number=r.values["id_number"] or "",
+                                      village_code=r.values["residence_unit_code"] or ""))
+        for r in res.rows])
+    if hold_likely_duplicates and res.likely["count"]:
+        commit, res.held = False, True
     refusals: list[IdNumberElsewhere] = []
     places = {p.pk: p for p in Place.objects.filter(pk__in={r.values["place_id"] for r in res.rows
                                                            if r.values["place_id"]})}
@@ -339,12 +354,14 @@ def import_in_migrants(actor: Actor, data: bytes, file_name: str = "", *, commit
             if res.errors or not commit:
                 raise _RollBack
             audit(actor, AuditAction.MIGRANT_IMPORT, None, unit_code=actor.unit_code or "",
-                  after={"rows": len(res.rows)}, detail={"file": file_name, "sha256": res.sha256})
+                  after={"rows": len(res.rows)}, detail={"file": file_name, "sha256": res.sha256,
+                                                         "likely_duplicates_confirmed": res.likely.get("count", 0)})
             res.imported = len(res.rows)
     except _RollBack:
         pass
     for exc in refusals:  # the refusal's audit record went with the rollback: write it again
         exc.ensure_audited()
+    res.held = res.held and not res.errors  # errors first: the file is corrected and uploaded again
     res.errors.sort(key=lambda e: e.row)
     return res
 

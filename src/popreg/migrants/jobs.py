@@ -66,13 +66,15 @@ def run_import(ctx: JobContext) -> None:
         ctx.progress(done, total, stage)
 
     with ctx.applying():
-        res = import_in_migrants(ctx.actor, data, str(meta.get("file_name", "")), progress=progress)
+        res = import_in_migrants(ctx.actor, data, str(meta.get("file_name", "")), progress=progress,
+                                 hold_likely_duplicates=not ctx.params.get("confirmed"))
         tmp = folder / f".errors.{os.getpid()}.tmp"
         tmp.write_text(json.dumps([e.as_dict() for e in res.errors], ensure_ascii=False), "utf-8")
         os.replace(tmp, folder / "errors.json")
         ctx.set_result(url=reverse("migrants:import") + f"?import={import_id}",
                        data={"rows": res.total_rows, "imported": res.imported, "errors": len(res.errors),
-                             "import_id": import_id, "file_name": meta.get("file_name", "")})
+                             "import_id": import_id, "file_name": meta.get("file_name", ""),
+                             "likely_duplicates": res.likely, "held": res.held})
 
 
 STAGES: dict[str, Any] = {

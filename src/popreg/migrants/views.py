@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -510,6 +511,8 @@ def import_page(request: HttpRequest, actor: Actor) -> HttpResponse:
     from popreg.registry.jobs import start_job
 
     _require(actor, Permission.MANAGE_MIGRANTS)
+    if request.method == "POST" and request.POST.get(entry_check.DECISION_FIELD) == entry_check.NEW_PERSON:
+        return _import_confirmed(request, actor, start_job)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -526,13 +529,31 @@ def import_page(request: HttpRequest, actor: Actor) -> HttpResponse:
         from popreg.registry.job_models import Job
 
         job = Job.objects.filter(kind="migrant_import", params__import_id=import_id,
-                                 owner_id=actor.user_id).first() if actor.user_id else None
+                                 owner_id=actor.user_id).order_by("-pk").first() if actor.user_id else None
         if job is not None:
             result = {**job.result, "errors_list": migrant_jobs.read_errors(import_id)[:LIST_LIMIT]}
     return render(request, "migrants/import.html", _ctx(
         actor, form=form, result=result, import_id=import_id,
         columns=IMPORT_COLUMNS,
     ), status=400 if request.method == "POST" else 200)
+
+
+def _import_confirmed(request: HttpRequest, actor: Actor, start_job: Any) -> HttpResponse:
+    """The uploader saw the rows that look like persons already registered and imports the
+    file anyway: the import runs again, confirmed (its audit record counts those rows)."""
+    from popreg.registry.job_models import Job
+
+    import_id = request.POST.get("import", "")
+    held = Job.objects.filter(kind="migrant_import", params__import_id=import_id, owner_id=actor.user_id,
+                              result__held=True).exists() if import_id and actor.user_id else False
+    if not held:
+        return redirect("migrants:import")
+    try:
+        job = start_job(actor, "migrant_import", {"import_id": import_id, "confirmed": True},
+                        unit_code=actor.unit_code or "")
+    except RegistryError:
+        return redirect(reverse("migrants:import") + f"?import={import_id}")
+    return redirect("jobs:detail", pk=job.pk)
 
 
 @with_actor

@@ -130,3 +130,34 @@ def record_from_form(d: dict[str, Any], unit_field: str = "registered_unit") -> 
         id_number=str(d.get("id_number") or "").strip(), village_code=str(d.get(unit_field) or ""),
         household_no=str(d.get("household_no") or "").strip(),
     )
+
+
+#: Rows with likely existing records listed in an import preview at most (all are counted).
+FILE_PREVIEW_ROWS = 200
+
+
+def file_preview(actor: Actor, rows: Sequence[tuple[int, NewRecord]], limit: int = FILE_PREVIEW_ROWS) -> dict[str, Any]:
+    """The rows of an uploaded file that look like existing persons, for its preview.
+
+    JSON-ready (a job's result): per flagged row its number, name and birth date, the likely
+    persons in the actor's jurisdiction (record number, name, birth date, unit, match
+    probability) and how many lie outside it."""
+    found = find_duplicates([r for _row, r in rows]) if rows else []
+    wanted = sorted({d.person_id for f in found for d in f})
+    persons: dict[int, Person] = {}
+    qs = scope_persons(Person.objects.select_related("registered_unit"), actor)
+    for i in range(0, len(wanted), 500):
+        persons.update({p.pk: p for p in qs.filter(pk__in=wanted[i : i + 500])})
+    flagged: list[dict[str, Any]] = []
+    for (row, rec), likely in zip(rows, found, strict=True):
+        if not likely:
+            continue
+        shown = [(persons[d.person_id], d) for d in likely if d.person_id in persons]
+        flagged.append({
+            "row": row, "name": rec.name, "birth_date": rec.birth_date.isoformat() if rec.birth_date else "",
+            "matches": [{"person_id": p.pk, "name": p.name, "birth_date": p.birth_date.isoformat() if p.birth_date else "",
+                         "unit": p.registered_unit.name, "percent": f"{100 * d.match_probability:.1f}%"}
+                        for p, d in shown],
+            "elsewhere": len(likely) - len(shown),
+        })  # fmt: skip
+    return {"count": len(flagged), "rows": flagged[:limit]}

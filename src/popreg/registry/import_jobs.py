@@ -24,6 +24,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext_noop
 
+from popreg.registry import entry_check
 from popreg.registry.bulk import ImportRefused, do_import_persons
 from popreg.registry.errors import RegistryError
 from popreg.registry.importing import (
@@ -138,6 +139,11 @@ def run_check(ctx: JobContext) -> None:
         "ignored_headers": parsed.ignored_headers,
         "households_new": len(households - joined), "households_joined": len(joined),
         "first_rows": [r.display() for r in parsed.rows[:PREVIEW_ROWS]],
+        # Rows that look like persons already registered (popreg.registry.entry_check).
+        "likely_duplicates": entry_check.file_preview(ctx.actor, [
+            (r.row, entry_check.NewRecord(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number or "",
+                                          village_code=r.registered_unit, household_no=r.household_no))
+            for r in parsed.rows]),
     }  # fmt: skip
     ctx.progress(len(parsed.rows), len(parsed.rows), "checked")
     ctx.set_result(url=folder.page_url, data={
