@@ -45,7 +45,13 @@ from popreg.stats.assessment import (
     read_targets,
     to_csv_bytes,
 )
-from popreg.stats.assessment_text import explain_row, rule_name, rule_summary, veto_names
+from popreg.stats.assessment_text import (
+    INDICATOR_LABELS,
+    explain_row,
+    rule_name,
+    rule_summary,
+    veto_names,
+)
 from popreg.stats.forms_assessment import (
     RuleFormSet,
     RuleSetHeaderForm,
@@ -271,7 +277,11 @@ def _levels_units(actor: Actor) -> dict[str, str]:
 @with_actor
 def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
     year = _int(request.GET.get("year") or request.POST.get("year"), timezone.localdate().year)
-    ctx: dict[str, Any] = {"year": year, "indicators": KNOWN_INDICATORS, "can_edit": actor.can(Permission.SET_TARGETS), "errors": []}
+    # The form offers the indicators by name (those of the rules form); a file may name any
+    # indicator column by its code.
+    choices = [(code, str(label)) for code, label in INDICATOR_LABELS.items() if code in KNOWN_INDICATORS]
+    ctx: dict[str, Any] = {"year": year, "indicators": choices, "can_edit": actor.can(Permission.SET_TARGETS),
+                           "errors": []}
     if request.method == "POST":
         if not actor.can(Permission.SET_TARGETS):
             raise PermissionDenied(_("Your role is read-only: it cannot change targets."))
@@ -298,7 +308,11 @@ def targets(request: HttpRequest, actor: Actor) -> HttpResponse:
     qs = UnitTarget.objects.filter(year=year).select_related("unit")
     if actor.prefix:
         qs = qs.filter(unit__code__startswith=actor.prefix)
-    ctx["targets"] = qs
+    rows = list(qs)
+    for t in rows:
+        label = INDICATOR_LABELS.get(t.indicator)
+        t.label = str(label) if label is not None else ""  # type: ignore[attr-defined]
+    ctx["targets"] = rows
     return render(request, "stats/assessment/targets.html", ctx)
 
 
