@@ -556,7 +556,7 @@ def stop_date(person: Person) -> date | None:
 
     kinds = [EventType.DEATH, EventType.MOVE_OUT, EventType.ENLISTMENT, EventType.CORRECTION, EventType.MERGE]
     ev = Event.objects.filter(person=person, event_type__in=kinds).order_by("-id").first()
-    return ev.event_date if ev is not None else person.updated_at.date()
+    return ev.event_date if ev is not None else timezone.localtime(person.updated_at).date()
 
 
 def _batch_no(programme: str, month: date, n: int) -> str:

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from popreg.campaigns.models import Outcome
+from popreg.registry.localtime import local_date
 from popreg.registry.models import ResidenceType, Sex
 from popreg.registry.vocabulary import ChineseLabels
 
@@ -26,16 +27,20 @@ class FieldListError(ValueError):
 
 
 def as_date(value: Any) -> date | None:
+    """A date, or a moment's date in the county's time zone (the reference moment
+    2026-12-01 00:00 +08:00, stored as 2026-11-30 16:00 UTC, is 2026-12-01)."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
+    if isinstance(value, datetime | date):
+        return local_date(value)
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value)[:10])
+        return local_date(datetime.fromisoformat(text)) if len(text) > 10 else date.fromisoformat(text)
     except ValueError:
-        return None
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
 
 
 def format_date(value: Any) -> str:

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
+
 from popreg.campaigns._fieldlist_rows import (
     OUTCOMES,
     RESIDENCE_TYPES_ZH,
@@ -43,6 +45,7 @@ from popreg.campaigns.models import FoundPerson, Outcome
 from popreg.core.privacy import mask_id
 from popreg.registry.exports import neutralise_workbook, unneutralise
 from popreg.registry.importing import ImportFileError, check_workbook
+from popreg.registry.localtime import local
 from popreg.registry.models import Sex
 from popreg.registry.vocabulary import ChineseLabels, label_lookup
 
@@ -260,7 +263,7 @@ def fill_workbook(
         if campaign.get(key) in (None, ""):
             raise FieldListError(f"清查活动缺少{key} / campaign lacks {key}")
     cid, vcode = str(campaign["id"]), str(village["code"])
-    stamp = (generated_at or datetime.now()).replace(microsecond=0).isoformat()
+    stamp = local(generated_at or timezone.now()).replace(microsecond=0, tzinfo=None).isoformat()
     show_full = bool(campaign.get("show_full_id", False))
 
     ws = wb.active

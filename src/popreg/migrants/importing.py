@@ -22,10 +22,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from popreg.migrants import actions
 from popreg.migrants.models import Place
@@ -180,7 +180,7 @@ def _parse_row(number: int, raw: dict[str, Any], res: ImportResult, unit_check: 
                 err(key, str(exc.zh), str(getattr(exc, "en", "")))
     if v["birth_date"] and v["arrival_date"] and v["arrival_date"] < v["birth_date"]:
         err("arrival_date", "来本地日期不能早于出生日期", "arrival_date cannot be before the birth date")
-    if v["arrival_date"] and v["arrival_date"] > date.today():
+    if v["arrival_date"] and v["arrival_date"] > timezone.localdate():
         err("arrival_date", "来本地日期不能晚于今天", "arrival_date cannot be in the future")
     number_text = cell_text(raw.get("id_number"))
     v["id_number"] = None

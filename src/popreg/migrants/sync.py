@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Min
+from django.utils import timezone
 
 from popreg.migrants.models import (
     HistoryKind,
@@ -89,7 +90,7 @@ def sync_migrants(actor: Actor, snapshot_dir: str | Path | None = None) -> dict[
         first_event.update(Event.objects.filter(person_id__in=missing[i:i + BATCH]).values("person_id")
                            .annotate(d=Min("event_date")).values_list("person_id", "d"))  # fmt: skip
     user = actor.user if actor.user is not None and actor.user.pk else None
-    today = date.today()
+    today = timezone.localdate()
     new_in, new_out, history = [], [], []
     for p in ins:
         cols = extra.get(p.pk, {})

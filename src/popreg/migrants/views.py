@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -51,7 +52,7 @@ LIST_LIMIT = 500
 
 
 def _today() -> date:
-    return date.today()
+    return timezone.localdate()  # the county's date (POPREG_TIME_ZONE), not the server's
 
 
 def _require(actor: Actor, permission: Permission, unit_code: str | None = None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -100,7 +101,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     ref_year = _reference_year(snap)
     unit = q.get("unit") or actor.unit_code or (units[0].code if units else "")
     errors: dict[str, str] = {}
-    base_year = _int(q.get("base_year"), (ref_year or date.today().year) + 1)
+    base_year = _int(q.get("base_year"), (ref_year or timezone.localdate().year) + 1)
     years = _int(q.get("years"), 10)
     if request.method == "POST":
         if snapshot_path(snap) is None:
@@ -134,7 +135,7 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
         "snapshots": snaps, "snapshot": snap, "units": units, "unit": unit, "base_year": base_year,
         "years": years, "errors": errors, "recent": recent,
         "scenarios": [{"name": _scenario_name(s), "spec": s} for s in scenario_specs()],
-        "norms": [Norm.in_force(k, date.today()) for k in NormKey.values],
+        "norms": [Norm.in_force(k, timezone.localdate()) for k in NormKey.values],
         "can_maintain": actor.can(Permission.MAINTAIN_PLANNING),
     }  # fmt: skip
     return render(request, "planning/index.html", ctx, status=400 if errors else 200)
@@ -299,6 +300,6 @@ def norms(request: HttpRequest, actor: Actor) -> HttpResponse:
     ctx = {
         "norms": Norm.objects.all(), "figures": figures, "norm_keys": NormKey.choices,
         "figure_kinds": FigureKind.choices, "units": _units(actor), "error": error,
-        "can_maintain": actor.can(Permission.MAINTAIN_PLANNING), "today": date.today().isoformat(),
+        "can_maintain": actor.can(Permission.MAINTAIN_PLANNING), "today": timezone.localdate().isoformat(),
     }  # fmt: skip
     return render(request, "planning/norms.html", ctx, status=status)

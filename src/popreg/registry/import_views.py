@@ -41,6 +41,7 @@ from popreg.registry.importing import (
     template_export,
 )
 from popreg.registry.job_models import Job, JobState
+from popreg.registry.localtime import parse_moment
 from popreg.registry.policy import Permission
 
 #: Largest accepted upload.
@@ -133,6 +134,7 @@ def _recent_jobs(request: HttpRequest) -> list[dict[str, Any]]:
         if meta.get("owner") != request.user.pk:
             continue
         out.append({"id": folder.id, "file_name": meta.get("file_name"), "created": meta.get("created"),
+                    "created_at": parse_moment(meta.get("created")),  # shown in the county's time zone
                     "state": None, "folder": folder})
     out.sort(key=lambda j: j["created"] or "", reverse=True)
     out = out[:10]

@@ -12,6 +12,8 @@ that every ``POPREG_*`` setting read here is documented there):
   refuses to start without one of its own).
 - ``POPREG_BACKUP_KEY``: passphrase that encrypts backups (docs/operations.md).
 - ``POPREG_DEBUG``: ``1`` turns on Django debug pages.
+- ``POPREG_TIME_ZONE``: the county's time zone, for every date and time shown and printed
+  (default ``Asia/Shanghai``).
 - ``POPREG_ALLOWED_HOSTS``: comma-separated host names (default ``127.0.0.1,localhost``;
   production has no default).
 - ``POPREG_SSL_REDIRECT``, ``POPREG_HSTS_*``, ``POPREG_SECURE_COOKIES``,
@@ -317,7 +319,19 @@ OTP_TOTP_ISSUER = "popreg"
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = "Asia/Shanghai"
+# One time zone, the county's, for every date and time shown and printed (pages, PDFs,
+# workbooks, messages: popreg.registry.localtime); the database keeps UTC.
+TIME_ZONE = os.environ.get("POPREG_TIME_ZONE", "").strip() or "Asia/Shanghai"
+import zoneinfo  # noqa: E402  (beside the one setting that needs it)
+
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"POPREG_TIME_ZONE={TIME_ZONE!r} 不是时区名称，请写成 IANA 名称，例如 Asia/Shanghai、"
+        f"Asia/Urumqi。 / POPREG_TIME_ZONE={TIME_ZONE!r} is not a time zone: give an IANA name "
+        "such as Asia/Shanghai or Asia/Urumqi."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
