@@ -193,7 +193,7 @@ class Entry:
     def label(self, name: str) -> tuple[str, str]:
         if name == self.event_field and self.event_label is not None:
             return self.event_label
-        if name == self.event_field and self.kind in KINDS:
+        if name == self.event_field and self.kind in KINDS and name not in _FIELD_LABELS:
             return KINDS[self.kind]
         return _FIELD_LABELS.get(name, (name, name.replace("_", " ")))
 

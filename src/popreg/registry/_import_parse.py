@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from popreg.core.validation import Entry
 from popreg.registry._import_format import (
     COLUMN_BY_KEY,
     HEADER_INDEX,
@@ -35,6 +36,7 @@ from popreg.registry._import_read import (
 from popreg.registry.actions.checks import check_date, check_id, check_name, check_sex
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import ResidenceType
+from popreg.registry.validation import check_entry, normalize_ethnicity, today
 
 # --------------------------------------------------------------------------- values
 
@@ -131,6 +133,8 @@ def _parse_row(
         except _CellError as exc:
             errors.append(RowError(number, res.label(key), cell_text(value), exc.zh, exc.en))
         except RegistryError as exc:
+            # several problems of one cell (an ID number can have several) are one entry of
+            # the report whose message names each of them
             errors.append(RowError(number, res.label(key), cell_text(value),
                                    exc.message_zh, exc.message_en))
 
@@ -158,6 +162,13 @@ def _parse_row(
             checked_dates[d] = check_date(d, "birth_date", "出生日期")
         return checked_dates[d]
 
+    def ethnicity(t: str) -> str:
+        """The GB/T 3304 name (``蒙古`` → ``蒙古族``; blank: 汉族), or the rule's refusal."""
+        problems = check_entry(Entry(kind="person", today=today(), ethnicity=t)) if t else []
+        if problems:
+            raise problems[0]
+        return normalize_ethnicity(t)
+
     def registered(v: Any) -> str:
         t = cell_text(v)
         if not t:
@@ -170,7 +181,7 @@ def _parse_row(
     cell("name", lambda v: check_name(cell_text(v)))
     cell("sex", sex)
     cell("birth_date", birth)
-    cell("ethnicity", lambda v: _limit(text("ethnicity"), 20, "民族") or "汉族")
+    cell("ethnicity", lambda v: ethnicity(_limit(text("ethnicity"), 20, "民族")))
     cell("registered_unit", registered)
     cell("residence_unit", lambda v: _unit_code(text("residence_unit"), "居住地代码") if text("residence_unit") else None)
     cell("residence_type", lambda v: _choice(text("residence_type"), RESIDENCE_VALUES, "居住类型",
@@ -191,6 +202,13 @@ def _parse_row(
         return check_id(cell_text(v) or None, values.get("birth_date"), values.get("sex"))
 
     cell("id_number", id_number)
+    born = values.get("birth_date")
+    if born is not None:
+        # the oldest plausible age (docs/validation.md, age_over_max) of a living person
+        for one in check_entry(Entry(kind="person", today=today(), birth_date=born,
+                                     entered=frozenset({"birth_date"}))):
+            errors.append(RowError(number, res.label("birth_date"), cell_text(raw.get("birth_date")),
+                                   one.message_zh, one.message_en))
     if errors:
         res.errors.extend(errors)
         return None
