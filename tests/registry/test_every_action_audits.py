@@ -576,6 +576,25 @@ def _refresh(w):
     return lambda: do_refresh_statistics(w.admin)
 
 
+@recipe(STATS + "period_actions.do_close_period")
+def _close_period(w):
+    from popreg.stats.period_actions import do_close_period
+    from popreg.stats.refresh import do_refresh_statistics
+
+    do_refresh_statistics(w.admin)
+    return lambda: do_close_period(w.clerk, VILLAGE_A1, "2024")
+
+
+@recipe(STATS + "period_actions.do_approve_period")
+def _approve_period(w):
+    from popreg.stats.period_actions import do_approve_period, do_close_period
+    from popreg.stats.refresh import do_refresh_statistics
+
+    do_refresh_statistics(w.admin)
+    closing = do_close_period(w.clerk, VILLAGE_A1, "2024")
+    return lambda: do_approve_period(w.admin, closing)
+
+
 @recipe(STATS + "refresh.do_build_dse")
 def _dse(w):
     from popreg.stats.refresh import do_build_dse, do_refresh_statistics

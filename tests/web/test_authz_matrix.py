@@ -205,6 +205,10 @@ ROUTES: dict[str, Entry] = {
     "stats/units/<str:code>/dse/": Entry(P.VIEW_STATISTICS, "unit"),
     "stats/units/<str:code>/report.pdf": Entry(P.EXPORT_STATISTICS, "unit"),
     "stats/units/<str:code>/report.xlsx": Entry(P.EXPORT_STATISTICS, "unit"),
+    # closed periods: a unit closes, the county approves (docs/periods.md)
+    "stats/periods/": Entry(P.VIEW_STATISTICS),
+    "stats/units/<str:code>/periods/": Entry(P.VIEW_STATISTICS, "unit", GP, post=P.CLOSE_PERIODS),
+    "stats/units/<str:code>/periods/approve/": Entry(P.APPROVE_PERIODS, "unit", POST),
     "stats/assessment/": Entry(P.VIEW_STATISTICS),
     "stats/assessment/jobs/<int:pk>/": Entry(P.VIEW_STATISTICS, "assessment_job", others=P.MANAGE_JOBS),
     "stats/assessment/rules/": Entry(P.VIEW_STATISTICS, None, GP, post=P.MAINTAIN_ASSESSMENT, soft=True),
@@ -263,6 +267,7 @@ ROUTES: dict[str, Entry] = {
     "GET /api/units": Entry(P.VIEW_REGISTRY),
     "GET /api/units/{code}": Entry(P.VIEW_REGISTRY, "unit"),
     "GET /api/units/{code}/children": Entry(P.VIEW_REGISTRY, "unit"),
+    "GET /api/stats/units/{code}/periods": Entry(P.VIEW_STATISTICS, "unit"),
     "GET /api/households": Entry(P.VIEW_REGISTRY),
     "GET /api/households/{household_id}": Entry(P.VIEW_REGISTRY, "household_id"),
     "GET /api/persons": Entry(P.VIEW_REGISTRY),

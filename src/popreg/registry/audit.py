@@ -93,6 +93,9 @@ class AuditAction(models.TextChoices):
     # statistics
     STATS_REFRESH = "stats_refresh", _("Refreshed the statistics")
     STATS_DSE = "stats_dse", _("Computed a dual-system estimate")
+    # closed statistical periods (popreg.stats.period_actions)
+    CLOSE_PERIOD = "close_period", _("Closed a statistical period and published its figures")
+    APPROVE_PERIOD = "approve_period", _("Approved the closing of a statistical period")
     SAVE_RULE_SET = "save_rule_set", _("Saved assessment scoring rules")
     SAVE_TARGETS = "save_targets", _("Saved yearly targets")
     CREATE_RECONCILIATION_ITEMS = "create_reconciliation_items", _(

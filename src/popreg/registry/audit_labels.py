@@ -51,6 +51,8 @@ OBJECT_LABELS: dict[str, Promise] = {
     "RuleSetVersion": _("assessment rules"),
     "UnitTarget": _("unit target"),
     "ReconciliationItem": _("reconciliation item"),
+    "ClosedPeriod": _("closed statistical period"),
+    "PublishedFigure": _("published figure of a closed period"),
     # migrants
     "Place": _("rental place or employer"),
     "InMigrant": _("in-migrant"),
@@ -80,6 +82,10 @@ OBJECT_LABELS: dict[str, Promise] = {
     "Scenario": _("projection scenario"),
     "Norm": _("planning norm"),
     "StatedFigure": _("stated planning figure"),
+    # outside sources (popreg.sources)
+    "SourceBatch": _("outside-source file"),
+    "SourceEntry": _("outside-source record"),
+    "SourceLink": _("outside-source link"),
 }
 
 

@@ -87,6 +87,9 @@ class Permission(models.TextChoices):
     PRINT_CERTIFICATES = "print_certificates", _(
         "Print certificates (registration, birth, death, move-out, register page)"
     )
+    # closed statistical periods (popreg.stats.period_actions)
+    CLOSE_PERIODS = "close_periods", _("Close a statistical period of the unit and publish its figures")
+    APPROVE_PERIODS = "approve_periods", _("Approve the closing of a statistical period")
 
 
 #: Permissions that concern every unit of the county at once.
@@ -104,6 +107,8 @@ COUNTY_WIDE: frozenset[Permission] = frozenset(
         Permission.MANAGE_EXCHANGE,
         # planning (popreg.planning): the scenarios and norms of the whole county
         Permission.MAINTAIN_PLANNING,
+        # closed periods: the county approves what villages and townships close
+        Permission.APPROVE_PERIODS,
     }
 )
 
@@ -117,6 +122,8 @@ _CLERK = frozenset(
         _P.MANAGE_MIGRANTS,
         # households and certificates (registry)
         _P.PRINT_CERTIFICATES,
+        # closed statistical periods (stats)
+        _P.CLOSE_PERIODS,
     }
 )  # fmt: skip
 
@@ -132,6 +139,8 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
             _P.REFRESH_STATISTICS, _P.EXPORT_SCORECARDS, _P.VIEW_JOBS,
             # planning (popreg.planning)
             _P.MAINTAIN_PLANNING,
+            # closed statistical periods (stats)
+            _P.CLOSE_PERIODS, _P.APPROVE_PERIODS,
         }
     ),
     Role.AUDITOR: frozenset({_P.VIEW_REGISTRY, _P.VIEW_STATISTICS, _P.READ_AUDIT, _P.VIEW_JOBS,

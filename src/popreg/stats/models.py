@@ -94,3 +94,7 @@ class ReconciliationItem(models.Model):
     class Meta:
         ordering = ["month", "unit_id", "id"]
         indexes = [models.Index(fields=["unit", "status"])]
+
+
+# Closed periods and their published figures live in their own module (stats/0002).
+from popreg.stats.period_models import ClosedPeriod, PeriodKind, PeriodState, PublishedFigure  # noqa: E402, F401

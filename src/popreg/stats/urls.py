@@ -6,7 +6,7 @@ Targets, assessment and reconciliation pages live in ``popreg.stats.urls_assessm
 
 from django.urls import URLPattern, URLResolver, path
 
-from popreg.stats import views
+from popreg.stats import views, views_periods
 
 app_name = "stats"
 
@@ -18,4 +18,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("units/<str:code>/dse/", views.dse_page, name="dse"),
     path("units/<str:code>/report.pdf", views.report_pdf, name="report_pdf"),
     path("units/<str:code>/report.xlsx", views.report_xlsx, name="report_xlsx"),
+    # closed periods (docs/periods.md)
+    path("periods/", views_periods.period_list, name="period_list"),
+    path("units/<str:code>/periods/", views_periods.unit_periods, name="periods"),
+    path("units/<str:code>/periods/approve/", views_periods.approve, name="period_approve"),
 ]

@@ -27,7 +27,7 @@ from popreg.registry.errors import PermissionDeniedError, RegistryError
 from popreg.registry.exports import Export, export_response, request_reason
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
-from popreg.stats import report
+from popreg.stats import report, views_periods
 from popreg.stats.dashboard import (
     RANK_KEYS,
     Dashboard,
@@ -149,6 +149,7 @@ def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         now=dash.population_now(unit), comparison=comparison, sort=sort, ascending=ascending,
         rank_keys={k: RANK_LABELS[k] for k in RANK_KEYS}, pyramid=pyramid, chart_data=chart_data,
         child_level_label=LEVEL_LABELS.get(comparison[0]["level"], "") if comparison else "",
+        revision_rows=views_periods.page_revisions(unit.code, year, population),
     ))
 
 
@@ -184,12 +185,14 @@ def _report_response(
     made_at = timezone.localtime()
     data = report.build_report(dash, unit, year, population, made_by=actor.name, made_at=made_at,
                                covers=actor.covers)
+    revised = views_periods.page_revisions(unit.code, year, population)
     export = Export(
         title=data.title, filename=f"statistics-{unit.code}-{year}-{population}.{fmt}",
         format="pdf" if fmt == "pdf" else "xlsx", action=AuditAction.EXPORT_STATISTICS,
         reason="统计报告 statistics report", row_count=len(data.rows),
-        pdf_html=lambda ctx: report.report_html(data),
-        xlsx=lambda wb, ctx: report.fill_report_workbook(wb, data),
+        # A closed period's published figures beside their revision (docs/periods.md).
+        pdf_html=lambda ctx: views_periods.with_revision_html(report.report_html(data), revised),
+        xlsx=lambda wb, ctx: (report.fill_report_workbook(wb, data), views_periods.add_revision_sheet(wb, revised)),
         detail={"report": "annual", "year": year, "population": population, "snapshot": dash.snapshot.name},
     )
     return export_response(actor, export, permission=Permission.EXPORT_STATISTICS, unit_code=unit.code,
