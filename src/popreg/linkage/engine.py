@@ -55,18 +55,23 @@ MODEL_COLUMNS = (
     "id_body", "id_prefix14", "id_dob", "id_sex", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
 PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
+# Pairs from this probability up to the threshold are uncertain: never merged, put before a
+# reviewer (DedupeResult.review), as are the pairs above it the clustering refused.
+REVIEW_FLOOR = 0.05
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class DedupeResult:
-    """``clusters``: record_id, cluster_id (every input row); ``pairs``: scored pairs."""
+    """``clusters``: record_id, cluster_id (every input row); ``pairs``: scored pairs;
+    ``review``: the pairs for a reviewer, not merged (see :data:`REVIEW_FLOOR`)."""
 
     clusters: pd.DataFrame
     pairs: pd.DataFrame
     model: LinkageModel
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --- backends --------------------------------------------------------------------------
@@ -276,8 +281,26 @@ def dedupe(
             "cluster_id": pd.Series([mapping[r] for r in record_ids], dtype=object),
         }
     )
+    review = _review_pairs(pairs, mapping, cut)
     clock("cluster")
-    return DedupeResult(clusters=clusters, pairs=pairs, model=mdl, timings=clock.phases)
+    return DedupeResult(
+        clusters=clusters, pairs=pairs, model=mdl, timings=clock.phases, review=review
+    )
+
+
+def _review_pairs(pairs: pd.DataFrame, mapping: dict[str, str], cut: float) -> pd.DataFrame:
+    """The uncertain pairs: ``REVIEW_FLOOR`` ≤ probability < threshold, and the pairs at or
+    above the threshold that the clustering did not merge (two valid numbers, a rejection)."""
+    prob = pairs["match_probability"]
+    apart = pd.Series(
+        [
+            mapping[a] != mapping[b]
+            for a, b in zip(pairs["record_id_l"], pairs["record_id_r"], strict=True)
+        ],
+        index=pairs.index,
+        dtype=bool,
+    )
+    return pairs[(prob >= REVIEW_FLOOR) & ((prob < cut) | apart)].reset_index(drop=True)
 
 
 def apply_labels(linker: Linker, backend: SplinkBackend, labels: pd.DataFrame) -> None:
@@ -322,6 +345,47 @@ def _pairs_frame(raw: pd.DataFrame, model: LinkageModel) -> pd.DataFrame:
     return out.sort_values(
         ["match_probability", "record_id_l", "record_id_r"], ascending=[False, True, True]
     ).reset_index(drop=True)
+
+
+def score_records(
+    new: pd.DataFrame,
+    existing: pd.DataFrame,
+    *,
+    model: LinkageModel | str | Path | None = None,
+    engine: str = "duckdb",
+) -> pd.DataFrame:
+    """Score every record of ``new`` against every record of ``existing`` with the model,
+    as ``dedupe`` scores a pair: no blocking, no estimation (the model's m, u and λ as
+    they are; names term-frequency adjusted on ``existing``).
+
+    Both frames have the input columns (``REQUIRED_COLUMNS``).  Returns the pairs as in
+    ``DedupeResult.pairs`` (``record_id_l`` from ``new``, ``record_id_r`` from
+    ``existing``, weight, probability, gamma and level per comparison), best first.
+
+    This is the public way to score given records with the current model, e.g. for the
+    entry-time duplicate check (``popreg.linkage.entrycheck`` decides the same levels in
+    plain Python for speed; its results should agree with this function's).
+    """
+    mdl = model if isinstance(model, LinkageModel) else load_model(model)
+    if mdl.splink is None:
+        raise LinkageInputError(
+            "模型未训练：请提供已训练的模型。\nThe model is untrained: give a trained model."
+        )
+    for frame, name in ((new, "new records"), (existing, "existing records")):
+        check_columns(frame, REQUIRED_COLUMNS, name)
+    if new.empty or existing.empty:
+        return _pairs_frame(
+            pd.DataFrame(
+                columns=["record_id_l", "record_id_r", "match_weight", "match_probability"]
+            ),
+            mdl,
+        )
+    backend = SplinkBackend(engine)
+    right = backend.register(prepare_table(existing).select(list(MODEL_COLUMNS)), "existing")
+    left = backend.register(prepare_table(new).select(list(MODEL_COLUMNS)), "new")
+    linker = Linker(right, mdl.settings_dict(backend.dialect), log_level=logging.WARNING)
+    scored = linker.inference.score_pairs(left, right)
+    return _pairs_frame(_used_columns(scored), mdl)
 
 
 def pairs_as_tuples(pairs: pd.DataFrame) -> Iterable[tuple[str, str, float]]:
