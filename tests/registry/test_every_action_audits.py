@@ -973,6 +973,37 @@ def _plan_figure(w):
                                           value="1200", source="县教育局")
 
 
+# ---------------------------------------------------------------- outside sources (popreg.sources)
+
+SRC = "popreg.sources.actions."
+SOURCE_CSV = "编号,姓名,性别,公民身份号码,出生日期,死亡日期,住址代码\nDN9,王秀英,女,,1990-03-04,2025-09-01,{unit}\n"
+
+
+def _source_file():
+    from popreg.sources.reading import parse_source
+
+    return parse_source(SOURCE_CSV.format(unit=VILLAGE_A1).encode(), "dn.csv", "death_notices")
+
+
+@recipe(SRC + "do_import_source")
+def _sources_import(w):
+    from popreg.sources.actions import do_import_source
+
+    return lambda: do_import_source(w.admin, _source_file(), [], feed=False)
+
+
+@recipe(SRC + "do_review_link")
+def _sources_review(w):
+    from popreg.sources.actions import do_import_source, do_review_link
+    from popreg.sources.linking import Proposal
+
+    mother = w.people["mother"]
+    batch = do_import_source(w.admin, _source_file(), [Proposal("DN9", "deceased", mother.pk, 0.5, "model")],
+                             feed=False).batch
+    link = batch.entries.get().links.get()
+    return lambda: do_review_link(w.clerk, link, "accept", feed=False)
+
+
 # ---------------------------------------------------------------- the test
 
 

@@ -261,6 +261,14 @@ ROUTES: dict[str, Entry] = {
     "benefits/applications/": Entry(P.VIEW_BENEFITS, None, GP, post=P.PREPARE_BENEFITS),
     "benefits/applications/<int:pk>/decide/": Entry(P.APPROVE_BENEFITS, "benefit_application", POST),
     "benefits/persons/<int:pk>/": Entry(P.VIEW_BENEFITS, "person", GP, post=P.RECORD_FAMILY_FACTS),
+    # ---- outside sources arriving in the registry (popreg.sources): a job of another kind
+    # goes to the job's own page; files and links by the units of their records
+    "sources/": Entry(P.REVIEW_SOURCES, None, GP, post=P.IMPORT_SOURCES),
+    "sources/jobs/<int:pk>/": Entry(P.IMPORT_SOURCES, "job", others=P.MANAGE_JOBS),
+    "sources/jobs/<int:pk>/errors.<str:fmt>": Entry(P.IMPORT_SOURCES, "job", others=P.MANAGE_JOBS),
+    "sources/batches/<int:pk>/": Entry(P.REVIEW_SOURCES, "source_batch"),
+    "sources/review/": Entry(P.REVIEW_SOURCES),
+    "sources/links/<int:pk>/": Entry(P.REVIEW_SOURCES, "source_link", GP),
     # ---- read API: its documentation and schema (logged-in users), then its operations
     "api/docs": Entry(None),
     "api/openapi.json": Entry(None),
@@ -497,10 +505,14 @@ def world(people, users, actors, settings, tmp_path):
     from ..registry.test_export_privacy import approval_objects  # full-ID exports (exports)
 
     approvals = approval_objects(users, ROLES)
+    from ..sources.test_pages import source_objects  # outside sources (popreg.sources)
+
+    sources = source_objects(people, admin)
     # kind -> (value for the path of an inside object, of an outside one), with its unit.
     return {
         **benefits,
         **approvals,
+        **sources,
         "in_migrant": ((mig_a[0].pk,), (mig_b[0].pk,)),
         "permit": ((mig_a[1].pk,), (mig_b[1].pk,)),
         "place": ((mig_a[2].pk,), (mig_b[2].pk,)),

@@ -175,8 +175,30 @@ def _link_death_notices(ctx: RuleContext, links: Links) -> dict[str, set[int]]:
     for (source, rid), pid in (links or {}).items():
         if source == "death_notices":
             result[str(rid)].add(int(pid))
+    for rid, decided_pid in decided_links(ctx, "death_notices").items():
+        if decided_pid is None:
+            result.pop(rid, None)
+        else:
+            result[rid] = {decided_pid}
     ctx.cache["death_links"] = dict(result)
     return dict(result)
+
+
+def decided_links(ctx: RuleContext, view: str) -> dict[str, int | None]:
+    """record_id -> person (None: "nobody in the registry") of the source records whose
+    link a person already decided in the live registry (popreg.sources writes the columns
+    ``link_decided`` and ``link_person_id`` into the snapshot); these override the fallback."""
+    present = ctx.has_death_notices if view == "death_notices" else ctx.has_hospital_births
+    if not present or not _has_column(ctx, view, "link_decided"):
+        return {}
+    pid = "link_person_id" if _has_column(ctx, view, "link_person_id") else "NULL"
+    date_col = "death_date" if view == "death_notices" else "birth_date"
+    rows = ctx.rows(
+        f"""SELECT CAST(record_id AS VARCHAR), CAST({pid} AS BIGINT) FROM {view}
+           WHERE CAST(link_decided AS BOOLEAN)
+             AND ({date_col} IS NULL OR {date_col} <= DATE '{ctx.ref_date}')"""
+    )
+    return {str(rid): (int(p) if p is not None else None) for rid, p in rows}
 
 
 @rule
@@ -509,6 +531,11 @@ def unregistered_births(ctx: RuleContext, clusters: Clusters, links: Links) -> l
         )
     }
     registered |= {str(rid) for (source, rid) in (links or {}) if source == "hospital_births"}
+    for rid, child in decided_links(ctx, "hospital_births").items():
+        if child is None:
+            registered.discard(rid)
+        else:
+            registered.add(rid)
     mothers = {
         rid: (pid, reg, res)
         for rid, pid, reg, res in ctx.rows(

@@ -5,7 +5,7 @@ from the anomaly rules.  Public through :mod:`popreg.campaigns.actions`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -186,11 +186,15 @@ class GenerateResult:
 
 
 @transaction.atomic
-def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 180) -> GenerateResult:
+def do_generate_items(
+    actor: Actor, campaign: Campaign, *, pending_days: int = 180, findings: Sequence[Any] | None = None
+) -> GenerateResult:
     """Run the anomaly rules on a fresh snapshot of the registry and open an item per finding.
 
     Findings outside the campaign's scope or the actor's jurisdiction are left out; a finding
-    that already has an item (same record, source and type) is not added again.
+    that already has an item (same record, source and type) is not added again.  ``findings``
+    (``popreg.campaigns.anomalies.Finding``), when given, are taken instead of running the
+    rules: an outside source arriving in the registry (popreg.sources) adds its own.
     """
     from popreg.campaigns.anomalies import detect_anomalies
     from popreg.registry.snapshot import write_registry_snapshot
@@ -198,9 +202,10 @@ def do_generate_items(actor: Actor, campaign: Campaign, *, pending_days: int = 1
     c = fresh_campaign(campaign)
     actor.require(Permission.MANAGE_CAMPAIGNS)
     check_phase(c, (Phase.PREPARATION, Phase.VERIFICATION, Phase.RECTIFICATION), "生成整改事项", "generate items")
-    with tempfile.TemporaryDirectory(prefix="popreg-campaign-") as tmp:
-        write_registry_snapshot(tmp)
-        findings = detect_anomalies(tmp, pending_days=pending_days)
+    if findings is None:
+        with tempfile.TemporaryDirectory(prefix="popreg-campaign-") as tmp:
+            write_registry_snapshot(tmp)
+            findings = detect_anomalies(tmp, pending_days=pending_days)
     result = GenerateResult()
     existing = set(RectificationItem.objects.filter(campaign=c).values_list("key", flat=True))
     units = {u.code for u in scope_villages(c)}

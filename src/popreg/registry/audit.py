@@ -177,6 +177,11 @@ class AuditAction(models.TextChoices):
     CHANGE_HOUSEHOLD_ADDRESS = "change_household_address", _("Changed the address of a household")
     DISSOLVE_HOUSEHOLD = "dissolve_household", _("Dissolved an empty household")
     PRINT_CERTIFICATE = "print_certificate", _("Printed a certificate")
+    # outside sources arriving in the registry (popreg.sources)
+    SOURCES_IMPORT = "sources_import", _("Imported an outside-source file")
+    SOURCES_REVIEW_ACCEPT = "sources_review_accept", _("Accepted the proposed person of an outside-source record")
+    SOURCES_REVIEW_REJECT = "sources_review_reject", _("Rejected the link of an outside-source record")
+    SOURCES_REVIEW_LINK = "sources_review_link", _("Linked an outside-source record to another person")
 
 
 def _record(

@@ -90,6 +90,9 @@ class Permission(models.TextChoices):
     # closed statistical periods (popreg.stats.period_actions)
     CLOSE_PERIODS = "close_periods", _("Close a statistical period of the unit and publish its figures")
     APPROVE_PERIODS = "approve_periods", _("Approve the closing of a statistical period")
+    # outside sources arriving in the registry (popreg.sources)
+    IMPORT_SOURCES = "import_sources", _("Import hospital births, death notices and marriage registrations")
+    REVIEW_SOURCES = "review_sources", _("Review the links of outside-source records to persons")
 
 
 #: Permissions that concern every unit of the county at once.
@@ -124,6 +127,8 @@ _CLERK = frozenset(
         _P.PRINT_CERTIFICATES,
         # closed statistical periods (stats)
         _P.CLOSE_PERIODS,
+        # outside sources (popreg.sources)
+        _P.REVIEW_SOURCES,
     }
 )  # fmt: skip
 
@@ -131,7 +136,7 @@ _CLERK = frozenset(
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = {
     Role.VILLAGE_CLERK: _CLERK,
     Role.TOWNSHIP_OFFICER: _CLERK | {_P.MANAGE_UNITS, _P.MANAGE_CAMPAIGNS, _P.CAMPAIGN_ACCEPTANCE,
-                                    _P.REVIEW_EXCHANGE},
+                                    _P.REVIEW_EXCHANGE, _P.IMPORT_SOURCES},
     Role.COUNTY_ADMIN: frozenset(Permission),
     Role.COUNTY_STATISTICIAN: frozenset(
         {

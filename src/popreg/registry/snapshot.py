@@ -9,7 +9,7 @@ deterministic Parquet settings, so the same history gives the same files and che
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -142,8 +142,27 @@ def _event_rows(at: date | None) -> Iterable[dict[str, Any]]:
                "to_unit": _none(e["to_unit"])}
 
 
+#: Apps above the registry that keep outside-source records of their own (popreg.sources)
+#: add them to the snapshot's ``sources/<name>`` tables: a provider gives
+#: ``(record_id, data)`` pairs for a table name.  The registry imports no app.
+SourceRowsProvider = Callable[[str], Iterable[tuple[str, dict[str, Any]]]]
+SOURCE_ROW_PROVIDERS: list[SourceRowsProvider] = []
+
+
+def register_source_rows(provider: SourceRowsProvider) -> SourceRowsProvider:
+    if provider not in SOURCE_ROW_PROVIDERS:
+        SOURCE_ROW_PROVIDERS.append(provider)
+    return provider
+
+
 def _source_table(name: str) -> pa.Table | None:
     rows = list(SourceRecord.objects.filter(source=name).order_by("id").values("record_id", "data"))
+    known = {r["record_id"] for r in rows}
+    for provider in SOURCE_ROW_PROVIDERS:
+        for record_id, data in provider(name):
+            if record_id not in known:  # a record loaded at first load is not repeated
+                known.add(record_id)
+                rows.append({"record_id": record_id, "data": data})
     if not rows:
         return None
     keys: list[str] = []

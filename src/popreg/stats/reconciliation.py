@@ -131,6 +131,23 @@ def _source_table(snapshot_dir: Path, name: str) -> pd.DataFrame | None:
     return read_table(snapshot_dir, f"sources/{name}").to_pandas()
 
 
+def _decided_links(df: pd.DataFrame) -> pd.DataFrame:
+    """Links a person already decided in the live registry (popreg.sources: columns
+    ``link_decided`` and ``link_person_id``; an empty person = "nobody in the registry"):
+    these records are not linked again by the engine."""
+    cols = ["record_id", "person_id", "match_probability"]
+    if "link_decided" not in df.columns:
+        return pd.DataFrame(columns=cols)
+    mask = df["link_decided"].map(lambda v: v is True or v == 1 or str(v).lower() == "true")
+    rows = df[mask]
+    pids = rows["link_person_id"] if "link_person_id" in rows.columns else pd.Series([None] * len(rows))
+    return pd.DataFrame({
+        "record_id": rows["record_id"].astype(str).tolist(),
+        "person_id": ["" if p is None or p != p else str(int(p)) for p in pids],
+        "match_probability": [1.0] * len(rows),
+    }, columns=cols)  # fmt: skip
+
+
 def link_sources(snapshot_dir: str | Path, **match_options: Any) -> pd.DataFrame:
     """Links of every source record of the snapshot (columns source, record_id, person_id,
     match_probability), by the linkage engine; unmatched records have an empty person_id."""
@@ -141,9 +158,14 @@ def link_sources(snapshot_dir: str | Path, **match_options: Any) -> pd.DataFrame
         df = _source_table(Path(snapshot_dir), name)
         if df is None or df.empty:
             continue
-        links = match_source(f"sources/{name}", snapshot_dir, kind=name, **match_options)
-        links.insert(0, "source", name)
-        frames.append(links[["source", "record_id", "person_id", "match_probability"]])
+        decided = _decided_links(df)
+        rest = df[~df["record_id"].astype(str).isin(set(decided["record_id"]))]
+        if len(rest):
+            links = match_source(rest, snapshot_dir, kind=name, **match_options)
+            decided = pd.concat([decided, links[["record_id", "person_id", "match_probability"]]],
+                                ignore_index=True)
+        decided.insert(0, "source", name)
+        frames.append(decided[["source", "record_id", "person_id", "match_probability"]])
     if not frames:
         return pd.DataFrame(columns=["source", "record_id", "person_id", "match_probability"])
     return pd.concat(frames, ignore_index=True)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("exchange/", include("popreg.exchange.urls")),
     path("benefits/", include("popreg.benefits.urls")),
     path("planning/", include("popreg.planning.urls")),
+    path("sources/", include("popreg.sources.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("popreg.web.site_urls")),
 ]
