@@ -271,6 +271,11 @@ POPREG_EXCHANGE_HTTP_TIMEOUT_S = float(os.environ.get("POPREG_EXCHANGE_HTTP_TIME
 # worker; later, an unreported one becomes the campaign anomaly unreported_migrant.
 POPREG_MIGRANT_REPORT_DAYS = int(os.environ.get("POPREG_MIGRANT_REPORT_DAYS", "3"))
 
+# Outside sources (popreg.sources, docs/sources.md): a link of an arriving hospital birth,
+# death notice or marriage registration whose model probability reaches this is accepted
+# without review; the others wait in the review queue.
+POPREG_SOURCES_AUTO_ACCEPT = float(os.environ.get("POPREG_SOURCES_AUTO_ACCEPT", "0.99"))
+
 # Login and sessions (docs/security.md).  Passwords: at least 12 characters, not a common
 # password (Django's list) and not one on the local list shipped with popreg (the county's
 # names, common pinyin passwords); hashed with Argon2.
