@@ -9,6 +9,7 @@ user's jurisdiction: a unit outside it is a 404, exactly like a unit that does n
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -52,6 +55,29 @@ RANK_LABELS = {
     "tfr": _("Total fertility rate"),
     "total_dependency_ratio": _("Total dependency ratio"),
 }
+def _month_day(day: date) -> str:
+    """"10月31日" in Chinese, "31 October" in English."""
+    if (get_language() or "zh-hans").startswith("zh"):
+        return f"{day.month}月{day.day}日"
+    return f"{day.day} {date_format(day, 'F')}"
+
+
+def period_labels(dash: Dashboard, year: int) -> dict[str, Any]:
+    """How the pages name ``year``: a full year by its number; the year to date as
+    "2025年本年累计（截至10月31日）" (``title``), "2025（截至10月31日）" (``short``), its
+    last month "2025年10月" (``month``), with its days and the days of its year."""
+    ytd = dash.year_to_date if dash.is_year_to_date(year) else None
+    if ytd is None:
+        return {"year": year, "ytd": False, "title": str(year), "short": str(year)}
+    to = _month_day(ytd.last_day)
+    return {
+        "year": year, "ytd": True, "days": ytd.days, "year_days": ytd.year_days,
+        "title": _("%(year)s, year to date (to %(date)s)") % {"year": year, "date": to},
+        "short": _("%(year)s (to %(date)s)") % {"year": year, "date": to},
+        "month": date_format(ytd.last_day, "YEAR_MONTH_FORMAT"),
+    }
+
+
 def _dashboard(request: HttpRequest, actor: Actor) -> Dashboard | HttpResponse:
     try:
         return load_dashboard()
@@ -75,7 +101,7 @@ def _choices(request: HttpRequest, dash: Dashboard) -> tuple[Population, int]:
         year = int(request.GET.get("year", dash.last_year))
     except ValueError:
         year = dash.last_year
-    return population, year if year in dash.years else dash.last_year
+    return population, year if year in dash.all_years else dash.last_year
 
 
 def _crumbs(dash: Dashboard, actor: Actor, unit: Unit) -> list[Unit]:
@@ -119,8 +145,12 @@ def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         if actor.covers(r["unit_code"])
     ]
     pyramid = dash.age_pyramid(unit.code, year, population)
+    for r in [*rows, *comparison]:
+        r["label"] = period_labels(dash, int(r["period"]))["short"]
+        r["rates"] = [{"key": k, "raw": r[k], "annualised": r.get(f"{k}_annualised")}
+                      for k in ("cbr", "cdr", "rni")]  # fmt: skip
     chart_data = {
-        "years": [r["period"] for r in rows],
+        "years": [r["label"] for r in rows],
         "population": [r["population_end"] for r in rows],
         "births": [r["births"] for r in rows],
         "deaths": [r["deaths"] for r in rows],
@@ -146,6 +176,8 @@ def unit_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         dash, actor, unit,
         population=population, population_label=POPULATION_LABELS[population],
         populations=POPULATION_LABELS, year=year, rows=rows, row=row,
+        period=period_labels(dash, year),
+        year_links=[period_labels(dash, y) for y in dash.all_years],
         now=dash.population_now(unit), comparison=comparison, sort=sort, ascending=ascending,
         rank_keys={k: RANK_LABELS[k] for k in RANK_KEYS}, pyramid=pyramid, chart_data=chart_data,
         child_level_label=LEVEL_LABELS.get(comparison[0]["level"], "") if comparison else "",
