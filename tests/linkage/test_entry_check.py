@@ -302,3 +302,31 @@ def test_migrant_import_is_held_until_the_likely_duplicates_are_confirmed(client
     # Confirming an import that was not held does nothing.
     assert client.post("/migrants/import/", {"import": "nope", "entry_decision": "new"}).status_code == 302
     assert InMigrant.objects.count() == 2
+
+
+# ---------------------------------------------------------------- found persons (campaigns)
+
+
+@pytest.mark.django_db
+def test_found_person_form_shows_the_registered_person_first(client, users, people, actors):
+    from popreg.campaigns.models import FoundPerson
+
+    from ..campaigns.conftest import advance_to
+    from ..campaigns.conftest import campaign as campaign_fixture
+
+    campaign = campaign_fixture.__wrapped__(people, actors)
+    advance_to(campaign, "verification", actors["admin"])
+    client.force_login(users["clerk_a1"])
+    url = f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/found/"
+    form = {"name": "李娜", "sex": "F", "birth_date": "1985-01-02", "kind": "move_in"}
+    # 李娜 of the same birth date is registered in B1, outside the clerk's village: only counted.
+    page = client.post(url, form).content.decode()
+    assert 'id="entry-check"' in page and "辖区以外" in page and FoundPerson.objects.count() == 0
+    form = {"name": "王秀英", "sex": "F", "birth_date": "1990-03-04", "kind": "birth"}
+    page = client.post(url, form).content.decode()
+    assert f'/persons/{people["mother"].pk}/' in page and FoundPerson.objects.count() == 0
+    r = client.post(url, {**form, "entry_decision": "new"})
+    assert r.status_code == 302 and FoundPerson.objects.count() == 1
+    rec = AuditRecord.objects.get(action=AuditAction.CONFIRM_NEW_PERSON)
+    assert rec.detail["form"] == "found_person" and rec.target_id == str(FoundPerson.objects.get().pk)
+    assert rec.unit_code == VILLAGE_A1

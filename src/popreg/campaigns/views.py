@@ -52,7 +52,9 @@ from popreg.campaigns.summary import (
 from popreg.core.privacy import mask_id
 from popreg.registry import jobs
 from popreg.registry.access import Actor
+from popreg.registry.actions.entry_check import save_checked
 from popreg.registry.audit import AuditAction
+from popreg.registry.entry_check import EntryCheck, NewRecord, check_entry, must_show
 from popreg.registry.errors import RegistryError
 from popreg.registry.exports import (
     Export,
@@ -350,7 +352,7 @@ def upload(request: HttpRequest, actor: Actor, pk: int, code: str) -> HttpRespon
 
 @with_actor
 def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: dict[int, str] | None = None,
-            found_form: forms.FoundPersonForm | None = None) -> HttpResponse:
+            found_form: forms.FoundPersonForm | None = None, entry_check: EntryCheck | None = None) -> HttpResponse:
     c = _campaign(actor, pk)
     v = _village(actor, c, code)
     outcomes = {o.person_id: o for o in FieldOutcome.objects.filter(campaign=c, unit=v)}
@@ -374,7 +376,7 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         actor, c, village=v, persons=persons, outcome_choices=forms.OutcomeForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
         field_choices=forms.OutcomeForm.base_fields["field_name"].choices,  # type: ignore[attr-defined]
         found_form=found_form or forms.FoundPersonForm(), checked=len(outcomes), locked=is_locked(c, v.code),
-        total=total, q=q, todo=todo,
+        total=total, q=q, todo=todo, entry_check=entry_check,
         editable=c.phase in (Phase.VERIFICATION, Phase.RECTIFICATION) and actor.can(Permission.CAMPAIGN_FIELDWORK),
     ))
 
@@ -407,11 +409,18 @@ def capture_found(request: HttpRequest, actor: Actor, pk: int, code: str) -> Htt
     form = forms.FoundPersonForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data
+        # Likely registry records of the found person, before saving (popreg.registry.entry_check).
+        check = check_entry(actor, NewRecord(name=d["name"], sex=d["sex"], birth_date=d["birth_date"],
+                                             id_number=d["id_number"] or "", village_code=v.code,
+                                             household_no=d["household_no"] or ""))
+        if must_show(request, check):
+            return capture(request, pk=pk, code=code, found_form=form, entry_check=check)
         try:
-            fp, created = actions.do_record_found_person(
+            fp, created = save_checked(actor, check, "found_person", lambda: actions.do_record_found_person(
                 actor, c, v.code, name=d["name"], sex=d["sex"], birth_date=d["birth_date"], kind=d["kind"],
                 id_number=d["id_number"], household_no=d["household_no"], address=d["address"],
-                from_unit_code=d["from_unit_code"], event_date=d["date"], note=d["note"])
+                from_unit_code=d["from_unit_code"], event_date=d["date"], note=d["note"]),
+                person_of=lambda made: made[0], permission=Permission.CAMPAIGN_FIELDWORK)
         except RegistryError as err:
             forms.add_error(form, err)
         else:

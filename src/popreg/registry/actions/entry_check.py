@@ -32,39 +32,45 @@ FORMS = ("register_birth", "move_in", "in_migrant", "found_person")
 @transaction.atomic
 def do_confirm_new_person(
     actor: Actor,
-    person: Person,
+    record: Any,
     *,
     form: str,
     shown: Mapping[str, Any],
     permission: Permission = Permission.EDIT_REGISTRY,
 ) -> AuditRecord:
-    """Record that ``person`` was saved as a new person although ``shown`` (the
+    """Record that ``record`` (the new Person, or a campaign's found person) was saved as a
+    new person although ``shown`` (the
     :meth:`~popreg.registry.entry_check.EntryCheck.audit_detail` of the check) listed likely
     existing records."""
     actor.require(permission)
     if form not in FORMS:
         raise RegistryError(f"未知的登记表 {form}", f"unknown entry form {form}", "form")
-    if not person_in_scope(actor, person):
-        raise RegistryError("该人员不在您的管辖范围内", "this person is outside your jurisdiction", "person")
+    if isinstance(record, Person):
+        unit = str(record.registered_unit_id)
+        if not person_in_scope(actor, record):
+            raise RegistryError("该人员不在您的管辖范围内", "this person is outside your jurisdiction", "person")
+    else:  # a record of a village (a found person): the actor must hold the permission there
+        unit = str(getattr(record, "unit_id", "") or "")
+        actor.require(permission, unit or None)
     candidates = list(shown.get("candidates") or [])
     elsewhere = int(shown.get("elsewhere") or 0)
     if not candidates and not elsewhere:
         raise RegistryError("没有提示疑似已有记录，无需确认", "no likely existing record was shown: nothing to confirm",
                             "entry_decision")
-    return audit(actor, AuditAction.CONFIRM_NEW_PERSON, person, unit_code=person.registered_unit_id,
+    return audit(actor, AuditAction.CONFIRM_NEW_PERSON, record, unit_code=unit,
                  detail={"form": form, "candidates": candidates, "elsewhere": elsewhere})
 
 
 @audit_id_refusals
 @transaction.atomic
 def save_checked(actor: Actor, check: EntryCheck, form: str, create: Callable[[], T],
-                 person_of: Callable[[T], Person] | None = None,
+                 person_of: Callable[[T], Any] | None = None,
                  permission: Permission = Permission.EDIT_REGISTRY) -> T:
     """Run ``create`` (the action that saves the new record) and, when the check had shown
-    likely existing records, the audited decision, in one transaction."""
+    likely existing records, the audited decision, in one transaction.  ``person_of`` picks
+    the new record out of what ``create`` returns (default: all of it)."""
     made = create()
     if check.found:
-        person = person_of(made) if person_of is not None else made
-        assert isinstance(person, Person)
-        do_confirm_new_person(actor, person, form=form, shown=check.audit_detail(), permission=permission)
+        record = person_of(made) if person_of is not None else made
+        do_confirm_new_person(actor, record, form=form, shown=check.audit_detail(), permission=permission)
     return made
