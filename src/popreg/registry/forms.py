@@ -133,8 +133,12 @@ class _Base(forms.Form):
         """Every broken plausibility rule of the values that parsed (docs/validation.md)."""
         if self.person is None or not self.kind:
             return []
-        return check_entry(event_entry(self.person, self.kind, data.get(self.event_field),
-                                       self.event_field, **self.entry_extra(data)))
+        return self.lookup_errors(data) + check_entry(event_entry(
+            self.person, self.kind, data.get(self.event_field), self.event_field, **self.entry_extra(data)))
+
+    def lookup_errors(self, data: dict[str, Any]) -> list[RegistryError]:
+        """Records named by the form that do not exist (a household number)."""
+        return []
 
     def entry_extra(self, data: dict[str, Any]) -> dict[str, Any]:
         return {}
@@ -287,6 +291,15 @@ class TransferForm(_Base, _HouseholdMixin):
         # Transfers go anywhere in the county; unit names are not personal data.
         self.fields["to_unit"].choices = unit_choices(village_units())
 
+    def lookup_errors(self, data: dict[str, Any]) -> list[RegistryError]:
+        number = (data.get("household_no") or "").strip()
+        # The destination household may be outside the clerk's own village.
+        if not number or Household.objects.filter(household_no=number).exists():
+            return []
+        return [RegistryError(f"户号 {number} 不存在，请核对户号，或留空",
+                              f"household {number} does not exist; check the number or leave it empty",
+                              "household_no")]
+
 
 class MarriageForm(_Base):
     kind, event_field = "marriage", "marriage_date"
@@ -312,7 +325,12 @@ class DischargeForm(_Base, _HouseholdMixin):
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.actor = actor
         _unit_field(self, "to_unit", village_units(actor))
+
+    def lookup_errors(self, data: dict[str, Any]) -> list[RegistryError]:
+        problem = _household_error(self.actor, data.get("household_no", ""))
+        return [problem] if problem is not None else []
 
 
 class CorrectionForm(_Base):
