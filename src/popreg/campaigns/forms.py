@@ -13,6 +13,7 @@ from popreg.registry.access import Actor, scope_units
 from popreg.registry.actions import CORRECTABLE
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Sex
+from popreg.registry.widgets import DateWidget
 
 _DATE_ERRORS = {"invalid": _("Enter a valid date as YYYY-MM-DD (for example 2025-11-01)."),
                 "required": _("Please enter the date.")}
@@ -43,7 +44,7 @@ def action_label(action: str) -> str:
 def date_field(label: Any, required: bool = True, **kwargs: Any) -> forms.DateField:
     return forms.DateField(
         label=label, required=required, input_formats=_FORMATS, error_messages=_DATE_ERRORS,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **kwargs,
+        widget=DateWidget(), **kwargs,
     )
 
 

@@ -7,8 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from popreg.migrants.models import PermitCondition, PlaceKind, Reason, WhereaboutsSource
 from popreg.registry.models import Sex
+from popreg.registry.widgets import DateWidget, pick_unit
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = DateWidget()  # the site's one date input
 
 
 class _Base(forms.Form):
@@ -34,7 +35,7 @@ class RegisterForm(_Base):
     def __init__(self, *args: object, units: list[tuple[str, str]], places: list[tuple[str, str]],
                  **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["residence_unit"].choices = units
+        pick_unit(self.fields["residence_unit"], units)
         self.fields["place"].choices = [("", "—"), *places]
 
 
@@ -47,7 +48,7 @@ class MoveForm(_Base):
     def __init__(self, *args: object, units: list[tuple[str, str]], places: list[tuple[str, str]],
                  **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["residence_unit"].choices = units
+        pick_unit(self.fields["residence_unit"], units)
         self.fields["place"].choices = [("", "—"), *places]
 
 
@@ -90,7 +91,7 @@ class PlaceForm(_Base):
 
     def __init__(self, *args: object, units: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["unit"].choices = units
+        pick_unit(self.fields["unit"], units)
 
 
 class ReportForm(_Base):

@@ -30,6 +30,7 @@ from popreg.registry.validation import (
     person_entry,
     today,
 )
+from popreg.registry.widgets import DateWidget, pick_unit
 
 _DATE_ERRORS = {
     "invalid": _("Enter a real date as YYYY-MM-DD (for example 2024-03-15)."),
@@ -42,10 +43,9 @@ def date_field(label: Any, required: bool = True, **kwargs: Any) -> forms.DateFi
         label=label,
         required=required,
         input_formats=["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"],
-        # A plain text box, not type=date: it behaves the same on every browser, takes
-        # 2024-03-15, 2024/03/15 or 20240315 as typed, and shows the date as 年-月-日.
-        widget=forms.DateInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric",
-                                      "autocomplete": "off", "size": 12}, format="%Y-%m-%d"),
+        # The site's one date input (type=date with a format hint, registry.widgets); a
+        # browser without a date picker shows a text box that still takes 2024/03/15 or 20240315.
+        widget=DateWidget(),
         error_messages=_DATE_ERRORS,
         **kwargs,
     )
@@ -63,7 +63,7 @@ def unit_choices(units: Any) -> list[tuple[str, str]]:
 def _unit_field(form: forms.Form, name: str, units: Any) -> None:
     """Fill a unit select; a clerk with a single village gets it preselected."""
     choices = unit_choices(units)
-    form.fields[name].choices = choices
+    pick_unit(form.fields[name], choices)  # a type-ahead input, not a select of every village
     if len(choices) == 2 and name not in form.initial:
         form.initial[name] = choices[1][0]
 
@@ -289,7 +289,7 @@ class TransferForm(_Base, _HouseholdMixin):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Transfers go anywhere in the county; unit names are not personal data.
-        self.fields["to_unit"].choices = unit_choices(village_units())
+        pick_unit(self.fields["to_unit"], unit_choices(village_units()))
 
     def lookup_errors(self, data: dict[str, Any]) -> list[RegistryError]:
         number = (data.get("household_no") or "").strip()

@@ -25,6 +25,7 @@ from popreg.registry.errors import RegistryError
 from popreg.registry.forms import add_registry_error
 from popreg.registry.models import AdminUnit, AuditRecord, Household, Person, Status
 from popreg.registry.views import base_context, with_actor, writer
+from popreg.registry.widgets import DateWidget
 
 #: The household actions whose records make up a household's history.
 HISTORY_ACTIONS = (
@@ -141,8 +142,7 @@ class _Form(forms.Form):
 def _date_input(label: Any) -> forms.CharField:
     return forms.CharField(
         label=label, required=False, max_length=20, help_text=_l("YYYY-MM-DD; empty: today."),
-        widget=forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric",
-                                      "autocomplete": "off", "size": 12}))
+        widget=DateWidget())
 
 
 def _reason_input(required: bool = True) -> forms.CharField:
