@@ -92,10 +92,21 @@ def add_registry_error(form: forms.Form, err: RegistryError, aliases: dict[str, 
         form.add_error(field, one.message)
 
 
-def ethnicity_choices(blank: bool = False) -> list[tuple[str, str]]:
-    """The GB/T 3304 groups and the two extra categories, as the select shows them."""
-    out = [("", "---------")] if blank else []
-    return out + [(g.name, f"{g.name} {g.roman}" if g.letters else g.name) for g in ethnic_groups.GROUPS]
+def _ethnic_label(name: str, roman: str) -> str:
+    """汉族 on a Chinese page; 汉族 Han (with the romanised name of GB/T 3304) on an English one."""
+    from django.utils.translation import get_language
+
+    return f"{name} {roman}" if (get_language() or "").startswith("en") else name
+
+
+def ethnicity_choices(blank: bool = False) -> list[tuple[str, Any]]:
+    """The GB/T 3304 groups and the two extra categories, as the select shows them (the
+    labels follow the page's language)."""
+    from django.utils.functional import lazy
+
+    label = lazy(_ethnic_label, str)
+    out: list[tuple[str, Any]] = [("", "---------")] if blank else []
+    return out + [(g.name, label(g.name, g.roman) if g.letters else g.name) for g in ethnic_groups.GROUPS]
 
 
 def ethnicity_field(required: bool = True) -> forms.CharField:

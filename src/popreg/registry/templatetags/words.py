@@ -21,3 +21,35 @@ def in_language(text: object) -> str:
     if not sep or not _CJK.search(zh) or _CJK.search(en):
         return value
     return en.strip() if (get_language() or "").startswith("en") else zh.strip()
+
+
+@register.filter
+def moment(text: object) -> str:
+    """An ISO date-time stored as text (a snapshot's reference moment) as people read it:
+    ``2026-12-05T05:30:45`` → ``2026-12-05 05:30`` (in the county's time zone when the text
+    carries an offset)."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    value = str(text or "")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = timezone.localtime(parsed)
+    return parsed.strftime("%Y-%m-%d %H:%M")
+
+
+_IDENTIFIER = re.compile(r"(?<![\w@.])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w@])")
+
+
+@register.filter
+def code_words(text: object) -> str:
+    """A help text that names values a user types into a file (``floating_in``): escaped,
+    with each such identifier marked as code."""
+    from django.utils.html import escape
+    from django.utils.safestring import mark_safe
+
+    return mark_safe(_IDENTIFIER.sub(r"<code>\1</code>", escape(str(text or ""))))  # noqa: S308 (escaped first)
