@@ -39,6 +39,7 @@ from popreg.campaigns._fieldlist_rows import SEX_ZH as SEX_ZH
 from popreg.campaigns._fieldlist_rows import FieldListError as FieldListError
 from popreg.campaigns._fieldlist_rows import as_date as as_date
 from popreg.campaigns._fieldlist_rows import format_date, sort_persons
+from popreg.core.population import REGISTERED, sql_types
 from popreg.core.privacy import mask_id
 
 _CSS = Path(__file__).parent / "templates" / "campaigns" / "print" / "field_list.css"
@@ -362,7 +363,7 @@ def field_list_from_snapshot(
                       CASE WHEN {head} = p.person_id THEN '户主' ELSE '' END, p.residence_type,
                       h.address, CASE WHEN length(p.registered_unit) = 15 THEN p.registered_unit END
                FROM persons p LEFT JOIN households h USING (household_id)
-               WHERE p.status = 'active' AND ((p.residence_type IN ('registered', 'floating_out')
+               WHERE p.status = 'active' AND ((p.residence_type IN ({sql_types(REGISTERED)})
                  AND substr(p.registered_unit, 1, 12) = ?) OR (p.residence_type = 'floating_in'
                  AND substr(p.residence_unit, 1, 12) = ? AND substr(p.registered_unit, 1, 12) <> ?))
                ORDER BY p.person_id""",

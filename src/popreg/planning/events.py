@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popreg.core.population import COUNTED_STATUS, REGISTERED, sql_types
 from popreg.snapshot import SnapshotConnection, connect, read_manifest
 
 #: The last, open age of every array here (100+).
@@ -227,7 +228,7 @@ def read_counts(
         pop AS (
           SELECT d.d, p.sex, {_age_sql("p.birth_date", "d.d")} AS age,
                  CASE WHEN s.person_id IS NULL THEN
-                        CASE WHEN p.status = 'active' AND p.residence_type IN ('registered', 'floating_out')
+                        CASE WHEN p.status = '{COUNTED_STATUS}' AND p.residence_type IN ({sql_types(REGISTERED)})
                              THEN p.registered_unit ELSE '' END
                       WHEN s.n_before > 0 THEN s.last_after ELSE s.first_before END AS u
           FROM persons p CROSS JOIN d LEFT JOIN st s ON s.person_id = p.person_id AND s.d = d.d
