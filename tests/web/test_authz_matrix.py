@@ -280,6 +280,8 @@ ROUTES: dict[str, Entry] = {
     "GET /api/households/{household_id}": Entry(P.VIEW_REGISTRY, "household_id"),
     "GET /api/persons": Entry(P.VIEW_REGISTRY),
     "GET /api/persons/{person_id}": Entry(P.VIEW_REGISTRY, "person"),
+    # the plausibility rules for other systems: checks a record, saves nothing (docs/validation.md)
+    "POST /api/validate": Entry(P.VIEW_REGISTRY),
 }
 
 def _web_routes(patterns, prefix=""):

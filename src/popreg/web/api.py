@@ -6,11 +6,13 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
 from popreg.registry.api import router as registry_router
+from popreg.registry.api_validation import router as validation_router
 from popreg.stats.api import router as stats_router
 
 # The interactive docs and the schema are for logged-in users only (they name every path).
 api = NinjaAPI(title="popreg API", version="1", docs_url="/docs", docs_decorator=login_required)
 api.add_router("/", registry_router)
+api.add_router("/", validation_router)  # POST /api/validate: the plausibility rules, nothing saved
 api.add_router("/", stats_router)  # closed periods: published and revised figures
 
 
