@@ -157,6 +157,35 @@ def test_page_in_english_says_year_to_date(login, units, dash):  # noqa: F811
     assert "(annualised " in page
 
 
+def test_api_names_the_year_to_date_with_its_annualised_rates(login, units, dash):  # noqa: F811
+    client = login("statistician")
+    county = units["county"]
+    got = client.get(f"/api/stats/units/{county.code}/indicators")
+    assert got.status_code == 200, got.content[:300]
+    body = got.json()
+    assert body["reference_moment"] == "2025-11-01T00:00:00+08:00"
+    kinds = [r["period_kind"] for r in body["rows"]]
+    assert kinds == ["year"] * len(dash.years) + ["year_to_date"]
+    last, full = body["rows"][-1], body["rows"][-2]
+    row = dash.row(county.code, YTD)
+    assert last["period"] == "2025" and last["period_label"] == "2025年（本年累计，截至10月31日）"
+    assert (last["period_start"], last["period_end"], last["period_days"], last["year_days"]) == (
+        "2025-01-01", "2025-11-01", 304, 365)
+    assert last["births"] == row["births"] and last["cbr"] == pytest.approx(row["cbr"])
+    assert last["cbr_annualised"] == pytest.approx(row["cbr"] * 365 / 304)
+    assert full["period_label"] == "2024年" and full["cbr_annualised"] == pytest.approx(full["cbr"])
+    resident = client.get(f"/api/stats/units/{county.code}/indicators?population=resident").json()
+    assert resident["rows"][-1]["births"] == dash.row(county.code, YTD, "resident")["births"]
+    assert client.get(f"/api/stats/units/{county.code}/indicators?population=x").status_code == 400
+
+
+def test_api_keeps_to_the_jurisdiction(login, units):  # noqa: F811
+    client = login("clerk")
+    assert client.get(f"/api/stats/units/{units['village_a1'].code}/indicators").status_code == 200
+    assert client.get(f"/api/stats/units/{units['village_b1'].code}/indicators").status_code == 404
+    assert client.get(f"/api/stats/units/{units['county'].code}/indicators").status_code == 404
+
+
 # -- PDF and workbook ----------------------------------------------------------------------
 
 
@@ -204,6 +233,21 @@ def test_workbook_has_annualised_columns_and_the_period(ytd_report, dash):  # no
     about = {r[0].value: r[1].value for r in wb["说明"].iter_rows()}
     assert about["统计期间"] == "2025-01-01 至 2025-10-31（本年累计，304 天，全年 365 天）"
     assert "全年天数 ÷ 已过天数" in about["年化率"]
+
+
+def test_report_prints_its_making_time_in_the_countys_zone(dash, settings):  # noqa: F811
+    """Made at 2026-12-01 00:00 in Beijing (2026-11-30 16:00 UTC): printed as 2026-12-01."""
+    from datetime import UTC
+
+    settings.TIME_ZONE = "Asia/Shanghai"
+    made = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    data = build_report(dash, dash.county(), 2024, "registered", made_by="统计员甲", made_at=made)
+    wb = load_workbook(io.BytesIO(report.report_xlsx(data)))
+    about = {r[0].value: r[1].value for r in wb["说明"].iter_rows()}
+    assert about["制表时间"] == "2026-12-01 00:00"
+    assert wb["汇总"].cell(2, 1).value.endswith("制表人 统计员甲，2026-12-01 00:00")
+    flat = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(report.report_pdf(data))).pages))
+    assert "制表时间2026-12-0100:00" in flat and "2026-11-30" not in flat
 
 
 def test_full_year_report_is_labelled_as_a_year(dash):  # noqa: F811

@@ -276,6 +276,7 @@ ROUTES: dict[str, Entry] = {
     "GET /api/units/{code}": Entry(P.VIEW_REGISTRY, "unit"),
     "GET /api/units/{code}/children": Entry(P.VIEW_REGISTRY, "unit"),
     "GET /api/stats/units/{code}/periods": Entry(P.VIEW_STATISTICS, "unit"),
+    "GET /api/stats/units/{code}/indicators": Entry(P.VIEW_STATISTICS, "unit"),
     "GET /api/households": Entry(P.VIEW_REGISTRY),
     "GET /api/households/{household_id}": Entry(P.VIEW_REGISTRY, "household_id"),
     "GET /api/persons": Entry(P.VIEW_REGISTRY),

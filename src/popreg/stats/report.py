@@ -24,6 +24,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from popreg.registry.localtime import format_moment
 from popreg.stats.dashboard import Dashboard, Unit, YearToDate
 from popreg.stats.indicators import Population
 
@@ -395,7 +396,7 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
     ws.title = "汇总"
     ws.cell(1, 1, data.title).font = Font(bold=True, size=14)
     ws.cell(2, 1, f"统计期间 {_period_text(data)}；统计快照 {data.snapshot}（标准时点 {data.reference_moment:%Y-%m-%d %H:%M}）；"
-                   f"制表人 {data.made_by}，{data.made_at:%Y-%m-%d %H:%M}")
+                   f"制表人 {data.made_by}，{format_moment(data.made_at)}")
     _write_table(ws, 4, data.table_columns, data.rows)
     if data.rows:
         for cell in ws[4 + len(data.rows)]:
@@ -454,7 +455,7 @@ def fill_report_workbook(wb: Any, data: ReportData) -> None:
         ("统计快照", data.snapshot),
         ("标准时点", f"{data.reference_moment:%Y-%m-%d %H:%M}"),
         ("制表人", data.made_by),
-        ("制表时间", f"{data.made_at:%Y-%m-%d %H:%M}"),
+        ("制表时间", format_moment(data.made_at)),  # the county's time zone
         ("平均人口", "（年初人口 + 年末人口）/ 2"),
         ("出生率、死亡率、自然增长率", "出生数、死亡数、（出生 − 死亡）÷ 平均人口 × 1000（‰）"),
         ("出生人口性别比", "男婴数 ÷ 女婴数 × 100；95% 区间为 Wilson 区间；出生数不足 1000 时不宜判断"),
