@@ -148,3 +148,8 @@ def test_person_list_of_a_concept_is_exactly_the_counted_persons(client, county,
     assert _page_figures(page)["registered"] == 1
     listed = c.get(reverse("registry:unit_persons", args=[VILLAGE_A1]), {"population": "registered"})
     assert "張偉" in listed.content.decode() and "王秀英" not in listed.content.decode()
+    # A household's members: the present ones, in the API as on the unit page.
+    hh = people["hh_a"]
+    assert c.get(f"/api/households/{hh.pk}").json()["members"] == 1
+    row = re.search(rf'{hh.household_no}.*?<td class="num">(\d+)</td>', page, re.S)
+    assert row is not None and row.group(1) == "1"

@@ -26,6 +26,7 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.security import HttpBearer, SessionAuth
 
+from popreg.core.population import COUNTED_STATUS
 from popreg.core.privacy import mask_id
 from popreg.registry import population
 from popreg.registry.access import (
@@ -263,7 +264,9 @@ def unit_children(request: HttpRequest, code: str) -> QuerySet[Any]:
 
 
 def _households(actor: Actor) -> QuerySet[Any]:
-    return scope_households(Household.objects.all(), actor).annotate(n_members=Count("members"))
+    # Present members (active records, not merged), as the unit and household pages count them.
+    present = Q(members__status=COUNTED_STATUS, members__merged_into__isnull=True)
+    return scope_households(Household.objects.all(), actor).annotate(n_members=Count("members", filter=present))
 
 
 @router.get("/households", response=list[HouseholdOut], summary="户列表 / list households")
