@@ -10,8 +10,10 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from popreg.registry.job_models import Job
 from popreg.registry.models import AuditRecord
 from popreg.sources.models import LinkStatus, SourceBatch, SourceEntry, SourceLink
+from popreg.stats.models import ReconciliationItem
 
 from ..conftest import VILLAGE_A1, VILLAGE_B1, make_id
 
@@ -120,6 +122,9 @@ def test_review_queue_and_decision_form(people, users, actors, client):
     assert r.status_code == 302
     assert SourceLink.objects.get(pk=link_a).status == LinkStatus.ACCEPTED
     assert AuditRecord.objects.filter(action="sources_review_accept", actor=users["clerk_a1"]).count() == 1
+    # the feeding job ran: 王秀英 is notified dead but still active
+    assert Job.objects.get(kind="sources_feed").state == "succeeded"
+    assert ReconciliationItem.objects.get(source_record_id="DN-A").person_id == people["mother"].pk
     assert "DN-A" not in client.get("/sources/review/").content.decode()
     batch_a = objs["source_batch"][0][0]
     assert "已关联" in client.get(f"/sources/batches/{batch_a}/").content.decode()

@@ -27,7 +27,7 @@ import pandas as pd
 from popreg.registry.access import Actor
 from popreg.registry.errors import RegistryError
 from popreg.registry.policy import Permission
-from popreg.sources.models import LinkStatus, SourceEntry
+from popreg.sources.models import LinkStatus, SourceEntry, SourceLink
 
 #: The source kinds the reconciliation and the anomaly rules read, with the link role.
 FED_KINDS = {"death_notices": "deceased", "hospital_births": "child"}
@@ -50,12 +50,35 @@ def snapshot_rows(name: str) -> Iterable[tuple[str, dict[str, Any]]]:
     return out
 
 
+def live_links() -> pd.DataFrame:
+    """The links of every live death notice and hospital birth as reconciliation takes them
+    (``source, record_id, person_id, match_probability``): the decided person, else the
+    engine's proposal made on arrival (what the engine would find again), else none.
+    Records of the first load are not linked here: only the live records' categories are
+    used, and a live record linked to the same person as an earlier one is still seen as
+    its duplicate."""
+    rows = []
+    qs = SourceLink.objects.filter(entry__kind__in=list(FED_KINDS)).select_related("entry").order_by("id")
+    for link in qs.iterator(chunk_size=2000):
+        if link.role != FED_KINDS[link.entry.kind]:
+            continue
+        if link.status == LinkStatus.ACCEPTED:
+            pid = link.person_id
+        elif link.status == LinkStatus.PROPOSED:
+            pid = link.proposed_person_id
+        else:
+            pid = None
+        rows.append({"source": link.entry.kind, "record_id": link.entry.record_id,
+                     "person_id": str(pid) if pid else "", "match_probability": link.probability or 1.0})
+    return pd.DataFrame(rows, columns=["source", "record_id", "person_id", "match_probability"])
+
+
 def feed_records(actor: Actor, entries: Sequence[SourceEntry]) -> dict[str, Any]:
     """Reconciliation items and campaign anomaly items for ``entries`` (call inside the
     transaction that wrote them).  Returns what was fed, for the batch page."""
     from popreg.campaigns.anomalies import detect_anomalies
     from popreg.registry.snapshot import write_registry_snapshot
-    from popreg.stats.reconciliation import Month, link_sources, reconcile
+    from popreg.stats.reconciliation import Month, reconcile
 
     fed: dict[str, Any] = {"reconciliation": {"created": 0, "existing": 0, "skipped": ""},
                            "findings": [], "campaigns": []}
@@ -64,10 +87,13 @@ def feed_records(actor: Actor, entries: Sequence[SourceEntry]) -> dict[str, Any]
         return fed
     ids = {(e.kind, e.record_id) for e in entries}
     months = sorted({(e.event_date.year, e.event_date.month) for e in entries})
+    links = live_links()
+    given = {(str(r["source"]), str(r["record_id"])): int(r["person_id"])
+             for r in links.to_dict("records") if r["person_id"]}
     with tempfile.TemporaryDirectory(prefix="popreg-sources-") as tmp:
         write_registry_snapshot(tmp)
-        records = reconcile(tmp, [Month(y, m) for y, m in months], links=link_sources(tmp)).records
-        findings = detect_anomalies(tmp)
+        records = reconcile(tmp, [Month(y, m) for y, m in months], links=links).records
+        findings = detect_anomalies(tmp, source_links=given)
     ours_mask = [(s, str(r)) in ids for s, r in zip(records["source"], records["record_id"], strict=True)]
     mine = records[pd.Series(ours_mask, index=records.index, dtype=bool) & (records["category"] == "source_only")]
     fed["reconciliation"] = _reconciliation_items(actor, mine)

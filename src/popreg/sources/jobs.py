@@ -163,3 +163,31 @@ SOURCES_IMPORT = register(JobKind(
     name="sources_import", label=gettext_noop("Outside-source import"),
     permission=Permission.IMPORT_SOURCES, handler=run_import, stages=STAGES,
 ))  # fmt: skip
+
+
+FEED_STAGES = {
+    "feeding": gettext_noop("Feeding the reconciliation and the campaign anomalies"),
+    "fed": gettext_noop("Done"),
+}
+
+
+def run_feed(ctx: JobContext) -> None:
+    """After a review decision: the reconciliation items and campaign anomaly items of the
+    decided records (a fresh snapshot of the registry is too slow for the request)."""
+    from popreg.sources.feed import feed_records
+    from popreg.sources.models import SourceEntry
+
+    entries = list(SourceEntry.objects.filter(pk__in=[int(p) for p in ctx.params.get("entries", [])]))
+    ctx.progress(0, 1, "feeding")
+    with ctx.applying():
+        fed = feed_records(ctx.actor, entries)
+        ctx.progress(1, 1, "fed")
+        ctx.set_result(url=reverse("sources:review"), data={
+            "reconciliation": fed.get("reconciliation", {}), "findings": len(fed.get("findings", [])),
+            "campaigns": fed.get("campaigns", [])})
+
+
+SOURCES_FEED = register(JobKind(
+    name="sources_feed", label=gettext_noop("Outside sources: feeding a review decision"),
+    permission=Permission.REVIEW_SOURCES, handler=run_feed, stages=FEED_STAGES,
+))  # fmt: skip

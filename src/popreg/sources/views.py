@@ -31,7 +31,8 @@ from popreg.registry.models import Person
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.sources.actions import do_review_link
-from popreg.sources.jobs import SOURCES_IMPORT, store_upload
+from popreg.sources.feed import FED_KINDS
+from popreg.sources.jobs import SOURCES_FEED, SOURCES_IMPORT, store_upload
 from popreg.sources.models import LinkStatus, SourceBatch, SourceEntry, SourceKind, SourceLink
 from popreg.sources.reading import KIND_COLUMNS
 
@@ -209,12 +210,14 @@ def link(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = {k: request.POST.get(k, "").strip() for k in form}
         try:
-            do_review_link(actor, obj, form["decision"], reason=form["reason"], person_id=form["person_id"] or None)
-        except (PermissionDeniedError, JurisdictionError) as exc:
-            error = exc
+            do_review_link(actor, obj, form["decision"], reason=form["reason"],
+                           person_id=form["person_id"] or None, feed=False)
         except RegistryError as exc:
             error = exc
         else:
+            if obj.entry.kind in FED_KINDS:  # the reconciliation and anomalies, as a job
+                jobs.start_job(actor, SOURCES_FEED.name, {"entries": [obj.entry_id]},
+                               unit_code=actor.unit_code or "")
             messages.success(request, _("The decision was saved and recorded in the audit log."))
             nxt = _queue(actor).filter(~Q(pk=obj.pk)).order_by("entry__event_date", "id").first()
             return redirect("sources:link", pk=nxt.pk) if nxt else redirect("sources:review")
