@@ -57,7 +57,6 @@ from popreg.registry.models import (
     Household,
     Person,
     ResidenceType,
-    Role,
     Sex,
     Status,
 )
@@ -179,18 +178,7 @@ def base_context(actor: Actor, **extra: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- pages
 
 
-@with_actor
-def home(request: HttpRequest, actor: Actor) -> HttpResponse:
-    unit = AdminUnit.objects.filter(code=actor.unit_code).first() if actor.unit_code else None
-    if unit is None and actor.prefix == "":
-        unit = AdminUnit.objects.filter(level="county").order_by("code").first()
-    return render(request, "registry/home.html", base_context(
-        actor, unit=unit, role_label=_role_label(actor), form=SearchForm(),
-    ))
-
-
-def _role_label(actor: Actor) -> str:
-    return str(dict(Role.choices).get(actor.role, actor.role))
+# The home page (open work, headline figures) gathers every area: popreg.web.home.
 
 
 @with_actor

@@ -13,6 +13,7 @@ from popreg.registry import (
     views_exports,
     views_households,
 )
+from popreg.web import home
 
 registry_patterns = [
     path("search/", views.search, name="search"),
@@ -58,7 +59,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("otp/", views_accounts.otp_page, name="otp"),
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),  # open work and headline figures (popreg.web.home)
     path("", include((registry_patterns, "registry"))),
     # The stylesheet and vendored files are served by Django itself, also without DEBUG, so
     # `popreg runserver` (make demo) and a small single-machine install look right without
