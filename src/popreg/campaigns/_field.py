@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from popreg.campaigns._common import (
     acting_user,
@@ -33,11 +34,13 @@ from popreg.campaigns.models import (
 )
 from popreg.campaigns.queries import in_scope
 from popreg.core import idnumber
+from popreg.core.validation import Entry
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit, audit_many
 from popreg.registry.models import Person, ResidenceType, Sex
 from popreg.registry.policy import Permission
+from popreg.registry.validation import Collector, check_entry, county_code
 from popreg.registry.vocabulary import chinese_label, chinese_labels, value_of
 
 # ---------------------------------------------------------------- field outcomes
@@ -311,28 +314,30 @@ def do_record_found_person(
     check_unlocked(campaign, unit.code)
     if not in_scope(campaign, unit.code):
         raise campaign_error(f"{unit.name} 不在本次整顿范围内", f"{unit.name} is outside the campaign's scope", "unit")
+    # Every problem of the capture at once (the plausibility rules of docs/validation.md).
+    problems = Collector()
     name = (name or "").strip()
     if not name:
-        raise campaign_error("请填写姓名", "name is required", "name")
+        problems.add([campaign_error("请填写姓名", "name is required", "name")])
     found_sex = sex_value(sex)
     if found_sex is None:
-        raise campaign_error("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")
-    sex = found_sex
-    born = parse_date(birth_date, "birth_date", "出生日期", required=True)
-    assert born is not None
+        problems.add([campaign_error("性别应为 男 或 女", "sex must be 男/女 (M/F)", "sex")])
+    born = problems.run(parse_date, birth_date, "birth_date", "出生日期", required=True)
     if kind not in FoundPerson.Kind.values:
-        raise campaign_error("类别应为 出生未登记 或 迁入未登记", "kind must be birth or move_in", "kind")
+        problems.add([campaign_error("类别应为 出生未登记 或 迁入未登记", "kind must be birth or move_in", "kind")])
     number = (id_number or "").strip().upper()
-    if number:
-        check = idnumber.validate(number, birth_date=born, sex=sex)
-        if not check.ok:
-            prob = check.problems[0]
-            raise campaign_error(f"公民身份号码有误：{prob.message_zh}", f"ID number: {prob.message_en}", "id_number")
-        number = check.number or number
-    moved = parse_date(event_date, "event_date", "迁入日期")
+    moved = problems.run(parse_date, event_date, "event_date", "迁入日期")
     from_code = (from_unit_code or "").strip()
-    if kind == FoundPerson.Kind.MOVE_IN and from_code and not (from_code.isdigit() and len(from_code) in (6, 12)):
-        raise campaign_error("迁出地应填写6位或12位区划代码", "origin must be a 6- or 12-digit code", "from_unit_code")
+    moving_in = kind == FoundPerson.Kind.MOVE_IN
+    entry = Entry(kind="move_in" if moving_in else "person", today=timezone.localdate(), birth_date=born,
+                  sex=found_sex, id_number=number or None, event_date=moved, event_field="event_date",
+                  origin_code=from_code if moving_in else None, home_county=county_code() if moving_in else "")
+    problems.add(check_entry(entry, {"origin_code": "from_unit_code"}))
+    problems.raise_all()
+    assert born is not None and found_sex is not None
+    sex = found_sex
+    if number:
+        number = idnumber.validate(number).number or number
     same = FoundPerson.objects.filter(campaign=campaign, unit=unit, name=name, birth_date=born).first()
     if same is not None:
         return same, False

@@ -635,8 +635,7 @@ def _read_found(ws: Any, parsed: ParsedWorkbook, out: _Collector, today: date) -
         number = _text(cells["id_number"]).upper()
         if number:
             check = validate(number, birth_date=birth, sex=sex, today=today)
-            if not check.ok:
-                p = check.problems[0]
+            for p in check.problems:  # every problem of the number, not the first
                 out.add(sheet, r, letter["id_number"], p.message_zh, p.message_en)
         kind_raw = _text(cells["kind"])
         kind = kinds.get(kind_raw) if kind_raw else "birth"

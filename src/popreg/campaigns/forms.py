@@ -13,6 +13,7 @@ from popreg.registry.access import Actor, scope_units
 from popreg.registry.actions import CORRECTABLE
 from popreg.registry.errors import RegistryError
 from popreg.registry.models import AdminUnit, Sex
+from popreg.registry.validation import errors_of
 from popreg.registry.widgets import DateWidget
 
 _DATE_ERRORS = {"invalid": _("Enter a valid date as YYYY-MM-DD (for example 2025-11-01)."),
@@ -54,10 +55,12 @@ class _Base(forms.Form):
 
 
 def add_error(form: forms.Form, err: RegistryError) -> None:
-    """Put an action's error next to the field it names (or on top of the form)."""
+    """Put an action's error next to the field it names (or on top of the form); an error
+    holding several problems (``registry.validation.RegistryErrors``) puts each next to its field."""
     aliases = {"event_date": "date", "scope": "scope_codes", "corrected_value": "value"}
-    field = aliases.get(err.field or "", err.field)
-    form.add_error(field if field in form.fields else None, err.message)
+    for one in errors_of(err):
+        field = aliases.get(one.field or "", one.field)
+        form.add_error(field if field in form.fields else None, one.message)
 
 
 class CampaignForm(_Base):

@@ -534,7 +534,7 @@ def _divisions(entry: Entry) -> Iterator[Problem]:
             if name == "destination_code" and entry.kind == "move_out" and entry.is_entered(name):
                 yield Problem(
                     "division_required", name,
-                    "请填写迁往地的 6 位或 12 位区划代码（如 110105 北京市朝阳区）",
+                    "请填写迁往地代码：6 位或 12 位区划代码（如 110105 北京市朝阳区）",
                     "give the 6- or 12-digit division code of the destination (such as 110105 "
                     "Chaoyang, Beijing)",
                 )
