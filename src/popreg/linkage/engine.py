@@ -107,7 +107,7 @@ class SplinkBackend:
         else:
             from splink import SparkAPI
 
-            self.db_api = SparkAPI(spark_session=self.con.native)
+            self.db_api = SparkAPI(spark_session=self.con.native)  # type: ignore[no-untyped-call]
 
     def register(self, df: pd.DataFrame | pa.Table, name: str) -> Any:
         table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
@@ -310,7 +310,7 @@ def apply_labels(linker: Linker, backend: SplinkBackend, labels: pd.DataFrame) -
     )
     matches = matches.assign(source_dataset_l="records", source_dataset_r="records")
     sdf = backend.register(matches, f"labels_{id(matches)}")
-    linker.training.estimate_m_from_pairwise_labels(sdf)
+    linker.training.estimate_m_from_pairwise_labels(sdf)  # type: ignore[no-untyped-call]
 
 
 def _used_columns(predictions: Any) -> pd.DataFrame:
@@ -389,9 +389,10 @@ def score_records(
 
 
 def pairs_as_tuples(pairs: pd.DataFrame) -> Iterable[tuple[str, str, float]]:
-    return pairs[["record_id_l", "record_id_r", "match_probability"]].itertuples(
-        index=False, name=None
-    )
+    rows: Iterable[tuple[str, str, float]] = pairs[
+        ["record_id_l", "record_id_r", "match_probability"]
+    ].itertuples(index=False, name=None)
+    return rows
 
 
 def build_default_model(n_records: int = 20000, seed: int = 20251101) -> LinkageModel:

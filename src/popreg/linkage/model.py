@@ -69,10 +69,12 @@ class LinkageModel:
 
     def settings_dict(self, dialect: str, link_type: str = "dedupe_only") -> dict[str, Any]:
         """Splink settings for ``dialect`` with this model's trained parameters."""
+        comps: list[ComparisonCreator | dict[str, Any]] = [*self.comparisons()]
+        rules: list[BlockingRuleCreator | dict[str, Any]] = [*self.prediction_rules()]
         creator = SettingsCreator(
             link_type=link_type,  # type: ignore[arg-type]
-            comparisons=self.comparisons(),
-            blocking_rules_to_generate_predictions=self.prediction_rules(),
+            comparisons=comps,
+            blocking_rules_to_generate_predictions=rules,
             unique_id_column_name=self.unique_id(),
             retain_matching_columns=True,
             retain_intermediate_calculation_columns=False,

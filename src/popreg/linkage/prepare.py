@@ -41,7 +41,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -277,7 +277,7 @@ def _distinct(df: pd.DataFrame, name: str) -> tuple[np.ndarray, list[str]]:
     return codes, values
 
 
-def _take(values: list[object], codes: np.ndarray, kind: pa.DataType) -> pa.Array:
+def _take(values: Sequence[object], codes: np.ndarray, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind).take(pa.array(codes))
 
 
