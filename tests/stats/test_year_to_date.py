@@ -147,6 +147,21 @@ def test_page_labels_the_year_to_date_and_shows_annualised_rates(login, units, d
     assert data and json.loads(data.group(1))["years"][-2:] == ["2024", "2025（截至10月31日）"]
 
 
+def test_estimate_page_names_its_partial_years(login, units, dash):  # noqa: F811
+    """The dual-system estimate's window (from the hospital records' first full month to
+    the reference moment) cuts its first and last years: they are named as such."""
+    info = dash.meta["dse"]
+    start, end = date.fromisoformat(info["window_start"]), date.fromisoformat(info["window_end"])
+    assert end == date(2025, 11, 1)
+    client = login("statistician")
+    page = client.get(f"/stats/units/{units['county'].code}/dse/").content.decode()
+    assert 'data-year="2025">2025（截至10月31日）</a>' in page
+    assert "<tr><td>2025（截至10月31日）</td>" in page
+    if start.month != 1 or start.day != 1:
+        assert f"<tr><td>{start.year}（{start.month}月{start.day}日起）</td>" in page
+    assert "<tr><td>2024</td>" in page
+
+
 def test_page_in_english_says_year_to_date(login, units, dash):  # noqa: F811
     client = login("statistician")
     county = units["county"]

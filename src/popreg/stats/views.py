@@ -78,6 +78,18 @@ def period_labels(dash: Dashboard, year: int) -> dict[str, Any]:
     }
 
 
+def window_year_label(year: int, start: date | None, end: date | None) -> str:
+    """A year of the estimate's window as the page names it: "2024" when the window covers
+    it whole, "2025（截至10月31日）" when the window ends in it, "2021（11月1日起）" when it
+    starts in it (``end`` exclusive)."""
+    if end is not None and end < date(year + 1, 1, 1) and end > date(year, 1, 1):
+        last = date.fromordinal(end.toordinal() - 1)
+        return str(_("%(year)s (to %(date)s)") % {"year": year, "date": _month_day(last)})
+    if start is not None and date(year, 1, 1) < start < date(year + 1, 1, 1):
+        return str(_("%(year)s (from %(date)s)") % {"year": year, "date": _month_day(start)})
+    return str(year)
+
+
 def _dashboard(request: HttpRequest, actor: Actor) -> Dashboard | HttpResponse:
     try:
         return load_dashboard()
@@ -198,9 +210,13 @@ def dse_page(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     children = [
         dash.dse_estimate(c, chosen) for c in dash.children(unit) if actor.covers(c.code)
     ]
-    by_year = [(y, dash.dse_estimate(unit, [y])) for y in years]
+    info = dash.meta.get("dse", {})
+    window = [date.fromisoformat(info[k]) if info.get(k) else None for k in ("window_start", "window_end")]
+    labels = {y: window_year_label(y, *window) for y in years}
+    by_year = [(labels[y], dash.dse_estimate(unit, [y])) for y in years]
     return render(request, "stats/dse.html", _context(
         dash, actor, unit, total=total, children=children, by_year=by_year, years=years,
+        year_links=list(labels.items()),
         year=chosen[0] if chosen else None, info=dash.meta.get("dse", {}),
         assumptions=list(zip(ASSUMPTIONS_ZH, ASSUMPTIONS, strict=True)),
     ))
