@@ -87,6 +87,8 @@ DATE_LABELS_EN = {
     "birth_date": "birth date", "death_date": "date of death", "move_date": "date of the move",
     "marriage_date": "date of marriage", "divorce_date": "date of divorce",
     "enlistment_date": "date of enlistment", "discharge_date": "date of discharge",
+    "split_date": "date of the split", "merge_date": "date of the merge",
+    "dissolve_date": "date of dissolution",
 }
 
 
