@@ -211,3 +211,20 @@ def test_every_role_sees_the_period_page_of_its_units_only(client, stats_world, 
     c = _client(client, users, "clerk_a1")
     assert c.get(reverse("stats:periods", args=[VILLAGE_B1])).status_code == 404
     assert c.get(reverse("stats:period_list")).status_code == 200
+
+
+def test_a_refresh_says_which_closed_periods_it_revises(stats_world, actors, users):
+    """The statistics refresh job names the closed periods whose figures it revises."""
+    from popreg.registry.jobs import start_job, stage_text
+    from popreg.registry.job_models import Job
+
+    do_close_period(actors["clerk_a1"], VILLAGE_A1, "2024")
+    do_close_period(actors["clerk_b1"], VILLAGE_B1, "2024")
+    start_job(actors["admin"], "stats_refresh")
+    job = Job.objects.filter(kind="stats_refresh").latest("pk")
+    assert job.state == "succeeded" and job.result["revised_closings"] == 0 and job.stage == "published"
+    _late_birth(actors["admin"], stats_world)
+    start_job(actors["admin"], "stats_refresh")
+    job = Job.objects.filter(kind="stats_refresh").latest("pk")
+    assert job.state == "succeeded" and job.result["revised_closings"] == 1  # A1 only
+    assert job.stage == "revisions" and "1 个已结报期间" in stage_text(job)

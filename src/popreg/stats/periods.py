@@ -311,3 +311,16 @@ def revisions(published: Iterable[Any], dash: Dashboard | None = None) -> list[R
         out.append(Revision(c, pf.unit_code, pf.unit_name, pf.level, pf.population, figures, late,
                             dash.snapshot.name if dash is not None else ""))  # fmt: skip
     return out
+
+
+def revised_closings(dash: Dashboard) -> int:
+    """How many closings the snapshot of ``dash`` revises: the closing unit's own
+    registered-population figures differ from the published ones, or late records exist.
+    A statistics refresh reports it, so a revision is never silent."""
+    from django.db.models import F
+
+    from popreg.stats.period_models import PublishedFigure
+
+    own = (PublishedFigure.objects.filter(unit_code=F("closing__unit_id"), population="registered")
+           .select_related("closing"))  # fmt: skip
+    return sum(1 for r in revisions(own, dash) if r.revised)

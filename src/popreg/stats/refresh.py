@@ -39,6 +39,7 @@ from popreg.stats.dashboard import (
     snapshots_root,
 )
 from popreg.stats.indicators import IndicatorError
+from popreg.stats.periods import revised_closings
 from popreg.stats.retention import prune_snapshots
 
 __all__ = ["do_build_dse", "do_refresh_statistics", "loaded_reference_moment"]
@@ -54,6 +55,11 @@ STAGES: dict[str, str] = {
     "saving": gettext_noop("Saving the results"),
     "published": gettext_noop("Statistics snapshot %(name)s is in use"),
     "dse_done": gettext_noop("Dual-system estimate computed for snapshot %(name)s"),
+    "revisions": gettext_noop(
+        "Statistics snapshot %(name)s is in use. It revises %(n)s closed periods: records registered "
+        "after their closing fall in them. Their published figures stay; each closed periods page "
+        "shows the revision beside them."
+    ),
 }
 
 
@@ -170,8 +176,13 @@ def run_refresh(ctx: runner.JobContext) -> None:
     at = datetime.fromisoformat(ctx.params["at"]) if ctx.params.get("at") else None
 
     def done(final: Path) -> None:
-        ctx.progress(1, 1, "published", name=final.name)
-        ctx.set_result(url=reverse("stats:index"), data={"snapshot": final.name})
+        # Closed periods the new figures revise: said here, never silently (docs/periods.md).
+        revised = revised_closings(load_dashboard(final))
+        if revised:
+            ctx.progress(1, 1, "revisions", name=final.name, n=revised)
+        else:
+            ctx.progress(1, 1, "published", name=final.name)
+        ctx.set_result(url=reverse("stats:index"), data={"snapshot": final.name, "revised_closings": revised})
 
     do_refresh_statistics(ctx.actor, at=at, with_dse=bool(ctx.params.get("with_dse")),
                           progress=_progress(ctx), commit=ctx.applying, done=done)  # fmt: skip
