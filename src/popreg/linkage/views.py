@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -242,6 +243,8 @@ def decide(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         actions.do_decide_candidate(actor, c, choice == "same_person", reason)
     except RegistryError as err:
         return _detail(request, actor, c, error=err.message, form={"reason": reason}, status=400)
+    messages.success(request, _("Decided: the two records are the same person.") if choice == "same_person"
+                     else _("Decided: the two records are different people."))
     return redirect("linkage:candidate", pk=c.pk)
 
 
@@ -261,6 +264,8 @@ def merge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         return _detail(
             request, actor, c, error=err.message, form={"merge_reason": reason}, status=400
         )
+    messages.success(request, _("Record %(drop)s was merged into record %(keep)s; both histories are kept.")
+                     % {"drop": drop, "keep": keep})
     return redirect("linkage:candidate", pk=c.pk)
 
 
@@ -288,6 +293,7 @@ def undo_merge(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
                 status=400,
             )
         return _merge_list(request, actor, error=err.message, status=400)
+    messages.success(request, _("The merge was undone: the two records are separate again."))
     if m.candidate_id is not None:
         return redirect("linkage:candidate", pk=m.candidate_id)
     return redirect(

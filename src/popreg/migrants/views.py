@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -151,6 +152,7 @@ def in_new(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("%(name)s was registered as an in-migrant.") % {"name": d["name"]})
             return redirect("migrants:in_detail", pk=m.pk)
     status = 400 if request.method == "POST" else 200
     return render(request, "migrants/form.html", _ctx(actor, form=form, title=_("Register an in-migrant")),
@@ -199,6 +201,7 @@ def in_move(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The move was recorded."))
             return redirect("migrants:in_detail", pk=m.pk)
     return _detail(request, actor, m, 400, move_form=form)
 
@@ -216,6 +219,7 @@ def in_depart(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The departure was recorded."))
             return redirect("migrants:in_detail", pk=m.pk)
     return _detail(request, actor, m, 400, depart_form=form)
 
@@ -234,6 +238,7 @@ def in_permit(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The residence permit application was recorded."))
             return redirect("migrants:in_detail", pk=m.pk)
     return _detail(request, actor, m, 400, permit_form=form)
 
@@ -254,6 +259,7 @@ def permit_renew(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             error = err.message
         else:
+            messages.success(request, _("The residence permit was renewed."))
             return redirect("migrants:in_detail", pk=m.pk)
     if not error:
         error = "; ".join(str(e) for errs in form.errors.values() for e in errs)
@@ -389,6 +395,7 @@ def out_whereabouts(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse
             except RegistryError as err:
                 add_registry_error(form, err)
             else:
+                messages.success(request, _("The whereabouts were recorded."))
                 return redirect("migrants:out_whereabouts", pk=person.pk)
     return render(request, "migrants/whereabouts.html", _ctx(
         actor, person=person, om=om, form=form, active=person.status == Status.ACTIVE,
@@ -427,6 +434,7 @@ def place_new(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The place was saved."))
             return redirect("migrants:place", pk=place.pk)
     return render(request, "migrants/form.html", _ctx(actor, form=form, title=_("Register a rental place or employer")),
                   status=400 if request.method == "POST" else 200)
@@ -461,6 +469,7 @@ def place_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
                     except RegistryError as err:
                         add_registry_error(report_form, err)
                     else:
+                        messages.success(request, _("The occupant was recorded."))
                         return redirect("migrants:place", pk=place.pk)
         elif form.is_valid():
             try:
@@ -468,6 +477,7 @@ def place_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
             except RegistryError as err:
                 add_registry_error(form, err)
             else:
+                messages.success(request, _("The place was saved."))
                 return redirect("migrants:place", pk=place.pk)
     today = _today()
     occupants = list(PlaceOccupant.objects.filter(place=place).select_related("person").order_by("-since", "-id"))
@@ -498,6 +508,7 @@ def occupant_end(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             return render(request, "migrants/message.html", _ctx(actor, message=err.message,
                                                                  back=occ.place_id), status=400)
+        messages.success(request, _("The occupant's departure was recorded."))
         return redirect("migrants:place", pk=occ.place_id)
     return render(request, "migrants/message.html", _ctx(
         actor, message=_("Give the date the person left (year-month-day)."), back=occ.place_id), status=400)

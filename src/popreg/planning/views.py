@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -256,6 +257,7 @@ def scenarios(request: HttpRequest, actor: Actor) -> HttpResponse:
                                           "e0_gain_per_year", "migration_factor")}  # fmt: skip
         try:
             actions.do_save_scenario(actor, **form)
+            messages.success(request, _("The scenario %(code)s was saved.") % {"code": form["code"]})
             return redirect("planning:scenarios")
         except RegistryError as err:
             error, status = err.message, 400
@@ -291,6 +293,8 @@ def norms(request: HttpRequest, actor: Actor) -> HttpResponse:
                     valid_from=p.get("valid_from"),
                     source=p.get("source", ""),
                 )
+            messages.success(request, _("The planning figure was saved.") if p.get("form") == "figure"
+                             else _("The planning norm was saved."))
             return redirect("planning:norms")
         except RegistryError as err:
             error, status = err.message, 400

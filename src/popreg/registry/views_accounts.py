@@ -12,6 +12,7 @@ from io import BytesIO
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -22,12 +23,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from popreg.registry import actions
-from popreg.registry.access import Actor
+from popreg.registry.access import Actor, scope_units
 from popreg.registry.errors import RegistryError
-from popreg.registry.forms import add_registry_error
-from popreg.registry.models import ApiToken, Assignment, Role
+from popreg.registry.forms import add_registry_error, unit_choices
+from popreg.registry.models import AdminUnit, ApiToken, Assignment, Role
 from popreg.registry.policy import Permission
 from popreg.registry.views import base_context, with_actor
+from popreg.registry.widgets import pick_unit
 
 # ------------------------------------------------------------------ forms
 
@@ -36,7 +38,8 @@ class NewUserForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("User name"), max_length=150)
     full_name = forms.CharField(label=gettext_lazy("Full name"), max_length=150, required=False)
     role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Role.choices)
-    unit_code = forms.CharField(label=gettext_lazy("Unit code (12 digits)"), max_length=12)
+    # A type-ahead input over the units the manager may assign (registry.widgets.UnitPicker).
+    unit_code = forms.ChoiceField(label=gettext_lazy("Unit"))
     password = forms.CharField(label=gettext_lazy("Initial password"), widget=forms.PasswordInput,
                                help_text=gettext_lazy("At least 12 characters, not a common password."))
 
@@ -79,6 +82,8 @@ def users_page(request: HttpRequest, actor: Actor) -> HttpResponse:
 def user_create(request: HttpRequest, actor: Actor) -> HttpResponse:
     _manager(actor)
     form = NewUserForm(request.POST or None)
+    units = scope_units(AdminUnit.objects.filter(valid_to__isnull=True).exclude(level="external"), actor)
+    pick_unit(form.fields["unit_code"], unit_choices(units))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -87,6 +92,7 @@ def user_create(request: HttpRequest, actor: Actor) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The user %(user)s was created.") % {"user": d["username"]})
             return redirect("registry:users")
     return _form_page(request, actor, form, _("Create a user"))
 
@@ -102,6 +108,7 @@ def user_password(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         except RegistryError as err:
             add_registry_error(form, err)
         else:
+            messages.success(request, _("The password of %(user)s was reset.") % {"user": user.get_username()})
             return redirect("registry:users")
     return _form_page(request, actor, form, _("Reset the password of %(user)s") % {"user": user.get_username()})
 
@@ -115,6 +122,7 @@ def user_deactivate(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse
         actions.do_deactivate_user(actor, user)
     except RegistryError as err:
         raise PermissionDenied(err.message) from None
+    messages.success(request, _("The user %(user)s was deactivated.") % {"user": user.get_username()})
     return redirect("registry:users")
 
 
@@ -147,6 +155,7 @@ def token_revoke(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         actions.do_revoke_api_token(actor, token)
     except RegistryError as err:
         raise PermissionDenied(err.message) from None
+    messages.success(request, _("The API token %(name)s was revoked.") % {"name": token.name})
     return redirect("registry:tokens")
 
 
