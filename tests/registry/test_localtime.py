@@ -111,3 +111,30 @@ def test_the_time_zone_is_a_setting():
     bad = _settings_zone("Mars/Olympus")
     assert bad.returncode != 0
     assert "POPREG_TIME_ZONE" in bad.stderr and "Asia/Shanghai" in bad.stderr
+
+
+def test_exported_moments_are_local_in_csv_and_workbook(actors, settings):
+    """An aware moment in an exported row (an audit time, a job's start) is the county's
+    wall-clock time in the CSV text and in the workbook cell."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from popreg.registry.audit import AuditAction
+    from popreg.registry.exports import Column, Export, export_bytes
+    from popreg.registry.policy import Permission
+
+    settings.TIME_ZONE = "Asia/Shanghai"
+
+    def export(fmt: str) -> bytes:
+        table = Export(title="时刻 moments", filename=f"moments.{fmt}", format=fmt,  # type: ignore[arg-type]
+                       action=AuditAction.EXPORT_PERSONS, columns=[Column("时间 time"), Column("说明 note")],
+                       rows=[(MIDNIGHT_UTC, "reference moment")])
+        return export_bytes(actors["admin"], table, permission=Permission.EXPORT_PERSONS, unit_code=None)
+
+    rows = list(csv.reader(io.StringIO(export("csv").decode("utf-8-sig"))))
+    assert ["2026-12-01 00:00:00", "reference moment"] in rows
+    ws = load_workbook(io.BytesIO(export("xlsx"))).worksheets[0]
+    cells = [c for row in ws.iter_rows(values_only=True) for c in row]
+    assert datetime(2026, 12, 1, 0, 0) in cells

@@ -57,6 +57,7 @@ from django.utils.http import content_disposition_header
 from popreg.core.privacy import mask_id
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.errors import RegistryError
+from popreg.registry.localtime import format_moment, local
 from popreg.registry.policy import Permission
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M:%S}"
+        return format_moment(value, seconds=True)  # an aware moment in the county's time zone
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -317,6 +318,8 @@ def _xlsx_table(export: Export, ctx: ExportContext, rows: list[Sequence[Any]]) -
             col = export.columns[i] if i < len(export.columns) else None
             if col is not None and col.id_number:
                 value = ctx.id_text(_text(value) or None)
+            if isinstance(value, datetime) and timezone.is_aware(value):
+                value = local(value).replace(tzinfo=None)  # a cell holds no zone: local wall-clock time
             if isinstance(value, str):
                 value = neutralise(value)
             elif value is not None and not isinstance(value, int | float | date):
