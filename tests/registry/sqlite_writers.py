@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import traceback
-from datetime import date
+from datetime import date, timedelta
 
 
 def main(path: str, threads: int = 70, mode: str = "") -> dict[str, object]:
@@ -71,7 +71,8 @@ def main(path: str, threads: int = 70, mode: str = "") -> dict[str, object]:
                                     {"ethnicity": "回族", "reason": "并发测试"})
             else:
                 r = clients[i].post("/register/birth/", {
-                    "name": f"并发{i}", "sex": "M", "birth_date": "2024-06-01",
+                    # three days apart: the entry check does not take one for a duplicate of another
+                    "name": f"并发{i}", "sex": "M", "birth_date": (date(2024, 1, 1) + timedelta(days=3 * i)).isoformat(),
                     "registered_unit": "110105001001", "household_no": "", "id_number": "",
                     "ethnicity": "汉族", "mother": "", "father": ""})
             codes[i] = r.status_code

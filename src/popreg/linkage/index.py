@@ -18,12 +18,13 @@ The index is kept up to date:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Max
+from django.db import connection, transaction
+from django.db.models import Count
 
 from popreg.linkage import entrycheck
 from popreg.linkage.models import EntryKey
@@ -95,6 +96,7 @@ def rebuild(progress: Progress | None = None) -> dict[str, int]:
         done += len(batch)
     if progress:
         progress(done, total)
+    _population.clear()
     return {"persons": done, "keys": n_keys}
 
 
@@ -106,10 +108,10 @@ def _write(rows: list[tuple[Any, ...]]) -> int:
 
 def catch_up(limit: int = CATCH_UP_LIMIT) -> int:
     """Index persons created in bulk since the index was last written; returns their number."""
-    top = EntryKey.objects.aggregate(m=Max("person_id"))["m"] or 0
-    new = list(Person.objects.filter(pk__gt=top, merged_into__isnull=True)
-               .order_by("pk").values_list("pk", flat=True)[: limit + 1])
-    if not new or len(new) > limit:
+    top = EntryKey.objects.order_by("-person_id").values_list("person_id", flat=True).first() or 0
+    rows = list(Person.objects.filter(pk__gt=top).order_by("pk").values_list("pk", "merged_into_id")[: limit + 1])
+    new = [pk for pk, merged in rows if merged is None]
+    if not new or len(rows) > limit:
         return 0
     with transaction.atomic():
         index_persons(new)
@@ -146,9 +148,23 @@ def _name_counts(name_norms: set[str]) -> dict[str, int]:
     return counts
 
 
+#: How long a process keeps its count of indexed persons (seconds).  Counting 150,000 keys
+#: takes longer than a check may; a share of a name does not move in ten minutes.
+POPULATION_TTL = 600.0
+_population: dict[str, tuple[float, int]] = {}
+
+
 def indexed_population() -> int:
-    """Persons in the index: the denominator of the name shares."""
-    return EntryKey.objects.filter(key__startswith=entrycheck.NAME_KEY + ":").count()
+    """Persons in the index: the denominator of the name shares (counted at most every
+    ``POPULATION_TTL`` seconds per process and database; a rebuild counts afresh)."""
+    alias = str(connection.settings_dict.get("NAME"))
+    now = time.monotonic()
+    cached = _population.get(alias)
+    if cached is None or now - cached[0] > POPULATION_TTL:
+        n = EntryKey.objects.filter(key__gte=entrycheck.NAME_KEY + ":", key__lt=entrycheck.NAME_KEY + ";").count()
+        cached = (now, n)
+        _population[alias] = cached
+    return cached[1]
 
 
 def find(records: Sequence[NewRecord], *, model: entrycheck.EntryModel | None = None,

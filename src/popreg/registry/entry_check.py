@@ -20,9 +20,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from popreg.core import idnumber
 from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor, scope_persons
-from popreg.registry.models import Person
+from popreg.registry.models import Person, Status
 
 #: The submit button of "this is a new person" (name and value).
 DECISION_FIELD = "entry_decision"
@@ -99,8 +100,23 @@ class EntryCheck:
         }
 
 
+def id_number_held(number: str) -> bool:
+    """An active, unmerged record holds this ID number: the registration's own ID check
+    answers (it names the record in reach, or says "registered elsewhere", audited)."""
+    norm = idnumber.normalize(number or "")
+    if not norm:
+        return False
+    return Person.objects.filter(id_number__in={norm, (number or "").strip()}, status=Status.ACTIVE,
+                                 merged_into__isnull=True).exists()
+
+
 def check_entry(actor: Actor, record: NewRecord) -> EntryCheck:
-    """The likely duplicates of ``record`` as the actor may see them."""
+    """The likely duplicates of ``record`` as the actor may see them.
+
+    Nothing when the record's ID number is already held by an active record: the action's
+    uniqueness check refuses it with its own, more precise answer."""
+    if id_number_held(record.id_number):
+        return EntryCheck()
     found = find_duplicates([record])[0]
     if not found:
         return EntryCheck()
