@@ -53,3 +53,25 @@ def code_words(text: object) -> str:
     from django.utils.safestring import mark_safe
 
     return mark_safe(_IDENTIFIER.sub(r"<code>\1</code>", escape(str(text or ""))))  # noqa: S308 (escaped first)
+
+
+@register.filter
+def residence_label(value: object) -> str:
+    """A stored residence type (``floating_in``) by its label in the page's language."""
+    from popreg.registry.models import ResidenceType
+
+    try:
+        return str(ResidenceType(str(value)).label)
+    except ValueError:
+        return str(value or "")
+
+
+@register.filter
+def sex_label(value: object) -> str:
+    """A stored sex (``M``/``F``) by its label in the page's language."""
+    from popreg.registry.models import Sex
+
+    try:
+        return str(Sex(str(value)).label)
+    except ValueError:
+        return str(value or "")

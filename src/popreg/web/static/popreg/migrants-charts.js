@@ -9,7 +9,17 @@
   var blue = "#1f5fa8", red = "#c0392b", green = "#2e8b57", grey = "#7f8c8d";
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.animation = false;
-  function make(id, config) { var c = document.getElementById(id); if (c) new Chart(c, config); }
+  // Every chart here counts persons: its value axis shows whole numbers only.
+  function make(id, config) {
+    var c = document.getElementById(id);
+    if (!c) return;
+    var o = config.options = config.options || {};
+    var axis = o.indexAxis === "y" ? "x" : "y";
+    o.scales = o.scales || {};
+    o.scales[axis] = o.scales[axis] || {};
+    o.scales[axis].ticks = {precision: 0};
+    new Chart(c, config);
+  }
   make("chart-origin", {type: "bar", data: {labels: d.origins, datasets: [{label: d.labels["in"], data: d.origin_counts, backgroundColor: blue}]},
     options: {indexAxis: "y", plugins: {legend: {display: false}}}});
   make("chart-destination", {type: "bar", data: {labels: d.destinations, datasets: [{label: d.labels.out, data: d.destination_counts, backgroundColor: green}]},
