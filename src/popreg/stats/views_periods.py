@@ -107,9 +107,8 @@ def unit_periods(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
             except RegistryError as err:
                 form.add_error("period" if err.field in (None, "period", "unit") else err.field, err.message)
             else:
-                messages.success(request, _("Period %(period)s of %(unit)s is closed and its figures are "
-                                            "published; the county approves the closing.")
-                                 % {"period": closing.period, "unit": unit.name})  # fmt: skip
+                done = _("Period %(period)s of %(unit)s is closed and its figures are published; the county approves the closing.")  # noqa: E501
+                messages.success(request, done % {"period": closing.period, "unit": unit.name})
                 return redirect("stats:periods", code=unit.code)
     closings = ClosedPeriod.objects.filter(unit=unit).order_by("-period")
     return render(request, "stats/periods.html", {
@@ -129,8 +128,8 @@ def approve(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     period = (request.POST.get("period") or "").strip()
     closing = ClosedPeriod.objects.filter(unit=unit, period=period).first()
     if closing is None:
-        messages.error(request, _("%(unit)s has no closing of the period “%(period)s” to approve: choose one "
-                                  "from the list.") % {"unit": unit.name, "period": period})  # fmt: skip
+        missing = _("%(unit)s has no closing of the period “%(period)s” to approve: choose one from the list.")
+        messages.error(request, missing % {"unit": unit.name, "period": period})
         return redirect("stats:periods", code=unit.code)
     try:
         do_approve_period(actor, closing)
