@@ -46,6 +46,11 @@ def test_birth_form_shows_every_problem_of_the_issue(login, people, counts):
     assert "未找到" in shown["mother"] and "424242" in shown["mother"]
     assert "999999999" in shown["household_no"]
     assert "GB/T 3304" in shown["ethnicity"]
+    # a summary on top lists the five fields, each a link to its input
+    summary = r.content.decode().split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "请更正以下各项" in summary
+    assert re.findall(r'<a href="#id_(\w+)">', summary) == [
+        "birth_date", "household_no", "id_number", "ethnicity", "mother"]
 
 
 def test_birth_form_mother_age_sex_and_a_birth_in_1890(login, people, counts):
