@@ -114,3 +114,18 @@ def test_person_list_filters_sort_pages_and_reflows(browser, people, actors):
     query = parse_qs(urlparse(b.driver.current_url).query)
     assert query["page"] == ["2"] and query["sort"] == ["name"] and query["size"] == ["20"]
     assert "第 2 页，共 2 页" in b.text()
+
+
+def test_a_unit_typed_by_name_in_a_template_form_becomes_its_code(browser, people):
+    from ..conftest import VILLAGE_A1
+
+    b = browser
+    _login(b, "admin")
+    b.open("/linkage/")
+    unit = b.css("input[name=unit]")
+    assert unit.get_attribute("list") == "unit_units"
+    unit.send_keys("东关村民委员会")
+    b.css("select[name=status]").click()  # leaving the input resolves the name (unit-picker.js)
+    assert unit.get_attribute("value") == VILLAGE_A1
+    b.submit("form.filters button[type=submit]")
+    assert parse_qs(urlparse(b.driver.current_url).query)["unit"] == [VILLAGE_A1]

@@ -111,3 +111,13 @@ def test_list_tables_are_labelled_for_the_tablet_layout(login, people, client):
     css_text = b"".join(css.streaming_content).decode() if css.streaming else css.content.decode()
     block = css_text[css_text.index("@media (max-width: 960px)"):]
     assert "table.reflow td::before { content: attr(data-label)" in block
+
+
+@pytest.mark.parametrize("url", ["/linkage/", "/linkage/runs/"])
+def test_units_chosen_in_templates_use_the_same_picker(login, people, url):
+    page = login("admin").get(url).content.decode()
+    assert '<select name="unit"' not in page
+    (field,) = _inputs(page, "unit")
+    assert "unit-picker" in field and 'list="unit_units"' in field
+    assert f'<option value="{VILLAGE_A1}">东关村民委员会 ({VILLAGE_A1})</option>' in page
+    assert '<script src="/static/popreg/unit-picker.js" defer></script>' in page
