@@ -49,20 +49,34 @@ def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def run_reconciliation(ctx: runner.JobContext) -> None:
-    """The ``reconciliation`` job: the registry as it stands now against its sources."""
+    """The ``reconciliation`` job: the registry as it stands now against its sources, or a
+    stored statistics snapshot (``snapshot``: its name) with the links kept beside it."""
     from popreg.registry.snapshot import write_registry_snapshot
+    from popreg.stats.assessment import source_links
+    from popreg.stats.snapshots import snapshot_path
 
     level = ctx.params.get("level") or "village"
     unit = ctx.params.get("unit") or None
+    stored = ctx.params.get("snapshot") or ""
     try:
         month = Month.parse(ctx.params["month"])
-        with tempfile.TemporaryDirectory(prefix="popreg-recon-") as tmp:
-            ctx.progress(0, 3, "snapshot")
-            write_registry_snapshot(tmp)
+        if stored:
+            path = snapshot_path(stored)
+            if path is None:
+                raise RegistryError(f"统计快照 {stored} 不存在，请重新选择",
+                                    f"the statistics snapshot {stored} does not exist; choose another", "snapshot")
             ctx.progress(1, 3, "linking")
-            links = link_sources(tmp)  # a throw-away snapshot: its links are not kept
+            links = source_links(path)
             ctx.progress(2, 3, "comparing", month=month.label)
-            result = reconcile(tmp, [month], level=level, unit=unit, links=links)
+            result = reconcile(path, [month], level=level, unit=unit, links=links)
+        else:
+            with tempfile.TemporaryDirectory(prefix="popreg-recon-") as tmp:
+                ctx.progress(0, 3, "snapshot")
+                write_registry_snapshot(tmp)
+                ctx.progress(1, 3, "linking")
+                links = link_sources(tmp)  # a throw-away snapshot: its links are not kept
+                ctx.progress(2, 3, "comparing", month=month.label)
+                result = reconcile(tmp, [month], level=level, unit=unit, links=links)
     except ReconciliationError as exc:
         zh, _sep, en = str(exc).partition(" / ")
         raise RegistryError(zh, en or zh, "month") from None
@@ -74,7 +88,7 @@ def run_reconciliation(ctx: runner.JobContext) -> None:
         ctx.set_result(
             url=reverse("assess:reconciliation_job", args=[ctx.job.pk]),
             data={
-                "month": month.label, "level": level, "totals": totals,
+                "month": month.label, "level": level, "snapshot": stored, "totals": totals,
                 "rows": _plain_records(summary), "unmatched": _plain_records(unmatched),
             },
         )  # fmt: skip

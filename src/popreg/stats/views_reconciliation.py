@@ -10,9 +10,7 @@ reconciliation items (an action), which the responsible unit settles here.
 
 from __future__ import annotations
 
-import math
 from typing import Any
-from urllib.parse import urlencode
 
 import pandas as pd
 from django.contrib import messages
@@ -32,30 +30,22 @@ from popreg.registry.job_models import JobState
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.stats import actions
-from popreg.stats.assessment import source_links
 from popreg.stats.models import ReconciliationItem
 from popreg.stats.reconciliation import (
     RECORD_COLUMNS,
     SUMMARY_COLUMNS,
     Month,
-    Reconciliation,
     ReconciliationError,
-    reconcile,
 )
 from popreg.stats.snapshots import snapshot_path, snapshots
 from popreg.stats.views_assessment import LEVELS
 
 
-def _run(snapshot: str, month: Month, level: str, actor: Actor) -> Reconciliation:
-    unit = actor.unit_code if actor.prefix else None
-    path = snapshot_path(snapshot)
-    assert path is not None
-    return reconcile(path, [month], level=level, unit=unit, links=source_links(path))
-
-
-def _start_now(request: HttpRequest, actor: Actor, month: Month, level: str) -> HttpResponse:
-    """Start the job that reconciles the registry as it stands now; show its progress."""
-    params = {"month": month.label, "level": level, "unit": actor.unit_code if actor.prefix else ""}
+def _start(request: HttpRequest, actor: Actor, month: Month, level: str, snapshot: str = "") -> HttpResponse:
+    """Start the job that reconciles the registry as it stands now (or a stored snapshot);
+    show its progress.  Its result page shows the table, its CSV and the items to create."""
+    params = {"month": month.label, "level": level, "unit": actor.unit_code if actor.prefix else "",
+              "snapshot": snapshot}
     try:
         job = jobs.start_job(actor, "reconciliation", params, unit_code=actor.unit_code or "")
     except RegistryError as err:
@@ -79,48 +69,17 @@ def index(request: HttpRequest, actor: Actor) -> HttpResponse:
     elif "month" in data:
         try:
             month = Month.parse(data["month"])
-            if not data.get("snapshot"):  # the registry now: a job, started by a POST only
-                if request.method == "POST":
-                    return _start_now(request, actor, month, level)
-                return render(request, "stats/reconciliation/index.html", ctx)
-            if request.method == "POST" and data.get("action") == "compare":
-                return redirect(f"{request.path}?{_query(data)}")
-            result = _run(data.get("snapshot", ""), month, level, actor)
         except ReconciliationError as exc:
             ctx["error"] = str(exc)
         else:
+            # Every comparison is a job, started by a POST only (the registry now, or a
+            # stored snapshot): a GET shows the form with the items still open.
             if request.method == "POST":
-                try:
-                    created, existing = actions.do_create_reconciliation_items(actor, result.records)
-                except RegistryError as err:
-                    raise PermissionDenied(err.message) from None
-                messages.success(request, _("Items to verify created: %(created)s (%(existing)s already there)")
-                                 % {"created": created, "existing": existing})
-                # Only the comparison's own fields: the POST also carries the CSRF token, which
-                # must never appear in a URL (browser history, server logs, the CSV link).
-                return redirect(f"{request.path}?{_query(data)}")
-            if data.get("format") == "csv":
-                summary = result.summary
-                export = Export(
-                    title=f"月度核对 reconciliation {month.label}", filename=f"reconciliation-{month.label}.csv",
-                    format="csv", action=AuditAction.EXPORT_STATISTICS, reason="月度核对 reconciliation",
-                    columns=[Column(str(c)) for c in summary.columns],
-                    rows=[[None if pd.isna(v) else v for v in r] for r in summary.itertuples(index=False)],
-                    detail={"report": "reconciliation", "month": month.label, "level": level},
-                )
-                return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
-                                       unit_code=actor.unit_code, reason=request_reason(request))
-            # NaN (no rate: nothing reported) as None, so the page shows a dash, never "nan%"
-            rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
-                    for r in result.summary.to_dict("records")]  # fmt: skip
-            ctx.update(result=result, rows=rows, query=_query(data),
-                       totals={k: int(result.summary[k].sum()) for k in ("reported", "verified")})
+                if data.get("action") == "create_items":
+                    _require_reconcile(actor)
+                return _start(request, actor, month, level, data.get("snapshot", ""))
             ctx["items"] = actions.open_items(actor.prefix, [month.label])
     return render(request, "stats/reconciliation/index.html", ctx)
-
-
-def _query(data: Any) -> str:
-    return urlencode({k: data.get(k, "") for k in ("month", "snapshot", "level")})
 
 
 def _require_reconcile(actor: Actor) -> None:
@@ -164,7 +123,8 @@ def job_result(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         return export_response(actor, export, permission=Permission.EXPORT_STATISTICS,
                                unit_code=actor.unit_code, reason=request_reason(request))
     return render(request, "stats/reconciliation/index.html", {
-        "snapshots": snapshots(), "levels": LEVELS, "level": data.get("level", "village"), "snapshot": "",
+        "snapshots": snapshots(), "levels": LEVELS, "level": data.get("level", "village"),
+        "snapshot": data.get("snapshot", ""),
         "month": month, "can_write": actor.can(Permission.RECONCILE), "result": True, "rows": rows,
         "totals": data.get("totals", {}), "query": "", "job": job,
         "items": actions.open_items(actor.prefix, [month]),
