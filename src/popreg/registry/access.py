@@ -44,8 +44,11 @@ class Actor:
 
     def check_unit(self, code: str | None) -> None:
         if not self.covers(code):
+            (unit_zh, unit_en), (own_zh, own_en) = _unit_text(code), _unit_text(self.unit_code)
             raise JurisdictionError(
-                f"无权操作辖区外的单位 {code}", f"unit {code} is outside your jurisdiction"
+                f"{unit_zh}不在您的辖区（{own_zh}）内，不能办理；请由该单位所属的乡镇或县级用户办理",
+                f"{unit_en} is outside your jurisdiction ({own_en}); a user of its township or of the "
+                "county can do this",
             )
 
     @property
@@ -77,6 +80,17 @@ class Actor:
         if unit_code is not None:
             self.check_unit(unit_code)
 
+
+
+def _unit_text(code: str | None) -> tuple[str, str]:
+    """A unit as a message names it, in Chinese and in English: its name with its code in
+    brackets (the code alone for a code that names no unit)."""
+    if not code:
+        return "—", "—"
+    name = AdminUnit.objects.filter(code=code).values_list("name", flat=True).first()
+    if not name:
+        return f"单位 {code}", f"unit {code}"
+    return f"{name}（{code}）", f"{name} ({code})"
 
 
 def _labels(permission: Permission) -> tuple[str, str]:
