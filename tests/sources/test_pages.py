@@ -112,6 +112,8 @@ def test_review_queue_and_decision_form(people, users, actors, client):
     queue = client.get("/sources/review/").content.decode()
     assert "DN-A" in queue and "DN-B" not in queue and "李娜" not in queue  # B1 is not the clerk's
     assert client.get(f"/sources/links/{link_b}/").status_code == 403
+    home = client.get("/").content.decode()  # the open work of the home page links the queue
+    assert "待审核关联的外部来源记录" in home and 'href="/sources/review/"' in home
     form = client.get(f"/sources/links/{link_a}/").content.decode()
     assert "王秀英" in form and 'name="decision"' in form
     # a missing reason is named on the form, nothing changes

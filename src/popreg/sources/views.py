@@ -34,11 +34,11 @@ from popreg.sources.actions import do_review_link
 from popreg.sources.feed import FED_KINDS
 from popreg.sources.jobs import SOURCES_FEED, SOURCES_IMPORT, store_upload
 from popreg.sources.models import LinkStatus, SourceBatch, SourceEntry, SourceKind, SourceLink
+from popreg.sources.queries import QUEUE, review_queue
 from popreg.sources.reading import KIND_COLUMNS
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 SHOWN_ERRORS = 200
-QUEUE = (LinkStatus.PROPOSED, LinkStatus.UNMATCHED)
 
 
 def _require(actor: Actor, permission: Permission, unit_code: str | None = None) -> None:
@@ -68,10 +68,7 @@ def _entries(actor: Actor, batch: SourceBatch) -> QuerySet[SourceEntry]:
 
 
 def _queue(actor: Actor) -> QuerySet[SourceLink]:
-    qs = SourceLink.objects.filter(status__in=QUEUE).select_related("entry", "proposed_person")
-    if actor.prefix:
-        qs = qs.filter(entry__unit_code__startswith=actor.prefix)
-    return qs
+    return review_queue(actor)
 
 
 def _columns() -> list[dict[str, Any]]:

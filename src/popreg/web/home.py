@@ -110,10 +110,19 @@ def exchange_work(actor: Actor) -> list[Work]:
                  reverse("exchange:review"))]
 
 
+def source_work(actor: Actor) -> list[Work]:
+    from popreg.sources.queries import review_queue
+
+    if not actor.can(Permission.REVIEW_SOURCES):
+        return []
+    return [Work("sources", review_queue(actor).count(), _("Outside-source records to link"),
+                 reverse("sources:review"))]
+
+
 def open_work(actor: Actor, today: date) -> list[Work]:
     """Every kind of open work the actor's role may see, in the order of the page."""
     return [*rectification_work(actor), *duplicate_work(actor), *objection_work(actor),
-            *permit_work(actor, today), *exchange_work(actor)]
+            *permit_work(actor, today), *exchange_work(actor), *source_work(actor)]
 
 
 def headline(actor: Actor, unit: AdminUnit, today: date) -> dict[str, Any]:
