@@ -119,3 +119,35 @@ def page_size(request: HttpRequest) -> int:
 def filter_query(filters: dict[str, str], **extra: Any) -> str:
     """The filters (and ``extra`` parameters such as the page size) as a query string."""
     return urlencode({**{k: v for k, v in filters.items() if v != ""}, **extra})
+
+
+# ---------------------------------------------------------------- household lists
+
+#: Sort key → ``order_by`` of a village's household list (``n``: its active members).
+HOUSEHOLD_SORTS: dict[str, tuple[str, ...]] = {
+    "number": ("household_no",),
+    "-members": ("-n", "household_no"),
+    "members": ("n", "household_no"),
+    "address": ("address", "household_no"),
+}
+HOUSEHOLD_PAGE_SIZES = (50, 100, 200)
+DEFAULT_HOUSEHOLD_PAGE_SIZE = 100
+
+
+def household_filters(request: HttpRequest) -> dict[str, str]:
+    """``q``: part of the household number, the address or the head's name; ``sort``."""
+    sort = request.GET.get("sort", "")
+    return {"q": request.GET.get("q", "").strip()[:60], "sort": sort if sort in HOUSEHOLD_SORTS else "number"}
+
+
+def filter_households(qs: QuerySet[Any], filters: dict[str, str]) -> QuerySet[Any]:
+    """``qs`` (annotated with ``n``) narrowed and ordered by ``filters``."""
+    q = filters.get("q", "")
+    if q:
+        qs = qs.filter(Q(household_no__contains=q) | Q(address__contains=q) | Q(head__name__contains=q))
+    return qs.order_by(*HOUSEHOLD_SORTS.get(filters.get("sort", ""), HOUSEHOLD_SORTS["number"]))
+
+
+def household_page_size(request: HttpRequest) -> int:
+    raw = request.GET.get("size", "")
+    return int(raw) if raw.isdigit() and int(raw) in HOUSEHOLD_PAGE_SIZES else DEFAULT_HOUSEHOLD_PAGE_SIZE

@@ -65,7 +65,6 @@ from popreg.registry.policy import Permission
 from popreg.registry.search import search_persons
 
 PAGE_SIZE = 50
-HOUSEHOLD_PAGE_SIZE = 100
 
 View = Callable[..., HttpResponse]
 
@@ -222,17 +221,22 @@ def unit_detail(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         .filter(status=Status.ACTIVE).exclude(in_unit).count() if unit.level in ("village", "group") else None,
     }
     households = None
+    # The household list: searched and sorted (popreg.registry.listing), filters in the URL.
+    hh_filters = listing.household_filters(request)
+    hh_size = listing.household_page_size(request)
     if unit.level in ("village", "group"):
         hh = (scope_households(Household.objects.filter(unit=unit, dissolved_on__isnull=True), actor)
               .select_related("head")
-              .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE)))
-              .order_by("household_no"))
-        households = Paginator(hh, HOUSEHOLD_PAGE_SIZE).get_page(request.GET.get("page"))
+              .annotate(n=Count("members", filter=Q(members__status=Status.ACTIVE))))
+        households = Paginator(listing.filter_households(hh, hh_filters), hh_size).get_page(request.GET.get("page"))
         for h in households:  # households and certificates: why the head needs changing
             h.head_flag = head_problem(h)  # type: ignore[attr-defined]
     return render(request, "registry/unit_detail.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), children=children, summary=summary,
-        page=households, query="",
+        page=households, query=listing.filter_query(hh_filters, size=hh_size), hh_filters=hh_filters,
+        hh_size=hh_size, hh_sizes=listing.HOUSEHOLD_PAGE_SIZES,
+        hh_sorts=[("number", _("Household number")), ("-members", _("Most members first")),
+                  ("members", _("Fewest members first")), ("address", _("Address"))],
     ))
 
 
