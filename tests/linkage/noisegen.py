@@ -62,8 +62,8 @@ people added to the population, all with checksum-valid ID numbers):
 * ``namesakes`` — same full name and sex in the same village, born 2 to 120 days apart;
 * ``parent_child`` — same full name in the same household, born 20 to 40 years apart.
 
-In half of the namesake and parent-child pairs (``NEGATIVE_ID_MISSING_SHARE``) the second
-record has no ID number, so the two numbers cannot tell them apart.
+In half of the pairs of each kind (``NEGATIVE_ID_MISSING_SHARE``) the second record has
+no ID number, so the two numbers cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -410,7 +410,7 @@ def _negatives(
                 b = _person(
                     new_id(), name, sex, child, world.id_number(region, child, sex), village, hh
                 )
-            if cls != "twins" and rng.random() < NEGATIVE_ID_MISSING_SHARE:
+            if rng.random() < NEGATIVE_ID_MISSING_SHARE:
                 b["id_number"] = ""
             added.append(b)
             pairs.append((a["record_id"], b["record_id"], cls))

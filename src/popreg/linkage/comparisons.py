@@ -23,6 +23,10 @@ from splink.internals.comparison_creator import ComparisonCreator
 FIXED_M_VALID_DIFFERENT = 1e-12
 FIXED_M_ID_DIFFERENT = 1e-4
 FIXED_M_ONE_CHARACTER = 1e-7
+# m of "given name different, same household and birth date": twins.  Household and date
+# agree for twins as for duplicates, so without this level the two comparisons would
+# count twice what is one fact; fixed, as EM cannot tell twins from duplicates.
+FIXED_M_TWINS = 1e-10
 
 # Lowest m of the levels that are weak evidence against, never a veto: after estimation
 # (EM sees few duplicates with these differences, and pushes their m towards zero) m is
@@ -75,13 +79,26 @@ def name_comparison() -> ComparisonCreator:
                 0.05,
                 1e-4,
             ),
-            _level("name_sorted_l = name_sorted_r", "same characters in another order", 0.01, 1e-6),
-            cll.And(
-                _level(
-                    "surname_l = surname_r AND abs(name_len_l - name_len_r) = 1",
-                    "same surname, one longer",
+            _level(
+                "name_sorted_l = name_sorted_r OR name_py_sorted_l = name_py_sorted_r",
+                "same characters in another order",
+                0.01,
+                1e-6,
+            ),
+            cll.Or(
+                cll.And(
+                    _level(
+                        "surname_l = surname_r AND abs(name_len_l - name_len_r) = 1",
+                        "same surname, one longer",
+                    ),
+                    cll.LevenshteinLevel("name_norm", 1),
                 ),
-                cll.LevenshteinLevel("name_norm", 1),
+                # the same by reading: 金宁 / 金晓凝 (宁 and 凝 read alike)
+                _level(
+                    "array_contains(name_py_drops_l, name_py_full_r) "
+                    "OR array_contains(name_py_drops_r, name_py_full_l)",
+                    "one syllable more, by reading",
+                ),
             ).configure(
                 label_for_charts="one given-name character dropped or added",
                 m_probability=0.02,
@@ -101,6 +118,11 @@ def name_comparison() -> ComparisonCreator:
                 u_probability=3e-4,
                 fix_m_probability=True,
             ),
+            _level(
+                "surname_l = surname_r AND household_no_l = household_no_r "
+                "AND birth_day_l = birth_day_r",
+                "given name different, same household and birth date (twins)",
+            ).configure(m_probability=FIXED_M_TWINS, u_probability=1e-6, fix_m_probability=True),
             # A former name (曾用名) keeps the surname: weak evidence against, not a veto.
             _level("surname_l = surname_r", "same surname, given name different", 0.02, 0.03),
             _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.002, 0.97),
@@ -270,6 +292,7 @@ LEVEL_LABELS: dict[str, list[str]] = {
         "same characters in another order",
         "one given-name character dropped or added",
         "one given-name character differs",
+        "given name different, same household and birth date (twins)",
         "same surname, given name different",
         "different",
     ],

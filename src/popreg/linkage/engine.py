@@ -51,8 +51,9 @@ ENGINES = ("duckdb", "spark")
 # id_number are not among them): only these are handed to Splink.
 MODEL_COLUMNS = (
     "record_id", "sex", "village_code", "township", "household_no", "name_norm", "surname",
-    "name_py", "name_readings", "name_len", "name_sorted", "id_norm", "id18", "id_valid",
-    "id_body", "id_prefix14", "id_dob", "id_sex", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
+    "name_py", "name_readings", "name_len", "name_sorted", "name_py_full", "name_py_sorted",
+    "name_py_drops", "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "id_dob", "id_sex",
+    "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
 PAIRS_FLOOR = 0.01  # pairs.csv keeps scored pairs with at least this match probability
 # Pairs from this probability up to the threshold are uncertain: never merged, put before a

@@ -16,6 +16,11 @@ column              meaning
 ``name_len``        number of characters of ``name_norm``
 ``name_sorted``     the characters of ``name_norm`` in code-point order (same
                     characters in another order compare equal)
+``name_py_full``    surname reading + one reading per given-name character
+``name_py_sorted``  surname reading | the given name's syllables sorted (homophones in
+                    another order compare equal); two given-name characters or more
+``name_py_drops``   the ``name_py_full`` of the name with one given-name character left
+                    out, one per character (list; two given-name characters or more)
 ``id_norm``         ID number as written, normalised (NFKC, no spaces, upper-case X)
 ``id18``            18-character form (15-digit numbers upgraded)
 ``id_valid``        ``id18`` has a correct MOD 11-2 check character
@@ -36,6 +41,7 @@ column              meaning
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import re
@@ -218,13 +224,41 @@ def _id_fields(raw: str) -> tuple[str | None, str | None, bool, bool]:
     return norm, None, False, False
 
 
-def _name_fields(raw: str) -> tuple[str | None, str | None, str | None, list[str] | None]:
+_NameFields = tuple[
+    str | None, str | None, str | None, list[str] | None, str | None, str | None, list[str] | None
+]
+
+
+@functools.lru_cache(maxsize=65536)
+def _syllable(text: str) -> str:
+    return names.pinyin_key(text) or text
+
+
+def _name_fields(raw: str) -> _NameFields:
+    """(normalised, surname, pinyin key, readings, syllable forms: full, given name's
+    syllables sorted, one given-name syllable dropped)."""
     norm = names.normalize_name(raw)
     if not norm:
-        return None, None, None, None
-    surname, _given = names.split_surname(norm)
+        return None, None, None, None, None, None, None
+    surname, given = names.split_surname(norm)
     readings = names.pinyin_readings(norm)
-    return norm, surname or None, (readings[0] if readings else norm), readings or [norm]
+    head = _syllable(surname) if surname else ""
+    syllables = [_syllable(ch) for ch in given]
+    full = head + "".join(syllables)
+    drops = (
+        sorted({head + "".join(syllables[:i] + syllables[i + 1 :]) for i in range(len(syllables))})
+        if len(syllables) >= 2
+        else []
+    )
+    return (
+        norm,
+        surname or None,
+        (readings[0] if readings else norm),
+        readings or [norm],
+        full or None,
+        (head + "|" + "".join(sorted(syllables))) if len(syllables) >= 2 else None,
+        drops or None,
+    )
 
 
 PARALLEL_MIN_VALUES = 20_000
@@ -288,7 +322,7 @@ _STRINGS = pa.list_(pa.string())
 PREPARED_COLUMNS = (
     "record_id", "name", "sex", "birth_date", "id_number", "village_code", "township",
     "household_no", "name_norm", "surname", "name_py", "name_readings", "name_len",
-    "name_sorted", "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "id_dob", "id_sex",
+    "name_sorted", "name_py_full", "name_py_sorted", "name_py_drops", "id_norm", "id18", "id_valid", "id_body", "id_prefix14", "id_dob", "id_sex",
     "id_region", "dob", "birth_day", "birth_year", "birth_md", "birth_swapped",
 )  # fmt: skip
 
@@ -363,6 +397,9 @@ def _name_columns(
     columns["name_sorted"] = _take(
         ["".join(sorted(t[0])) if t[0] else None for t in nf], name_codes, _STRING
     )
+    columns["name_py_full"] = _take([t[4] for t in nf], name_codes, _STRING)
+    columns["name_py_sorted"] = _take([t[5] for t in nf], name_codes, _STRING)
+    columns["name_py_drops"] = _take([t[6] for t in nf], name_codes, _STRINGS)
 
 
 def _id_columns(
