@@ -330,3 +330,16 @@ def test_found_person_form_shows_the_registered_person_first(client, users, peop
     rec = AuditRecord.objects.get(action=AuditAction.CONFIRM_NEW_PERSON)
     assert rec.detail["form"] == "found_person" and rec.target_id == str(FoundPerson.objects.get().pk)
     assert rec.unit_code == VILLAGE_A1
+
+
+@pytest.mark.django_db
+def test_an_id_number_already_held_is_left_to_the_registrations_own_check(client, users, people):
+    mother = people["mother"]
+    client.force_login(users["clerk_a1"])
+    r = client.post("/register/move-in/", {**MOVE_IN, "id_number": mother.id_number, "registered_unit": VILLAGE_A1})
+    page = r.content.decode()
+    # The action refuses, naming the record in reach; the entry check adds nothing.
+    assert r.status_code == 400 and 'id="entry-check"' not in page and str(mother.pk) in page
+    # Without the number the same person is shown by the entry check.
+    page = client.post("/register/move-in/", {**MOVE_IN, "registered_unit": VILLAGE_A1}).content.decode()
+    assert 'id="entry-check"' in page and f'/persons/{mother.pk}/' in page

@@ -28,8 +28,9 @@ import json
 import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,6 @@ class Features:
     village: str
     township: str
     household: str
-    readings: frozenset[str] = field(default_factory=frozenset)
     name_sorted: str = ""
     id_dob: str = ""
     id_sex: str = ""
@@ -130,14 +130,13 @@ def _decoded(id18: str, usable: bool) -> tuple[str, str]:
     return born.isoformat(), ("M" if int(id18[16]) % 2 else "F")
 
 
-def features(record: EntryRecord, *, name_py: str | None = None, readings: bool = True) -> Features:
+def features(record: EntryRecord, *, name_py: str | None = None) -> Features:
     """The comparison columns of ``record``; ``name_py`` when already known (stored key).
 
     As the engine prepares them: a missing sex or birth date is taken from a usable ID
     number (checksum-valid, or a legacy 15-digit number)."""
     norm = names.normalize_name(record.name)
     surname = names.split_surname(norm)[0] if norm else ""
-    all_readings = frozenset(names.pinyin_readings(norm)) if (norm and readings) else frozenset()
     py = name_py if name_py is not None else (names.pinyin_key(norm) if norm else "")
     id_norm, id18, valid = _id_parts(record.id_number)
     id_dob, id_sex = _decoded(id18, valid or (len(id_norm) == 15 and bool(id18)))
@@ -153,7 +152,7 @@ def features(record: EntryRecord, *, name_py: str | None = None, readings: bool 
         birth_md=f"{d:%m-%d}" if d else "", birth_year=str(d.year) if d else "",
         birth_swapped=_swapped(d), sex=sex,
         village=village, township=village[:9], household=(record.household_no or "").strip(),
-        readings=all_readings, name_sorted="".join(sorted(norm)), id_dob=id_dob, id_sex=id_sex,
+        name_sorted="".join(sorted(norm)), id_dob=id_dob, id_sex=id_sex,
     )  # fmt: skip
 
 
@@ -256,11 +255,18 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+@lru_cache(maxsize=65536)
+def readings(name_norm: str) -> frozenset[str]:
+    """The pinyin readings of a normalised name (heteronyms included), computed when a pair
+    reaches the "same reading" level only."""
+    return frozenset(names.pinyin_readings(name_norm)) if name_norm else frozenset()
+
+
 def _name_level(label: str, a: Features, b: Features) -> bool:
     if label == "same characters":
         return a.name_norm == b.name_norm
     if label.startswith("same reading"):
-        return bool(a.readings & b.readings)
+        return bool(readings(a.name_norm) & readings(b.name_norm))
     if label == "same characters in another order":
         return a.name_sorted == b.name_sorted
     if label == "one given-name character dropped or added":

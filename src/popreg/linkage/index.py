@@ -60,7 +60,7 @@ def _keys(rows: Iterable[tuple[Any, ...]]) -> list[EntryKey]:
         if row[-1] is not None:  # merged into another record
             continue
         pk, rec, py = _record(row)
-        f = entrycheck.features(rec, name_py=py or None, readings=False)
+        f = entrycheck.features(rec, name_py=py or None)
         out.extend(EntryKey(person_id=pk, key=k) for k in entrycheck.blocking_keys(f))
     return out
 
@@ -174,7 +174,7 @@ def find(records: Sequence[NewRecord], *, model: entrycheck.EntryModel | None = 
     model = model or entrycheck.default_model()
     entries = [entrycheck.EntryRecord(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number,
                                       village_code=r.village_code, household_no=r.household_no) for r in records]
-    feats = [entrycheck.features(e, readings=False) for e in entries]
+    feats = [entrycheck.features(e) for e in entries]
     cands = _candidates(feats)
     wanted = sorted({pk for cs in cands for pk in cs})
     rows: dict[int, tuple[int, entrycheck.EntryRecord, str]] = {}
@@ -185,8 +185,8 @@ def find(records: Sequence[NewRecord], *, model: entrycheck.EntryModel | None = 
     population = indexed_population()
     counts: dict[str, int] | None = None
     if population >= TF_MIN_POPULATION:
-        counts = _name_counts({f.name_norm for f in feats} | {
-            entrycheck.features(rec, name_py=py, readings=False).name_norm for _pk, rec, py in rows.values()})
+        # Only "same characters" is adjusted, so the new records' own names are all that is counted.
+        counts = _name_counts({f.name_norm for f in feats})
     out: list[list[LikelyDuplicate]] = []
     for entry, cs in zip(entries, cands, strict=True):
         candidates = [entrycheck.Candidate(pk, rows[pk][1], rows[pk][2] or None) for pk in cs if pk in rows]
