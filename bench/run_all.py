@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ORDER = ["load", "search", "import", "synth", "audit", "field_list", "campaign", "linkage",
          "indicators", "dashboard", "dse", "http", "eligibility", "benefit_runs",
-         "projection_core", "exchange", "migrants"]
+         "projection_core", "exchange", "migrants", "entry_check"]
 
 
 def main(names: list[str]) -> int:
