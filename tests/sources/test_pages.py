@@ -5,6 +5,7 @@ authorization matrix (tests/web/test_authz_matrix.py)."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
@@ -87,6 +88,12 @@ def test_a_file_with_errors_shows_every_bad_row_and_offers_the_report(people, us
     body = b"".join(report.streaming_content if report.streaming else [report.content]).decode("utf-8-sig")
     assert "请填写姓名" in body and "2025-09-12" not in body.split("\n")[0]
     assert "不是有效日期" in body
+    xlsx = client.get(f"/sources/jobs/{job_id}/errors.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    from openpyxl import load_workbook
+
+    cells = [c for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True) for c in row]
+    assert "请填写姓名" in cells and 2 in cells  # the row number of the empty name
     client.cookies["django_language"] = "en"
     english = client.get(r["Location"]).content.decode()
     assert "is required" in english and "nothing was imported" in english

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from popreg.registry.access import Actor, person_in_scope
@@ -103,11 +103,16 @@ def do_import_source(actor: Actor, parsed: ParsedSource, proposals: Sequence[Pro
     county = AdminUnit.objects.filter(level="county").order_by("code").values_list("code", flat=True).first() or ""
     user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
     unit = AdminUnit.objects.filter(code=actor.unit_code).first() if actor.unit_code else None
-    batch = SourceBatch.objects.create(
-        kind=kind, file_name=parsed.file_name[:200], sha256=parsed.sha256, file_format=parsed.file_format,
-        rows=len(parsed.rows), new_records=len(new_rows), known_records=len(parsed.rows) - len(new_rows),
-        months=sorted({r.month for r in new_rows}), unit=unit, imported_by=user, actor_name=actor.name,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():  # the same file imported at the same moment: one wins
+            batch = SourceBatch.objects.create(
+                kind=kind, file_name=parsed.file_name[:200], sha256=parsed.sha256,
+                file_format=parsed.file_format, rows=len(parsed.rows), new_records=len(new_rows),
+                known_records=len(parsed.rows) - len(new_rows), months=sorted({r.month for r in new_rows}),
+                unit=unit, imported_by=user, actor_name=actor.name,
+            )  # fmt: skip
+    except IntegrityError:
+        return ImportOutcome(SourceBatch.objects.get(sha256=parsed.sha256), True)
     threshold = auto_accept()
     counts = {s.value: 0 for s in LinkStatus}
     entries = []
