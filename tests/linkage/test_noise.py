@@ -357,3 +357,12 @@ def test_uncertain_pairs_go_to_review_not_to_a_merge(noisy_result) -> None:  # t
         assert p < cut or cluster[a] != cluster[b]
     band = result.pairs[result.pairs["match_probability"].between(REVIEW_FLOOR, cut, "left")]
     assert len(band) == len(review[review["match_probability"] < cut])
+
+
+def test_every_level_has_a_chinese_name_for_the_review_page() -> None:
+    from popreg.linkage.review import LEVEL_NAMES
+
+    for labels in comparisons.LEVEL_LABELS.values():
+        for label in labels:
+            assert label in LEVEL_NAMES, label
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in LEVEL_NAMES[label]), label
