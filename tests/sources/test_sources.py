@@ -213,7 +213,7 @@ def test_a_file_that_cannot_be_used_says_why():
         parse_source("随便,什么\n1,2\n".encode(), "x.csv", "hospital_births")
 
 
-def test_a_township_officer_imports_only_records_of_the_township(people, actors):
+def test_a_township_officer_imports_only_records_of_the_township(people, actors, tmp_path):
     csv = ("编号,姓名,性别,公民身份号码,出生日期,死亡日期,住址代码\n"
            f"DN1,李娜,女,{LI_NA_ID},1985-01-02,2025-09-10,{VILLAGE_B1}\n"
            f"DN2,赵无名,男,,1950-02-03,2025-09-12,{VILLAGE_A1}\n")
@@ -223,6 +223,17 @@ def test_a_township_officer_imports_only_records_of_the_township(people, actors)
     assert "辖区" in result.errors[0].message_zh
     with pytest.raises(RegistryError):
         import_file(actors["clerk_a1"], csv.encode(), "dn.csv", "death_notices")  # a clerk does not import
+
+    # the command acts as the user given
+    path = tmp_path / "dn.csv"
+    path.write_bytes(csv.encode())
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 处错误"):
+        call_command("sources", "import", "--kind", "death_notices", str(path), "--user", "officer_a", stderr=err)
+    assert "第 2 行 住址代码" in err.getvalue() and "outside your jurisdiction" in err.getvalue()
+    with pytest.raises(CommandError, match="不存在"):
+        call_command("sources", "import", "--kind", "death_notices", str(path), "--user", "nobody")
+    assert not SourceEntry.objects.exists()
 
 
 # ------------------------------------------------------------------ review decisions
