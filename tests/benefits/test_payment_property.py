@@ -15,6 +15,9 @@ from .conftest import MONTH, approve_and_pay
 P = "childcare_subsidy"
 EVENTS = st.one_of(st.none(), st.tuples(st.sampled_from(["death", "move_out", "enlistment"]),
                                         st.integers(min_value=-45, max_value=45)))
+# A baby is not enlisted (the enlistment ages of docs/validation.md): the children die or move out.
+CHILD_EVENTS = st.one_of(st.none(), st.tuples(st.sampled_from(["death", "move_out"]),
+                                              st.integers(min_value=-45, max_value=45)))
 
 
 def _leave(admin, person, kind: str, day: date) -> None:
@@ -31,7 +34,7 @@ def _leave(admin, person, kind: str, day: date) -> None:
 @pytest.mark.django_db
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
-@given(families=st.lists(st.tuples(EVENTS, EVENTS), min_size=1, max_size=4))
+@given(families=st.lists(st.tuples(EVENTS, CHILD_EVENTS), min_size=1, max_size=4))
 def test_no_one_gone_before_the_month_is_paid_for_it(families, county, actors, officers, tmp_path_factory):
     from django.db import transaction
 
@@ -45,7 +48,8 @@ def test_no_one_gone_before_the_month_is_paid_for_it(families, county, actors, o
     with transaction.atomic():  # rolled back: every example starts from the same registry
         gone: dict[int, date] = {}
         for i, (mother_event, child_event) in enumerate(families):
-            mb, cb = date(1991, 1, 1) + timedelta(days=i), date(2024, 3, 1) + timedelta(days=i)
+            # mothers born 2003: 22 in the payment month, of an age to be enlisted
+            mb, cb = date(2003, 1, 1) + timedelta(days=i), date(2024, 3, 1) + timedelta(days=i)
             mother = actions.do_register_birth(admin, name=f"母{i}", sex="F", birth_date=mb,
                                                registered_unit_code=VILLAGE_A1, id_number=make_id(mb, "F", 200 + i))
             child = actions.do_register_birth(admin, name=f"儿{i}", sex="M", birth_date=cb, registered_unit_code=VILLAGE_A1,
