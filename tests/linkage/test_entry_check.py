@@ -343,3 +343,19 @@ def test_an_id_number_already_held_is_left_to_the_registrations_own_check(client
     # Without the number the same person is shown by the entry check.
     page = client.post("/register/move-in/", {**MOVE_IN, "registered_unit": VILLAGE_A1}).content.decode()
     assert 'id="entry-check"' in page and f'/persons/{mother.pk}/' in page
+
+
+@pytest.mark.django_db
+def test_load_builds_the_index_and_a_loaded_person_is_found(tmp_path):
+    from popreg.registry.access import system_actor
+    from popreg.registry.loading import load_snapshot
+    from popreg.synth.generator import generate
+
+    generate(tmp_path / "snap", seed=7, persons=1500, progress=None)
+    counts = load_snapshot(tmp_path / "snap", system_actor("test"))
+    assert counts["entry_index_keys"] == EntryKey.objects.count() > 0
+    assert EntryKey.objects.filter(key__startswith="nn:").count() == Person.objects.filter(merged_into__isnull=True).count()
+    p = Person.objects.filter(birth_date__isnull=False, status="active").order_by("pk")[100]
+    found = find_duplicates([NewRecord(name=p.name, sex=p.sex, birth_date=p.birth_date,
+                                       village_code=p.registered_unit_id)])[0]
+    assert found and found[0].person_id == p.pk
