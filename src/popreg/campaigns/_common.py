@@ -67,10 +67,15 @@ def fresh_campaign(campaign: Campaign) -> Campaign:
     return Campaign.objects.select_for_update().get(pk=campaign.pk)
 
 
+def _words(field: str) -> str:
+    """A field's name as English words (birth_date → birth date) for a message."""
+    return field.removesuffix("_id").replace("_", " ")
+
+
 def parse_date(value: Any, field: str, label: str, *, required: bool = False) -> date | None:
     if value in (None, ""):
         if required:
-            raise campaign_error(f"请填写{label}", f"{field} is required", field)
+            raise campaign_error(f"请填写{label}", f"{_words(field)} is required", field)
         return None
     if isinstance(value, datetime):
         value = value.date()
@@ -81,11 +86,11 @@ def parse_date(value: Any, field: str, label: str, *, required: bool = False) ->
             d = date.fromisoformat(str(value).strip().replace("/", "-"))
         except ValueError:
             raise campaign_error(f"{label}“{value}”格式不正确，应为 年-月-日（如 2025-03-01）",
-                       f"{field} {value!r} is not a date (YYYY-MM-DD)", field) from None
+                       f"{_words(field)} “{value}” is not a date (YYYY-MM-DD)", field) from None
     if d > timezone.localdate():
-        raise campaign_error(f"{label} {d:%Y-%m-%d} 晚于今天，请核实", f"{field} {d} is in the future", field)
+        raise campaign_error(f"{label} {d:%Y-%m-%d} 晚于今天，请核实", f"{_words(field)} {d} is in the future; check it", field)
     if d.year < 1890:
-        raise campaign_error(f"{label} {d:%Y-%m-%d} 不合理（早于1890年）", f"{field} {d} is implausible", field)
+        raise campaign_error(f"{label} {d:%Y-%m-%d} 不合理（早于1890年）", f"{_words(field)} {d} is implausible (before 1890)", field)
     return d
 
 

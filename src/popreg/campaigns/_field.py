@@ -66,7 +66,8 @@ def correctable_field(value: str) -> str:
     if key not in _FIELD_ALIASES:
         allowed = "、".join(registry.CORRECTABLE.values())
         raise campaign_error(f"有误字段“{value}”无法识别，可填：{allowed}",
-                   f"unknown field {value!r}; use one of {', '.join(registry.CORRECTABLE)}", "field_name")
+                   "unknown item “" + str(value) + "”; use one of "
+                   + ", ".join(k.removesuffix("_id").replace("_", " ") for k in registry.CORRECTABLE), "field_name")
     return _FIELD_ALIASES[key]
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from popreg.campaigns._common import (
     acting_user,
@@ -35,10 +35,20 @@ from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import AdminUnit, Person
 from popreg.registry.policy import Permission
+from popreg.registry.vocabulary import chinese_label
 
 # ---------------------------------------------------------------- campaigns
 
 PHASE_FIELDS = tuple(f"{p}_{e}" for p in PHASE_ORDER[:4] for e in ("start", "end"))
+
+
+def _phase_date(field: str) -> tuple[str, str]:
+    """A phase date field (``preparation_end``) in words, Chinese and English."""
+    phase, _sep, end = field.rpartition("_")
+    with translation.override("en"):
+        phase_en = str(Phase(phase).label).lower()
+    which_zh, which_en = ("开始", "start") if end == "start" else ("结束", "end")
+    return f"{chinese_label(Phase(phase))}阶段{which_zh}日期", f"{which_en} of the {phase_en} phase"
 
 
 @transaction.atomic
@@ -77,13 +87,15 @@ def do_create_campaign(
     for key in PHASE_FIELDS:
         v = dates.get(key)
         if not isinstance(v, date):
-            raise campaign_error(f"请填写各阶段起止日期（缺少 {key}）", f"{key} is required", key)
+            raise campaign_error(f"请填写各阶段起止日期（缺少{_phase_date(key)[0]}）",
+                                 f"the {_phase_date(key)[1]} is required", key)
         values[key] = v
     ordered = [values[k] for k in PHASE_FIELDS]
     for i in range(1, len(ordered)):
         if ordered[i] < ordered[i - 1]:
-            raise campaign_error(f"阶段日期顺序不正确：{PHASE_FIELDS[i]} 早于 {PHASE_FIELDS[i - 1]}",
-                       f"{PHASE_FIELDS[i]} is before {PHASE_FIELDS[i - 1]}", PHASE_FIELDS[i])
+            (now_zh, now_en), (before_zh, before_en) = _phase_date(PHASE_FIELDS[i]), _phase_date(PHASE_FIELDS[i - 1])
+            raise campaign_error(f"阶段日期顺序不正确：{now_zh}早于{before_zh}，请调整",
+                                 f"the {now_en} is before the {before_en}; correct the dates", PHASE_FIELDS[i])
     if not 0 < float(error_threshold) < 1:
         raise campaign_error("抽查差错率上限应在 0 和 1 之间（如 0.05）", "error threshold must be between 0 and 1", "error_threshold")
     if int(spot_check_households) < 1:

@@ -362,6 +362,8 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
     if q:
         listed = listed.filter(Q(name__contains=q) | Q(household__household_no=q) | Q(household__address__contains=q))
     persons = []
+    # The wrong item of an outcome by its label (出生日期), never its field name (birth_date).
+    field_labels = {str(v): str(label) for v, label in forms.OutcomeForm.base_fields["field_name"].choices if v}  # type: ignore[attr-defined]
     for p in listed:
         if todo and p.pk in outcomes:
             continue
@@ -370,6 +372,7 @@ def capture(request: HttpRequest, actor: Actor, pk: int, code: str, *, errors: d
         p.outcome = o  # type: ignore[attr-defined]
         p.outcome_label = (  # type: ignore[attr-defined]
             o.get_outcome_display() if o else "")
+        p.field_label = field_labels.get(o.field_name, "") if o else ""  # type: ignore[attr-defined]
         p.error = (errors or {}).get(p.pk)  # type: ignore[attr-defined]
         persons.append(p)
     return render(request, "campaigns/capture.html", _ctx(
