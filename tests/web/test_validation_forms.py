@@ -205,3 +205,14 @@ def test_a_valid_birth_is_saved_with_its_ethnicity(login, people, written):
     })
     assert r.status_code == 302, errors(r.content.decode())
     assert Person.objects.get(name="孙小红").ethnicity == written
+
+
+def test_household_split_form_shows_the_date_rule_with_the_other_errors(login, people, counts):
+    hh = people["hh_a"]
+    before = counts()
+    r = login("clerk_a1").post(f"/households/{hh.household_no}/split/",
+                               {"version": hh.version, "split_date": "1890-01-01"})
+    assert r.status_code == 400 and counts() == before
+    page = r.content.decode()
+    assert "请选择分出的成员" in page and "请选择新户的户主" in page
+    assert "早于 1900 年" in page  # the date floor of the plausibility rules
