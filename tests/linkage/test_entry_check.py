@@ -78,12 +78,25 @@ def test_levels_for_typical_noise():
         "parent": (_f("王秀英", "F", date(1962, 3, 4)), "birth_date", "a generation apart (15 years or more)"),
         "other county": (_f("王秀英", "F", born, good, "130102001001"), "address", "different county"),
         "dropped character": (_f("王英", "F", born, good), "name", "one given-name character dropped or added"),
+        "order by reading": (_f("王英秀", "F", born, good), "name", "same characters in another order"),
         "check character": (_f("王秀英", "F", born, good[:17] + ("0" if good[17] != "0" else "1")),
                             "id_number", "only the check character differs"),
     }
     for what, (other, comp, label) in cases.items():
         got = dict((c, lab) for c, lab, _w in score(base, other).evidence)[comp]
         assert got == label, what
+
+
+def test_twins_without_id_numbers_stay_apart():
+    born = date(2015, 8, 1)
+    hh = "110105001001001"
+    a, b = _f("张嘉豪", "M", born, hh=hh), _f("张子涵", "M", born, hh=hh)
+    levels = dict((c, lab) for c, lab, _w in score(a, b).evidence)
+    assert levels["name"] == "given name different, same household and birth date (twins)"
+    assert score(a, b).match_probability < entrycheck.default_model().threshold  # not shown
+    # 金宁 / 金晓凝: one syllable more, by reading
+    levels = dict((c, lab) for c, lab, _w in score(_f("金宁"), _f("金晓凝")).evidence)
+    assert levels["name"] == "one given-name character dropped or added"
 
 
 def test_hard_negatives_stay_apart():

@@ -262,19 +262,43 @@ def readings(name_norm: str) -> frozenset[str]:
     return frozenset(names.pinyin_readings(name_norm)) if name_norm else frozenset()
 
 
+@lru_cache(maxsize=65536)
+def syllable_forms(name_norm: str) -> tuple[str, str, frozenset[str]]:
+    """As ``prepare`` derives them: the surname's reading plus one reading per given-name
+    character; the surname's reading and the given name's syllables sorted (two or more);
+    the first form with one given-name syllable left out (two or more)."""
+    surname, given = names.split_surname(name_norm)
+    head = (names.pinyin_key(surname) or surname) if surname else ""
+    syllables = [names.pinyin_key(ch) or ch for ch in given]
+    full = head + "".join(syllables)
+    if len(syllables) < 2:
+        return full, "", frozenset()
+    drops = frozenset(head + "".join(syllables[:i] + syllables[i + 1 :]) for i in range(len(syllables)))
+    return full, head + "|" + "".join(sorted(syllables)), drops
+
+
 def _name_level(label: str, a: Features, b: Features) -> bool:
     if label == "same characters":
         return a.name_norm == b.name_norm
     if label.startswith("same reading"):
         return bool(readings(a.name_norm) & readings(b.name_norm))
     if label == "same characters in another order":
-        return a.name_sorted == b.name_sorted
+        if a.name_sorted == b.name_sorted:
+            return True
+        sorted_a, sorted_b = syllable_forms(a.name_norm)[1], syllable_forms(b.name_norm)[1]
+        return bool(sorted_a) and sorted_a == sorted_b
     if label == "one given-name character dropped or added":
-        return (bool(a.surname) and a.surname == b.surname and abs(a.name_len - b.name_len) == 1
-                and _one_edit(a.name_norm, b.name_norm))
+        if (bool(a.surname) and a.surname == b.surname and abs(a.name_len - b.name_len) == 1
+                and _one_edit(a.name_norm, b.name_norm)):
+            return True
+        (full_a, _s, drops_a), (full_b, _t, drops_b) = syllable_forms(a.name_norm), syllable_forms(b.name_norm)
+        return full_b in drops_a or full_a in drops_b
     if label == "one given-name character differs":
-        return (a.surname == b.surname and a.name_len == b.name_len and a.name_len >= 3
+        return (bool(a.surname) and a.surname == b.surname and a.name_len == b.name_len and a.name_len >= 3
                 and sum(x != y for x, y in zip(a.name_norm, b.name_norm, strict=True)) == 1)
+    if label == "given name different, same household and birth date (twins)":
+        return (bool(a.surname) and a.surname == b.surname and bool(a.household) and a.household == b.household
+                and a.birth_day is not None and a.birth_day == b.birth_day)
     if label == "same surname, given name different":
         return bool(a.surname) and a.surname == b.surname
     return False
