@@ -43,6 +43,17 @@ def test_model_weights_come_from_the_model_file():
     assert model.threshold == data["popreg_model"]["threshold"]
 
 
+def test_every_level_of_the_comparisons_is_decided_by_the_entry_check():
+    from popreg.linkage.comparisons import LEVEL_LABELS
+
+    model = entrycheck.default_model()
+    for comp, labels in LEVEL_LABELS.items():
+        assert set(labels[:-1]) <= entrycheck.KNOWN_LEVELS[comp], (
+            f"{comp}: teach popreg.linkage.entrycheck the levels {set(labels[:-1]) - entrycheck.KNOWN_LEVELS[comp]}")
+        # the shipped model has the same levels, in the same order
+        assert [lv.label for lv in model.comparisons[comp]] == labels
+
+
 def test_same_child_typed_again_scores_as_a_match_with_the_models_weights():
     model = entrycheck.default_model()
     s = score(_f("张伟"), _f("張偉"), model)  # traditional form of the same name

@@ -357,6 +357,27 @@ def _sex_level(label: str, a: Features, b: Features) -> bool:
     return False
 
 
+#: The level labels each comparison's decider recognises (the ELSE level needs none); a
+#: test holds them to ``popreg.linkage.comparisons.LEVEL_LABELS``.
+KNOWN_LEVELS: dict[str, frozenset[str]] = {
+    "name": frozenset({
+        "same characters", "same reading (homophone / variant)", "same characters in another order",
+        "one given-name character dropped or added", "one given-name character differs",
+        "given name different, same household and birth date (twins)", "same surname, given name different",
+    }),
+    "id_number": frozenset({
+        "same number", "same after 15 to 18 upgrade", "both valid, only sequence differs (twins / namesakes)",
+        "both valid, different", "only the check character differs",
+        "one typo or adjacent transposition (not both valid)",
+    }),
+    "birth_date": frozenset({
+        "same date", "recorded dates differ, the ID numbers' dates agree", "day and month exchanged",
+        "one day apart", "one year apart, same day", "a generation apart (15 years or more)",
+    }),
+    "sex": frozenset({"same", "recorded sex differs, the ID numbers' sex agrees"}),
+    "address": frozenset({"same household", "same village", "same township", "different township"}),
+}  # fmt: skip
+
 Decide = Callable[[str, Features, Features], bool]
 Present = Callable[[Features], bool]
 
