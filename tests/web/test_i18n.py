@@ -52,6 +52,7 @@ PARTS = [
     _part("planning", ("planning",), SRC / "planning" / "locale" / ZH),
     _part("migrants", ("migrants",), SRC / "migrants" / "locale" / ZH),
     _part("exchange", ("exchange",), SRC / "exchange" / "locale" / ZH),
+    _part("sources", ("sources",), SRC / "sources" / "locale" / ZH),
 ]
 
 
