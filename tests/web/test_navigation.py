@@ -100,6 +100,11 @@ def test_a_two_week_old_is_offered_neither_marriage_nor_a_childs_birth(login, pe
     c = login("clerk_a1")
     page = c.get(f"/persons/{baby.pk}/").content.decode()
     assert _buttons(page, baby.pk) == {"death", "transfer", "move-out", "correct"}
+    # The page says why the others are missing.
+    why = page[page.index('id="not-offered"'):page.index("</details>")]
+    assert "为什么有些事项不能办理" in why
+    assert "<strong>结婚登记</strong> — 周小红 在" in why and "未满 20 周岁，不能登记结婚（法定婚龄）" in why
+    assert "<strong>退伍恢复户口</strong> — 周小红 没有入伍注销记录" in why
     # An adult woman is offered them (the same page, another record).
     adult = _buttons(c.get(f"/persons/{people['mother'].pk}/").content.decode(), people["mother"].pk)
     assert {"marriage", "child_birth"} <= adult and not {"discharge", "enlistment"} & adult  # 34: past 26

@@ -205,6 +205,16 @@ def require(action: str, person: Person, on: date) -> None:
         raise refused
 
 
+def refusals(person: Person, on: date) -> dict[str, RegistryError]:
+    """The actions not possible on ``on``, each with the reason (the person page lists them)."""
+    out = {}
+    for name, predicate in PREDICATES.items():
+        refused = predicate(person, on)
+        if refused is not None:
+            out[name] = refused
+    return out
+
+
 def offered(person: Person, on: date) -> dict[str, bool]:
     """Every action with whether it is possible on ``on`` (the person page's buttons)."""
     return {name: predicate(person, on) is None for name, predicate in PREDICATES.items()}

@@ -457,7 +457,18 @@ def person_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         # The registrations this record admits today (popreg.registry.offers): the page
         # offers only those, and each form and action runs the same predicate.
         offers=offers.offered(person, timezone.localdate()),
+        not_offered=_not_offered(person),
     ))
+
+
+def _not_offered(person: Person) -> list[dict[str, str]]:
+    """Why a registration is missing from the person page: its name and the reason."""
+    names = {"death": _("Death"), "transfer": _("Transfer within the county"),
+             "move_out": _("Move out of the county"), "marriage": _("Marriage"), "divorce": _("Divorce"),
+             "enlistment": _("Enlistment"), "discharge": _("Discharge (restore registration)"),
+             "child_birth": _("Register a child's birth"), "correct": _("Correction")}
+    return [{"action": str(names[name]), "reason": err.message}
+            for name, err in offers.refusals(person, timezone.localdate()).items()]
 
 
 # ---------------------------------------------------------------- forms
