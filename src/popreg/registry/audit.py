@@ -56,6 +56,9 @@ class AuditAction(models.TextChoices):
         "Checked an ID number registered outside the jurisdiction"
     )
     BULK_ID_CHECK = "bulk_id_check", _("Checked ID numbers of a file against the registry")
+    ENTRY_CHECK_ELSEWHERE = "entry_check_elsewhere", _(
+        "Was told that a likely existing record lies outside the jurisdiction"
+    )
     EXPORT_PERSONS = "export_persons", _("Exported a person list")
     EXPORT_STATISTICS = "export_statistics", _("Exported statistics")
     EXPORT_SCORECARDS = "export_scorecards", _("Exported assessment scorecards")

@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from popreg.core import idnumber
 from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor, scope_persons
+from popreg.registry.audit import AuditAction, audit
 from popreg.registry.models import Person, Status
 
 #: The submit button of "this is a new person" (name and value).
@@ -124,12 +125,20 @@ def check_entry(actor: Actor, record: NewRecord) -> EntryCheck:
     qs = scope_persons(Person.objects.select_related("registered_unit", "household"), actor)
     persons = {p.pk: p for p in qs.filter(pk__in=ids)}
     check = EntryCheck()
+    outside: list[int] = []
     for d in found:
         person = persons.get(d.person_id)
         if person is None:
-            check.elsewhere += 1
+            outside.append(d.person_id)
         else:
             check.shown.append((person, d))
+    check.elsewhere = len(outside)
+    if outside:
+        # The clerk learns that such a record exists elsewhere (not which): audited, as the
+        # ID-number check's "registered elsewhere" is (decision 0003).
+        audit(actor, AuditAction.ENTRY_CHECK_ELSEWHERE, None, unit_code=actor.unit_code or "",
+              detail={"persons": outside, "name": record.name,
+                      "birth_date": record.birth_date.isoformat() if record.birth_date else ""})
     return check
 
 
@@ -155,9 +164,11 @@ FILE_PREVIEW_ROWS = 200
 def file_preview(actor: Actor, rows: Sequence[tuple[int, NewRecord]], limit: int = FILE_PREVIEW_ROWS) -> dict[str, Any]:
     """The rows of an uploaded file that look like existing persons, for its preview.
 
-    JSON-ready (a job's result): per flagged row its number, name and birth date, the likely
-    persons in the actor's jurisdiction (record number, name, birth date, unit, match
-    probability) and how many lie outside it."""
+    JSON-ready (a job's result): per flagged row its number, name and birth date and the
+    likely persons in the actor's jurisdiction (record number, name, birth date, unit, match
+    probability).  Likely persons outside the jurisdiction are left out: a file of guessed
+    names and birth dates must not tell which exist elsewhere (the ID numbers of a file are
+    checked by the import itself, rate-limited and audited)."""
     found = find_duplicates([r for _row, r in rows]) if rows else []
     wanted = sorted({d.person_id for f in found for d in f})
     persons: dict[int, Person] = {}
@@ -169,11 +180,12 @@ def file_preview(actor: Actor, rows: Sequence[tuple[int, NewRecord]], limit: int
         if not likely:
             continue
         shown = [(persons[d.person_id], d) for d in likely if d.person_id in persons]
+        if not shown:
+            continue
         flagged.append({
             "row": row, "name": rec.name, "birth_date": rec.birth_date.isoformat() if rec.birth_date else "",
             "matches": [{"person_id": p.pk, "name": p.name, "birth_date": p.birth_date.isoformat() if p.birth_date else "",
                          "unit": p.registered_unit.name, "percent": f"{100 * d.match_probability:.1f}%"}
                         for p, d in shown],
-            "elsewhere": len(likely) - len(shown),
         })  # fmt: skip
     return {"count": len(flagged), "rows": flagged[:limit]}
