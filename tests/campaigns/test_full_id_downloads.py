@@ -81,3 +81,13 @@ def test_field_list_pdf_with_full_ids(client, users, campaign, people, settings,
     assert people["mother"].id_number in text and "入户核对" in text and "clerk_a1" in text
     rec = _exports("campaign_export_field_list")[-1]
     assert rec.detail["masked"] is False and rec.detail["reason"] == "入户核对"
+
+
+def test_the_campaign_page_offers_full_ids_only_to_roles_that_may_see_them(client, users, campaign, people):
+    client.force_login(users["clerk_a1"])
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert f"/campaigns/{campaign.pk}/villages/{VILLAGE_A1}/workbook.xlsx?full_id=1" in page
+    assert 'name="full_id" value="1"' in page and "含完整身份证号" in page
+    client.force_login(users["statistician"])
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert "full_id=1" not in page and 'name="full_id"' not in page
