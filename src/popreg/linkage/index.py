@@ -148,9 +148,10 @@ def _name_counts(name_norms: set[str]) -> dict[str, int]:
     return counts
 
 
-#: How long a process keeps its count of indexed persons (seconds).  Counting 150,000 keys
-#: takes longer than a check may; a share of a name does not move in ten minutes.
-POPULATION_TTL = 600.0
+#: How long a process keeps its count of indexed persons (seconds).  Counting 190,000 keys
+#: takes about a second on a busy machine, far longer than a check may; the share of a name
+#: in a county does not move in six hours.  A rebuild counts afresh.
+POPULATION_TTL = 6 * 3600.0
 _population: dict[str, tuple[float, int]] = {}
 
 
