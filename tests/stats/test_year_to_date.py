@@ -145,6 +145,11 @@ def test_page_labels_the_year_to_date_and_shows_annualised_rates(login, units, d
     assert f'data-annualised="cbr">（年化 {trow["cbr_annualised"]:.2f}）' in page
     data = re.search(r'id="stats-data" type="application/json">(.*?)</script>', page, re.S)
     assert data and json.loads(data.group(1))["years"][-2:] == ["2024", "2025（截至10月31日）"]
+    charts = json.loads(data.group(1))
+    # the rate chart's year-to-date point is annualised, the others are the years' own rates
+    assert charts["cbr"][-1] == pytest.approx(row["cbr_annualised"])
+    assert charts["cdr"][-2] == pytest.approx(dash.row(county.code, 2024)["cdr"])
+    assert 'id="ytd-charts"' in page and "2025（截至10月31日）为年化率" in page
 
 
 def test_estimate_page_names_its_partial_years(login, units, dash):  # noqa: F811
@@ -221,6 +226,9 @@ def test_pdf_says_year_to_date_with_annualised_rates(ytd_report, dash):  # noqa:
     assert "年初/10月末人口" in flat and "出生率(年化‰)" in flat
     assert "2025（截至10月31日）" in flat  # the trend's last row
     assert "2025年10月末年龄金字塔" in flat
+    assert "2025*" in flat and "*2025（截至10月31日）：本年累计，出生率、死亡率、自然增长率图中为年化率" in flat
+    rates = report.report_charts(ytd_report)["rates"]
+    assert ">2025*</text>" in rates and "截至" not in rates  # a short axis label
 
 
 def test_workbook_has_annualised_columns_and_the_period(ytd_report, dash):  # noqa: F811

@@ -305,14 +305,16 @@ def line_svg(
 
 
 def report_charts(data: ReportData) -> dict[str, str]:
-    years = [r["period_label"] for r in data.trend]
+    # the year to date is "2025*" on the axes (its name is in the note under the charts) and
+    # its point on the rate chart is its annualised rate, comparable with the full years
+    years = [f"{r['period']}*" if r.get("year_to_date") else str(r["period"]) for r in data.trend]
     return {
         "pyramid": pyramid_svg(data.pyramid),
         "population": line_svg(years, [("年末人口", [r["population_end"] for r in data.trend])],
                                title="年末人口 population at year end"),
-        "rates": line_svg(years, [("出生率", [r["cbr"] for r in data.trend]),
-                                  ("死亡率", [r["cdr"] for r in data.trend]),
-                                  ("自然增长率", [r["rni"] for r in data.trend])],
+        "rates": line_svg(years, [("出生率", [r.get("cbr_annualised", r["cbr"]) for r in data.trend]),
+                                  ("死亡率", [r.get("cdr_annualised", r["cdr"]) for r in data.trend]),
+                                  ("自然增长率", [r.get("rni_annualised", r["rni"]) for r in data.trend])],
                           title="出生率、死亡率、自然增长率（‰）"),
         "srb": line_svg(years, [("出生人口性别比", [r["srb"] for r in data.trend])],
                         band=([r["srb_low"] for r in data.trend], [r["srb_high"] for r in data.trend]),
@@ -330,6 +332,8 @@ def report_html(data: ReportData) -> str:
 
     return str(render_to_string("stats/report_print.html", {
         "data": data, "charts": report_charts(data), "period_text": _period_text(data),
+        "chart_note": next((f"* {r['period_label']}：本年累计，出生率、死亡率、自然增长率图中为年化率；"
+                            "年末人口为期末人口" for r in data.trend if r.get("year_to_date")), ""),
         "header": [h for _, h, _ in data.table_columns],
         "table": [[fmt(r.get(k), kind) for k, _, kind in data.table_columns] for r in data.rows],
         "trend_header": [h for _, h, _ in TREND_COLUMNS],
