@@ -105,6 +105,10 @@ def test_upload_refusals_name_the_field(people, users, client, home):
     assert r.status_code == 400 and "请选择要上传的" in r.content.decode()
     r = _upload(client, "births", "x.csv", b"a,b\n")
     assert r.status_code == 400 and "请选择来源类型" in r.content.decode()
+    # a file that is not a usable table: the job's page says why (the column missing)
+    r = _upload(client, "death_notices", "x.csv", "姓名,性别,出生日期,死亡日期\n李娜,女,1985-01-02,2025-09-01\n".encode())
+    page = client.get(r["Location"]).content.decode()
+    assert "缺少必需的列" in page and "公民身份号码" in page and not SourceBatch.objects.exists()
     client.force_login(users["clerk_a1"])  # a clerk reviews but does not import
     assert client.get("/sources/").status_code == 200
     assert _upload(client, "death_notices", "x.csv", b"a\n").status_code == 403
