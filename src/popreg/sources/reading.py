@@ -57,7 +57,7 @@ KIND_COLUMNS: dict[str, tuple[SourceColumn, ...]] = {
     "death_notices": (
         RECORD_ID,
         _c("name", "姓名", required=True, aliases=("死者姓名",)),
-        _c("sex", "性别", "sex", required=True),
+        _c("sex", "性别", "sex", column=True),  # notices do come without it; linkage copes
         _c("id_number", "公民身份号码", "id", column=True, aliases=("身份证号", "身份证号码")),
         _c("birth_date", "出生日期", "date", column=True),
         _c("death_date", "死亡日期", "date", required=True),
