@@ -133,6 +133,11 @@ def _homophone(ch: str, rng: random.Random) -> str | None:
     return None
 
 
+def _sound(name: str) -> str:
+    """The name with every character replaced by the first of its homophone group."""
+    return "".join(next((g[0] for g in HOMOPHONES if ch in g), ch) for ch in name)
+
+
 class _World:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -261,6 +266,8 @@ def _applies(cls: str, p: dict[str, str]) -> bool:
         return any(_homophone(c, random.Random(0)) for c in given)
     if cls == "name_traditional":
         return any(c in TRADITIONAL for c in p["name"])
+    if cls == "id_legacy15":  # 15-digit numbers were issued until 1999
+        return p["birth_date"] < "1999"
     return True
 
 
@@ -370,6 +377,16 @@ def _negatives(
     def new_id() -> str:
         return f"N{len(added) + 1:06d}"
 
+    # A new person's name (up to homophones) is new to the village, so that the only
+    # look-alike of each record is its planned partner.
+    in_village = {(q["village_code"], _sound(q["name"])) for q in people}
+
+    def given(sex: str, surname: str, village: str, length: int | None = None) -> str:
+        while (village, _sound(surname + (g := world.given(sex, length)))) in in_village:
+            pass
+        in_village.add((village, _sound(surname + g)))
+        return g
+
     for cls in NEGATIVE_CLASSES:
         for _ in range(n):
             p = rng.choice(people)
@@ -378,9 +395,8 @@ def _negatives(
             if cls == "twins":
                 born = world.birth(1950, 2020)
                 sex_a, sex_b = rng.choice("MF"), rng.choice("MF")
-                a_given = world.given(sex_a, 2)
-                while (b_given := world.given(sex_b, 2)) == a_given:
-                    pass
+                a_given = given(sex_a, surname, village, 2)
+                b_given = given(sex_b, surname, village, 2)
                 a_id = world.id_number(region, born, sex_a)
                 b_id = world.id_number(region, born, sex_b, near=int(a_id[14:17]))
                 a = _person(new_id(), surname + a_given, sex_a, born, a_id, village, hh)
@@ -388,7 +404,7 @@ def _negatives(
                 b = _person(new_id(), surname + b_given, sex_b, born, b_id, village, hh)
             elif cls == "namesakes":
                 sex = rng.choice("MF")
-                name = surname + world.given(sex)
+                name = surname + given(sex, surname, village)
                 born = world.birth(1950, 2020)
                 other = born + timedelta(days=rng.randint(2, 120) * rng.choice((-1, 1)))
                 a = _person(new_id(), name, sex, born, world.id_number(region, born, sex), village,
@@ -398,7 +414,7 @@ def _negatives(
                             world.household(village))  # fmt: skip
             else:  # parent_child
                 sex = rng.choice("MF")
-                name = surname + world.given(sex)
+                name = surname + given(sex, surname, village)
                 born = world.birth(1940, 1985)
                 child = date(
                     born.year + rng.randint(20, 40), rng.randint(1, 12), rng.randint(1, 28)

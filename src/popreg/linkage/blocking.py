@@ -15,6 +15,8 @@ birth date off by a day, a year or a swap:
 7. ``name_norm, village_code``  same name in the same village (ID missing and date wrong)
 8. ``surname, village_code, birth_year``  same surname, village and birth year (ID
                          missing, given name written otherwise and date a day off)
+9. ``name_py, village_code``  same reading in the same village (ID missing, a homophone
+                         and the date a day off across the new year)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def prediction_rules() -> list[BlockingRuleCreator]:
         block_on("dob", "surname"),
         block_on("name_norm", "village_code"),
         block_on("surname", "village_code", "birth_year"),
+        block_on("name_py", "village_code"),
     ]
 
 

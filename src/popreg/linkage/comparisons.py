@@ -104,6 +104,11 @@ def name_comparison() -> ComparisonCreator:
                 m_probability=0.02,
                 u_probability=2e-5,
             ),
+            _level(
+                "surname_l = surname_r AND household_no_l = household_no_r "
+                "AND birth_day_l = birth_day_r",
+                "given name different, same household and birth date (twins)",
+            ).configure(m_probability=FIXED_M_TWINS, u_probability=1e-6, fix_m_probability=True),
             cll.And(
                 _level(
                     "surname_l = surname_r AND name_len_l = name_len_r AND name_len_l >= 3",
@@ -118,11 +123,6 @@ def name_comparison() -> ComparisonCreator:
                 u_probability=3e-4,
                 fix_m_probability=True,
             ),
-            _level(
-                "surname_l = surname_r AND household_no_l = household_no_r "
-                "AND birth_day_l = birth_day_r",
-                "given name different, same household and birth date (twins)",
-            ).configure(m_probability=FIXED_M_TWINS, u_probability=1e-6, fix_m_probability=True),
             # A former name (曾用名) keeps the surname: weak evidence against, not a veto.
             _level("surname_l = surname_r", "same surname, given name different", 0.02, 0.03),
             _prior(cll.ElseLevel().configure(label_for_charts="different"), 0.002, 0.97),
@@ -291,8 +291,8 @@ LEVEL_LABELS: dict[str, list[str]] = {
         "same reading (homophone / variant)",
         "same characters in another order",
         "one given-name character dropped or added",
-        "one given-name character differs",
         "given name different, same household and birth date (twins)",
+        "one given-name character differs",
         "same surname, given name different",
         "different",
     ],
