@@ -162,8 +162,9 @@ def offenders(text: str, *, chinese: bool, own_words: set[str]) -> list[str]:
     if chinese:
         for m in re.finditer(r"[A-Za-z][A-Za-z0-9'-]*[A-Za-z0-9]|[A-Za-z]", text):
             word = m.group(0)
-            if any(ch.isdigit() for ch in word) or re.fullmatch(r"[A-Z]+(?:-[A-Z]+)+", word):
-                continue  # a code (A4, a batch number, a record number such as DN-A), not a word
+            if (any(ch.isdigit() for ch in word) or re.fullmatch(r"[A-Z]+(?:-[A-Z]+)+", word)
+                    or (m.start() > 0 and text[m.start() - 1].isdigit())):
+                continue  # a code (A4, a record number such as DN-A, the X of an ID number)
             if re.match(r"\.(?:csv|xlsx|xls|pdf)\b", text[m.end():m.end() + 5]):
                 continue  # the name of a file the user uploaded
             if word.lower() not in ALLOWED_LATIN and word not in own_words:
@@ -185,40 +186,21 @@ def _may_see(role: str, unit: str, perm) -> bool:
 LINK = re.compile(r'href="(/[^"#?]*(?:\?[^"#]*)?)"')
 
 
-def test_every_page_in_both_languages_shows_no_internal_words(client, world, users, settings, tmp_path):  # noqa: F811
-    from django.contrib.auth import get_user_model
-
-    from popreg.registry.models import Assignment
-
-    settings.POPREG_HOME = tmp_path
-    settings.MEDIA_ROOT = tmp_path / "media"
-    # The demo's benefits officer sees the benefits pages the matrix's roles do not.
-    fuli = get_user_model().objects.create_user(username="fuli", password="x-unused-1")
-    Assignment.objects.create(user=fuli, role=Role.BENEFITS_OFFICER, unit_id=COUNTY)
-    roles = {**ROLES, "fuli": (Role.BENEFITS_OFFICER, COUNTY)}
-    accounts = {**users, "fuli": fuli}
-    # Words a page may show that the patterns would take for identifiers: user names.
-    from django.contrib.auth import get_user_model as _user_model
-
-    own_words = set(_user_model().objects.values_list("username", flat=True))
-    own_words |= {"test", "script"}  # what the fixtures typed: a reason, a rule version, a token name
-
+def walk(client, accounts: dict, start_urls, own_words: set[str], *, per_shape: int | None = None
+         ) -> tuple[dict[str, set[str]], int]:
+    """Render, as each account, its start pages and the links of those pages (one level
+    deep), each in Chinese and in English; the problems found per page and how many pages
+    were read.  ``accounts``: name -> user; ``start_urls(name)``: its first pages.
+    ``per_shape``: at most this many links of one shape (``/persons/N/``) per account."""
     client.raise_request_exception = False  # a page that fails is one more problem, listed
     problems: dict[str, set[str]] = {}
     seen_pages = 0
-    for name, (role, unit) in roles.items():
-        client.force_login(accounts[name])
-        urls: list[str] = []
-        for route in sorted(ROUTES):
-            entry = ROUTES[route]
-            if " " in route or "GET" not in entry.methods or not _may_see(role, unit, entry.perm):
-                continue
-            for label, url in _cases(route, entry, world, name):
-                if label in ("own", "-"):
-                    urls.append(url)
-        done: set[str] = set()
-        queue = list(urls)
+    for name, user in accounts.items():
+        client.force_login(user)
+        queue = list(start_urls(name))
         depth = {u: 0 for u in queue}
+        shapes: dict[str, int] = {}
+        done: set[str] = set()
         while queue:
             url = queue.pop(0)
             if url in done:
@@ -246,14 +228,109 @@ def test_every_page_in_both_languages_shows_no_internal_words(client, world, use
                     for link in LINK.findall(page):
                         link = link.replace("&amp;", "&")
                         path = urlsplit(link).path
-                        if (link not in depth and not path.startswith(("/static/", "/logout", "/i18n", "/admin"))
-                                and not path.endswith((".csv", ".xlsx", ".pdf", ".json"))
-                                and "page=" not in link):
-                            depth[link] = 1
-                            queue.append(link)
+                        if (link in depth or path.startswith(("/static/", "/logout", "/i18n", "/admin"))
+                                or path.endswith((".csv", ".xlsx", ".pdf", ".json")) or "page=" in link):
+                            continue
+                        shape = re.sub(r"\d+", "N", path)
+                        if per_shape is not None and shapes.get(shape, 0) >= per_shape:
+                            continue
+                        shapes[shape] = shapes.get(shape, 0) + 1
+                        depth[link] = 1
+                        queue.append(link)
     client.cookies.pop("django_language", None)
+    return problems, seen_pages
+
+
+def _report(problems: dict[str, set[str]]) -> list[str]:
+    return [f"{where}: {p}" for where, ps in sorted(problems.items()) for p in sorted(ps)]
+
+
+def test_every_page_in_both_languages_shows_no_internal_words(client, world, users, settings, tmp_path):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry.models import Assignment
+
+    settings.POPREG_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # The demo's benefits officer sees the benefits pages the matrix's roles do not.
+    fuli = get_user_model().objects.create_user(username="fuli", password="x-unused-1")
+    Assignment.objects.create(user=fuli, role=Role.BENEFITS_OFFICER, unit_id=COUNTY)
+    roles = {**ROLES, "fuli": (Role.BENEFITS_OFFICER, COUNTY)}
+    accounts = {name: ({**users, "fuli": fuli})[name] for name in roles}
+    # Words a page may show that the patterns would take for identifiers: user names.
+    own_words = set(get_user_model().objects.values_list("username", flat=True))
+    own_words |= {"test", "script"}  # what the fixtures typed: a reason, a rule version, a token name
+
+    def start_urls(name: str) -> list[str]:
+        role, unit = roles[name]
+        urls: list[str] = []
+        for route in sorted(ROUTES):
+            entry = ROUTES[route]
+            if " " in route or "GET" not in entry.methods or not _may_see(role, unit, entry.perm):
+                continue
+            urls += [url for label, url in _cases(route, entry, world, name) if label in ("own", "-")]
+        return urls
+
+    problems, seen_pages = walk(client, accounts, start_urls, own_words)
     assert seen_pages > 150
-    lines = [f"{where}: {p}" for where, ps in sorted(problems.items()) for p in sorted(ps)]
+    lines = _report(problems)
+    assert not lines, f"{len(lines)} problems on {len(problems)} pages:\n" + "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def synthetic_county(tmp_path_factory):
+    from popreg.synth.generator import generate
+
+    out = tmp_path_factory.mktemp("language-county")
+    generate(out, seed=11, persons=1500, progress=None)
+    return out
+
+
+def test_pages_of_a_loaded_synthetic_county_in_both_languages(client, synthetic_county, settings, tmp_path):
+    """The same reading over a generated county loaded into the registry with its statistics
+    refreshed (real numbers: rates, pyramids, ratios, empty units), as the demo's roles:
+    every page without an object in its path, the statistics and person-list pages of the
+    role's own unit, and the links of those pages (a few of each shape)."""
+    from django.contrib.auth import get_user_model
+
+    from popreg.registry.access import system_actor
+    from popreg.registry.loading import load_snapshot
+    from popreg.registry.models import AdminUnit, Assignment
+    from popreg.stats.dashboard import clear_cache
+    from popreg.stats.refresh import do_refresh_statistics
+
+    settings.POPREG_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    actor = system_actor("test")
+    load_snapshot(synthetic_county, actor)
+    clear_cache()
+    do_refresh_statistics(actor)
+    county = AdminUnit.objects.get(level="county")
+    village = AdminUnit.objects.filter(level="village").order_by("code").first()
+    spec = {"admin": (Role.COUNTY_ADMIN, county.code), "cunyuan": (Role.VILLAGE_CLERK, village.code),
+            "tongji": (Role.COUNTY_STATISTICIAN, county.code), "shenji": (Role.AUDITOR, county.code)}
+    accounts = {}
+    for name, (role, code) in spec.items():
+        accounts[name] = get_user_model().objects.create_user(username=name, password="x-unused-1")
+        Assignment.objects.create(user=accounts[name], role=role, unit_id=code)
+
+    def start_urls(name: str) -> list[str]:
+        role, code = spec[name]
+        urls = []
+        for route in sorted(ROUTES):
+            entry = ROUTES[route]
+            if " " in route or "GET" not in entry.methods or not _may_see(role, code, entry.perm):
+                continue
+            if entry.obj is None:
+                urls.append(_cases(route, entry, {}, name).__next__()[1])
+            elif entry.obj == "unit" and not route.endswith((".pdf", ".xlsx", ".csv")):
+                urls.append("/" + re.sub(r"<str:code>", code, route))
+        return urls
+
+    # user names, and the name of the system actor that loaded the county
+    problems, seen_pages = walk(client, accounts, start_urls, set(spec) | {"test"}, per_shape=3)
+    assert seen_pages > 100
+    lines = _report(problems)
     assert not lines, f"{len(lines)} problems on {len(problems)} pages:\n" + "\n".join(lines)
 
 
