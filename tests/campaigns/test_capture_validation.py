@@ -57,3 +57,20 @@ def test_capture_page_shows_every_problem(client, users, campaign, people, actor
     assert "早于 1900 年" in text
     assert "校验码" in text
     assert "999999" in text and "GB/T 2260" in text
+
+
+def test_a_moved_away_outcome_checks_the_destination_like_a_move_out(campaign, people, actors):
+    """The issue's destination 999999999999 is refused when the outcome is recorded, not only
+    when the move out is registered later; a code out of use on the date of the move too (a
+    village of this county is accepted: the item is settled as a transfer)."""
+    advance_to(campaign, "verification", actors["admin"])
+    clerk, mother = actors["clerk_a1"], people["mother"]
+    for code, words in (("999999999999", "GB/T 2260"), ("110103", "2011"), ("1101", "6位或12位")):
+        with pytest.raises(RegistryErrors) as exc:
+            actions.do_record_outcome(clerk, campaign, mother, outcome="moved_away", corrected_value=code,
+                                      event_date="2011-06-01")
+        (err,) = errors_of(exc.value)
+        assert err.field == "corrected_value" and words in err.message_zh, err.message_zh
+    outcome, _ = actions.do_record_outcome(clerk, campaign, mother, outcome="moved_away",
+                                           corrected_value="440106", event_date="2011-06-01")
+    assert outcome.corrected_value == "440106"

@@ -34,13 +34,13 @@ from popreg.campaigns.models import (
 )
 from popreg.campaigns.queries import in_scope
 from popreg.core import idnumber
-from popreg.core.validation import Entry
+from popreg.core.validation import Entry, check
 from popreg.registry import actions as registry
 from popreg.registry.access import Actor
 from popreg.registry.audit import AuditAction, audit, audit_many
 from popreg.registry.models import Person, ResidenceType, Sex
 from popreg.registry.policy import Permission
-from popreg.registry.validation import Collector, check_entry, county_code
+from popreg.registry.validation import Collector, check_entry, county_code, raise_problems
 from popreg.registry.vocabulary import chinese_label, chinese_labels, value_of
 
 # ---------------------------------------------------------------- field outcomes
@@ -115,8 +115,11 @@ def _validate_outcome(
         field_name = correctable_field(field_name)
         corrected_value(field_name, value)
     elif outcome == Outcome.MOVED_AWAY and value:
-        if not (value.isdigit() and len(value) in (6, 12)):
-            raise campaign_error("迁往地应填写6位或12位区划代码", "destination must be a 6- or 12-digit code", "corrected_value")
+        # the destination code as a move checks it: format, GB/T 2260, in use on the date of
+        # the move (docs/validation.md); a village of this county is fine (it becomes a transfer)
+        entry = Entry(kind="move_out", today=timezone.localdate(), event_date=d, event_field="event_date",
+                      destination_code=value, entered=frozenset({"destination_code"}))
+        raise_problems(check(entry), {"destination_code": "corrected_value"})
     elif outcome == Outcome.DUPLICATE and value:
         if not value.isdigit() or not Person.objects.filter(pk=int(value)).exclude(pk=person.pk).exists():
             raise campaign_error(f"重复登记的另一人员编号“{value}”不存在", f"the other record {value!r} does not exist",
