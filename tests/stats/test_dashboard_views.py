@@ -246,7 +246,8 @@ def test_refresh_button_writes_a_new_snapshot(client, db, small_snap, settings, 
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
     written = list((tmp_path / "snapshots").iterdir())
     assert len(written) == 1 and (written[0] / "dashboard" / "meta.json").is_file()  # no hidden leftovers
-    assert job.state == "succeeded" and job.result == {"snapshot": written[0].name}
+    # no closed period yet, so none revised (docs/periods.md)
+    assert job.state == "succeeded" and job.result == {"snapshot": written[0].name, "revised_closings": 0}
     assert job.result_url == "/stats/" and job.stage == "published"
     page = client.get(response["Location"]).content.decode()
     assert 'data-job-progress="' in page and 'href="/stats/"' in page and written[0].name in page
