@@ -98,6 +98,26 @@ def test_year_to_date_births_are_the_births_of_the_months_elapsed(dash, snap):  
     assert row["tfr"] == pytest.approx(dash.row(dash.county().code, 2024)["tfr"], rel=0.5)
 
 
+@pytest.mark.parametrize(("moment", "end"), [
+    ("2025-11-01T00:00:00", date(2025, 11, 1)),  # the demo: 1 January – 31 October
+    ("2025-11-15T10:30:00", date(2025, 11, 1)),  # mid-month: the complete months only
+    ("2025-02-01T00:00:00", date(2025, 2, 1)),  # January alone
+    ("2025-01-20T00:00:00", None),  # no complete month yet
+    ("2025-01-01T00:00:00", None),  # the year has not begun
+])
+def test_year_to_date_holds_the_complete_months_before_the_moment(small_snap, tmp_path, moment, end):  # noqa: F811
+    import shutil
+
+    from popreg.stats.dashboard import year_to_date_end
+
+    copy = tmp_path / "snap"
+    shutil.copytree(small_snap, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["reference_moment"] = moment
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert year_to_date_end(copy) == end
+
+
 def test_engine_refuses_a_year_to_date_it_cannot_answer(snap):  # noqa: F811
     eng = SnapshotIndicators(snap)
     with pytest.raises(IndicatorError, match="2月至12月"):
