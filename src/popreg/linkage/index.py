@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 
 from popreg.linkage import entrycheck
 from popreg.linkage.models import EntryKey
 from popreg.registry.access import Actor
 from popreg.registry.entry_check import LikelyDuplicate, NewRecord
+from popreg.registry.fastsql import insert_rows
 from popreg.registry.models import Person
 
 BATCH = 5000
@@ -54,15 +55,20 @@ def _record(row: tuple[Any, ...]) -> tuple[int, entrycheck.EntryRecord, str]:
                                       village_code=unit or "", household_no=hh or ""), py or ""
 
 
-def _keys(rows: Iterable[tuple[Any, ...]]) -> list[EntryKey]:
-    out: list[EntryKey] = []
+def _key_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[int, str]]:
+    """(person id, key) of the persons' rows (``_FIELDS``); merged records have none."""
+    out: list[tuple[int, str]] = []
     for row in rows:
         if row[-1] is not None:  # merged into another record
             continue
         pk, rec, py = _record(row)
         f = entrycheck.features(rec, name_py=py or None)
-        out.extend(EntryKey(person_id=pk, key=k) for k in entrycheck.blocking_keys(f))
+        out.extend((pk, k) for k in entrycheck.blocking_keys(f))
     return out
+
+
+def _keys(rows: Iterable[tuple[Any, ...]]) -> list[EntryKey]:
+    return [EntryKey(person_id=pk, key=k) for pk, k in _key_rows(rows)]
 
 
 def index_persons(pks: Sequence[int]) -> int:
@@ -78,7 +84,7 @@ def index_persons(pks: Sequence[int]) -> int:
 @transaction.atomic
 def rebuild(progress: Progress | None = None) -> dict[str, int]:
     """Drop and rebuild the whole index; returns persons and keys counted."""
-    EntryKey.objects.all().delete()
+    _empty_index()
     qs = Person.objects.filter(merged_into__isnull=True).order_by("pk")
     total = qs.count()
     done = n_keys = 0
@@ -100,10 +106,22 @@ def rebuild(progress: Progress | None = None) -> dict[str, int]:
     return {"persons": done, "keys": n_keys}
 
 
+def _empty_index() -> None:
+    """TRUNCATE on PostgreSQL (no row-by-row delete of two million keys), unless keys were
+    written earlier in this transaction (their deferred checks forbid it): then DELETE."""
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(f"TRUNCATE {connection.ops.quote_name(EntryKey._meta.db_table)}")
+            return
+        except OperationalError:
+            pass
+    EntryKey.objects.all().delete()
+
+
 def _write(rows: list[tuple[Any, ...]]) -> int:
-    keys = _keys(rows)
-    EntryKey.objects.bulk_create(keys, batch_size=BATCH)
-    return len(keys)
+    # The loader's fast path (COPY on PostgreSQL): model instances cost more than the keys.
+    return insert_rows(EntryKey, ("person", "key"), _key_rows(rows))
 
 
 def catch_up(limit: int = CATCH_UP_LIMIT) -> int:
