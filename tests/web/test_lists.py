@@ -113,3 +113,20 @@ def test_village_household_list_is_searched_and_sorted(login, people, actors):
     assert re.findall(r'<td><a href="/households/(\d+)/">', found) == [big.household_no]
     by_head = c.get(f"/units/{VILLAGE_A1}/", {"q": "不存在"}).content.decode()
     assert "共 0 户" in by_head
+
+
+def test_column_headings_sort_and_keep_the_filters(login, many, people):
+    c = login("officer_a")
+    page = c.get(f"/units/{TOWN_A}/persons/", {"sex": "F", "sort": "name"}).content.decode()
+    head = page[page.index("<thead>"):page.index("</thead>")].replace("&amp;", "&")
+    name_link = re.search(r'<th aria-sort="ascending"><a class="sort" href="\?([^"]+)">姓名 ▲</a>', head)
+    assert name_link, head
+    assert parse_qs(name_link.group(1)) == {"status": ["active"], "where": ["registered"], "sex": ["F"],
+                                            "size": ["50"], "sort": ["-name"]}  # a second click reverses
+    birth = re.search(r'<a class="sort" href="\?([^"]+)">出生日期</a>', head).group(1)
+    assert parse_qs(birth)["sort"] == ["birth_date"] and parse_qs(birth)["sex"] == ["F"]
+    reversed_page = c.get(f"/units/{TOWN_A}/persons/?{name_link.group(1)}").content.decode()
+    assert _names(reversed_page) == list(reversed(_names(page)))
+    # Lists that are not sortable (search results, a household's members) keep plain headings.
+    household = c.get(f"/households/{people['hh_a'].household_no}/").content.decode()
+    assert 'class="sort"' not in household

@@ -287,6 +287,8 @@ def unit_persons(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     return render(request, "registry/unit_persons.html", base_context(
         actor, unit=unit, crumbs=_breadcrumbs(actor, unit), page=page, filters=filters,
         query=listing.filter_query(filters, size=size), export_query=listing.filter_query(filters),
+        # The column headings sort the list: the same filters with another sort.
+        sort_query=listing.filter_query({k: v for k, v in filters.items() if k != "sort"}, size=size),
         statuses=Status.choices, residence_types=ResidenceType.choices,
         populations=_population_choices(), sexes=Sex.choices, sorts=_sort_choices(),
         page_sizes=listing.PAGE_SIZES, size=size,
