@@ -60,23 +60,30 @@ def test_statistics_refresh_progresses_to_done(browser, small_snap, settings, tm
     b.submit('[data-job-field="result"] a', timeout=60)
     assert f"/stats/units/{county.code}/" in b.driver.current_url
 
-    # The dashboard the job links to: the axes that count persons or events show whole
-    # numbers only (Chart.js would otherwise step by 0.5 on a small unit, or print 157,306.6
-    # persons on a flat line), and the charts' legends are in Chinese.
-    WebDriverWait(b.driver, 30).until(
-        lambda d: d.execute_script("return !!(window.Chart && Chart.getChart('chart-population'));"))
-    ticks = b.driver.execute_script("""
-        var out = {};
-        [['chart-population', 'y'], ['chart-vital', 'y'], ['chart-pyramid', 'x']].forEach(function (p) {
-          var c = Chart.getChart(p[0]);
-          out[p[0]] = c ? c.scales[p[1]].ticks.map(function (t) { return String(t.label); }) : null;
-        });
-        return out;""")
-    for chart, labels in ticks.items():
-        assert labels, (chart, ticks)
-        assert all(re.fullmatch(r"-?\d{1,3}(,\d{3})*", label) for label in labels), (chart, labels)
-    legends = b.driver.execute_script("""
-        return ['chart-population', 'chart-vital', 'chart-pyramid'].map(function (id) {
-          return Chart.getChart(id).data.datasets.map(function (s) { return s.label; }).join(' '); }).join(' ');""")
-    assert not re.search(r"[A-Za-z]{3,}", legends), legends
+    # The dashboard the job links to, and that of the smallest village: the axes that count
+    # persons or events show whole numbers only (Chart.js would otherwise step by 0.5 on a
+    # small unit, or print 157,306.6 persons on a flat line), and the legends are in Chinese.
+    from django.db.models import Count
+
+    smallest = (AdminUnit.objects.filter(level="village").annotate(n=Count("registered_persons"))
+                .filter(n__gt=0).order_by("n", "code").first())
+    for path in (None, f"/stats/units/{smallest.code}/"):
+        if path is not None:
+            b.open(path)
+        WebDriverWait(b.driver, 30).until(
+            lambda d: d.execute_script("return !!(window.Chart && Chart.getChart('chart-population'));"))
+        ticks = b.driver.execute_script("""
+            var out = {};
+            [['chart-population', 'y'], ['chart-vital', 'y'], ['chart-pyramid', 'x']].forEach(function (p) {
+              var c = Chart.getChart(p[0]);
+              out[p[0]] = c ? c.scales[p[1]].ticks.map(function (t) { return String(t.label); }) : null;
+            });
+            return out;""")
+        for chart, labels in ticks.items():
+            assert labels, (path, chart, ticks)
+            assert all(re.fullmatch(r"-?\d{1,3}(,\d{3})*", label) for label in labels), (path, chart, labels)
+        legends = b.driver.execute_script("""
+            return ['chart-population', 'chart-vital', 'chart-pyramid'].map(function (id) {
+              return Chart.getChart(id).data.datasets.map(function (s) { return s.label; }).join(' '); }).join(' ');""")
+        assert not re.search(r"[A-Za-z]{3,}", legends), (path, legends)
     b.shot("charts")
