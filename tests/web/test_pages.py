@@ -110,7 +110,7 @@ def test_township_counts_active_persons_per_village(login, people):
     page = text(login("admin").get(f"/units/{TOWN_A}/"))
     row = page[page.index(f"/units/{VILLAGE_A1}/"):]
     row = row[: row.index("</tr>")]
-    assert '<td class="num">2</td>' in row
+    assert '<td class="num" data-population="registered">2</td>' in row  # the registered population
 
 
 def test_person_list_filters_and_pages(login, people, actors):
