@@ -387,3 +387,23 @@ def test_load_builds_the_index_and_a_loaded_person_is_found(tmp_path):
     found = find_duplicates([NewRecord(name=p.name, sex=p.sex, birth_date=p.birth_date,
                                        village_code=p.registered_unit_id)])[0]
     assert found and found[0].person_id == p.pk
+
+
+@pytest.mark.django_db
+def test_persons_of_a_person_import_are_indexed_in_its_transaction(client, users, people, actors, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ..importing.helpers import sample_rows, to_csv
+
+    settings.POPREG_HOME = tmp_path
+    client.force_login(users["officer_a"])
+    r = client.post("/import/", {"file": SimpleUploadedFile("people.csv", to_csv(sample_rows(4)))})
+    jid = r["Location"].rstrip("/").split("/")[-1]
+    client.post(f"/import/{jid}/commit/")
+    imported = list(Person.objects.filter(name__startswith="测试").values_list("pk", flat=True))
+    assert len(imported) == 4
+    # A birth registered afterwards does not hide the imported persons from the index.
+    reg.do_register_birth(actors["admin"], name="赵小宝", sex="M", birth_date=date(2024, 1, 1),
+                          registered_unit_code=VILLAGE_A1)
+    assert set(EntryKey.objects.filter(key__startswith="nn:", person_id__in=imported)
+               .values_list("person_id", flat=True)) == set(imported)

@@ -10,7 +10,7 @@ class LinkageConfig(AppConfig):
 
         import popreg.linkage.jobs  # noqa: F401  (registers the dedup job kind)
         from popreg.linkage import index
-        from popreg.registry.entry_check import register_duplicate_finder
+        from popreg.registry.entry_check import register_duplicate_finder, register_persons_written
         from popreg.registry.loading import register_post_load
         from popreg.registry.models import Person
 
@@ -18,4 +18,5 @@ class LinkageConfig(AppConfig):
         # the index of blocking keys follows every saved person and every load.
         register_duplicate_finder(index.find)
         register_post_load(index.after_load)
+        register_persons_written(index.index_persons)
         post_save.connect(index.person_saved, sender=Person, dispatch_uid="linkage_entry_index")

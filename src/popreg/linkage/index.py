@@ -6,10 +6,10 @@ The index is kept up to date:
 
 - a person saved by the action layer (birth, move-in, correction, merge, unmerge, ...) is
   re-indexed by a ``post_save`` receiver (a merged record loses its keys);
-- persons written in bulk (an import, a migrant import) are picked up by
-  :func:`catch_up`, which every check runs first: persons whose id is above the highest
-  indexed one are indexed then (a handful after an import; ``popreg linkage_index`` for
-  more);
+- persons written in bulk by a person import are indexed in its transaction (the
+  registry's ``persons_written`` hook); any other person written without the action layer
+  is picked up by :func:`catch_up`, which every check runs first: persons whose id is above
+  the highest indexed one are indexed then (``popreg linkage_index`` for many);
 - ``popreg load`` rebuilds the whole index in its transaction (a post-load step), and
   ``popreg linkage_index --rebuild`` rebuilds it on demand.
 
@@ -73,12 +73,14 @@ def _keys(rows: Iterable[tuple[Any, ...]]) -> list[EntryKey]:
 
 def index_persons(pks: Sequence[int]) -> int:
     """(Re-)index these persons; returns the number of keys written."""
-    if not pks:
-        return 0
-    EntryKey.objects.filter(person_id__in=pks).delete()
-    keys = _keys(Person.objects.filter(pk__in=pks).values_list(*_FIELDS))
-    EntryKey.objects.bulk_create(keys, batch_size=BATCH, ignore_conflicts=True)
-    return len(keys)
+    written = 0
+    for i in range(0, len(pks), BATCH):
+        chunk = pks[i : i + BATCH]
+        EntryKey.objects.filter(person_id__in=chunk).delete()
+        keys = _keys(Person.objects.filter(pk__in=chunk).values_list(*_FIELDS))
+        EntryKey.objects.bulk_create(keys, batch_size=BATCH, ignore_conflicts=True)
+        written += len(keys)
+    return written
 
 
 @transaction.atomic

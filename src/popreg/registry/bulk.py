@@ -26,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from popreg.registry import entry_check
 from popreg.registry.access import Actor
 from popreg.registry.audit import audit
 from popreg.registry.errors import RegistryError
@@ -200,6 +201,8 @@ def _write(
             else:
                 cur.executemany(f"UPDATE {table} SET head_id = %s WHERE id = %s", heads)
 
+    # Apps that keep derived data of persons (the duplicate check's index) take them now.
+    entry_check.persons_written(person_ids)
     joined = len({r.household_no for r in rows if r.household_no in existing})
     counts = {"persons": len(person_ids), "households_created": len(new_rows),
               "households_joined": joined, "events": len(person_ids)}

@@ -65,6 +65,24 @@ def register_duplicate_finder(finder: Finder) -> Finder:
     return finder
 
 
+#: Called with the ids of persons written in bulk (a person import), inside its transaction,
+#: so that the finder's index takes them at once (saves through the actions are seen by the
+#: app's own ``post_save`` receiver).
+WrittenHook = Callable[[Sequence[int]], object]
+WRITTEN_HOOKS: list[WrittenHook] = []
+
+
+def register_persons_written(hook: WrittenHook) -> WrittenHook:
+    if hook not in WRITTEN_HOOKS:
+        WRITTEN_HOOKS.append(hook)
+    return hook
+
+
+def persons_written(person_ids: Sequence[int]) -> None:
+    for hook in WRITTEN_HOOKS:
+        hook(person_ids)
+
+
 def find_duplicates(records: Sequence[NewRecord]) -> list[list[LikelyDuplicate]]:
     """For each record, the likely existing persons (all jurisdictions), most likely first."""
     out: list[list[LikelyDuplicate]] = [[] for _ in records]
