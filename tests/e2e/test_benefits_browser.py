@@ -78,8 +78,13 @@ def test_benefits_flow_in_the_browser(browser, families, officers, settings, tmp
     b.submit("#make-batch button[type=submit]", timeout=30)
     batch = PaymentBatch.objects.get()
     assert b.driver.current_url.endswith(f"/benefits/payments/{batch.pk}/")
-    b.click("#download-csv")
+    # The bank file carries full ID numbers: the link asks for the reason first
+    b.submit("#download-csv")
+    assert b.css("#id_reason").is_displayed()
+    b.css("#id_reason").send_keys("银行代发 bank payment")
+    b.click("form.entry button[type=submit]")
     path = b.wait_download(".csv")
+    b.open(f"/benefits/payments/{batch.pk}/")
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     header, lines = rows[0], rows[1:]
     assert header["record_type"] == "H" and int(header["count"]) == len(lines) == 3
