@@ -43,7 +43,7 @@ def test_a_bad_partition_count_is_refused_with_the_setting_named(bad: str) -> No
 
 
 def test_the_django_settings_read_the_same_variables(settings) -> None:  # type: ignore[no-untyped-def]
-    assert settings.POPREG_SPARK == SparkConfig.from_environ()
+    assert SparkConfig.from_environ() == settings.POPREG_SPARK
 
 
 @pytest.mark.spark

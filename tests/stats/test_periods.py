@@ -215,8 +215,8 @@ def test_every_role_sees_the_period_page_of_its_units_only(client, stats_world, 
 
 def test_a_refresh_says_which_closed_periods_it_revises(stats_world, actors, users):
     """The statistics refresh job names the closed periods whose figures it revises."""
-    from popreg.registry.jobs import start_job, stage_text
     from popreg.registry.job_models import Job
+    from popreg.registry.jobs import stage_text, start_job
 
     do_close_period(actors["clerk_a1"], VILLAGE_A1, "2024")
     do_close_period(actors["clerk_b1"], VILLAGE_B1, "2024")
