@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+from django.utils.translation import gettext
 
 from popreg.core import idnumber
 from popreg.migrants.actions import RENEWAL_WINDOW_DAYS, WHEREABOUTS_STALE_DAYS
@@ -73,7 +74,7 @@ def _breakdown(df: pd.DataFrame, place_col: str, child_units: list[str], parent:
     out = Breakdown(total=len(df))
     if df.empty:
         return out
-    out.by_place = {k: int(v) for k, v in df[place_col].map(province_of).replace("", "不详")
+    out.by_place = {k: int(v) for k, v in df[place_col].map(province_of).replace("", gettext("unknown"))
                     .value_counts().sort_values(ascending=False).items()}  # fmt: skip
     out.by_duration = {k: int(df["duration"].eq(k).sum()) for k, _, _ in DURATION_BANDS}
     out.by_duration["unknown"] = int(df["duration"].eq("unknown").sum())
