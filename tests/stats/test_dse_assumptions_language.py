@@ -1,7 +1,8 @@
 """The dual-system estimate page in Chinese shows each assumption in Chinese with its
 English wording beside it on purpose: that English is marked as English (``lang="en"``),
 so screen readers read it as English and the every-page language check skips it, and the
-Chinese list itself holds no English word."""
+Chinese list itself holds no English word; the command named in the note on clerical
+links is marked as a command (``<code>``)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,7 @@ def test_the_english_beside_the_chinese_assumptions_is_marked_english(login, uni
     for en in ASSUMPTIONS:
         assert re.search(rf'<span[^>]*\blang="en"[^>]*>/ {re.escape(en)}</span>', items), en
     assert offenders(visible_text(items), chinese=True, own_words=set()) == []
+    # the command named in the note on clerical links is shown as a command
+    note = re.search(r'<p class="hint" id="links-note">.*?</p>', page, re.S)
+    assert note is not None and "<code>popreg match</code>" in note.group(0)
+    assert offenders(visible_text(note.group(0)), chinese=True, own_words=set()) == []
