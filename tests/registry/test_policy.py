@@ -42,6 +42,7 @@ def test_a_township_officer_never_gets_a_county_wide_permission_even_if_the_row_
             officer.require(permission)
 
 
+@pytest.mark.django_db  # the refusal names the units, read from the registry
 def test_unit_outside_the_jurisdiction_is_refused():
     clerk = ACTORS["village_clerk"]
     clerk.require(Permission.EDIT_REGISTRY, VILLAGE)

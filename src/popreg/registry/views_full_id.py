@@ -34,9 +34,8 @@ def full_id_reason(request: HttpRequest, actor: Actor, *, unit_code: str, title:
     if not actor.can(Permission.VIEW_FULL_ID, unit.code):
         raise PermissionDenied(_("Your role may not see full ID numbers."))
     if export_actions.needs_approval(unit) and not approved:
-        raise PermissionDenied(_("A county-wide file with full ID numbers needs a second person's approval: "
-                                 "download it for one township or village, or ask for the county's person "
-                                 "list with full ID numbers, which another user approves."))
+        # one literal: the catalog check reads the message as written
+        raise PermissionDenied(_("A county-wide file with full ID numbers needs a second person's approval: download it for one township or village, or ask for the county's person list with full ID numbers, which another user approves."))
     data = request.POST if request.method == "POST" else request.GET
     raw = data.get("reason")
     error: RegistryError | None = None

@@ -27,7 +27,7 @@ from popreg.registry.errors import JurisdictionError, PermissionDeniedError, Reg
 from popreg.registry.exports import export_response, request_reason
 from popreg.registry.importing import error_report
 from popreg.registry.job_models import JobState
-from popreg.registry.models import Person
+from popreg.registry.models import Person, Sex
 from popreg.registry.policy import Permission
 from popreg.registry.views import with_actor
 from popreg.sources.actions import do_review_link
@@ -190,7 +190,7 @@ def _record_fields(entry: SourceEntry) -> list[tuple[str, str]]:
         if col.kind == "id" and value:
             value = mask_id(value)
         if col.kind == "sex" and value:
-            value = {"M": "男", "F": "女"}.get(value, value)
+            value = Sex(value).label if value in Sex.values else value
         out.append((col.header, value or "—"))
     return out
 
