@@ -92,3 +92,24 @@ def test_console_exit_code_is_non_zero(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "household_no" in proc.stderr and "缺少" in proc.stderr
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_review_file_holds_the_uncertain_pairs_and_they_are_not_merged(
+    input_csv: Path, tmp_path: Path
+) -> None:
+    out, review = tmp_path / "c.csv", tmp_path / "review.csv"
+    # a high threshold leaves true pairs in the uncertain band
+    call_command("dedupe", str(input_csv), "--out", str(out), "--threshold", "0.999",
+                 "--review", str(review))  # fmt: skip
+    uncertain = pd.read_csv(review, dtype={"record_id_l": str, "record_id_r": str})
+    assert len(uncertain) > 0
+    assert {"record_id_l", "record_id_r", "match_probability"} <= set(uncertain.columns)
+    assert (uncertain["match_probability"] >= 0.05).all()
+    cluster = dict(pd.read_csv(out, dtype=str).itertuples(index=False, name=None))
+    below = uncertain[uncertain["match_probability"] < 0.999]
+    assert len(below) > 0
+    # a pair below the threshold is never the reason two records share a cluster: those
+    # that do were joined through other, stronger pairs or one valid ID number
+    apart = [(a, b) for a, b in zip(below["record_id_l"], below["record_id_r"], strict=True)
+             if cluster[a] != cluster[b]]
+    assert apart, "the uncertain pairs were merged"

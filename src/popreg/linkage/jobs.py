@@ -191,7 +191,12 @@ def run_dedup(ctx: runner.JobContext) -> None:
         return
     result = dedupe(records, threshold=run.threshold)
     cut = run.threshold if run.threshold is not None else result.model.threshold
-    pairs = result.pairs[result.pairs["match_probability"] >= cut]
+    # Nothing is merged here: the likely pairs (at or above the threshold) and the uncertain
+    # ones (the engine's review band below it, and pairs the clustering refused) all go to
+    # the review queue, which lists them by probability.
+    pairs = pd.concat(
+        [result.pairs[result.pairs["match_probability"] >= cut], result.review]
+    ).drop_duplicates(["record_id_l", "record_id_r"])
     run.n_pairs, run.threshold = len(pairs), cut
     ctx.progress(80, 100, "saving", n_pairs=len(pairs))
     weights = level_weights(result.model.splink)

@@ -50,6 +50,11 @@ class Command(BaseCommand):
         parser.add_argument("input", help="input CSV (UTF-8, UTF-8 with BOM or GBK)")
         parser.add_argument("--out", required=True, help="clusters.csv: record_id, cluster_id")
         parser.add_argument("--pairs", help="also write the scored pairs here")
+        parser.add_argument(
+            "--review",
+            help="also write the uncertain pairs here (below the threshold down to the review "
+                 "floor, and pairs the clustering refused): for a reviewer, never merged",
+        )
         parser.add_argument("--engine", choices=ENGINES, default="duckdb")
         parser.add_argument("--model", help="model JSON (default: the shipped model)")
         parser.add_argument(
@@ -71,10 +76,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         out = Path(options["out"])
         pairs_path = Path(options["pairs"]) if options["pairs"] else None
+        review_path = Path(options["review"]) if options["review"] else None
         save_model = Path(options["save_model"]) if options["save_model"] else None
         check_output_path(out, "--out")
         if pairs_path:
             check_output_path(pairs_path, "--pairs")
+        if review_path:
+            check_output_path(review_path, "--review")
         if save_model:
             check_output_path(save_model, "--save-model")
         threshold = options["threshold"]
@@ -99,6 +107,8 @@ class Command(BaseCommand):
         write_csv_atomically(result.clusters, out)
         if pairs_path:
             write_csv_atomically(result.pairs, pairs_path)
+        if review_path:
+            write_csv_atomically(result.review, review_path)
         if save_model:
             result.model.save(save_model)
         n_records = len(result.clusters)
