@@ -174,6 +174,8 @@ def _projection(rows: list[tuple[int, dict[str, Any]]]) -> None:
     print(f"measured at {n_big:,}: {per_record * 1e6:.1f} µs per record (read, prepare, register, "
           f"cluster), {per_pair * 1e6:.2f} µs per candidate pair (predict), {fixed:.0f} s estimating u "
           "and λ (sampled: about constant)")
+    # the measured wall times are on this machine's cores; "1 core" doubles them (both cores
+    # busy throughout: pessimistic for the single-threaded Python phases)
     print(f"{'records':>15} {'pairs':>14} {'1 core h':>10} {'on 2 cores h':>13} {'on 200 cores h':>15}")
     for n in (50_000_000, 1_400_000_000):
         p = a * n**b
@@ -181,7 +183,8 @@ def _projection(rows: list[tuple[int, dict[str, Any]]]) -> None:
         # the measured run used two cores; a Spark cluster of 200 cores at the same per-core speed
         print(f"{n:>15,} {p:>14.3g} {core_s * 2 / 3600:>10.1f} {core_s / 3600:>13.1f} "
               f"{core_s * 2 / 200 / 3600:>15.2f}")
-    print("Assumes: the generated data's shares (97 % usable ID numbers, 12 % duplicate copies), "
+    share = r_big["valid_ids"] / r_big["records"]
+    print(f"Assumes: the generated data's shares ({share:.0%} usable ID numbers, 12 % duplicate copies), "
           "the per-record and per-pair costs measured at the largest size, costs that divide by "
           "cores on Spark (shuffle and skew not counted), and block sizes that keep growing as "
           "fitted (names and birth years are shared by more people in a larger population).")
