@@ -162,9 +162,15 @@ def test_demo_county_agrees_on_every_unit(db, client, default_county, settings, 
     population (exports are checked on the small county above: a county-wide CSV of the
     demo county per unit would take most of the time).  About 15 minutes on PostgreSQL on
     two shared cores: loading the county, the refresh and ~350 units × (page + API)."""
+    from django.db import connection
+
     from popreg.stats.dashboard import clear_cache, load_dashboard
     from popreg.stats.refresh import do_refresh_statistics
 
+    if connection.vendor == "sqlite":
+        # loading 157,000 persons takes four minutes on SQLite; the small county above runs
+        # on both databases, this one in the PostgreSQL pass (what a county deploys)
+        pytest.skip("the demo-county agreement runs in the PostgreSQL pass")
     settings.POPREG_HOME = tmp_path
     actor = system_actor("test")
     load_snapshot(default_county, actor)

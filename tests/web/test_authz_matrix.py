@@ -476,7 +476,10 @@ def world(people, users, actors, settings, tmp_path):
         from popreg.exchange.models import InboxMessage
 
         return InboxMessage.objects.create(
-            message_id=f"01REVIEW{person.pk:018d}", sender="330102", recipient="110105",
+            # letters only after the prefix: a zero-padded number could contain a household
+            # number of the traces (000000002) and read as a leak
+            message_id="01REVIEW" + "".join("ABCDEFGHJK"[int(d)] for d in f"{person.pk:018d}"),
+            sender="330102", recipient="110105",
             type="migrant_registered", subject={"name": person.name, "id_number": ""},
             payload={"residence_unit": "330102001001"}, status="review", reason="待人工确认",
             candidates=[{"person_id": person.pk, "name": person.name, "id_number": person.id_number,
