@@ -11,8 +11,9 @@ from importlib import resources
 import pytest
 from django.core.management import call_command
 
+from popreg.core.entry_record import EntryRecord
 from popreg.linkage import entrycheck, index
-from popreg.linkage.entrycheck import EntryRecord, features, score
+from popreg.linkage.entrycheck import features, score
 from popreg.linkage.models import EntryKey
 from popreg.registry import actions as reg
 from popreg.registry.audit import AuditAction

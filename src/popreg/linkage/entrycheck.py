@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from popreg.core import idnumber, names
+from popreg.core.entry_record import EntryRecord
 
 DEFAULT_MODEL = "registry-v1.json"
 _EPOCH = date(1970, 1, 1)
@@ -55,18 +56,6 @@ KEY_RULES: dict[str, str] = {
 #: Not a blocking key: the normalised name, stored so that its share of the registry can
 #: be counted (term-frequency adjustment).
 NAME_KEY = "nn"
-
-
-@dataclass(frozen=True)
-class EntryRecord:
-    """A record as typed on a form or read from a file (what a new person would be)."""
-
-    name: str
-    sex: str = ""
-    birth_date: date | None = None
-    id_number: str = ""
-    village_code: str = ""
-    household_no: str = ""
 
 
 @dataclass(frozen=True)

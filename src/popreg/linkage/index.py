@@ -26,6 +26,7 @@ from typing import Any
 from django.db import OperationalError, connection, transaction
 from django.db.models import Count
 
+from popreg.core.entry_record import EntryRecord
 from popreg.linkage import entrycheck
 from popreg.linkage.models import EntryKey
 from popreg.registry.access import Actor
@@ -49,9 +50,9 @@ _FIELDS = ("pk", "name", "name_pinyin", "sex", "birth_date", "id_number", "regis
            "household__household_no", "merged_into_id")
 
 
-def _record(row: tuple[Any, ...]) -> tuple[int, entrycheck.EntryRecord, str]:
+def _record(row: tuple[Any, ...]) -> tuple[int, EntryRecord, str]:
     pk, name, py, sex, born, number, unit, hh, _merged = row
-    return pk, entrycheck.EntryRecord(name=name or "", sex=sex or "", birth_date=born, id_number=number or "",
+    return pk, EntryRecord(name=name or "", sex=sex or "", birth_date=born, id_number=number or "",
                                       village_code=unit or "", household_no=hh or ""), py or ""
 
 
@@ -193,12 +194,12 @@ def find(records: Sequence[NewRecord], *, model: entrycheck.EntryModel | None = 
     """The finder registered with the registry: likely existing persons per new record."""
     catch_up()
     model = model or entrycheck.default_model()
-    entries = [entrycheck.EntryRecord(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number,
+    entries = [EntryRecord(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number,
                                       village_code=r.village_code, household_no=r.household_no) for r in records]
     feats = [entrycheck.features(e) for e in entries]
     cands = _candidates(feats)
     wanted = sorted({pk for cs in cands for pk in cs})
-    rows: dict[int, tuple[int, entrycheck.EntryRecord, str]] = {}
+    rows: dict[int, tuple[int, EntryRecord, str]] = {}
     for i in range(0, len(wanted), 500):
         for row in Person.objects.filter(pk__in=wanted[i : i + 500]).values_list(*_FIELDS):
             pk, rec, py = _record(row)

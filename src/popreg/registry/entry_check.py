@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.http import HttpRequest
 
 from popreg.core import idnumber
+from popreg.core.entry_record import EntryRecord
 from popreg.core.privacy import mask_id
 from popreg.registry.access import Actor, scope_persons
 from popreg.registry.audit import AuditAction, audit
@@ -31,16 +31,8 @@ DECISION_FIELD = "entry_decision"
 NEW_PERSON = "new"
 
 
-@dataclass(frozen=True)
-class NewRecord:
-    """A record as the clerk typed it (or as a file row reads), not saved yet."""
-
-    name: str
-    sex: str = ""
-    birth_date: date | None = None
-    id_number: str = ""
-    village_code: str = ""
-    household_no: str = ""
+#: A record as the clerk typed it (or as a file row reads), not saved yet.
+NewRecord = EntryRecord
 
 
 @dataclass(frozen=True)
